@@ -1,0 +1,34 @@
+GO ?= go
+BIN := bin
+# Bounded by default; `make fuzz` runs long.
+FUZZTIME ?= 60s
+
+.PHONY: all build test demo bench fuzz lint clean
+
+all: build
+
+build:
+	$(GO) build ./...
+	$(GO) build -o $(BIN)/sessions ./examples/sessions
+
+test:
+	$(GO) vet ./...
+	$(GO) test -race -timeout 20m ./...
+
+demo: build
+	./scripts/demo.sh $(BIN)/sessions
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -timeout 60m ./...
+
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzDecodeFrame -fuzztime $(FUZZTIME) ./wal/
+	$(GO) test -run '^$$' -fuzz FuzzParseCSV -fuzztime $(FUZZTIME) ./sources/
+	$(GO) test -run '^$$' -fuzz FuzzDecodeRow -fuzztime $(FUZZTIME) ./differential/
+
+lint:
+	$(GO) vet ./...
+	test -z "$$(gofmt -l .)"
+
+clean:
+	rm -rf $(BIN)

@@ -1,0 +1,51 @@
+package pwlog
+
+import (
+	"log/slog"
+	"time"
+)
+
+// Backend says where a pipeline's persistent storage lives.
+type Backend interface {
+	// Dir returns the local storage directory.
+	Dir() string
+}
+
+// FilesystemBackend keeps storage in a local directory.
+type FilesystemBackend struct{ Path string }
+
+// Dir implements Backend.
+func (b *FilesystemBackend) Dir() string { return b.Path }
+
+// Filesystem returns a Backend storing under path, which is created when
+// missing.
+func Filesystem(path string) Backend { return &FilesystemBackend{Path: path} }
+
+// Config configures a Run.
+type Config struct {
+	// Backend is the persistent storage. Nil: the run is not persistent
+	// and starts from nothing.
+	Backend Backend
+	// SnapshotInterval is the durability window of group commit: 0 fsyncs
+	// every logical time before its rows reach the sinks; a positive
+	// interval fsyncs at most once per interval, and sinks see a time's
+	// rows once the fsync covering it is done. Default 0.
+	SnapshotInterval time.Duration
+	// BatchRows is the most input rows one logical time takes. Default 65536.
+	BatchRows int
+	// Logger receives one line per recovery phase. Default slog.Default().
+	Logger *slog.Logger
+	// NoSync skips every fsync. A crash of the machine can then lose
+	// committed times. For tests and benchmarks only.
+	NoSync bool
+}
+
+func (c Config) withDefaults() Config {
+	if c.BatchRows <= 0 {
+		c.BatchRows = 1 << 16
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return c
+}

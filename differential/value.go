@@ -1,0 +1,324 @@
+// Package differential holds pwlog's data model: values, rows, keys, updates
+// (key, row, time, diff), consolidation and arrangements. It imports nothing
+// of pwlog's own.
+//
+// Rows are persisted in a compact binary encoding, one tag byte per value:
+//
+//	+-----+----------------------------------+
+//	| tag | payload                          |
+//	+-----+----------------------------------+
+//	|  0  | (null)                           |
+//	|  1  | (false)                          |
+//	|  2  | (true)                           |
+//	|  3  | int64, zigzag uvarint            |
+//	|  4  | float64, 8 bytes little endian   |
+//	|  5  | string: uvarint length, bytes    |
+//	|  6  | bytes:  uvarint length, bytes    |
+//	+-----+----------------------------------+
+//
+// The encoding is persisted in the WAL and in checkpoints: tags may be added,
+// never changed.
+package differential
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+)
+
+// Kind is the type of a Value.
+type Kind uint8
+
+// The value kinds. Their numbers are persisted.
+const (
+	KindNull Kind = iota
+	KindBool
+	KindInt
+	KindFloat
+	KindString
+	KindBytes
+)
+
+// String returns the kind's schema name ("int", "str", ...).
+func (k Kind) String() string {
+	switch k {
+	case KindNull:
+		return "null"
+	case KindBool:
+		return "bool"
+	case KindInt:
+		return "int"
+	case KindFloat:
+		return "float"
+	case KindString:
+		return "str"
+	case KindBytes:
+		return "bytes"
+	}
+	return "kind(" + strconv.Itoa(int(k)) + ")"
+}
+
+// Value is one typed value. The zero Value is null. Values are small and
+// passed by value; S holds the payload of strings and bytes, I holds ints,
+// bools (0/1) and the bits of floats.
+type Value struct {
+	S    string
+	I    int64
+	Kind Kind
+}
+
+// Null returns the null value.
+func Null() Value { return Value{} }
+
+// Bool returns a bool value.
+func Bool(b bool) Value {
+	if b {
+		return Value{Kind: KindBool, I: 1}
+	}
+	return Value{Kind: KindBool}
+}
+
+// Int returns an int value.
+func Int(i int64) Value { return Value{Kind: KindInt, I: i} }
+
+// Float returns a float value.
+func Float(f float64) Value { return Value{Kind: KindFloat, I: int64(math.Float64bits(f))} }
+
+// String returns a string value.
+func String(s string) Value { return Value{Kind: KindString, S: s} }
+
+// Bytes returns a bytes value; b is copied.
+func Bytes(b []byte) Value { return Value{Kind: KindBytes, S: string(b)} }
+
+// AsBool returns the value of a bool.
+func (v Value) AsBool() bool { return v.I != 0 }
+
+// AsInt returns the value of an int.
+func (v Value) AsInt() int64 { return v.I }
+
+// AsFloat returns the value of a float.
+func (v Value) AsFloat() float64 { return math.Float64frombits(uint64(v.I)) }
+
+// AsString returns the payload of a string or bytes value.
+func (v Value) AsString() string { return v.S }
+
+// IsNull reports whether v is null.
+func (v Value) IsNull() bool { return v.Kind == KindNull }
+
+// Compare orders values: first by kind, then by payload. Ints and floats
+// compare numerically with each other.
+func Compare(a, b Value) int {
+	if a.Kind != b.Kind {
+		if (a.Kind == KindInt || a.Kind == KindFloat) && (b.Kind == KindInt || b.Kind == KindFloat) {
+			return cmpFloat(toFloat(a), toFloat(b))
+		}
+		if a.Kind < b.Kind {
+			return -1
+		}
+		return 1
+	}
+	switch a.Kind {
+	case KindNull:
+		return 0
+	case KindBool, KindInt:
+		switch {
+		case a.I < b.I:
+			return -1
+		case a.I > b.I:
+			return 1
+		}
+		return 0
+	case KindFloat:
+		return cmpFloat(a.AsFloat(), b.AsFloat())
+	default:
+		switch {
+		case a.S < b.S:
+			return -1
+		case a.S > b.S:
+			return 1
+		}
+		return 0
+	}
+}
+
+func toFloat(v Value) float64 {
+	if v.Kind == KindInt {
+		return float64(v.I)
+	}
+	return v.AsFloat()
+}
+
+func cmpFloat(a, b float64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// String formats the value for people and CSV output (strings unquoted).
+func (v Value) String() string {
+	switch v.Kind {
+	case KindNull:
+		return ""
+	case KindBool:
+		if v.I != 0 {
+			return "True"
+		}
+		return "False"
+	case KindInt:
+		return strconv.FormatInt(v.I, 10)
+	case KindFloat:
+		return strconv.FormatFloat(v.AsFloat(), 'g', -1, 64)
+	default:
+		return v.S
+	}
+}
+
+// Row is a slice of values following a schema.
+type Row []Value
+
+// Equal reports whether two rows hold equal values of equal kinds.
+func (r Row) Equal(o Row) bool {
+	if len(r) != len(o) {
+		return false
+	}
+	for i := range r {
+		if r[i] != o[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// ErrBadRow marks a row encoding that cannot be decoded.
+var ErrBadRow = errors.New("differential: bad row encoding")
+
+const (
+	tagNull byte = iota
+	tagFalse
+	tagTrue
+	tagInt
+	tagFloat
+	tagString
+	tagBytes
+)
+
+// AppendValue appends the encoding of v to dst.
+func AppendValue(dst []byte, v Value) []byte {
+	switch v.Kind {
+	case KindNull:
+		return append(dst, tagNull)
+	case KindBool:
+		if v.I != 0 {
+			return append(dst, tagTrue)
+		}
+		return append(dst, tagFalse)
+	case KindInt:
+		dst = append(dst, tagInt)
+		return binary.AppendVarint(dst, v.I)
+	case KindFloat:
+		dst = append(dst, tagFloat)
+		return binary.LittleEndian.AppendUint64(dst, uint64(v.I))
+	case KindString:
+		dst = append(dst, tagString)
+	default:
+		dst = append(dst, tagBytes)
+	}
+	dst = binary.AppendUvarint(dst, uint64(len(v.S)))
+	return append(dst, v.S...)
+}
+
+// AppendRow appends the encoding of every value of r to dst.
+func AppendRow(dst []byte, r Row) []byte {
+	for _, v := range r {
+		dst = AppendValue(dst, v)
+	}
+	return dst
+}
+
+// EncodeRow returns the encoding of r in a new slice.
+func EncodeRow(r Row) []byte { return AppendRow(make([]byte, 0, 8*len(r)), r) }
+
+// DecodeValue decodes one value from b and returns it with the bytes used.
+func DecodeValue(b []byte) (Value, int, error) {
+	if len(b) == 0 {
+		return Value{}, 0, fmt.Errorf("%w: empty input", ErrBadRow)
+	}
+	switch b[0] {
+	case tagNull:
+		return Value{}, 1, nil
+	case tagFalse:
+		return Bool(false), 1, nil
+	case tagTrue:
+		return Bool(true), 1, nil
+	case tagInt:
+		i, n := binary.Varint(b[1:])
+		if n <= 0 {
+			return Value{}, 0, fmt.Errorf("%w: bad int", ErrBadRow)
+		}
+		return Int(i), 1 + n, nil
+	case tagFloat:
+		if len(b) < 9 {
+			return Value{}, 0, fmt.Errorf("%w: short float", ErrBadRow)
+		}
+		return Value{Kind: KindFloat, I: int64(binary.LittleEndian.Uint64(b[1:]))}, 9, nil
+	case tagString, tagBytes:
+		l, n := binary.Uvarint(b[1:])
+		if n <= 0 || l > uint64(len(b)-1-n) {
+			return Value{}, 0, fmt.Errorf("%w: bad length", ErrBadRow)
+		}
+		k := KindString
+		if b[0] == tagBytes {
+			k = KindBytes
+		}
+		start := 1 + n
+		return Value{Kind: k, S: string(b[start : start+int(l)])}, start + int(l), nil
+	}
+	return Value{}, 0, fmt.Errorf("%w: unknown tag %d", ErrBadRow, b[0])
+}
+
+// DecodeRow decodes a whole row encoding, appending its values to dst.
+func DecodeRow(dst Row, b []byte) (Row, error) {
+	for len(b) > 0 {
+		v, n, err := DecodeValue(b)
+		if err != nil {
+			return dst, err
+		}
+		dst = append(dst, v)
+		b = b[n:]
+	}
+	return dst, nil
+}
+
+// Column is one column of a schema.
+type Column struct {
+	Name string
+	Type Kind
+}
+
+// Schema is an ordered list of columns.
+type Schema []Column
+
+// Index returns the position of the named column, or -1.
+func (s Schema) Index(name string) int {
+	for i, c := range s {
+		if c.Name == name {
+			return i
+		}
+	}
+	return -1
+}
+
+// Names returns the column names in order.
+func (s Schema) Names() []string {
+	out := make([]string, len(s))
+	for i, c := range s {
+		out[i] = c.Name
+	}
+	return out
+}

@@ -1,0 +1,138 @@
+package operators
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/pwlog/pwlog/differential"
+)
+
+// Output names one output column of a Reduce and the expression that
+// computes it.
+type Output struct {
+	Name string
+	Expr Expr
+}
+
+// Reduce groups its input by some columns and computes one output row per
+// non-empty group. When a group changes, its old output row is retracted
+// and the new one inserted. The output key is a hash of the group's values.
+//
+// State: one arrangement, group -> input rows (min and max need every row
+// to survive retractions).
+type Reduce struct {
+	name    string
+	in      differential.Schema
+	out     differential.Schema
+	group   []int
+	outputs []Output
+	rows    *differential.Arrangement
+}
+
+// NewReduce returns a groupby-reduce over the input schema in.
+func NewReduce(name string, in differential.Schema, groupBy []string, outputs []Output) (*Reduce, error) {
+	op := &Reduce{name: name, in: in, outputs: outputs}
+	for _, c := range groupBy {
+		i := in.Index(c)
+		if i < 0 {
+			return nil, fmt.Errorf("reduce %q: no grouping column %q in %v", name, c, in.Names())
+		}
+		op.group = append(op.group, i)
+	}
+	if len(outputs) == 0 {
+		return nil, fmt.Errorf("reduce %q: no output columns", name)
+	}
+	seen := map[string]bool{}
+	for _, o := range outputs {
+		if o.Name == "" || seen[o.Name] {
+			return nil, fmt.Errorf("reduce %q: output column name %q is empty or repeated", name, o.Name)
+		}
+		seen[o.Name] = true
+		typ, err := o.Expr.bind(in, op.group)
+		if err != nil {
+			return nil, fmt.Errorf("reduce %q: column %q: %w", name, o.Name, err)
+		}
+		op.out = append(op.out, differential.Column{Name: o.Name, Type: typ})
+	}
+	op.rows = differential.NewArrangement("by_group")
+	return op, nil
+}
+
+// Name implements Operator.
+func (op *Reduce) Name() string { return op.name }
+
+// Kind implements Operator.
+func (op *Reduce) Kind() string { return "reduce" }
+
+// Schema implements Operator.
+func (op *Reduce) Schema() differential.Schema { return op.out }
+
+// Arrangements implements Operator.
+func (op *Reduce) Arrangements() []*differential.Arrangement {
+	return []*differential.Arrangement{op.rows}
+}
+
+// Describe implements Operator.
+func (op *Reduce) Describe() string {
+	var g, o []string
+	for _, i := range op.group {
+		g = append(g, op.in[i].Name)
+	}
+	for _, out := range op.outputs {
+		o = append(o, out.Name+"="+out.Expr.String())
+	}
+	return fmt.Sprintf("reduce(by=[%s], %s)", strings.Join(g, ","), strings.Join(o, ", "))
+}
+
+// Step implements Operator.
+func (op *Reduce) Step(t differential.Time, in []differential.Update) ([]differential.Update, error) {
+	order, by := groupUpdates(in, op.group)
+	var out []differential.Update
+	var enc []byte
+	for _, gk := range order {
+		before, err := op.result(gk)
+		if err != nil {
+			return nil, err
+		}
+		for _, u := range by[gk] {
+			enc = differential.AppendRow(enc[:0], u.Row)
+			op.rows.Update(gk, u.Key, string(enc), u.Diff)
+		}
+		after, err := op.result(gk)
+		if err != nil {
+			return nil, err
+		}
+		if before.Equal(after) {
+			continue
+		}
+		key := differential.HashBytes(op.name, []byte(gk))
+		if before != nil {
+			out = append(out, differential.Update{Key: key, Row: before, Time: t, Diff: -1})
+		}
+		if after != nil {
+			out = append(out, differential.Update{Key: key, Row: after, Time: t, Diff: 1})
+		}
+	}
+	return out, nil
+}
+
+// result computes the output row of a group, nil when the group is empty.
+func (op *Reduce) result(gk string) (differential.Row, error) {
+	g := op.rows.Get(gk)
+	if g == nil {
+		return nil, nil
+	}
+	view := groupView{rows: make([]differential.Row, g.Len()), diffs: g.Diffs}
+	for i, enc := range g.Rows {
+		r, err := differential.DecodeRow(make(differential.Row, 0, len(op.in)), []byte(enc))
+		if err != nil {
+			return nil, fmt.Errorf("reduce %q: %w", op.name, err)
+		}
+		view.rows[i] = r
+	}
+	row := make(differential.Row, len(op.outputs))
+	for i, o := range op.outputs {
+		row[i] = o.Expr.eval(&view)
+	}
+	return row, nil
+}

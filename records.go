@@ -1,0 +1,139 @@
+package pwlog
+
+import (
+	"fmt"
+
+	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/pwlog/pwlog/differential"
+	"github.com/pwlog/pwlog/sources"
+	"github.com/pwlog/pwlog/wal"
+)
+
+// The kinds of WAL records. A logical time T is one WAL batch:
+//
+//	input*  state*  output*  commit
+//
+// where every record carries T. Records without a following commit
+// record do not exist for recovery (the wal package cuts them at open).
+// All bodies are msgpack; rows are in differential's row encoding, and
+// every record holds columns, not one entry per update.
+const (
+	KindCommit = wal.KindCommit // commitRecord: T, source offsets, sink acks
+	KindInput  = wal.Kind(2)    // inputRecord: one source's rows of T
+	KindState  = wal.Kind(3)    // stateRecord: one arrangement's deltas of T
+	KindOutput = wal.Kind(4)    // outputRecord: one sink's rows of T
+)
+
+// KindName returns a record kind's name for logs and tools.
+func KindName(k wal.Kind) string {
+	switch k {
+	case KindCommit:
+		return "commit"
+	case KindInput:
+		return "input"
+	case KindState:
+		return "state"
+	case KindOutput:
+		return "output"
+	}
+	return fmt.Sprintf("kind(%d)", k)
+}
+
+// CommitRecord ends the batch of logical time Time.
+type CommitRecord struct {
+	Time uint64 `msgpack:"t"`
+	// Sources holds, per source, the state of every file the source
+	// advanced at Time. The offsets of a source are the merge of all its
+	// commits.
+	Sources map[string][]sources.FileState `msgpack:"s,omitempty"`
+	// Acks holds, per fresh-mode sink, the last time written to a file of
+	// a run that finished; later times are re-emitted by the next run.
+	Acks map[string]uint64 `msgpack:"a,omitempty"`
+}
+
+// InputRecord holds the rows one source contributed at Time.
+type InputRecord struct {
+	Time   uint64             `msgpack:"t"`
+	Source string             `msgpack:"n"`
+	Keys   []differential.Key `msgpack:"k"`
+	Rows   []string           `msgpack:"r"`
+	Diffs  []int64            `msgpack:"d"`
+}
+
+// StateRecord holds the deltas an operator applied to one of its
+// arrangements at Time.
+type StateRecord struct {
+	Time        uint64              `msgpack:"t"`
+	Operator    string              `msgpack:"o"`
+	Arrangement string              `msgpack:"a"`
+	Deltas      differential.Deltas `msgpack:"d"`
+}
+
+// OutputRecord holds the consolidated rows a sink receives at Time.
+type OutputRecord struct {
+	Time  uint64             `msgpack:"t"`
+	Sink  string             `msgpack:"n"`
+	Keys  []differential.Key `msgpack:"k"`
+	Rows  []string           `msgpack:"r"`
+	Diffs []int64            `msgpack:"d"`
+}
+
+// columns turns updates into the columns of an input or output record.
+func columns(us []differential.Update) (keys []differential.Key, rows []string, diffs []int64) {
+	keys = make([]differential.Key, len(us))
+	rows = make([]string, len(us))
+	diffs = make([]int64, len(us))
+	var buf []byte
+	for i, u := range us {
+		buf = differential.AppendRow(buf[:0], u.Row)
+		keys[i], rows[i], diffs[i] = u.Key, string(buf), u.Diff
+	}
+	return keys, rows, diffs
+}
+
+// updates turns the columns of an output record back into updates.
+func (r *OutputRecord) updates() ([]differential.Update, error) {
+	if len(r.Rows) != len(r.Keys) || len(r.Diffs) != len(r.Keys) {
+		return nil, fmt.Errorf("output record of sink %q at time %d: column lengths differ", r.Sink, r.Time)
+	}
+	us := make([]differential.Update, len(r.Keys))
+	for i := range us {
+		row, err := differential.DecodeRow(nil, []byte(r.Rows[i]))
+		if err != nil {
+			return nil, fmt.Errorf("output record of sink %q at time %d: %w", r.Sink, r.Time, err)
+		}
+		us[i] = differential.Update{Key: r.Keys[i], Row: row, Time: r.Time, Diff: r.Diffs[i]}
+	}
+	return us, nil
+}
+
+func record(kind wal.Kind, v any) (wal.Record, error) {
+	b, err := msgpack.Marshal(v)
+	if err != nil {
+		return wal.Record{}, fmt.Errorf("pwlog: encode %s record: %w", KindName(kind), err)
+	}
+	return wal.Record{Kind: kind, Data: b}, nil
+}
+
+// DecodeRecord decodes the body of a WAL record of a known kind into one of
+// the *Record types.
+func DecodeRecord(kind wal.Kind, data []byte) (any, error) {
+	var v any
+	switch kind {
+	case KindCommit:
+		v = &CommitRecord{}
+	case KindInput:
+		v = &InputRecord{}
+	case KindState:
+		v = &StateRecord{}
+	case KindOutput:
+		v = &OutputRecord{}
+	default:
+		return nil, fmt.Errorf("pwlog: unknown record kind %d", kind)
+	}
+	if err := msgpack.Unmarshal(data, v); err != nil {
+		return nil, fmt.Errorf("pwlog: decode %s record: %w", KindName(kind), err)
+	}
+	return v, nil
+}

@@ -1,0 +1,322 @@
+package pwlog
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/pwlog/pwlog/differential"
+	"github.com/pwlog/pwlog/sources"
+	"github.com/pwlog/pwlog/wal"
+)
+
+// FormatVersion is the storage format this build reads and writes.
+const FormatVersion = 1
+
+// ErrFormat reports a storage directory this build cannot use.
+var ErrFormat = errors.New("pwlog: unsupported storage")
+
+const markerName = "PWLOG"
+
+func markerText(v int) []byte { return fmt.Appendf(nil, "pwlog storage format %d\n", v) }
+
+// checkMarker verifies the format marker of dir, creating it (durably) in
+// a new or empty storage directory.
+func checkMarker(dir string) error {
+	path := filepath.Join(dir, markerName)
+	b, err := os.ReadFile(path)
+	if err == nil {
+		var v int
+		if _, err := fmt.Sscanf(string(b), "pwlog storage format %d", &v); err != nil {
+			return fmt.Errorf("%w: %s is not a pwlog format marker", ErrFormat, path)
+		}
+		if v != FormatVersion {
+			return fmt.Errorf("%w: %s has format %d, this build reads format %d", ErrFormat, dir, v, FormatVersion)
+		}
+		return nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("pwlog: %w", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "wal")); err == nil {
+		return fmt.Errorf("%w: %s has a wal/ but no %s marker", ErrFormat, dir, markerName)
+	}
+	return writeFileAtomic(path, markerText(FormatVersion))
+}
+
+// writeFileAtomic writes a file durably: temp file, fsync, rename, fsync
+// of the directory.
+func writeFileAtomic(path string, data []byte) error {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return fmt.Errorf("pwlog: %w", err)
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err == nil {
+		err = syncDir(filepath.Dir(path))
+	}
+	if err != nil {
+		return fmt.Errorf("pwlog: write %s: %w", path, err)
+	}
+	return nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// open takes the storage, replays the log into the operators and sinks,
+// and seeks the sources (DESIGN section 7).
+func (e *engine) open() error {
+	for _, s := range e.p.sinks {
+		e.sinks = append(e.sinks, &sinkState{n: s})
+	}
+	if e.cfg.Backend == nil {
+		for _, s := range e.sinks {
+			if s.n.append {
+				return fmt.Errorf("pwlog: sink %q: append mode needs persistent storage (Config.Backend)", s.n.name)
+			}
+		}
+	} else if err := e.recover(); err != nil {
+		return err
+	}
+	for _, s := range e.sinks {
+		if s.csv == nil {
+			if err := e.openSink(s); err != nil {
+				return err
+			}
+		}
+		if err := e.reemit(s); err != nil {
+			return err
+		}
+	}
+	e.readers = make([]*sources.Reader, len(e.p.nodes))
+	for _, n := range e.p.nodes {
+		if n.src == nil {
+			continue
+		}
+		prev := e.offsets[n.name]
+		if prev == nil {
+			prev = map[string]sources.FileState{}
+			e.offsets[n.name] = prev
+		}
+		r, err := n.src.Open(prev)
+		if err != nil {
+			return fmt.Errorf("pwlog: source %q: %w", n.name, err)
+		}
+		e.readers[n.index] = r
+		var bytes, rows int64
+		for _, st := range prev {
+			bytes += st.Offset
+			rows += st.Rows
+		}
+		e.log.Info("Seek the data source to the frontier",
+			slog.String("source", n.name), slog.Int("files", len(prev)),
+			slog.Int64("bytes", bytes), slog.Int64("rows", rows))
+		for _, name := range r.Deleted() {
+			e.log.Warn("A file read earlier is gone; its rows stay in the state",
+				slog.String("source", n.name), slog.String("file", name))
+		}
+	}
+	return nil
+}
+
+func (e *engine) openSink(s *sinkState) error {
+	csv, resume, err := sources.OpenCSVSink(s.n.path, s.n.input.schema.Names(), s.n.append, 0)
+	if err != nil {
+		return fmt.Errorf("pwlog: sink %q: %w", s.n.name, err)
+	}
+	s.csv, s.resume = csv, resume
+	return nil
+}
+
+// reemit writes the committed times a sink has not got yet.
+func (e *engine) reemit(s *sinkState) error {
+	rows := 0
+	for i := range s.replay {
+		r := &s.replay[i]
+		if s.n.append && r.Time < s.resume {
+			continue
+		}
+		us, err := r.updates()
+		if err != nil {
+			return err
+		}
+		if err := s.csv.Write(r.Time, us); err != nil {
+			return fmt.Errorf("pwlog: sink %q: %w", s.n.name, err)
+		}
+		rows += len(us)
+	}
+	s.replay = nil
+	if err := s.csv.Flush(); err != nil {
+		return fmt.Errorf("pwlog: sink %q: %w", s.n.name, err)
+	}
+	if rows > 0 {
+		e.log.Info("Re-emitted committed rows the sink had not received",
+			slog.String("sink", s.n.name), slog.Int("rows", rows))
+	}
+	return nil
+}
+
+// recover opens the storage and replays the log.
+func (e *engine) recover() error {
+	dir := e.cfg.Backend.Dir()
+	start := time.Now()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("pwlog: storage: %w", err)
+	}
+	lock, err := lockStorage(dir)
+	if err != nil {
+		return err
+	}
+	e.lock = lock
+	if err := checkMarker(dir); err != nil {
+		return err
+	}
+	// Append-mode sinks first: their files say which times they hold.
+	for _, s := range e.sinks {
+		if s.n.append {
+			if err := e.openSink(s); err != nil {
+				return err
+			}
+		}
+	}
+	l, err := wal.Open(filepath.Join(dir, "wal"), &wal.Options{
+		SyncInterval: e.cfg.SnapshotInterval, NoSync: e.cfg.NoSync, Logger: e.log,
+	})
+	if err != nil {
+		return fmt.Errorf("pwlog: open log: %w", err)
+	}
+	e.wal = l
+	e.log.Info("Opened the storage", slog.String("dir", dir),
+		slog.Uint64("first_lsn", l.FirstLSN()), slog.Uint64("last_lsn", l.LastLSN()),
+		slog.Duration("duration", time.Since(start)))
+	return e.replay()
+}
+
+// replay applies every committed batch of the log: state deltas go
+// straight into the arrangements, sink rows are kept where a sink lacks
+// them, offsets and the clock advance.
+func (e *engine) replay() error {
+	start := time.Now()
+	type arrKey struct{ op, arr string }
+	arrs := map[arrKey]*differential.Arrangement{}
+	for _, n := range e.p.nodes {
+		if n.op != nil {
+			for _, a := range n.op.Arrangements() {
+				arrs[arrKey{n.name, a.Name()}] = a
+			}
+		}
+	}
+	sinks := map[string]*sinkState{}
+	for _, s := range e.sinks {
+		sinks[s.n.name] = s
+	}
+	var batch []wal.Record
+	var times, records, deltas int
+	err := e.wal.Replay(e.wal.FirstLSN(), func(r wal.Record) error {
+		records++
+		switch r.Kind {
+		case KindInput:
+			// Input events are kept for tools and for rebuilding changed
+			// operators; restoring state does not need them.
+			return nil
+		case KindCommit:
+		default:
+			// Copy: the body is valid only during the callback.
+			batch = append(batch, wal.Record{LSN: r.LSN, Kind: r.Kind, Data: bytes.Clone(r.Data)})
+			return nil
+		}
+		var c CommitRecord
+		if err := msgpack.Unmarshal(r.Data, &c); err != nil {
+			return fmt.Errorf("pwlog: commit record at LSN %d: %w", r.LSN, err)
+		}
+		for _, b := range batch {
+			switch b.Kind {
+			case KindState:
+				var s StateRecord
+				if err := msgpack.Unmarshal(b.Data, &s); err != nil {
+					return fmt.Errorf("pwlog: state record at LSN %d: %w", b.LSN, err)
+				}
+				a := arrs[arrKey{s.Operator, s.Arrangement}]
+				if a == nil {
+					return fmt.Errorf("pwlog: the storage holds state of operator %q (arrangement %q) that this pipeline does not have: it was built by a different pipeline", s.Operator, s.Arrangement)
+				}
+				a.Apply(s.Deltas)
+				deltas += s.Deltas.Len()
+			case KindOutput:
+				var o OutputRecord
+				if err := msgpack.Unmarshal(b.Data, &o); err != nil {
+					return fmt.Errorf("pwlog: output record at LSN %d: %w", b.LSN, err)
+				}
+				if s := sinks[o.Sink]; s != nil && (s.n.append && o.Time >= s.resume || !s.n.append) {
+					s.replay = append(s.replay, o)
+				}
+			}
+		}
+		batch = batch[:0]
+		if c.Time > e.clock {
+			e.clock = c.Time
+			times++
+		}
+		for name, states := range c.Sources {
+			m := e.offsets[name]
+			if m == nil {
+				m = map[string]sources.FileState{}
+				e.offsets[name] = m
+			}
+			for _, st := range states {
+				m[st.Path] = st
+			}
+		}
+		for name, t := range c.Acks {
+			if s := sinks[name]; s != nil && !s.n.append {
+				s.acked = t
+				kept := s.replay[:0]
+				for _, o := range s.replay {
+					if o.Time > t {
+						kept = append(kept, o)
+					}
+				}
+				s.replay = kept
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("pwlog: replay: %w", err)
+	}
+	if len(batch) > 0 {
+		// wal.Open cuts frames after the last commit: this cannot happen
+		// unless the log is damaged.
+		return fmt.Errorf("pwlog: replay: %d records after the last commit", len(batch))
+	}
+	e.log.Info("Reached the end of the snapshot",
+		slog.Int("entries", records), slog.Int("times", times), slog.Int("state_deltas", deltas),
+		slog.Uint64("clock", e.clock), slog.Duration("duration", time.Since(start)))
+	return nil
+}

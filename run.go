@@ -1,0 +1,326 @@
+package pwlog
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/pwlog/pwlog/differential"
+	"github.com/pwlog/pwlog/sources"
+	"github.com/pwlog/pwlog/wal"
+)
+
+// engine is one run of a Pipeline.
+type engine struct {
+	p     *Pipeline
+	cfg   Config
+	log   *slog.Logger
+	lock  *storageLock
+	wal   *wal.Log // nil when the run is not persistent
+	clock uint64   // the last committed logical time
+
+	offsets map[string]map[string]sources.FileState // source -> file -> state
+	readers []*sources.Reader                       // by node index; nil for operators
+	sinks   []*sinkState
+	queue   []pendingWrite // committed times waiting for their fsync
+
+	stats runStats
+}
+
+// sinkState is a sink during a run.
+type sinkState struct {
+	n      *sinkNode
+	csv    *sources.CSVSink
+	resume uint64         // append mode: the file holds every time < resume
+	acked  uint64         // fresh mode: times <= acked were in a finished run's file
+	replay []OutputRecord // committed times to re-emit, in time order
+}
+
+// pendingWrite is a committed time whose rows wait for the WAL to be
+// durable up to lsn before they reach the sinks.
+type pendingWrite struct {
+	lsn  uint64
+	time uint64
+	rows [][]differential.Update // by sink
+}
+
+type runStats struct {
+	times, rows, outputs int
+}
+
+// Run runs the pipeline until its sources are exhausted (static mode),
+// ctx is done, or an error occurs. With cfg.Backend set, it first recovers
+// the persisted state and then processes only what is new.
+//
+// Errors: building errors of the pipeline; ErrLocked when another process
+// holds the storage; input errors (*sources.InputError) naming file, line
+// and column; write and fsync errors of the log, which stop the run. Every
+// time committed before an error stays committed.
+func (p *Pipeline) Run(ctx context.Context, cfg Config) error {
+	if p.err != nil {
+		return p.err
+	}
+	if p.started {
+		return errors.New("pwlog: a Pipeline runs once; build a new one for the next run")
+	}
+	p.started = true
+	e := &engine{p: p, cfg: cfg.withDefaults(), offsets: map[string]map[string]sources.FileState{}}
+	e.log = e.cfg.Logger
+	err := e.open()
+	if err == nil {
+		err = e.run(ctx)
+	}
+	return errors.Join(err, e.close(err == nil))
+}
+
+// nextTime returns a logical time greater than every committed one.
+func (e *engine) nextTime() uint64 {
+	t := uint64(time.Now().UnixMilli())
+	if t <= e.clock {
+		t = e.clock + 1
+	}
+	return t
+}
+
+func (e *engine) run(ctx context.Context) error {
+	start := time.Now()
+	done := make([]bool, len(e.p.nodes))
+	outputs := make([][]differential.Update, len(e.p.nodes))
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		// 1. Sources hand over their new rows and offsets.
+		t := e.nextTime()
+		budget := e.cfg.BatchRows
+		advanced := map[string][]sources.FileState{}
+		allDone, any := true, false
+		for _, n := range e.p.nodes {
+			outputs[n.index] = nil
+			if n.src == nil || done[n.index] {
+				continue
+			}
+			if budget <= 0 {
+				allDone = false
+				continue
+			}
+			rows, states, err := e.readers[n.index].Next(budget)
+			if errors.Is(err, io.EOF) {
+				done[n.index] = true
+			} else if err != nil {
+				return fmt.Errorf("pwlog: source %q: %w", n.name, err)
+			} else {
+				allDone = false
+			}
+			for i := range rows {
+				rows[i].Time = t
+			}
+			outputs[n.index] = differential.Consolidate(rows)
+			budget -= len(rows)
+			if len(states) > 0 {
+				advanced[n.name] = states
+			}
+			any = any || len(rows) > 0 || len(states) > 0
+		}
+		if !any {
+			if allDone {
+				break
+			}
+			continue
+		}
+		// 2. Operators process the deltas in topological order.
+		for _, n := range e.p.nodes {
+			if n.op == nil {
+				continue
+			}
+			out, err := n.op.Step(t, outputs[n.input.index])
+			if err != nil {
+				return fmt.Errorf("pwlog: time %d: %w", t, err)
+			}
+			outputs[n.index] = differential.Consolidate(out)
+		}
+		// 3. and 4. One durable WAL batch per time.
+		w := pendingWrite{time: t, rows: make([][]differential.Update, len(e.sinks))}
+		for i, s := range e.sinks {
+			w.rows[i] = outputs[s.n.input.index]
+			e.stats.outputs += len(w.rows[i])
+		}
+		lsn, err := e.commit(t, outputs, w.rows, advanced)
+		if err != nil {
+			return err
+		}
+		for _, n := range e.p.nodes {
+			if n.src != nil {
+				e.stats.rows += len(outputs[n.index])
+			}
+		}
+		e.stats.times++
+		e.clock = t
+		// 5. Sinks write the rows of T once T is durable.
+		w.lsn = lsn
+		e.queue = append(e.queue, w)
+		if err := e.drain(false); err != nil {
+			return err
+		}
+	}
+	if err := e.drain(true); err != nil {
+		return err
+	}
+	e.log.Info("Run finished",
+		slog.Int("times", e.stats.times), slog.Int("rows", e.stats.rows),
+		slog.Int("output_rows", e.stats.outputs), slog.Duration("duration", time.Since(start)))
+	return nil
+}
+
+// commit appends the batch of time t to the WAL and returns its last LSN.
+// Without storage it only clears the operators' recorded deltas.
+func (e *engine) commit(t uint64, outputs, sinkRows [][]differential.Update, advanced map[string][]sources.FileState) (uint64, error) {
+	if e.wal == nil {
+		for _, n := range e.p.nodes {
+			if n.op != nil {
+				for _, a := range n.op.Arrangements() {
+					a.TakeDeltas()
+				}
+			}
+		}
+		return 0, nil
+	}
+	var recs []wal.Record
+	add := func(kind wal.Kind, v any) error {
+		r, err := record(kind, v)
+		recs = append(recs, r)
+		return err
+	}
+	for _, n := range e.p.nodes {
+		switch {
+		case n.src != nil && len(outputs[n.index]) > 0:
+			keys, rows, diffs := columns(outputs[n.index])
+			if err := add(KindInput, &InputRecord{Time: t, Source: n.name, Keys: keys, Rows: rows, Diffs: diffs}); err != nil {
+				return 0, err
+			}
+		case n.op != nil:
+			for _, a := range n.op.Arrangements() {
+				d := a.TakeDeltas()
+				if d.Len() == 0 {
+					continue
+				}
+				if err := add(KindState, &StateRecord{Time: t, Operator: n.name, Arrangement: a.Name(), Deltas: d}); err != nil {
+					return 0, err
+				}
+			}
+		}
+	}
+	for i, s := range e.sinks {
+		if len(sinkRows[i]) == 0 {
+			continue
+		}
+		keys, rows, diffs := columns(sinkRows[i])
+		if err := add(KindOutput, &OutputRecord{Time: t, Sink: s.n.name, Keys: keys, Rows: rows, Diffs: diffs}); err != nil {
+			return 0, err
+		}
+	}
+	if err := add(KindCommit, &CommitRecord{Time: t, Sources: advanced}); err != nil {
+		return 0, err
+	}
+	lsn, err := e.wal.Append(recs)
+	if err != nil {
+		return 0, fmt.Errorf("pwlog: commit time %d: %w", t, err)
+	}
+	for name, states := range advanced {
+		m := e.offsets[name]
+		for _, st := range states {
+			m[st.Path] = st
+		}
+	}
+	return lsn, nil
+}
+
+// drain writes queued times whose batch is durable; all of them, after a
+// final fsync, when final is set.
+func (e *engine) drain(final bool) error {
+	if len(e.queue) == 0 {
+		return nil
+	}
+	durable := ^uint64(0)
+	if e.wal != nil {
+		if final {
+			if err := e.wal.Sync(); err != nil {
+				return fmt.Errorf("pwlog: sync log: %w", err)
+			}
+		}
+		durable = e.wal.DurableLSN()
+	}
+	n := 0
+	for _, w := range e.queue {
+		if w.lsn > durable {
+			break
+		}
+		for i, s := range e.sinks {
+			if len(w.rows[i]) == 0 {
+				continue
+			}
+			if err := s.csv.Write(w.time, w.rows[i]); err != nil {
+				return fmt.Errorf("pwlog: sink %q: %w", s.n.name, err)
+			}
+		}
+		n++
+	}
+	e.queue = e.queue[n:]
+	if n > 0 {
+		for _, s := range e.sinks {
+			if err := s.csv.Flush(); err != nil {
+				return fmt.Errorf("pwlog: sink %q: %w", s.n.name, err)
+			}
+		}
+	}
+	return nil
+}
+
+// close finishes the run: sinks are synced and, after a run that finished,
+// fresh-mode sinks are acknowledged in the log; then the log and the lock
+// are released.
+func (e *engine) close(finished bool) error {
+	var errs []error
+	for _, s := range e.sinks {
+		if s.csv != nil {
+			errs = append(errs, s.csv.Close())
+		}
+	}
+	if finished && e.wal != nil && errors.Join(errs...) == nil {
+		acks := map[string]uint64{}
+		for _, s := range e.sinks {
+			if !s.n.append && e.clock > s.acked {
+				acks[s.n.name] = e.clock
+			}
+		}
+		if len(acks) > 0 {
+			if err := e.appendCommit(&CommitRecord{Time: e.clock, Acks: acks}); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	for _, r := range e.readers {
+		if r != nil {
+			errs = append(errs, r.Close())
+		}
+	}
+	if e.wal != nil {
+		errs = append(errs, e.wal.Close())
+	}
+	errs = append(errs, e.lock.Close())
+	return errors.Join(errs...)
+}
+
+func (e *engine) appendCommit(c *CommitRecord) error {
+	r, err := record(KindCommit, c)
+	if err != nil {
+		return err
+	}
+	if _, err := e.wal.Append([]wal.Record{r}); err != nil {
+		return fmt.Errorf("pwlog: commit: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The persistence tutorial's four runs: files are added to the input
+# directory between runs; each run emits only the new deltas.
+set -euo pipefail
+bin=${1:-bin/sessions}
+here=$(cd "$(dirname "$0")/.." && pwd)
+work=$(mktemp -d "${TMPDIR:-/tmp}/pwlog-demo.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+mkdir -p "$work/input"
+for run in 1 2 3 4; do
+  if [ -d "$here/testdata/tutorial/run$run" ]; then
+    cp "$here/testdata/tutorial/run$run"/*.csv "$work/input/"
+  fi
+  echo "== run $run: input files: $(cd "$work/input" && ls | tr '\n' ' ')"
+  "$bin" -input "$work/input" -output "$work/sessions.csv" -storage "$work/storage" 2>"$work/log"
+  sed 's/^/   log: /' "$work/log" | grep -E 'snapshot|frontier|finished' || true
+  echo "-- output of run $run:"
+  cat "$work/sessions.csv"
+  echo
+done
