@@ -6,9 +6,11 @@ import (
 )
 
 // Group is the part of an arrangement under one group key: parallel
-// columns of row keys, encoded rows and multiplicities. Callers must not
-// modify it; it is valid until the next Update of the arrangement.
+// columns of order values, row keys, encoded rows and multiplicities,
+// sorted by (order, key, row). Callers must not modify it; it is valid
+// until the next Update of the arrangement.
 type Group struct {
+	Order []int64
 	Keys  []Key
 	Rows  []string
 	Diffs []int64
@@ -46,15 +48,19 @@ func (d *Deltas) add(group string, key Key, row string, diff int64) {
 // small rows cost tens of megabytes, not hundreds.
 type Arrangement struct {
 	name    string
+	order   func(row string) int64
 	groups  map[string]*Group
 	entries int
 	pending Deltas
 }
 
 // NewArrangement returns an empty arrangement with a name unique within its
-// operator.
-func NewArrangement(name string) *Arrangement {
-	return &Arrangement{name: name, groups: make(map[string]*Group)}
+// operator. order, when not nil, computes from an encoded row the value
+// that sorts a group (a session window sorts by time); it must be a pure
+// function of the row, since replay recomputes it. Without it, groups
+// are sorted by key.
+func NewArrangement(name string, order func(row string) int64) *Arrangement {
+	return &Arrangement{name: name, order: order, groups: make(map[string]*Group)}
 }
 
 // Name returns the arrangement's name.
@@ -100,25 +106,61 @@ func (a *Arrangement) apply(group string, key Key, row string, diff int64) {
 		g = &Group{}
 		a.groups[group] = g
 	}
-	for i, k := range g.Keys {
-		if k == key && g.Rows[i] == row {
-			g.Diffs[i] += diff
-			if g.Diffs[i] == 0 {
-				last := len(g.Keys) - 1
-				g.Keys[i], g.Rows[i], g.Diffs[i] = g.Keys[last], g.Rows[last], g.Diffs[last]
-				g.Keys, g.Rows, g.Diffs = g.Keys[:last], g.Rows[:last], g.Diffs[:last]
-				a.entries--
-				if last == 0 {
-					delete(a.groups, group)
-				}
+	var o int64
+	if a.order != nil {
+		o = a.order(row)
+	}
+	i, found := g.search(o, key, row)
+	if found {
+		g.Diffs[i] += diff
+		if g.Diffs[i] == 0 {
+			g.Order = slices.Delete(g.Order, i, i+1)
+			g.Keys = slices.Delete(g.Keys, i, i+1)
+			g.Rows = slices.Delete(g.Rows, i, i+1)
+			g.Diffs = slices.Delete(g.Diffs, i, i+1)
+			a.entries--
+			if len(g.Keys) == 0 {
+				delete(a.groups, group)
 			}
-			return
+		}
+		return
+	}
+	g.Order = slices.Insert(g.Order, i, o)
+	g.Keys = slices.Insert(g.Keys, i, key)
+	g.Rows = slices.Insert(g.Rows, i, row)
+	g.Diffs = slices.Insert(g.Diffs, i, diff)
+	a.entries++
+}
+
+// search returns the position of (o, key, row) in the group, or where it
+// would be inserted.
+func (g *Group) search(o int64, key Key, row string) (int, bool) {
+	lo, hi := 0, len(g.Keys)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if compareEntry(g.Order[m], g.Keys[m], g.Rows[m], o, key, row) < 0 {
+			lo = m + 1
+		} else {
+			hi = m
 		}
 	}
-	g.Keys = append(g.Keys, key)
-	g.Rows = append(g.Rows, row)
-	g.Diffs = append(g.Diffs, diff)
-	a.entries++
+	return lo, lo < len(g.Keys) && g.Order[lo] == o && g.Keys[lo] == key && g.Rows[lo] == row
+}
+
+func compareEntry(o1 int64, k1 Key, r1 string, o2 int64, k2 Key, r2 string) int {
+	switch {
+	case o1 != o2:
+		if o1 < o2 {
+			return -1
+		}
+		return 1
+	case k1 != k2:
+		if k1 < k2 {
+			return -1
+		}
+		return 1
+	}
+	return strings.Compare(r1, r2)
 }
 
 // Snapshot returns the whole state as consolidated Deltas sorted by group,

@@ -37,8 +37,8 @@ func TestConsolidate(t *testing.T) {
 // recorded deltas must equal the first.
 func TestArrangementMatchesModel(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	a := NewArrangement("a")
-	replica := NewArrangement("a")
+	a := NewArrangement("a", nil)
+	replica := NewArrangement("a", nil)
 	type ent struct {
 		g   string
 		k   Key

@@ -54,7 +54,7 @@ func NewReduce(name string, in differential.Schema, groupBy []string, outputs []
 		}
 		op.out = append(op.out, differential.Column{Name: o.Name, Type: typ})
 	}
-	op.rows = differential.NewArrangement("by_group")
+	op.rows = differential.NewArrangement("by_group", nil)
 	return op, nil
 }
 

@@ -31,6 +31,8 @@ type SessionWindow struct {
 	instance []int
 	maxGap   int64
 	rows     *differential.Arrangement
+
+	before, after []member // scratch of Step
 }
 
 // NewSessionWindow returns a session window over the input schema in,
@@ -57,7 +59,14 @@ func NewSessionWindow(name string, in differential.Schema, timeCol string, insta
 	op.out = append(slices.Clone(in),
 		differential.Column{Name: WindowStart, Type: differential.KindInt},
 		differential.Column{Name: WindowEnd, Type: differential.KindInt})
-	op.rows = differential.NewArrangement("by_instance")
+	col := op.timeCol
+	op.rows = differential.NewArrangement("by_instance", func(row string) int64 {
+		v, err := columnValue([]byte(row), col)
+		if err != nil {
+			return 0
+		}
+		return v.AsInt()
+	})
 	return op, nil
 }
 
@@ -99,20 +108,16 @@ func (op *SessionWindow) Step(t differential.Time, in []differential.Update) ([]
 	var out []differential.Update
 	var enc []byte
 	for _, inst := range order {
-		before, err := op.sessions(op.rows.Get(inst))
-		if err != nil {
-			return nil, err
-		}
+		before := op.sessions(op.before[:0], op.rows.Get(inst))
 		for _, u := range by[inst] {
 			enc = differential.AppendRow(enc[:0], u.Row)
 			op.rows.Update(inst, u.Key, string(enc), u.Diff)
 		}
-		after, err := op.sessions(op.rows.Get(inst))
-		if err != nil {
-			return nil, err
-		}
+		after := op.sessions(op.after[:0], op.rows.Get(inst))
+		op.before, op.after = before, after
 		// Both lists are sorted by (t, key, row): walk them together and
 		// emit only the rows whose bounds or multiplicity changed.
+		var err error
 		i, j := 0, 0
 		for i < len(before) || j < len(after) {
 			switch c := compareMembers(before, i, after, j); {
@@ -177,32 +182,26 @@ func (op *SessionWindow) emit(out []differential.Update, t differential.Time, m 
 	return append(out, differential.Update{Key: m.key, Row: row, Time: t, Diff: diff}), nil
 }
 
-// sessions returns the members of a group sorted by time with their
-// session bounds.
-func (op *SessionWindow) sessions(g *differential.Group) ([]member, error) {
+// sessions appends the members of a group, which the arrangement keeps
+// sorted by time, with their session bounds to dst.
+func (op *SessionWindow) sessions(dst []member, g *differential.Group) []member {
 	if g == nil {
-		return nil, nil
+		return dst
 	}
-	ms := make([]member, g.Len())
-	for i := range ms {
-		tv, err := columnValue([]byte(g.Rows[i]), op.timeCol)
-		if err != nil {
-			return nil, fmt.Errorf("session window %q: %w", op.name, err)
-		}
-		ms[i] = member{key: g.Keys[i], row: g.Rows[i], diff: g.Diffs[i], t: tv.AsInt()}
+	for i := range g.Keys {
+		dst = append(dst, member{key: g.Keys[i], row: g.Rows[i], diff: g.Diffs[i], t: g.Order[i]})
 	}
-	slices.SortFunc(ms, compareMember)
-	for lo := 0; lo < len(ms); {
+	for lo := 0; lo < len(dst); {
 		hi := lo + 1
-		for hi < len(ms) && ms[hi].t-ms[hi-1].t < op.maxGap {
+		for hi < len(dst) && dst[hi].t-dst[hi-1].t < op.maxGap {
 			hi++
 		}
 		for k := lo; k < hi; k++ {
-			ms[k].start, ms[k].end = ms[lo].t, ms[hi-1].t
+			dst[k].start, dst[k].end = dst[lo].t, dst[hi-1].t
 		}
 		lo = hi
 	}
-	return ms, nil
+	return dst
 }
 
 // columnValue decodes the value at column col of an encoded row.
