@@ -47,9 +47,17 @@ type CommitRecord struct {
 	// advanced at Time. The offsets of a source are the merge of all its
 	// commits.
 	Sources map[string][]sources.FileState `msgpack:"s,omitempty"`
-	// Acks holds, per fresh-mode sink, the last time written to a file of
-	// a run that finished; later times are re-emitted by the next run.
-	Acks map[string]uint64 `msgpack:"a,omitempty"`
+	// Acks holds, per sink, what a run that finished left durably in the
+	// sink's file; later times are re-emitted by the next run.
+	Acks map[string]SinkAck `msgpack:"a,omitempty"`
+}
+
+// SinkAck is a sink's acknowledgement: its file held every time <= Time
+// when it was synced. For an append-mode sink, Offset is the file's size
+// then: recovery scans the changelog from there, not from its start.
+type SinkAck struct {
+	Time   uint64 `msgpack:"t"`
+	Offset int64  `msgpack:"o"`
 }
 
 // InputRecord holds the rows one source contributed at Time.

@@ -146,7 +146,17 @@ func (e *engine) open() error {
 }
 
 func (e *engine) openSink(s *sinkState) error {
-	csv, resume, err := sources.OpenCSVSink(s.n.path, s.n.input.schema.Names(), s.n.append, 0)
+	var hint int64
+	if s.n.append && s.ack.Offset > 0 {
+		hint = s.ack.Offset
+		// The log keeps no rows of acknowledged times: a changelog that
+		// lost some cannot be repaired from it.
+		if fi, err := os.Stat(s.n.path); err != nil || fi.Size() < hint {
+			return fmt.Errorf("pwlog: sink %q: %s should hold at least %d bytes, every time up to %d, but %s; restore the file or start with a new storage directory",
+				s.n.name, s.n.path, hint, s.ack.Time, describeSize(fi, err))
+		}
+	}
+	csv, resume, err := sources.OpenCSVSink(s.n.path, s.n.input.schema.Names(), s.n.append, hint)
 	if err != nil {
 		return fmt.Errorf("pwlog: sink %q: %w", s.n.name, err)
 	}
@@ -196,14 +206,6 @@ func (e *engine) recover() error {
 	e.lock = lock
 	if err := checkMarker(dir); err != nil {
 		return err
-	}
-	// Append-mode sinks first: their files say which times they hold.
-	for _, s := range e.sinks {
-		if s.n.append {
-			if err := e.openSink(s); err != nil {
-				return err
-			}
-		}
 	}
 	l, err := wal.Open(filepath.Join(dir, "wal"), &wal.Options{
 		SyncInterval: e.cfg.SnapshotInterval, NoSync: e.cfg.NoSync, Logger: e.log,
@@ -273,7 +275,7 @@ func (e *engine) replay() error {
 				if err := msgpack.Unmarshal(b.Data, &o); err != nil {
 					return fmt.Errorf("pwlog: output record at LSN %d: %w", b.LSN, err)
 				}
-				if s := sinks[o.Sink]; s != nil && (s.n.append && o.Time >= s.resume || !s.n.append) {
+				if s := sinks[o.Sink]; s != nil && o.Time > s.ack.Time {
 					s.replay = append(s.replay, o)
 				}
 			}
@@ -293,12 +295,12 @@ func (e *engine) replay() error {
 				m[st.Path] = st
 			}
 		}
-		for name, t := range c.Acks {
-			if s := sinks[name]; s != nil && !s.n.append {
-				s.acked = t
+		for name, ack := range c.Acks {
+			if s := sinks[name]; s != nil {
+				s.ack = ack
 				kept := s.replay[:0]
 				for _, o := range s.replay {
-					if o.Time > t {
+					if o.Time > ack.Time {
 						kept = append(kept, o)
 					}
 				}
@@ -319,4 +321,11 @@ func (e *engine) replay() error {
 		slog.Int("entries", records), slog.Int("times", times), slog.Int("state_deltas", deltas),
 		slog.Uint64("clock", e.clock), slog.Duration("duration", time.Since(start)))
 	return nil
+}
+
+func describeSize(fi os.FileInfo, err error) string {
+	if err != nil {
+		return err.Error()
+	}
+	return fmt.Sprintf("it has %d", fi.Size())
 }

@@ -35,7 +35,7 @@ type sinkState struct {
 	n      *sinkNode
 	csv    *sources.CSVSink
 	resume uint64         // append mode: the file holds every time < resume
-	acked  uint64         // fresh mode: times <= acked were in a finished run's file
+	ack    SinkAck        // the last acknowledgement found in the log
 	replay []OutputRecord // committed times to re-emit, in time order
 }
 
@@ -290,10 +290,10 @@ func (e *engine) close(finished bool) error {
 		}
 	}
 	if finished && e.wal != nil && errors.Join(errs...) == nil {
-		acks := map[string]uint64{}
+		acks := map[string]SinkAck{}
 		for _, s := range e.sinks {
-			if !s.n.append && e.clock > s.acked {
-				acks[s.n.name] = e.clock
+			if e.clock > s.ack.Time {
+				acks[s.n.name] = SinkAck{Time: e.clock, Offset: s.csv.Offset()}
 			}
 		}
 		if len(acks) > 0 {

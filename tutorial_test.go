@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -115,5 +116,27 @@ func TestNotPersistent(t *testing.T) {
 	}
 	if err := runSessions(t, input, output, "", true); err == nil {
 		t.Fatal("append mode without storage was accepted")
+	}
+}
+
+// TestLostChangelog: an append-mode changelog that lost acknowledged rows
+// cannot be rebuilt from the log, and the run says so instead of writing
+// a changelog with a hole.
+func TestLostChangelog(t *testing.T) {
+	dir := t.TempDir()
+	input, storage := filepath.Join(dir, "input"), filepath.Join(dir, "storage")
+	output := filepath.Join(dir, "changelog.csv")
+	os.Mkdir(input, 0o755)
+	copyFiles(t, "testdata/tutorial/run1", input)
+	if err := runSessions(t, input, output, storage, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(output, 20); err != nil {
+		t.Fatal(err)
+	}
+	copyFiles(t, "testdata/tutorial/run2", input)
+	err := runSessions(t, input, output, storage, true)
+	if err == nil || !strings.Contains(err.Error(), "should hold at least") {
+		t.Fatalf("got %v, want an error about the lost changelog", err)
 	}
 }

@@ -1,0 +1,786 @@
+// Package sources holds pwlog's sources and sinks: a reader of the CSV
+// files in a directory that remembers, file by file, how far it has read,
+// and a CSV sink whose append mode writes every time exactly once across
+// crashes.
+//
+// # Source offsets
+//
+// A source's offset is a set: one FileState per file it has read, keyed by
+// the file's path relative to the source directory.
+//
+//	input/part_one.csv
+//	+--------+-------+-------+-------+- - - - - - - - -+
+//	| header | row   | row   | row   | appended later  |
+//	+--------+-------+-------+-------+- - - - - - - - -+
+//	0        |<- Head: FNV-1a of     ^                 ^
+//	           the first             Offset, Line,     Size now
+//	           min(4096, Offset)     Rows
+//	           bytes
+//
+// On Open, a file with no state is read from its first byte, whatever its
+// name or modification time. A known file is skipped when it is exactly as
+// long as the bytes consumed; it is read on from Offset when it grew and
+// its first bytes still hash to Head; it is refused with a
+// *ChangedFileError when it shrank below Offset or its head changed. The
+// header is read again from the start of the file on every resume, to map
+// the columns, and FileState.Line keeps error line numbers right.
+//
+// A row's key hashes the source name, the file path and the byte offset
+// where the row starts, so it is the same in every run that reads the row.
+//
+// # Sink changelog
+//
+// A CSVSink writes a table's updates as CSV rows: the row's columns, then
+// the logical time, then the diff. Strings are always quoted, so a row's
+// last physical line always ends in the bare `,time,diff\n`:
+//
+//	user_id,session_length,time,diff    header
+//	"bob",62,1000,1                     time 1000
+//	"alice",0,1000,1
+//	"alice",0,2000,-1                   time 2000: the last time in the file;
+//	"alice",583,2000,1                  <- append recovery cuts here and
+//	"bob",578,20                        <- drops this torn line, and the
+//	                                       caller re-emits 2000 and later
+//
+// Times are non-decreasing through the file and the rows of one time reach
+// the file in a single write, so a kill leaves at most one torn time, and
+// cutting the last time present (complete or not) is always safe.
+package sources
+
+import (
+	"bufio"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/pwlog/pwlog/differential"
+)
+
+// CSVDir is a source that reads the CSV files of a directory. Every row of
+// every regular *.csv file under Dir is one insert into the source's table.
+type CSVDir struct {
+	// Name is the source's persistent name; it is part of every row key.
+	Name string
+	// Dir is the directory whose *.csv files are read, subdirectories included.
+	Dir string
+	// Schema names and types the columns. A file's header must name each
+	// column exactly once, in any order, and nothing else. Types are str,
+	// int, float and bool (true, false, True, False, 1, 0).
+	Schema differential.Schema
+	// OnBadRow, when set, makes bad rows skipped instead of fatal: it is
+	// called with each one's *InputError and reading goes on. A bad header
+	// stays fatal.
+	OnBadRow func(*InputError)
+}
+
+// Reader reads the rows of a CSVDir that a set of FileStates has not
+// consumed yet. It is not safe for concurrent use.
+type Reader struct {
+	src     *CSVDir
+	plan    []planned // files with something to read, in name order
+	cur     int       // index in plan of the file being read
+	c       *cursor   // the open file, nil between files
+	deleted []string
+	opened  []string // paths opened, in order: lets tests see what was touched
+	br      *bufio.Reader
+	head    []byte               // the first min(headSize, size) bytes of the open file
+	slab    []differential.Value // rows are cut from it, to allocate them in bulk
+	err     error                // sticky: the error that stopped reading
+}
+
+// planned is a file to read and its state so far.
+type planned struct {
+	st    FileState
+	file  string // Dir joined with st.Path
+	skip  int64  // bytes at Offset that end an unterminated last row read earlier
+	dirty bool   // st changed since Next last returned it
+}
+
+// cursor is an open file positioned after its last consumed row.
+type cursor struct {
+	f        *os.File
+	cr       *csv.Reader
+	base     int64               // file offset of the csv reader's first byte
+	baseLine int64               // lines before the csv reader's first line
+	cols     []column            // by position in the file's rows
+	key      differential.Hasher // seeded with the source name and the file's path
+	lastEnd  int64               // csv reader offset after the last consumed row
+	lastLine int                 // csv reader line where the last consumed row starts, or ends when lastRow is nil
+	lastRow  differential.Row    // the last consumed row: its strings' newlines add to lastLine
+}
+
+// column maps a field of the file's rows to the schema.
+type column struct {
+	name  string
+	index int // in the schema
+	kind  differential.Kind
+}
+
+// errReaderClosed is returned by Next after Close.
+var errReaderClosed = errors.New("sources: reader is closed")
+
+const (
+	readBufferSize = 64 << 10
+	slabRows       = 512
+)
+
+// Open lists Dir and prepares to read everything not yet consumed according
+// to prev, which it does not modify. Files are read in name order. A known
+// file that shrank below its consumed offset or whose first bytes changed
+// makes Open fail with a *ChangedFileError; a known file that disappeared
+// is reported by Reader.Deleted and otherwise ignored.
+func (s *CSVDir) Open(prev map[string]FileState) (*Reader, error) {
+	if err := s.checkSchema(); err != nil {
+		return nil, err
+	}
+	files, err := listCSV(s.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("sources: source %q: list %s: %w", s.Name, s.Dir, err)
+	}
+	r := &Reader{src: s, br: bufio.NewReaderSize(nil, readBufferSize), head: make([]byte, 0, headSize)}
+	seen := make(map[string]bool, len(files))
+	for _, lf := range files {
+		seen[lf.path] = true
+		p := planned{file: filepath.Join(s.Dir, filepath.FromSlash(lf.path))}
+		old, known := prev[lf.path]
+		if !known {
+			p.st = FileState{Path: lf.path, Size: lf.size, ModTime: lf.modTime, Head: headHash(nil)}
+			p.dirty = true
+			r.plan = append(r.plan, p)
+			continue
+		}
+		if lf.size == old.Size && old.Offset == lf.size {
+			continue // read to its end and unchanged in size: not even opened
+		}
+		if lf.size < old.Offset {
+			return nil, &ChangedFileError{File: p.file, Path: lf.path,
+				Reason: "its size " + strconv.FormatInt(lf.size, 10) + " is below the " + strconv.FormatInt(old.Offset, 10) + " bytes consumed"}
+		}
+		p.st = old
+		p.st.Path = lf.path
+		p.dirty = lf.size != old.Size || lf.modTime != old.ModTime
+		p.st.Size, p.st.ModTime = lf.size, lf.modTime
+		if err := r.checkKnown(&p); err != nil {
+			return nil, err
+		}
+		r.plan = append(r.plan, p)
+	}
+	for path := range prev {
+		if !seen[path] {
+			r.deleted = append(r.deleted, path)
+		}
+	}
+	slices.Sort(r.deleted)
+	return r, nil
+}
+
+// checkSchema refuses schemas the reader cannot fill.
+func (s *CSVDir) checkSchema() error {
+	if len(s.Schema) == 0 {
+		return fmt.Errorf("sources: source %q: empty schema", s.Name)
+	}
+	for i, c := range s.Schema {
+		if s.Schema.Index(c.Name) != i {
+			return fmt.Errorf("sources: source %q: duplicate column %q", s.Name, c.Name)
+		}
+		switch c.Type {
+		case differential.KindString, differential.KindInt, differential.KindFloat, differential.KindBool:
+		default:
+			return fmt.Errorf("sources: source %q: column %q: type %s cannot be read from CSV", s.Name, c.Name, c.Type)
+		}
+	}
+	return nil
+}
+
+// checkKnown verifies that a known file that grew still starts with the
+// bytes it was read with, and that its last row read, if it had no
+// newline, was not continued; it sets p.skip past the newline that ends it.
+func (r *Reader) checkKnown(p *planned) error {
+	f, err := r.open(p)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	changed := func(reason string) error {
+		return &ChangedFileError{File: p.file, Path: p.st.Path, Reason: reason}
+	}
+	head := make([]byte, min(headSize, p.st.Offset))
+	if _, err := f.ReadAt(head, 0); err != nil {
+		if errors.Is(err, io.EOF) {
+			return changed("it shrank while being opened")
+		}
+		return fmt.Errorf("sources: read %s: %w", p.file, err)
+	}
+	if headHash(head) != p.st.Head {
+		return changed("its first " + strconv.Itoa(len(head)) + " bytes differ from those read")
+	}
+	if p.st.Offset == 0 || p.st.Offset >= p.st.Size {
+		return nil
+	}
+	var b [3]byte
+	n := min(3, p.st.Size-p.st.Offset+1)
+	if _, err := f.ReadAt(b[:n], p.st.Offset-1); err != nil {
+		if errors.Is(err, io.EOF) {
+			return changed("it shrank while being opened")
+		}
+		return fmt.Errorf("sources: read %s: %w", p.file, err)
+	}
+	switch {
+	case b[0] == '\n':
+	case b[1] == '\n':
+		p.skip = 1
+	case b[0] != '\r' && b[1] == '\r' && (n == 2 || b[2] == '\n'):
+		// After a '\r' the reader dropped, another would join the row.
+		p.skip = n - 1
+	default:
+		return changed("its last row, read without a newline, was continued")
+	}
+	return nil
+}
+
+// open opens a file of the plan and notes it.
+func (r *Reader) open(p *planned) (*os.File, error) {
+	r.opened = append(r.opened, p.st.Path)
+	f, err := os.Open(p.file)
+	if err != nil {
+		return nil, fmt.Errorf("sources: %w", err)
+	}
+	return f, nil
+}
+
+// Deleted returns the paths of known files that are gone from the
+// directory, sorted. The slice belongs to the Reader.
+func (r *Reader) Deleted() []string { return r.deleted }
+
+// Next reads at most max rows, across files (max <= 0: no limit). It
+// returns them as inserts (Diff +1, Time 0) with their keys, and the new
+// state of every file it advanced, one entry per file, final after this
+// call; the caller owns both slices. Once everything is read it returns
+// io.EOF and nothing else.
+//
+// Bad input stops reading with an *InputError (unless CSVDir.OnBadRow is
+// set), and then Next returns no rows and no states: the rows of the call
+// before the bad one are dropped, and states returned by earlier calls stay
+// the last good ones. The error is sticky.
+func (r *Reader) Next(max int) ([]differential.Update, []FileState, error) {
+	if r.err != nil {
+		return nil, nil, r.err
+	}
+	first := r.cur
+	var us []differential.Update
+	if max > 0 {
+		us = make([]differential.Update, 0, min(max, 4096))
+	}
+	for r.cur < len(r.plan) && (max <= 0 || len(us) < max) {
+		p := &r.plan[r.cur]
+		if r.c == nil {
+			if p.skip == 0 && p.st.Offset >= p.st.Size {
+				r.cur++ // empty, or nothing beyond what was consumed
+				continue
+			}
+			if err := r.start(p); err != nil {
+				return r.fail(err)
+			}
+			if r.c == nil {
+				r.cur++ // blank so far: no header yet
+				continue
+			}
+		}
+		var done bool
+		var err error
+		us, done, err = r.read(p, us, max)
+		if err != nil {
+			return r.fail(err)
+		}
+		if done {
+			if err := r.finish(p); err != nil {
+				return r.fail(err)
+			}
+			r.cur++
+		}
+	}
+	var states []FileState
+	for i := first; i <= r.cur && i < len(r.plan); i++ {
+		p := &r.plan[i]
+		if !p.dirty {
+			continue
+		}
+		if i == r.cur && r.c != nil {
+			r.settle(p, r.c)
+		}
+		states = append(states, p.st)
+		p.dirty = false
+	}
+	if len(us) == 0 {
+		if len(states) == 0 {
+			return nil, nil, io.EOF
+		}
+		us = nil
+	}
+	return us, states, nil
+}
+
+// fail makes err sticky and closes the open file.
+func (r *Reader) fail(err error) ([]differential.Update, []FileState, error) {
+	r.err = err
+	if r.c != nil {
+		r.c.f.Close()
+		r.c = nil
+	}
+	return nil, nil, err
+}
+
+// Close closes the open file, if any. Next fails after Close.
+func (r *Reader) Close() error {
+	if r.err == nil {
+		r.err = errReaderClosed
+	}
+	if r.c == nil {
+		return nil
+	}
+	err := r.c.f.Close()
+	r.c = nil
+	return err
+}
+
+// start opens p's file, reads its header and positions a csv reader at the
+// first byte not consumed. It leaves r.c nil for a file with no header yet.
+func (r *Reader) start(p *planned) error {
+	f, err := r.open(p)
+	if err != nil {
+		return err
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			f.Close()
+		}
+	}()
+	size := p.st.Size
+	r.head = r.head[:min(headSize, size)]
+	if _, err := f.ReadAt(r.head, 0); err != nil {
+		return fmt.Errorf("sources: read %s: %w", p.file, err)
+	}
+	c := &cursor{f: f, key: differential.NewHasher("csv")}
+	c.key.String(r.src.Name)
+	c.key.String(p.st.Path)
+
+	// The header is always read from the start of the file.
+	var hr *csv.Reader
+	if p.st.Offset == 0 {
+		r.br.Reset(io.NewSectionReader(f, 0, size))
+		hr = csv.NewReader(r.br)
+	} else {
+		hr = csv.NewReader(io.NewSectionReader(f, 0, size))
+	}
+	hr.FieldsPerRecord = -1
+	hr.ReuseRecord = true
+	hdr, err := hr.Read()
+	switch {
+	case errors.Is(err, io.EOF) && p.st.Offset == 0:
+		return nil
+	case errors.Is(err, io.EOF):
+		return &InputError{File: p.file, Line: 1, Err: &problem{msg: "missing header", mark: ErrBadHeader}}
+	case err != nil:
+		_, err := r.readError(p, &cursor{f: f, cr: hr}, hdr, err, size)
+		return err
+	}
+	line, _ := hr.FieldPos(0)
+	if c.cols, err = r.mapHeader(p, hdr, int64(line)); err != nil {
+		return err
+	}
+	if p.st.Offset == 0 {
+		c.cr = hr
+		c.lastEnd = hr.InputOffset()
+		c.lastLine = line + newlines(hdr)
+		p.st.Offset, p.st.Line = c.lastEnd, int64(c.lastLine)
+		p.dirty = true
+	} else {
+		c.base = p.st.Offset + p.skip
+		c.baseLine = p.st.Line
+		r.br.Reset(io.NewSectionReader(f, c.base, size-c.base))
+		c.cr = csv.NewReader(r.br)
+		c.cr.FieldsPerRecord = -1
+		c.cr.ReuseRecord = true
+		if p.skip > 0 {
+			// The newline ends the row read last; it starts no line.
+			p.st.Offset = c.base
+			p.skip = 0
+			p.dirty = true
+		}
+	}
+	ok = true
+	r.c = c
+	return nil
+}
+
+// mapHeader maps the fields of a file's rows to the schema.
+func (r *Reader) mapHeader(p *planned, hdr []string, line int64) ([]column, error) {
+	schema := r.src.Schema
+	cols := make([]column, len(hdr))
+	used := make([]bool, len(schema))
+	var unknown, dup, missing []string
+	for i, name := range hdr {
+		if i == 0 {
+			name = strings.TrimPrefix(name, "\ufeff") // a byte order mark
+		}
+		j := schema.Index(name)
+		switch {
+		case j < 0:
+			unknown = append(unknown, name)
+		case used[j]:
+			dup = append(dup, name)
+		default:
+			used[j] = true
+			cols[i] = column{name: name, index: j, kind: schema[j].Type}
+		}
+	}
+	for j, u := range used {
+		if !u {
+			missing = append(missing, schema[j].Name)
+		}
+	}
+	if len(unknown)+len(dup)+len(missing) == 0 {
+		return cols, nil
+	}
+	var b strings.Builder
+	b.WriteString("header does not match the schema (")
+	b.WriteString(strings.Join(schema.Names(), ", "))
+	b.WriteString(")")
+	list := func(what string, names []string) {
+		if len(names) == 0 {
+			return
+		}
+		b.WriteString(": ")
+		b.WriteString(what)
+		b.WriteString(" column")
+		if len(names) > 1 {
+			b.WriteByte('s')
+		}
+		for i, n := range names {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteByte(' ')
+			b.WriteString(quoteValue(n))
+		}
+	}
+	list("unknown", unknown)
+	list("missing", missing)
+	list("duplicate", dup)
+	return nil, &InputError{File: p.file, Line: line, Err: &problem{msg: b.String(), mark: ErrBadHeader}}
+}
+
+// read appends the rows of the open file to us until max rows or the end
+// of the file; done reports the end.
+func (r *Reader) read(p *planned, us []differential.Update, max int) (_ []differential.Update, done bool, _ error) {
+	c := r.c
+	cr := c.cr
+	nf := len(c.cols)
+	for max <= 0 || len(us) < max {
+		start := cr.InputOffset()
+		rec, err := cr.Read()
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				return us, true, nil
+			}
+			end, ie := r.readError(p, c, rec, err, p.st.Size)
+			var in *InputError
+			if r.src.OnBadRow == nil || !errors.As(ie, &in) {
+				return nil, false, ie
+			}
+			r.src.OnBadRow(in)
+			r.consumed(p, end)
+			continue
+		}
+		line, _ := cr.FieldPos(0)
+		if len(rec) != nf {
+			ie := &InputError{File: p.file, Line: c.baseLine + int64(line), Err: &problem{
+				msg:  "expected " + strconv.Itoa(nf) + " fields, got " + strconv.Itoa(len(rec)),
+				mark: ErrFieldCount,
+			}}
+			if r.src.OnBadRow == nil {
+				return nil, false, ie
+			}
+			r.src.OnBadRow(ie)
+			r.consumed(p, c.baseLine+int64(line+newlines(rec)))
+			continue
+		}
+		if len(r.slab) < nf {
+			r.slab = make([]differential.Value, slabRows*nf)
+		}
+		row := differential.Row(r.slab[:nf:nf])
+		if i, prob := c.convert(rec, row); prob != nil {
+			fl, _ := cr.FieldPos(i)
+			ie := &InputError{File: p.file, Line: c.baseLine + int64(fl), Column: i + 1, Field: c.cols[i].name, Err: prob}
+			if r.src.OnBadRow == nil {
+				return nil, false, ie
+			}
+			r.src.OnBadRow(ie)
+			r.consumed(p, c.baseLine+int64(line+newlines(rec)))
+			continue
+		}
+		r.slab = r.slab[nf:]
+		if len(us) == cap(us) {
+			// Double, not append's 1.25: a large max must not cost many copies.
+			n := 2 * cap(us)
+			if n < 256 {
+				n = 256
+			}
+			if max > 0 && n > max {
+				n = max
+			}
+			us = append(make([]differential.Update, 0, n), us...)
+		}
+		if line > c.lastLine+1 {
+			// Blank lines may have been skipped before the row: its key
+			// is where the row itself starts, however much of what
+			// precedes it an earlier read consumed.
+			c.settleLine()
+			if skipped := line - c.lastLine - 1; skipped > 0 {
+				start += blankBytes(c.f, c.base+start, skipped)
+			}
+		}
+		k := c.key
+		k.Uint64(uint64(c.base + start))
+		us = append(us, differential.Update{Key: k.Key(), Row: row, Diff: 1})
+		c.lastEnd = cr.InputOffset()
+		c.lastLine, c.lastRow = line, row
+		p.st.Offset = c.base + c.lastEnd
+		p.st.Rows++
+		p.dirty = true
+	}
+	return us, false, nil
+}
+
+// consumed records a skipped bad row that ends on line end (absolute).
+func (r *Reader) consumed(p *planned, end int64) {
+	c := r.c
+	c.lastEnd = c.cr.InputOffset()
+	c.lastLine, c.lastRow = int(end-c.baseLine), nil
+	p.st.Offset = c.base + c.lastEnd
+	p.dirty = true
+}
+
+// convert parses the fields of a record into row, in schema order. On bad
+// input it returns the field's position and the problem.
+func (c *cursor) convert(rec []string, row differential.Row) (int, *problem) {
+	for i, s := range rec {
+		col := &c.cols[i]
+		var v differential.Value
+		switch col.kind {
+		case differential.KindString:
+			if !utf8.ValidString(s) {
+				return i, &problem{msg: "invalid UTF-8", mark: ErrBadUTF8}
+			}
+			v = differential.String(s)
+		case differential.KindInt:
+			n, err := strconv.ParseInt(s, 10, 64)
+			if err != nil {
+				return i, valueProblem("int", s, err)
+			}
+			v = differential.Int(n)
+		case differential.KindFloat:
+			f, err := strconv.ParseFloat(s, 64)
+			if err != nil {
+				return i, valueProblem("float", s, err)
+			}
+			v = differential.Float(f)
+		case differential.KindBool:
+			switch s {
+			case "true", "True", "1":
+				v = differential.Bool(true)
+			case "false", "False", "0":
+				v = differential.Bool(false)
+			default:
+				return i, valueProblem("bool", s, nil)
+			}
+		}
+		row[col.index] = v
+	}
+	return 0, nil
+}
+
+func valueProblem(kind, s string, err error) *problem {
+	msg := "invalid " + kind + " " + quoteValue(s)
+	if errors.Is(err, strconv.ErrRange) {
+		msg += " (out of range)"
+	}
+	return &problem{msg: msg, mark: ErrBadValue, cause: err}
+}
+
+// readError turns an error of csv.Reader.Read into an *InputError, or an
+// I/O error. rec is the partial record returned with it; end is the size
+// of the file. It also returns the line (absolute) where the bytes the csv
+// reader consumed end: the rest of the line of the error, first.
+func (r *Reader) readError(p *planned, c *cursor, rec []string, err error, end int64) (int64, error) {
+	var pe *csv.ParseError
+	if !errors.As(err, &pe) {
+		return 0, fmt.Errorf("sources: read %s: %w", p.file, err)
+	}
+	consumedTo := c.baseLine + int64(pe.Line)
+	// The partial record holds the fields before the bad one.
+	k := len(rec)
+	ie := &InputError{File: p.file, Line: c.baseLine + int64(pe.Line), Column: k + 1}
+	if k < len(c.cols) {
+		ie.Field = c.cols[k].name
+	}
+	atEOF := false
+	if errors.Is(pe.Err, csv.ErrQuote) && c.base+c.cr.InputOffset() == end {
+		var extra int64
+		atEOF, extra = quoteAtEOF(c.f, c.base, end, pe.Column)
+		consumedTo += extra
+	}
+	if atEOF {
+		// Name the line where the unterminated field opens.
+		open := pe.StartLine
+		if k > 0 {
+			l, _ := c.cr.FieldPos(k - 1)
+			open = l + strings.Count(rec[k-1], "\n")
+		}
+		ie.Line = c.baseLine + int64(open)
+	}
+	ie.Err = quoteProblem(pe, atEOF)
+	return consumedTo, ie
+}
+
+// quoteAtEOF tells, for a csv.ErrQuote at column col of the last line of
+// the bytes [start, end) of f, whether the data ended inside a quoted field:
+// then col is one past the last line's length (as the csv reader counts it,
+// with "\r\n" as one byte), where a stray quote would be inside the line.
+// In that case, a last line of a lone "\r" is consumed without being counted
+// in the error's line: extra is 1 then.
+func quoteAtEOF(f *os.File, start, end int64, col int) (atEOF bool, extra int64) {
+	n := min(int64(col)+3, end-start)
+	if n <= 0 {
+		return false, 0
+	}
+	b := make([]byte, n)
+	if _, err := f.ReadAt(b, end-n); err != nil {
+		return false, 0
+	}
+	line := b
+	if l := len(line); line[l-1] == '\r' {
+		// Dropped at the end of the data, with the line it ends when
+		// that is all it holds.
+		line = line[:l-1]
+		if l >= 2 && line[l-2] == '\n' {
+			extra = 1
+		}
+	}
+	if l := len(line); l >= 2 && line[l-2] == '\r' && line[l-1] == '\n' {
+		line = append(line[:l-2:l-2], '\n')
+	}
+	i := strings.LastIndexByte(string(line[:max(len(line)-1, 0)]), '\n')
+	if i < 0 && end-n > start {
+		return false, 0 // the line is longer than col+1 bytes
+	}
+	if len(line)-(i+1)+1 != col {
+		return false, 0
+	}
+	return true, extra
+}
+
+// finish records the end of the open file, trailing blank lines included,
+// and closes it.
+func (r *Reader) finish(p *planned) error {
+	c := r.c
+	r.c = nil
+	defer c.f.Close()
+	r.settle(p, c)
+	if end := c.cr.InputOffset(); end > c.lastEnd {
+		n, err := countLines(c.f, c.base+c.lastEnd, c.base+end)
+		if err != nil {
+			return fmt.Errorf("sources: read %s: %w", p.file, err)
+		}
+		c.lastEnd = end
+		p.st.Offset = c.base + end
+		p.st.Line += n
+		p.st.Head = headHash(r.head[:min(int64(len(r.head)), p.st.Offset)])
+		p.dirty = true
+	}
+	return nil
+}
+
+// settleLine makes c.lastLine the line where the last consumed row ends.
+func (c *cursor) settleLine() {
+	if c.lastRow != nil {
+		for _, v := range c.lastRow {
+			if v.Kind == differential.KindString {
+				c.lastLine += strings.Count(v.S, "\n")
+			}
+		}
+		c.lastRow = nil
+	}
+}
+
+// blankBytes returns the length of the n blank lines ("\n" or "\r\n")
+// at offset off of f.
+func blankBytes(f *os.File, off int64, n int) int64 {
+	b := make([]byte, 2*n)
+	m, _ := f.ReadAt(b, off)
+	b = b[:m]
+	i := 0
+	for ; n > 0 && i < len(b); n-- {
+		switch {
+		case b[i] == '\n':
+			i++
+		case b[i] == '\r' && i+1 < len(b) && b[i+1] == '\n':
+			i += 2
+		default:
+			return int64(i)
+		}
+	}
+	return int64(i)
+}
+
+// settle brings p.st.Line and p.st.Head up to date with the open file.
+func (r *Reader) settle(p *planned, c *cursor) {
+	c.settleLine()
+	if c.cr != nil && c.lastLine > 0 {
+		p.st.Line = c.baseLine + int64(c.lastLine)
+	}
+	p.st.Head = headHash(r.head[:min(int64(len(r.head)), p.st.Offset)])
+}
+
+// newlines counts the line breaks inside the fields of a record.
+func newlines(rec []string) int {
+	n := 0
+	for _, s := range rec {
+		n += strings.Count(s, "\n")
+	}
+	return n
+}
+
+// countLines counts the lines of the bytes [from, to) of f, which hold
+// only line ends (blank lines the csv reader skipped); a last line without
+// "\n" (a lone "\r") counts too.
+func countLines(f *os.File, from, to int64) (int64, error) {
+	var buf [4096]byte
+	var n int64
+	terminated := true
+	for from < to {
+		b := buf[:min(int64(len(buf)), to-from)]
+		if _, err := f.ReadAt(b, from); err != nil {
+			return 0, err
+		}
+		for _, c := range b {
+			if c == '\n' {
+				n++
+			}
+		}
+		terminated = b[len(b)-1] == '\n'
+		from += int64(len(b))
+	}
+	if !terminated {
+		n++
+	}
+	return n, nil
+}

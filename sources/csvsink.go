@@ -1,0 +1,505 @@
+package sources
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"github.com/pwlog/pwlog/differential"
+)
+
+// ErrSinkHeader marks a sink file, reopened in append mode, whose header
+// is not the one of the table being written.
+var ErrSinkHeader = errors.New("sources: sink file header does not match the table")
+
+// errSinkClosed is returned by the methods of a closed CSVSink.
+var errSinkClosed = errors.New("sources: sink is closed")
+
+// CSVSink writes a table's updates as CSV: the row's columns, then time,
+// then diff. Strings are always double-quoted (inner quotes doubled), ints
+// and floats bare (floats as strconv 'g' -1), bools True/False, null empty.
+// The header line is the column names, then `time,diff`.
+//
+// Write only buffers; Flush writes, Sync makes durable. A write or sync
+// error is sticky: the sink refuses everything after it. It is not safe
+// for concurrent use.
+type CSVSink struct {
+	path  string
+	f     *os.File
+	ncols int
+	buf   []byte // formatted rows of whole times not yet written
+	off   int64  // bytes in the file after the last flushed time
+	last  uint64 // the last time written, when wrote
+	wrote bool
+	cut   int64 // where recovery cuts the file before the first write, or -1
+	err   error // sticky
+	// special is set for a sink that is not a regular file (/dev/null, a
+	// pipe): it has nothing to fsync.
+	special bool
+}
+
+// sinkHeader returns the header line of a table with these columns.
+func sinkHeader(columns []string) []byte {
+	var b []byte
+	for _, c := range columns {
+		b = appendHeaderName(b, c)
+		b = append(b, ',')
+	}
+	return append(b, "time,diff\n"...)
+}
+
+// appendHeaderName appends a column name, quoted only when it must be.
+func appendHeaderName(b []byte, name string) []byte {
+	if name == "" || bytes.ContainsAny([]byte(name), ",\"\r\n") {
+		return appendQuoted(b, name)
+	}
+	return append(b, name...)
+}
+
+// appendQuoted appends s between double quotes, doubling the quotes in it.
+func appendQuoted(b []byte, s string) []byte {
+	b = append(b, '"')
+	for {
+		i := indexQuote(s)
+		if i < 0 {
+			break
+		}
+		b = append(b, s[:i+1]...)
+		b = append(b, '"')
+		s = s[i+1:]
+	}
+	b = append(b, s...)
+	return append(b, '"')
+}
+
+func indexQuote(s string) int {
+	for i := 0; i < len(s); i++ {
+		if s[i] == '"' {
+			return i
+		}
+	}
+	return -1
+}
+
+// appendValue appends the CSV form of a value.
+func appendValue(b []byte, v differential.Value) []byte {
+	switch v.Kind {
+	case differential.KindNull:
+		return b
+	case differential.KindBool:
+		if v.AsBool() {
+			return append(b, "True"...)
+		}
+		return append(b, "False"...)
+	case differential.KindInt:
+		return strconv.AppendInt(b, v.I, 10)
+	case differential.KindFloat:
+		return strconv.AppendFloat(b, v.AsFloat(), 'g', -1, 64)
+	default:
+		return appendQuoted(b, v.S)
+	}
+}
+
+// OpenCSVSink opens the sink file at path for a table with these columns.
+//
+// Fresh mode (appendMode false) creates or truncates the file and writes
+// the header: each run gets a fresh file with only its own updates; resume
+// is 0.
+//
+// Append mode keeps one changelog across runs. An existing file is
+// recovered: its header must be the expected one (else an error wrapping
+// ErrSinkHeader), the file is fsynced, and resume is the last time present,
+// M: the file holds every time below M and the caller must write every time
+// from M on again. M's rows and any torn tail after them are cut from the
+// file, but lazily: the first Flush with data truncates the file there and
+// fsyncs it before writing. So a run that fails before writing leaves the
+// file as it found it, and one killed before its first write is recovered
+// the same way next time. A missing, empty or header-only file gets the
+// header and resume 0.
+//
+// hint, when not 0, is an offset at which a complete time ends, from a
+// previous Offset made durable: recovery then reads only what follows it.
+// If nothing follows, nothing is cut and resume is that time plus one. A
+// hint beyond the end of the file, or not at the end of a row, is ignored.
+func OpenCSVSink(path string, columns []string, appendMode bool, hint int64) (s *CSVSink, resume uint64, err error) {
+	header := sinkHeader(columns)
+	_, statErr := os.Stat(path)
+	created := errors.Is(statErr, fs.ErrNotExist)
+	s = &CSVSink{path: path, ncols: len(columns), cut: -1}
+	if !appendMode {
+		if s.f, err = os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644); err != nil {
+			return nil, 0, fmt.Errorf("sources: sink: %w", err)
+		}
+		if fi, err := s.f.Stat(); err == nil && !fi.Mode().IsRegular() {
+			s.special = true
+		}
+		if err := s.writeHeader(header, created); err != nil {
+			s.f.Close()
+			return nil, 0, err
+		}
+		return s, 0, nil
+	}
+	if s.f, err = os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644); err != nil {
+		return nil, 0, fmt.Errorf("sources: sink: %w", err)
+	}
+	resume, err = s.recover(header, hint, created)
+	if err != nil {
+		s.f.Close()
+		return nil, 0, err
+	}
+	return s, resume, nil
+}
+
+// writeHeader writes the header at the start of an empty file.
+func (s *CSVSink) writeHeader(header []byte, created bool) error {
+	if _, err := s.f.Write(header); err != nil {
+		return fmt.Errorf("sources: sink %s: write header: %w", s.path, err)
+	}
+	s.off = int64(len(header))
+	if created {
+		if err := syncDir(filepath.Dir(s.path)); err != nil {
+			return fmt.Errorf("sources: sink %s: %w", s.path, err)
+		}
+	}
+	return nil
+}
+
+// recover finds where the last time of an append-mode file starts (or its
+// torn tail, after a hint) and positions the sink there; the cut itself
+// waits for the first write.
+func (s *CSVSink) recover(header []byte, hint int64, created bool) (uint64, error) {
+	info, err := s.f.Stat()
+	if err != nil {
+		return 0, fmt.Errorf("sources: sink %s: %w", s.path, err)
+	}
+	size := info.Size()
+	hlen := int64(len(header))
+	got := make([]byte, min(hlen, size))
+	if _, err := s.f.ReadAt(got, 0); err != nil {
+		return 0, fmt.Errorf("sources: sink %s: %w", s.path, err)
+	}
+	if size < hlen && bytes.HasPrefix(header, got) {
+		// Missing, empty, or a torn header.
+		if err := s.f.Truncate(0); err != nil {
+			return 0, fmt.Errorf("sources: sink %s: %w", s.path, err)
+		}
+		if err := s.writeHeader(header, created); err != nil {
+			return 0, err
+		}
+		return 0, s.syncFile()
+	}
+	if !bytes.Equal(got, header) {
+		first := got
+		if i := bytes.IndexByte(first, '\n'); i >= 0 {
+			first = first[:i]
+		}
+		return 0, fmt.Errorf("%w: %s starts with %q, want %q", ErrSinkHeader, s.path, first, header[:len(header)-1])
+	}
+
+	var resume uint64
+	var cut int64
+	done := false
+	if hint > hlen && hint <= size {
+		if t, ok := s.timeBefore(hint, hlen); ok {
+			sc, err := s.scan(hint, size)
+			if err != nil {
+				return 0, err
+			}
+			switch {
+			case !sc.any:
+				resume, cut, done = t+1, sc.end, true
+			case sc.first > t:
+				resume, cut, done = sc.last, sc.lastFrom, true
+			}
+			// Otherwise the times after the hint do not follow it: scan all.
+		}
+	}
+	if !done {
+		sc, err := s.scan(hlen, size)
+		if err != nil {
+			return 0, err
+		}
+		resume, cut = 0, sc.end
+		if sc.any {
+			resume, cut = sc.last, sc.lastFrom
+		}
+	}
+	if cut < size {
+		s.cut = cut // applied by the first write: see OpenCSVSink
+	}
+	if err := s.syncFile(); err != nil {
+		return 0, err
+	}
+	if _, err := s.f.Seek(cut, io.SeekStart); err != nil {
+		return 0, fmt.Errorf("sources: sink %s: %w", s.path, err)
+	}
+	s.off = cut
+	return resume, nil
+}
+
+func (s *CSVSink) syncFile() error {
+	if s.special {
+		return nil
+	}
+	if err := s.f.Sync(); err != nil {
+		return fmt.Errorf("sources: sink %s: sync: %w", s.path, err)
+	}
+	return nil
+}
+
+// scanned is what a scan of a changelog found.
+type scanned struct {
+	any      bool
+	first    uint64 // the time of the first good row
+	last     uint64 // the time of the last good row
+	lastFrom int64  // where the first row of time last starts
+	end      int64  // where the last good row ends: the rest is torn
+}
+
+// tailKeep is how many bytes of a line's end the scan keeps: enough for
+// `,time,diff\n` with 20-digit numbers.
+const tailKeep = 64
+
+// scan reads the rows of the file from offset from (a row start) to size.
+// A row's end is a newline outside quotes; its time is the next-to-last
+// field of its last line. The first row that does not parse, or whose
+// time goes back, ends the good part: it can only be a torn write.
+func (s *CSVSink) scan(from, size int64) (scanned, error) {
+	sc := scanned{end: from}
+	br := bufio.NewReaderSize(io.NewSectionReader(s.f, from, size-from), 64<<10)
+	pos, start := from, from
+	inQuote, firstLine, trimmed := false, true, false
+	tail := make([]byte, 0, 2*tailKeep)
+	for {
+		chunk, err := br.ReadSlice('\n')
+		if len(chunk) > 0 {
+			if bytes.Count(chunk, []byte{'"'})%2 == 1 {
+				inQuote = !inQuote
+			}
+			pos += int64(len(chunk))
+			if len(chunk) >= tailKeep {
+				tail = append(tail[:0], chunk[len(chunk)-tailKeep:]...)
+				trimmed = true
+			} else {
+				tail = append(tail, chunk...)
+				if len(tail) > tailKeep {
+					tail = append(tail[:0], tail[len(tail)-tailKeep:]...)
+					trimmed = true
+				}
+			}
+			if chunk[len(chunk)-1] == '\n' {
+				if !inQuote {
+					t, ok := parseTail(tail, s.ncols == 0 && firstLine && !trimmed)
+					if !ok || (sc.any && t < sc.last) {
+						return sc, nil
+					}
+					if !sc.any {
+						sc.first = t
+					}
+					if !sc.any || t != sc.last {
+						sc.last, sc.lastFrom = t, start
+					}
+					sc.any = true
+					sc.end, start = pos, pos
+					firstLine = true
+				} else {
+					firstLine = false
+				}
+				tail, trimmed = tail[:0], false
+			}
+		}
+		switch {
+		case err == nil || errors.Is(err, bufio.ErrBufferFull):
+		case errors.Is(err, io.EOF):
+			return sc, nil
+		default:
+			return sc, fmt.Errorf("sources: sink %s: %w", s.path, err)
+		}
+	}
+}
+
+// timeBefore reads the time of the row that ends at offset end, if a row
+// ends there.
+func (s *CSVSink) timeBefore(end, floor int64) (uint64, bool) {
+	from := max(floor, end-tailKeep)
+	b := make([]byte, end-from)
+	if _, err := s.f.ReadAt(b, from); err != nil || len(b) == 0 || b[len(b)-1] != '\n' {
+		return 0, false
+	}
+	i := bytes.LastIndexByte(b[:len(b)-1], '\n')
+	whole := i >= 0 || from == floor
+	return parseTail(b[i+1:], s.ncols == 0 && whole)
+}
+
+// parseTail parses the time of a row from the end of its last line, which
+// ends in ",time,diff\n" (or "time,diff\n" for a row without columns, when
+// bare is set and line holds the whole row).
+func parseTail(line []byte, bare bool) (uint64, bool) {
+	if len(line) == 0 || line[len(line)-1] != '\n' {
+		return 0, false
+	}
+	line = line[:len(line)-1]
+	i := bytes.LastIndexByte(line, ',')
+	if i < 0 || !isInt(line[i+1:]) {
+		return 0, false
+	}
+	line = line[:i]
+	if j := bytes.LastIndexByte(line, ','); j >= 0 {
+		line = line[j+1:]
+	} else if !bare {
+		return 0, false
+	}
+	return parseUint(line)
+}
+
+// isInt reports whether b is a decimal int64 with an optional sign.
+func isInt(b []byte) bool {
+	if len(b) > 0 && (b[0] == '-' || b[0] == '+') {
+		b = b[1:]
+	}
+	_, ok := parseUint(b)
+	return ok
+}
+
+// parseUint parses a decimal uint64 without allocating.
+func parseUint(b []byte) (uint64, bool) {
+	if len(b) == 0 || len(b) > 20 {
+		return 0, false
+	}
+	var n uint64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		d := uint64(c - '0')
+		if n > (1<<64-1-d)/10 {
+			return 0, false
+		}
+		n = n*10 + d
+	}
+	return n, true
+}
+
+// Write formats the rows of time t into the sink's buffer; nothing reaches
+// the file before Flush. Every row must have one value per column. Times
+// must not go back; all the rows of a time should come in one call, so
+// that they reach the file in one write.
+func (s *CSVSink) Write(t uint64, us []differential.Update) error {
+	if s.err != nil {
+		return s.err
+	}
+	if s.wrote && t < s.last {
+		return fmt.Errorf("sources: sink %s: time %d written after time %d", s.path, t, s.last)
+	}
+	for _, u := range us {
+		if len(u.Row) != s.ncols {
+			return fmt.Errorf("sources: sink %s: row of %d values for %d columns", s.path, len(u.Row), s.ncols)
+		}
+	}
+	b := s.buf
+	for _, u := range us {
+		for _, v := range u.Row {
+			b = appendValue(b, v)
+			b = append(b, ',')
+		}
+		b = strconv.AppendUint(b, t, 10)
+		b = append(b, ',')
+		b = strconv.AppendInt(b, u.Diff, 10)
+		b = append(b, '\n')
+	}
+	s.buf = b
+	if len(us) > 0 {
+		s.last, s.wrote = t, true
+	}
+	return nil
+}
+
+// Flush writes the buffered times to the file in one write.
+func (s *CSVSink) Flush() error {
+	if s.err != nil {
+		return s.err
+	}
+	if len(s.buf) == 0 {
+		return nil
+	}
+	if s.cut >= 0 {
+		// Cut durably before writing over the cut part.
+		if err := s.f.Truncate(s.cut); err != nil {
+			s.err = fmt.Errorf("sources: sink %s: cut at %d: %w", s.path, s.cut, err)
+			return s.err
+		}
+		if err := s.f.Sync(); err != nil {
+			s.err = fmt.Errorf("sources: sink %s: sync: %w", s.path, err)
+			return s.err
+		}
+		s.cut = -1
+	}
+	n, err := s.f.Write(s.buf)
+	s.off += int64(n)
+	if err != nil {
+		s.err = fmt.Errorf("sources: sink %s: write: %w", s.path, err)
+		return s.err
+	}
+	if cap(s.buf) > 4<<20 {
+		s.buf = nil
+	} else {
+		s.buf = s.buf[:0]
+	}
+	return nil
+}
+
+// Offset returns the bytes in the file after the last flushed time (after
+// recovery's cut, even before the first write applies it): once synced, a
+// valid hint for OpenCSVSink.
+func (s *CSVSink) Offset() int64 { return s.off }
+
+// Sync flushes, then fsyncs the file: when it returns, every time written
+// is durable.
+func (s *CSVSink) Sync() error {
+	if err := s.Flush(); err != nil {
+		return err
+	}
+	if s.special {
+		return nil
+	}
+	if err := s.f.Sync(); err != nil {
+		s.err = fmt.Errorf("sources: sink %s: sync: %w", s.path, err)
+		return s.err
+	}
+	return nil
+}
+
+// Close syncs and closes the file. Closing twice is harmless.
+func (s *CSVSink) Close() error {
+	if s.f == nil {
+		return nil
+	}
+	err := s.Sync()
+	if cerr := s.f.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("sources: sink %s: close: %w", s.path, cerr)
+	}
+	s.f = nil
+	if s.err == nil {
+		s.err = errSinkClosed
+	}
+	return err
+}
+
+// syncDir makes the entries of a directory durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}

@@ -1,0 +1,126 @@
+package sources
+
+import (
+	"errors"
+	"io"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/pwlog/pwlog/differential"
+)
+
+// accessSchema is the tutorial's input schema.
+var accessSchema = differential.Schema{
+	{Name: "user_id", Type: differential.KindString},
+	{Name: "access_time", Type: differential.KindInt},
+}
+
+func writeFile(t testing.TB, dir, name, body string) string {
+	t.Helper()
+	p := filepath.Join(dir, filepath.FromSlash(name))
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func appendFile(t testing.TB, dir, name, body string) {
+	t.Helper()
+	f, err := os.OpenFile(filepath.Join(dir, name), os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteString(body); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func open(t testing.TB, src *CSVDir, prev map[string]FileState) *Reader {
+	t.Helper()
+	r, err := src.Open(prev)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	return r
+}
+
+// drain reads r to its end with Next(max) and returns the rows and the
+// final state of every file, merged over the calls as the engine does.
+func drain(t testing.TB, r *Reader, max int, states map[string]FileState) []differential.Update {
+	t.Helper()
+	var all []differential.Update
+	for {
+		us, sts, err := r.Next(max)
+		if errors.Is(err, io.EOF) {
+			if len(us) != 0 || len(sts) != 0 {
+				t.Fatalf("Next returned %d rows and %d states with io.EOF", len(us), len(sts))
+			}
+			return all
+		}
+		if err != nil {
+			t.Fatalf("Next: %v", err)
+		}
+		if max > 0 && len(us) > max {
+			t.Fatalf("Next(%d) returned %d rows", max, len(us))
+		}
+		checkStates(t, sts)
+		for _, st := range sts {
+			states[st.Path] = st
+		}
+		all = append(all, us...)
+	}
+}
+
+// checkStates checks that a call returns at most one state per file.
+func checkStates(t testing.TB, sts []FileState) {
+	t.Helper()
+	seen := map[string]bool{}
+	for _, st := range sts {
+		if seen[st.Path] {
+			t.Fatalf("two states for %s in one call: %+v", st.Path, sts)
+		}
+		seen[st.Path] = true
+	}
+}
+
+// rowStrings formats updates for comparison: key, row, time, diff.
+func rowStrings(us []differential.Update) []string {
+	out := make([]string, len(us))
+	for i, u := range us {
+		var b strings.Builder
+		b.WriteString(itoa(int64(u.Key)))
+		for _, v := range u.Row {
+			b.WriteString("|")
+			b.WriteString(v.Kind.String())
+			b.WriteString(":")
+			b.WriteString(v.String())
+		}
+		b.WriteString("|t")
+		b.WriteString(itoa(int64(u.Time)))
+		b.WriteString("|d")
+		b.WriteString(itoa(u.Diff))
+		out[i] = b.String()
+	}
+	return out
+}
+
+func itoa(i int64) string { return strconv.FormatInt(i, 10) }
+
+func cloneStates(m map[string]FileState) map[string]FileState { return maps.Clone(m) }
+
+func sortedRows(us []differential.Update) []string {
+	s := rowStrings(us)
+	slices.Sort(s)
+	return s
+}
