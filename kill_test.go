@@ -1,11 +1,17 @@
 package pwlog
 
 import (
+	"bytes"
+	"errors"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
+	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -24,10 +30,7 @@ func TestKillLoop(t *testing.T) {
 		t.Skip("builds and kills a binary")
 	}
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "sessions")
-	if out, err := exec.Command("go", "build", "-o", bin, "./examples/sessions").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := buildSessions(t)
 	input, storage := filepath.Join(dir, "input"), filepath.Join(dir, "storage")
 	output := filepath.Join(dir, "changelog.csv")
 	os.Mkdir(input, 0o755)
@@ -92,4 +95,80 @@ func TestKillLoop(t *testing.T) {
 		t.Fatalf("after %d kills the changelog consolidates to %d rows, want %d", kills, len(got), len(want))
 	}
 	t.Logf("%d kills, %d changelog lines, %d sessions", kills, len(lines), len(want))
+}
+
+var (
+	buildOnce sync.Once
+	builtBin  string
+	buildErr  error
+)
+
+// buildSessions builds examples/sessions once per test binary.
+func buildSessions(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "pwlog-bin")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		builtBin = filepath.Join(dir, "sessions")
+		if out, err := exec.Command("go", "build", "-o", builtBin, "./examples/sessions").CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return builtBin
+}
+
+// TestSecondProcessRefused starts two processes on one storage: while the
+// first runs, the second exits with status 1 naming the first's pid.
+func TestSecondProcessRefused(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a binary")
+	}
+	bin := buildSessions(t)
+	dir := t.TempDir()
+	input, storage := filepath.Join(dir, "input"), filepath.Join(dir, "storage")
+	os.Mkdir(input, 0o755)
+	if _, err := gen.Write(input, gen.Spec{Seed: 9, Rows: 400_000, Users: 5000, Files: 4}); err != nil {
+		t.Fatal(err)
+	}
+	first := exec.Command(bin, "-input", input, "-output", filepath.Join(dir, "a.csv"), "-storage", storage)
+	if err := first.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer first.Wait()
+	defer first.Process.Kill()
+	// Wait until the first process holds the lock.
+	lock := filepath.Join(storage, "LOCK")
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		if b, _ := os.ReadFile(lock); bytes.HasPrefix(b, []byte("pid ")) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the first process never took the lock")
+		}
+	}
+	second := exec.Command(bin, "-input", input, "-output", filepath.Join(dir, "b.csv"), "-storage", storage)
+	var stderr bytes.Buffer
+	second.Stderr = &stderr
+	err := second.Run()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 1 {
+		t.Fatalf("second process: %v, want exit status 1", err)
+	}
+	if want := "in use by process " + strconv.Itoa(first.Process.Pid); !strings.Contains(stderr.String(), want) {
+		t.Fatalf("second process said %q, want it to contain %q", stderr.String(), want)
+	}
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if builtBin != "" {
+		os.RemoveAll(filepath.Dir(builtBin))
+	}
+	os.Exit(code)
 }

@@ -15,7 +15,7 @@ measure() { # name, command...
   local name=$1; shift
   /usr/bin/time -f "%e %M" -o "$work/time" "$@" 2>"$work/log"
   read -r secs kb <"$work/time"
-  printf '| %-34s | %8.2f s | %8.1f MiB |\n' "$name" "$secs" "$(echo "$kb/1024" | bc -l)"
+  printf '| %-34s | %8.2f s | %8.1f MiB |\n' "$name" "$secs" "$(awk -v k="$kb" 'BEGIN{print k/1024}')"
 }
 echo "| run | wall | peak RSS |"
 echo "|---|---|---|"
