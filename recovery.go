@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/pwlog/pwlog/internal/fsx"
+
 	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/pwlog/pwlog/differential"
@@ -69,24 +71,12 @@ func writeFileAtomic(path string, data []byte) error {
 		err = os.Rename(tmp, path)
 	}
 	if err == nil {
-		err = syncDir(filepath.Dir(path))
+		err = fsx.SyncDir(filepath.Dir(path))
 	}
 	if err != nil {
 		return fmt.Errorf("pwlog: write %s: %w", path, err)
 	}
 	return nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }
 
 // open takes the storage, replays the log into the operators and sinks,

@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"strconv"
 
+	"github.com/pwlog/pwlog/internal/fsx"
+
 	"github.com/pwlog/pwlog/differential"
 )
 
@@ -163,7 +165,7 @@ func (s *CSVSink) writeHeader(header []byte, created bool) error {
 	}
 	s.off = int64(len(header))
 	if created {
-		if err := syncDir(filepath.Dir(s.path)); err != nil {
+		if err := fsx.SyncDir(filepath.Dir(s.path)); err != nil {
 			return fmt.Errorf("sources: sink %s: %w", s.path, err)
 		}
 	}
@@ -487,19 +489,6 @@ func (s *CSVSink) Close() error {
 	s.f = nil
 	if s.err == nil {
 		s.err = errSinkClosed
-	}
-	return err
-}
-
-// syncDir makes the entries of a directory durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
 	}
 	return err
 }

@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/pwlog/pwlog/internal/fsx"
 )
 
 // maxLaterChecks bounds how many plausible frame headers the torn-tail
@@ -100,7 +102,7 @@ func finishTruncate(dir string, o *Options) error {
 		}
 	}
 	if changed && !o.NoSync {
-		if err := syncDir(dir); err != nil {
+		if err := fsx.SyncDir(dir); err != nil {
 			return fmt.Errorf("wal: open %s: fsync: %w", dir, err)
 		}
 	}
@@ -183,7 +185,7 @@ func repair(dir string, o *Options) (openState, error) {
 			removed = append(removed, filepath.Base(p)+" (empty)")
 		}
 		if err == nil && !o.NoSync {
-			err = syncDir(dir)
+			err = fsx.SyncDir(dir)
 		}
 		if err != nil {
 			return openState{}, fmt.Errorf("wal: repair %s: %w", dir, err)
@@ -204,7 +206,7 @@ func repair(dir string, o *Options) (openState, error) {
 		}
 	}
 	if !o.NoSync {
-		if err := syncDir(dir); err != nil {
+		if err := fsx.SyncDir(dir); err != nil {
 			return openState{}, fmt.Errorf("wal: repair %s: fsync: %w", dir, err)
 		}
 	}
@@ -240,7 +242,7 @@ func cutFile(path, broken string, data []byte, size int, noSync bool) error {
 		err = cerr
 	}
 	if err == nil && !noSync {
-		err = syncDir(filepath.Dir(path))
+		err = fsx.SyncDir(filepath.Dir(path))
 	}
 	if err != nil {
 		return fmt.Errorf("copy to %s: %w", broken, err)

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+
+	"github.com/pwlog/pwlog/internal/fsx"
 )
 
 // segment is one segment file, named by the LSN of its first entry.
@@ -175,23 +177,9 @@ func ensureDir(dir string, noSync bool) error {
 		return nil
 	}
 	for i := len(created) - 1; i >= 0; i-- {
-		if err := syncDir(filepath.Dir(created[i])); err != nil {
+		if err := fsx.SyncDir(filepath.Dir(created[i])); err != nil {
 			return err
 		}
 	}
 	return nil
-}
-
-// syncDir fsyncs the directory at path, making the creation, removal and
-// renaming of its entries durable.
-func syncDir(path string) error {
-	d, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }

@@ -52,6 +52,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/pwlog/pwlog/internal/fsx"
+
 	tidwal "github.com/tidwall/wal"
 )
 
@@ -276,7 +278,7 @@ func Open(dir string, opts *Options) (*Log, error) {
 	}
 	l.mu.cond.L = &l.mu.Mutex
 	l.syncFile = l.fsyncTail
-	l.syncDir = func() error { return syncDir(dir) }
+	l.syncDir = func() error { return fsx.SyncDir(dir) }
 	l.first.Store(first)
 	l.last.Store(last)
 	if err := l.loadTail(); err != nil {

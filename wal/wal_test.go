@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/pwlog/pwlog/internal/fsx"
 )
 
 // logBuf collects log output for assertions.
@@ -564,7 +566,7 @@ func TestSegmentRollover(t *testing.T) {
 	var synced atomic.Uint64 // the segment the last file fsync was for
 	open := func() *Log {
 		l := mustOpen(t, dir, &Options{SegmentSize: segSize, Logger: quietLogger()})
-		l.syncDir = func() error { dirSyncs.Add(1); return syncDir(dir) }
+		l.syncDir = func() error { dirSyncs.Add(1); return fsx.SyncDir(dir) }
 		l.syncFile = func() error { synced.Store(l.syncStart); return l.fsyncTail() }
 		return l
 	}
@@ -674,7 +676,7 @@ func TestTruncateFront(t *testing.T) {
 	o := &Options{SegmentSize: 256, Logger: quietLogger()}
 	l := mustOpen(t, dir, o)
 	var dirSyncs atomic.Int64
-	l.syncDir = func() error { dirSyncs.Add(1); return syncDir(dir) }
+	l.syncDir = func() error { dirSyncs.Add(1); return fsx.SyncDir(dir) }
 	g := &batchGen{rng: rand.New(rand.NewSource(7))}
 	var want []Record
 	appendN := func(n int) {
