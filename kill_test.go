@@ -172,3 +172,61 @@ func TestMain(m *testing.M) {
 	}
 	os.Exit(code)
 }
+
+// TestKilledFreshRun: in the default mode each run writes a fresh file;
+// after runs killed with SIGKILL, the next finished run's file holds every
+// delta since the last finished run, so nothing committed is lost.
+func TestKilledFreshRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and kills a binary")
+	}
+	bin := buildSessions(t)
+	dir := t.TempDir()
+	input, storage := filepath.Join(dir, "input"), filepath.Join(dir, "storage")
+	output := filepath.Join(dir, "sessions.csv")
+	os.Mkdir(input, 0o755)
+	if _, err := gen.Write(input, gen.Spec{Seed: 5, Rows: 300_000, Users: 3000, Files: 6}); err != nil {
+		t.Fatal(err)
+	}
+	// Kill runs until at least two were killed after committing something.
+	killed := 0
+	for delay := 150 * time.Millisecond; killed < 2 || walBytes(t, storage) == 0; delay += 100 * time.Millisecond {
+		cmd := exec.Command(bin, "-input", input, "-output", output, "-storage", storage)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(delay)
+		cmd.Process.Signal(syscall.SIGKILL)
+		if err := cmd.Wait(); err == nil {
+			t.Skip("runs finish before they can be killed on this machine")
+		}
+		killed++
+	}
+	out, err := exec.Command(bin, "-input", input, "-output", output, "-storage", storage).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if !bytes.Contains(out, []byte("Re-emitted committed rows")) {
+		t.Fatalf("the finished run re-emitted nothing the killed runs committed:\n%s", out)
+	}
+	acc, err := model.Accesses(input)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := model.Strings(model.Sessions(acc, 300))
+	if got := consolidated(t, readSink(t, output)); !slices.Equal(got, want) {
+		t.Fatalf("the finished run's file consolidates to %d rows, want %d", len(got), len(want))
+	}
+}
+
+// walBytes returns the bytes of the WAL's segments.
+func walBytes(t *testing.T, storage string) int64 {
+	paths, _ := filepath.Glob(filepath.Join(storage, "wal", "0*"))
+	var n int64
+	for _, p := range paths {
+		if fi, err := os.Stat(p); err == nil {
+			n += fi.Size()
+		}
+	}
+	return n
+}
