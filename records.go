@@ -23,6 +23,9 @@ const (
 	KindInput  = wal.Kind(2)    // inputRecord: one source's rows of T
 	KindState  = wal.Kind(3)    // stateRecord: one arrangement's deltas of T
 	KindOutput = wal.Kind(4)    // outputRecord: one sink's rows of T
+	// KindPipeline holds the pipeline's fingerprint; it is logged in the
+	// first batch of a storage, and restarts compare with it.
+	KindPipeline = wal.Kind(5)
 )
 
 // KindName returns a record kind's name for logs and tools.
@@ -36,6 +39,8 @@ func KindName(k wal.Kind) string {
 		return "state"
 	case KindOutput:
 		return "output"
+	case KindPipeline:
+		return "pipeline"
 	}
 	return fmt.Sprintf("kind(%d)", k)
 }
@@ -85,6 +90,11 @@ type OutputRecord struct {
 	Keys  []differential.Key `msgpack:"k"`
 	Rows  []string           `msgpack:"r"`
 	Diffs []int64            `msgpack:"d"`
+}
+
+// PipelineRecord holds a pipeline's fingerprint (Pipeline.Describe).
+type PipelineRecord struct {
+	Lines []string `msgpack:"l"`
 }
 
 // columns turns updates into the columns of an input or output record.
@@ -137,6 +147,8 @@ func DecodeRecord(kind wal.Kind, data []byte) (any, error) {
 		v = &StateRecord{}
 	case KindOutput:
 		v = &OutputRecord{}
+	case KindPipeline:
+		v = &PipelineRecord{}
 	default:
 		return nil, fmt.Errorf("pwlog: unknown record kind %d", kind)
 	}

@@ -260,6 +260,14 @@ func (e *engine) replay() error {
 				}
 				a.Apply(s.Deltas)
 				deltas += s.Deltas.Len()
+			case KindPipeline:
+				var pr PipelineRecord
+				if err := msgpack.Unmarshal(b.Data, &pr); err != nil {
+					return fmt.Errorf("pwlog: pipeline record at LSN %d: %w", b.LSN, err)
+				}
+				if err := e.checkFingerprint(pr.Lines); err != nil {
+					return err
+				}
 			case KindOutput:
 				var o OutputRecord
 				if err := msgpack.Unmarshal(b.Data, &o); err != nil {
@@ -318,4 +326,16 @@ func describeSize(fi os.FileInfo, err error) string {
 		return err.Error()
 	}
 	return fmt.Sprintf("it has %d", fi.Size())
+}
+
+// ErrPipelineChanged reports a storage written by a different pipeline.
+var ErrPipelineChanged = errors.New("pwlog: the pipeline differs from the one that wrote the storage")
+
+// checkFingerprint compares the stored fingerprint with the pipeline's.
+func (e *engine) checkFingerprint(stored []string) error {
+	e.fingerprinted = true
+	if diff := fingerprintDiff(stored, e.p.Describe()); diff != "" {
+		return fmt.Errorf("%w: %s; use a new storage directory for the changed pipeline", ErrPipelineChanged, diff)
+	}
+	return nil
 }

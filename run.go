@@ -28,6 +28,9 @@ type engine struct {
 	queue   []pendingWrite // committed times waiting for their fsync
 
 	stats runStats
+	// fingerprinted is set once the storage holds the pipeline's
+	// fingerprint; the first commit of a storage logs it.
+	fingerprinted bool
 }
 
 // sinkState is a sink during a run.
@@ -194,6 +197,11 @@ func (e *engine) commit(t uint64, outputs, sinkRows [][]differential.Update, adv
 		recs = append(recs, r)
 		return err
 	}
+	if !e.fingerprinted {
+		if err := add(KindPipeline, &PipelineRecord{Lines: e.p.Describe()}); err != nil {
+			return 0, err
+		}
+	}
 	for _, n := range e.p.nodes {
 		switch {
 		case n.src != nil && len(outputs[n.index]) > 0:
@@ -229,6 +237,7 @@ func (e *engine) commit(t uint64, outputs, sinkRows [][]differential.Update, adv
 	if err != nil {
 		return 0, fmt.Errorf("pwlog: commit time %d: %w", t, err)
 	}
+	e.fingerprinted = true
 	for name, states := range advanced {
 		m := e.offsets[name]
 		for _, st := range states {
