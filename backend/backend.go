@@ -1,0 +1,136 @@
+// Package backend is where pwlog's checkpoint files (runs, manifests) live:
+// a store of whole, immutable objects addressed by name.
+//
+// The Backend interface is kept to what object stores (S3, Azure Blob) can
+// do: whole-object put, conditional create (S3 If-None-Match: *, Azure
+// If-None-Match), get, list by prefix, delete and size; no appends, no
+// renames, no directories. Filesystem keeps objects as files under a root
+// directory; Mem keeps them in memory for tests.
+//
+// # Names
+//
+// An object name is a slash-separated relative path:
+//
+//	runs/000001.run
+//	MANIFEST-0000000000000001
+//
+// Every backend rejects with ErrBadName: the empty name, a leading "/", empty
+// segments ("a//b", a trailing "/"), "." and ".." segments, a backslash or a
+// NUL byte, and segments starting with ".tmp-" (the prefix the Filesystem
+// gives its temporary files, which List never shows). The same rules hold in
+// Mem, so that tests against Mem accept exactly the names Filesystem does.
+//
+// # Filesystem layout
+//
+// An object is the file root/name (slashes become directories). A write
+// first goes to a temporary file beside its final name:
+//
+//	root/
+//	  MANIFEST-0000000000000001
+//	  runs/
+//	    000001.run
+//	    .tmp-9f3c51a2e07b44d1-000002.run   <- Put or Create in progress, or
+//	                                          left by a crash; never listed,
+//	                                          removed by NewFilesystem
+package backend
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Backend stores whole immutable objects by name. Names follow the rules in
+// the package doc; a method given a bad name returns an error wrapping
+// ErrBadName. Every method returns an error wrapping ctx.Err() without doing
+// anything if ctx is already done when it is called. Implementations are safe
+// for concurrent use.
+type Backend interface {
+	// Put stores data under name, replacing any object of that name. It is
+	// atomic: a reader sees the old object or the new one, whole. The object
+	// is durable when Put returns nil. Put does not retain data.
+	Put(ctx context.Context, name string, data []byte) error
+
+	// Create stores data under name only if no object has that name, else
+	// it returns an error wrapping ErrExist and leaves the existing object
+	// as it was. Of concurrent Creates of one name exactly one succeeds.
+	// Atomic and durable like Put; Create does not retain data.
+	Create(ctx context.Context, name string, data []byte) error
+
+	// Get returns the object's bytes in a new slice the caller owns, or an
+	// error wrapping ErrNotExist when there is no object of that name.
+	Get(ctx context.Context, name string) ([]byte, error)
+
+	// List returns the names of the objects whose name starts with prefix
+	// (any string; "" lists everything), sorted bytewise ascending. It never
+	// lists temporary files.
+	List(ctx context.Context, prefix string) ([]string, error)
+
+	// Delete removes the object. A missing object is not an error. The
+	// removal is durable when Delete returns nil.
+	Delete(ctx context.Context, name string) error
+
+	// Size returns the object's size in bytes, or an error wrapping
+	// ErrNotExist when there is no object of that name.
+	Size(ctx context.Context, name string) (int64, error)
+}
+
+var (
+	// ErrNotExist is returned (wrapped) by Get and Size for a name that no
+	// object has.
+	ErrNotExist = errors.New("backend: object does not exist")
+
+	// ErrExist is returned (wrapped) by Create when an object of the name
+	// exists already.
+	ErrExist = errors.New("backend: object exists")
+
+	// ErrBadName is returned (wrapped) for a name that breaks the rules in
+	// the package doc.
+	ErrBadName = errors.New("backend: bad object name")
+)
+
+// tempPrefix starts the base name of every temporary file the Filesystem
+// writes; names with a segment starting with it are bad names.
+const tempPrefix = ".tmp-"
+
+// Operation names, used in error messages and passed to Mem's failure hook.
+const (
+	opPut    = "put"
+	opCreate = "create"
+	opGet    = "get"
+	opList   = "list"
+	opDelete = "delete"
+	opSize   = "size"
+)
+
+// validName reports whether name follows the naming rules.
+func validName(name string) bool {
+	if name == "" || strings.ContainsAny(name, "\\\x00") {
+		return false
+	}
+	for seg := range strings.SplitSeq(name, "/") {
+		if seg == "" || seg == "." || seg == ".." || strings.HasPrefix(seg, tempPrefix) {
+			return false
+		}
+	}
+	return true
+}
+
+// wrap adds the operation and object name to err:
+// "backend: put runs/1.run: ...".
+func wrap(op, name string, err error) error {
+	return fmt.Errorf("backend: %s %s: %w", op, name, err)
+}
+
+// begin runs the checks every operation starts with: ctx not done, and (for
+// operations on one object) a good name. The returned error is wrapped.
+func begin(ctx context.Context, op, name string, checkName bool) error {
+	if err := ctx.Err(); err != nil {
+		return wrap(op, name, err)
+	}
+	if checkName && !validName(name) {
+		return fmt.Errorf("backend: %s %q: %w", op, name, ErrBadName)
+	}
+	return nil
+}

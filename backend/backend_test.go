@@ -1,0 +1,401 @@
+package backend
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// The conformance suite: every Backend must pass it.
+
+func TestFilesystemConformance(t *testing.T) {
+	runConformance(t, func(t *testing.T) Backend {
+		f, err := NewFilesystem(t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f
+	})
+}
+
+func TestMemConformance(t *testing.T) {
+	runConformance(t, func(*testing.T) Backend { return NewMem() })
+}
+
+func runConformance(t *testing.T, newBackend func(t *testing.T) Backend) {
+	for _, tc := range []struct {
+		name string
+		test func(t *testing.T, b Backend)
+	}{
+		{"PutGetReplace", testPutGetReplace},
+		{"CreateTwice", testCreateTwice},
+		{"ListPrefixSorted", testListPrefixSorted},
+		{"Nested", testNested},
+		{"Delete", testDelete},
+		{"Size", testSize},
+		{"GetMissing", testGetMissing},
+		{"BadNames", testBadNames},
+		{"Cancelled", testCancelled},
+		{"Copies", testCopies},
+		{"ConcurrentCreate", testConcurrentCreate},
+		{"AtomicPut", testAtomicPut},
+	} {
+		t.Run(tc.name, func(t *testing.T) { tc.test(t, newBackend(t)) })
+	}
+}
+
+func testPutGetReplace(t *testing.T, b Backend) {
+	ctx := context.Background()
+	mustPut(t, b, "MANIFEST-1", []byte("first version"))
+	mustGetEqual(t, b, "MANIFEST-1", []byte("first version"))
+	mustPut(t, b, "MANIFEST-1", []byte("v2")) // shorter: no tail of v1 left
+	mustGetEqual(t, b, "MANIFEST-1", []byte("v2"))
+	mustPut(t, b, "MANIFEST-1", nil)
+	got, err := b.Get(ctx, "MANIFEST-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got == nil || len(got) != 0 {
+		t.Fatalf("empty object: got %#v, want a non-nil empty slice", got)
+	}
+	mustListEqual(t, b, "", []string{"MANIFEST-1"})
+}
+
+func testCreateTwice(t *testing.T, b Backend) {
+	ctx := context.Background()
+	if err := b.Create(ctx, "runs/1.run", []byte("first")); err != nil {
+		t.Fatal(err)
+	}
+	err := b.Create(ctx, "runs/1.run", []byte("second"))
+	if !errors.Is(err, ErrExist) {
+		t.Fatalf("second Create: err %v, want ErrExist", err)
+	}
+	if !strings.Contains(err.Error(), "create runs/1.run") {
+		t.Errorf("error %q does not name the operation and object", err)
+	}
+	mustGetEqual(t, b, "runs/1.run", []byte("first"))
+
+	mustPut(t, b, "put-then-create", []byte("put"))
+	if err := b.Create(ctx, "put-then-create", []byte("create")); !errors.Is(err, ErrExist) {
+		t.Fatalf("Create over Put: err %v, want ErrExist", err)
+	}
+	mustGetEqual(t, b, "put-then-create", []byte("put"))
+
+	if err := b.Delete(ctx, "runs/1.run"); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Create(ctx, "runs/1.run", []byte("again")); err != nil {
+		t.Fatalf("Create after Delete: %v", err)
+	}
+	mustGetEqual(t, b, "runs/1.run", []byte("again"))
+	mustListEqual(t, b, "", []string{"put-then-create", "runs/1.run"})
+}
+
+func testListPrefixSorted(t *testing.T, b Backend) {
+	// Written out of order, some with Create and some with Put.
+	for i, name := range []string{
+		"runs/000010.run", "MANIFEST-2", "runs/000001.run", "runsx",
+		"MANIFEST-1", "runs/000002.run", "CURRENT",
+	} {
+		var err error
+		if i%2 == 0 {
+			err = b.Put(context.Background(), name, []byte(name))
+		} else {
+			err = b.Create(context.Background(), name, []byte(name))
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	mustListEqual(t, b, "", []string{
+		"CURRENT", "MANIFEST-1", "MANIFEST-2",
+		"runs/000001.run", "runs/000002.run", "runs/000010.run", "runsx",
+	})
+	mustListEqual(t, b, "runs/", []string{"runs/000001.run", "runs/000002.run", "runs/000010.run"})
+	mustListEqual(t, b, "runs", []string{"runs/000001.run", "runs/000002.run", "runs/000010.run", "runsx"})
+	mustListEqual(t, b, "runs/00000", []string{"runs/000001.run", "runs/000002.run"})
+	mustListEqual(t, b, "MANIFEST-", []string{"MANIFEST-1", "MANIFEST-2"})
+	mustListEqual(t, b, "runs/000001.run", []string{"runs/000001.run"})
+	mustListEqual(t, b, "nothing", []string{})
+	mustListEqual(t, b, "../", []string{})
+}
+
+func testNested(t *testing.T, b Backend) {
+	names := []string{"a/b/c/d.run", "a/bb/c", "a/b.run", "a/b/c/e", "z"}
+	for _, name := range names {
+		mustPut(t, b, name, []byte("data of "+name))
+	}
+	for _, name := range names {
+		mustGetEqual(t, b, name, []byte("data of "+name))
+	}
+	// Bytewise order: '.' < '/' < 'b', whatever the directory structure.
+	mustListEqual(t, b, "a/b", []string{"a/b.run", "a/b/c/d.run", "a/b/c/e", "a/bb/c"})
+	mustListEqual(t, b, "a/b/", []string{"a/b/c/d.run", "a/b/c/e"})
+	mustListEqual(t, b, "a/b/c/", []string{"a/b/c/d.run", "a/b/c/e"})
+	mustListEqual(t, b, "a/bb/", []string{"a/bb/c"})
+}
+
+func testDelete(t *testing.T, b Backend) {
+	ctx := context.Background()
+	if err := b.Delete(ctx, "missing"); err != nil {
+		t.Fatalf("Delete of a missing object: %v", err)
+	}
+	if err := b.Delete(ctx, "no/such/dir/missing"); err != nil {
+		t.Fatalf("Delete of a missing nested object: %v", err)
+	}
+	mustPut(t, b, "runs/1.run", []byte("one"))
+	mustPut(t, b, "runs/2.run", []byte("two"))
+	if err := b.Delete(ctx, "runs/1.run"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Get(ctx, "runs/1.run"); !errors.Is(err, ErrNotExist) {
+		t.Fatalf("Get after Delete: err %v, want ErrNotExist", err)
+	}
+	if _, err := b.Size(ctx, "runs/1.run"); !errors.Is(err, ErrNotExist) {
+		t.Fatalf("Size after Delete: err %v, want ErrNotExist", err)
+	}
+	mustListEqual(t, b, "", []string{"runs/2.run"})
+	if err := b.Delete(ctx, "runs/1.run"); err != nil {
+		t.Fatalf("second Delete: %v", err)
+	}
+	mustGetEqual(t, b, "runs/2.run", []byte("two"))
+}
+
+func testSize(t *testing.T, b Backend) {
+	ctx := context.Background()
+	mustPut(t, b, "empty", nil)
+	mustPut(t, b, "runs/big.run", bytes.Repeat([]byte{7}, 12345))
+	for name, want := range map[string]int64{"empty": 0, "runs/big.run": 12345} {
+		got, err := b.Size(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != want {
+			t.Errorf("Size(%s) = %d, want %d", name, got, want)
+		}
+	}
+	if _, err := b.Size(ctx, "missing"); !errors.Is(err, ErrNotExist) {
+		t.Fatalf("Size of a missing object: err %v, want ErrNotExist", err)
+	}
+}
+
+func testGetMissing(t *testing.T, b Backend) {
+	_, err := b.Get(context.Background(), "runs/404.run")
+	if !errors.Is(err, ErrNotExist) {
+		t.Fatalf("err %v, want ErrNotExist", err)
+	}
+	if errors.Is(err, ErrExist) || errors.Is(err, ErrBadName) {
+		t.Fatalf("err %v also matches another sentinel", err)
+	}
+	if !strings.Contains(err.Error(), "backend: get runs/404.run") {
+		t.Errorf("error %q does not name the operation and object", err)
+	}
+}
+
+// badNames break the naming rules of the package doc.
+var badNames = []string{
+	"", "/abs", "a/", "a//b", "/", "..", "../up", "a/../b", "a/..", ".", "./a", "a/./b",
+	".tmp-1234-x", "runs/.tmp-1234-1.run", `a\b`, "a\x00b",
+}
+
+func testBadNames(t *testing.T, b Backend) {
+	ctx := context.Background()
+	for _, name := range badNames {
+		ops := map[string]error{
+			"Put":    b.Put(ctx, name, []byte("x")),
+			"Create": b.Create(ctx, name, []byte("x")),
+			"Delete": b.Delete(ctx, name),
+		}
+		_, ops["Get"] = b.Get(ctx, name)
+		_, ops["Size"] = b.Size(ctx, name)
+		for op, err := range ops {
+			if !errors.Is(err, ErrBadName) {
+				t.Errorf("%s(%q): err %v, want ErrBadName", op, name, err)
+			}
+		}
+	}
+	mustListEqual(t, b, "", []string{})
+	// Names close to the bad ones are fine.
+	for _, name := range []string{"a..b", "..a", "a/.b", ".tmp", "x.tmp-1", "tmp-1/a"} {
+		mustPut(t, b, name, []byte(name))
+		mustGetEqual(t, b, name, []byte(name))
+	}
+}
+
+func testCancelled(t *testing.T, b Backend) {
+	mustPut(t, b, "keep", []byte("kept"))
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	ops := map[string]error{
+		"Put":        b.Put(ctx, "new", []byte("x")),
+		"Put over":   b.Put(ctx, "keep", []byte("replaced")),
+		"Create":     b.Create(ctx, "created", []byte("x")),
+		"Delete":     b.Delete(ctx, "keep"),
+		"bad name":   b.Put(ctx, "/bad", nil), // ctx comes first
+		"Get":        nil,
+		"Size":       nil,
+		"List":       nil,
+		"Get absent": nil,
+	}
+	_, ops["Get"] = b.Get(ctx, "keep")
+	_, ops["Get absent"] = b.Get(ctx, "absent")
+	_, ops["Size"] = b.Size(ctx, "keep")
+	_, ops["List"] = b.List(ctx, "")
+	for op, err := range ops {
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("%s with a cancelled ctx: err %v, want context.Canceled", op, err)
+		}
+	}
+	// Nothing happened.
+	mustListEqual(t, b, "", []string{"keep"})
+	mustGetEqual(t, b, "keep", []byte("kept"))
+}
+
+func testCopies(t *testing.T, b Backend) {
+	ctx := context.Background()
+	in := []byte("original")
+	mustPut(t, b, "put", in)
+	if err := b.Create(ctx, "created", in); err != nil {
+		t.Fatal(err)
+	}
+	copy(in, "XXXXXXXX")
+	mustGetEqual(t, b, "put", []byte("original"))
+	mustGetEqual(t, b, "created", []byte("original"))
+	out, err := b.Get(ctx, "put")
+	if err != nil {
+		t.Fatal(err)
+	}
+	copy(out, "YYYYYYYY")
+	mustGetEqual(t, b, "put", []byte("original"))
+}
+
+func testConcurrentCreate(t *testing.T, b Backend) {
+	const writers = 8
+	for round := range 5 {
+		name := fmt.Sprintf("runs/MANIFEST-%d", round)
+		errs := make([]error, writers)
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for i := range writers {
+			wg.Go(func() {
+				<-start
+				errs[i] = b.Create(context.Background(), name, []byte(fmt.Sprintf("writer %d", i)))
+			})
+		}
+		close(start)
+		wg.Wait()
+		winner := -1
+		for i, err := range errs {
+			switch {
+			case err == nil && winner >= 0:
+				t.Fatalf("round %d: writers %d and %d both created %s", round, winner, i, name)
+			case err == nil:
+				winner = i
+			case !errors.Is(err, ErrExist):
+				t.Fatalf("round %d: writer %d: err %v, want nil or ErrExist", round, i, err)
+			}
+		}
+		if winner < 0 {
+			t.Fatalf("round %d: no writer created %s", round, name)
+		}
+		mustGetEqual(t, b, name, []byte(fmt.Sprintf("writer %d", winner)))
+	}
+	mustListEqual(t, b, "", []string{
+		"runs/MANIFEST-0", "runs/MANIFEST-1", "runs/MANIFEST-2", "runs/MANIFEST-3", "runs/MANIFEST-4",
+	})
+}
+
+func testAtomicPut(t *testing.T, b Backend) {
+	ctx := context.Background()
+	// Different lengths and contents, so a torn or mixed read is neither.
+	a := bytes.Repeat([]byte("a"), 96<<10)
+	bb := bytes.Repeat([]byte("B"), 160<<10)
+	mustPut(t, b, "MANIFEST", a)
+
+	done := make(chan struct{})
+	var reads int
+	var readErr error
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			got, err := b.Get(ctx, "MANIFEST")
+			if err != nil {
+				readErr = err
+				return
+			}
+			if !bytes.Equal(got, a) && !bytes.Equal(got, bb) {
+				readErr = fmt.Errorf("read %d bytes that are neither value (first %q, last %q)",
+					len(got), got[:min(len(got), 1)], got[max(len(got)-1, 0):])
+				return
+			}
+			reads++
+		}
+	})
+	for i := range 40 {
+		v := a
+		if i%2 == 0 {
+			v = bb
+		}
+		if err := b.Put(ctx, "MANIFEST", v); err != nil {
+			close(done)
+			wg.Wait()
+			t.Fatal(err)
+		}
+	}
+	close(done)
+	wg.Wait()
+	if readErr != nil {
+		t.Fatal(readErr)
+	}
+	if reads == 0 {
+		t.Fatal("the reader never read")
+	}
+	mustGetEqual(t, b, "MANIFEST", a)
+}
+
+func mustPut(t *testing.T, b Backend, name string, data []byte) {
+	t.Helper()
+	if err := b.Put(context.Background(), name, data); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func mustGetEqual(t *testing.T, b Backend, name string, want []byte) {
+	t.Helper()
+	got, err := b.Get(context.Background(), name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("Get(%s) = %q, want %q", name, trim(got), trim(want))
+	}
+}
+
+func mustListEqual(t *testing.T, b Backend, prefix string, want []string) {
+	t.Helper()
+	got, err := b.List(context.Background(), prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got == nil || !slices.Equal(got, want) {
+		t.Fatalf("List(%q) = %#v, want %#v", prefix, got, want)
+	}
+}
+
+// trim shortens data for a failure message.
+func trim(data []byte) []byte {
+	if len(data) > 40 {
+		return append(data[:40:40], "..."...)
+	}
+	return data
+}

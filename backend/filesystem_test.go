@@ -1,0 +1,334 @@
+package backend
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/pwlog/pwlog/internal/fsx"
+)
+
+// Whether a directory fsync is missing cannot be seen on a real filesystem
+// without crashing the machine, so the tests count the syncs through the
+// syncDir hook instead.
+
+// dirSyncs records the directories synced through a Filesystem's hook.
+type dirSyncs struct {
+	mu   sync.Mutex
+	dirs []string
+	fail error // returned by every sync when set
+}
+
+func (d *dirSyncs) sync(dir string) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.dirs = append(d.dirs, dir)
+	if d.fail != nil {
+		return d.fail
+	}
+	return fsx.SyncDir(dir)
+}
+
+// take returns the directories synced since the last take.
+func (d *dirSyncs) take() []string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	dirs := d.dirs
+	d.dirs = nil
+	return dirs
+}
+
+func newCounted(t *testing.T, root string) (*Filesystem, *dirSyncs) {
+	t.Helper()
+	syncs := &dirSyncs{}
+	f, err := newFilesystem(root, syncs.sync)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f, syncs
+}
+
+func TestFilesystemDirSync(t *testing.T) {
+	ctx := context.Background()
+	root := t.TempDir()
+	f, syncs := newCounted(t, root)
+	syncs.take()
+	in := func(rel string) string { return filepath.Join(root, filepath.FromSlash(rel)) }
+
+	mustPut(t, f, "MANIFEST-1", []byte("m"))
+	if got := syncs.take(); !slices.Equal(got, []string{root}) {
+		t.Errorf("Put in the root synced %q, want the root once", got)
+	}
+
+	// New sub-directories: each one's parent, then the object's directory.
+	mustPut(t, f, "x/y/1.run", []byte("r"))
+	if got, want := syncs.take(), []string{root, in("x"), in("x/y")}; !slices.Equal(got, want) {
+		t.Errorf("Put in new directories synced %q, want %q", got, want)
+	}
+	// Known sub-directories are not synced again; the object's directory is.
+	mustPut(t, f, "x/y/1.run", []byte("replaced"))
+	if got, want := syncs.take(), []string{in("x/y")}; !slices.Equal(got, want) {
+		t.Errorf("Put replacing synced %q, want %q", got, want)
+	}
+
+	if err := f.Create(ctx, "x/y/2.run", []byte("c")); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := syncs.take(), []string{in("x/y")}; !slices.Equal(got, want) {
+		t.Errorf("Create synced %q, want %q", got, want)
+	}
+	// A Create that finds the name taken syncs too, so the object it
+	// reports is durable even if a concurrent creator has not synced yet.
+	if err := f.Create(ctx, "x/y/2.run", []byte("c")); !errors.Is(err, ErrExist) {
+		t.Fatalf("err %v, want ErrExist", err)
+	}
+	if got, want := syncs.take(), []string{in("x/y")}; !slices.Equal(got, want) {
+		t.Errorf("Create of a taken name synced %q, want %q", got, want)
+	}
+
+	if err := f.Delete(ctx, "x/y/1.run"); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := syncs.take(), []string{in("x/y")}; !slices.Equal(got, want) {
+		t.Errorf("Delete synced %q, want %q", got, want)
+	}
+
+	// Reads never sync.
+	if _, err := f.Get(ctx, "x/y/2.run"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Size(ctx, "x/y/2.run"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.List(ctx, ""); err != nil {
+		t.Fatal(err)
+	}
+	if got := syncs.take(); len(got) != 0 {
+		t.Errorf("Get, Size and List synced %q", got)
+	}
+}
+
+func TestFilesystemDirSyncError(t *testing.T) {
+	ctx := context.Background()
+	f, syncs := newCounted(t, t.TempDir())
+	mustPut(t, f, "runs/1.run", []byte("one"))
+	boom := errors.New("sync failed")
+	syncs.fail = boom
+
+	for op, err := range map[string]error{
+		"put":    f.Put(ctx, "runs/2.run", []byte("two")),
+		"create": f.Create(ctx, "runs/3.run", []byte("three")),
+		"delete": f.Delete(ctx, "runs/1.run"),
+	} {
+		if !errors.Is(err, boom) {
+			t.Errorf("%s with a failing directory sync: err %v, want the sync error", op, err)
+			continue
+		}
+		if !strings.HasPrefix(err.Error(), "backend: "+op+" runs/") {
+			t.Errorf("error %q does not name the operation and object", err)
+		}
+	}
+}
+
+func TestFilesystemNewCreatesRoot(t *testing.T) {
+	parent := t.TempDir()
+	root := filepath.Join(parent, "a", "b", "c")
+	f, syncs := newCounted(t, root+string(filepath.Separator))
+	if f.Root() != root {
+		t.Errorf("Root() = %q, want %q", f.Root(), root)
+	}
+	if st, err := os.Stat(root); err != nil || !st.IsDir() {
+		t.Fatalf("root not created: %v", err)
+	}
+	want := []string{parent, filepath.Join(parent, "a"), filepath.Join(parent, "a", "b")}
+	if got := syncs.take(); !slices.Equal(got, want) {
+		t.Errorf("creating the root synced %q, want %q", got, want)
+	}
+	mustPut(t, f, "o", []byte("x"))
+
+	// Opening an existing root creates and syncs nothing.
+	_, syncs = newCounted(t, root)
+	if got := syncs.take(); len(got) != 0 {
+		t.Errorf("opening an existing root synced %q", got)
+	}
+
+	file := filepath.Join(parent, "file")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := NewFilesystem(file); err == nil {
+		t.Error("NewFilesystem on a regular file: no error")
+	}
+	if _, err := NewFilesystem(""); err == nil {
+		t.Error("NewFilesystem(\"\"): no error")
+	}
+}
+
+func TestFilesystemStaleTemp(t *testing.T) {
+	ctx := context.Background()
+	root := t.TempDir()
+	f, err := NewFilesystem(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustPut(t, f, "MANIFEST-1", []byte("manifest"))
+	mustPut(t, f, "runs/1.run", []byte("run"))
+	// What a crash between writing the temporary file and renaming or
+	// linking it leaves behind.
+	stale := []string{
+		filepath.Join(root, tempPrefix+"00000000000000ab-MANIFEST-2"),
+		filepath.Join(root, "runs", tempPrefix+"00000000000000cd-2.run"),
+	}
+	for _, p := range stale {
+		if err := os.WriteFile(p, []byte("half written"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := []string{"MANIFEST-1", "runs/1.run"}
+	mustListEqual(t, f, "", want)
+	mustListEqual(t, f, "runs/", []string{"runs/1.run"})
+	if _, err := f.Get(ctx, "runs/"+tempPrefix+"00000000000000cd-2.run"); !errors.Is(err, ErrBadName) {
+		t.Errorf("Get of a temporary file: err %v, want ErrBadName", err)
+	}
+
+	f2, syncs := newCounted(t, root)
+	for _, p := range stale {
+		if _, err := os.Stat(p); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("stale %s still there after NewFilesystem: %v", p, err)
+		}
+	}
+	if got, want := syncs.take(), []string{root, filepath.Join(root, "runs")}; !slices.Equal(got, want) {
+		t.Errorf("removing stale files synced %q, want %q", got, want)
+	}
+	mustListEqual(t, f2, "", want)
+	mustGetEqual(t, f2, "MANIFEST-1", []byte("manifest"))
+	mustGetEqual(t, f2, "runs/1.run", []byte("run"))
+}
+
+func TestFilesystemNoTempLeft(t *testing.T) {
+	ctx := context.Background()
+	root := t.TempDir()
+	f, err := NewFilesystem(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustPut(t, f, "runs/1.run", []byte("1"))
+	mustPut(t, f, "runs/1.run", []byte("1 again"))
+	if err := f.Create(ctx, "runs/2.run", []byte("2")); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Create(ctx, "runs/2.run", []byte("2 again")); !errors.Is(err, ErrExist) {
+		t.Fatalf("err %v, want ErrExist", err)
+	}
+	mustPut(t, f, "a/b/c", []byte("c"))
+	if err := f.Put(ctx, "a/b/c/d", []byte("d")); err == nil { // a/b/c is a file
+		t.Fatal("Put under an object's name: no error")
+	}
+	files := allFiles(t, root)
+	if want := []string{"a/b/c", "runs/1.run", "runs/2.run"}; !slices.Equal(files, want) {
+		t.Fatalf("files on disk %q, want %q", files, want)
+	}
+}
+
+func TestFilesystemDirectoryIsNotObject(t *testing.T) {
+	ctx := context.Background()
+	f, err := NewFilesystem(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustPut(t, f, "a/b", []byte("b"))
+	if _, err := f.Get(ctx, "a"); !errors.Is(err, ErrNotExist) {
+		t.Errorf("Get of a directory: err %v, want ErrNotExist", err)
+	}
+	if _, err := f.Size(ctx, "a"); !errors.Is(err, ErrNotExist) {
+		t.Errorf("Size of a directory: err %v, want ErrNotExist", err)
+	}
+	if err := f.Delete(ctx, "a"); err != nil {
+		t.Errorf("Delete of a directory: %v", err)
+	}
+	mustGetEqual(t, f, "a/b", []byte("b"))
+	err = f.Create(ctx, "a", []byte("a"))
+	if err == nil || errors.Is(err, ErrExist) {
+		t.Errorf("Create over a directory: err %v, want an error that is not ErrExist", err)
+	}
+	// A path through a file (ENOTDIR) is a missing object too.
+	if _, err := f.Get(ctx, "a/b/c"); !errors.Is(err, ErrNotExist) {
+		t.Errorf("Get through a file: err %v, want ErrNotExist", err)
+	}
+	if _, err := f.Size(ctx, "a/b/c"); !errors.Is(err, ErrNotExist) {
+		t.Errorf("Size through a file: err %v, want ErrNotExist", err)
+	}
+	if err := f.Delete(ctx, "a/b/c"); err != nil {
+		t.Errorf("Delete through a file: %v", err)
+	}
+	mustListEqual(t, f, "", []string{"a/b"})
+}
+
+func TestFilesystemListSkipsForeign(t *testing.T) {
+	root := t.TempDir()
+	f, err := NewFilesystem(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustPut(t, f, "runs/1.run", []byte("1"))
+	for _, dir := range []string{"empty", "runs/empty", tempPrefix + "dir"} {
+		if err := os.MkdirAll(filepath.Join(root, dir), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Files that are not objects: a name no backend accepts, a file inside
+	// a directory no object name can pass through, a symbolic link.
+	for _, name := range []string{`back\slash`, tempPrefix + "dir/inside"} {
+		if err := os.WriteFile(filepath.Join(root, name), []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Symlink(filepath.Join(root, "runs", "1.run"), filepath.Join(root, "link")); err != nil {
+		t.Fatal(err)
+	}
+	mustListEqual(t, f, "", []string{"runs/1.run"})
+}
+
+func TestFilesystemLongName(t *testing.T) {
+	f, err := NewFilesystem(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 250-byte base names: within NAME_MAX (255), but not once the
+	// temporary prefix is put in front of them whole.
+	put := "runs/" + strings.Repeat("p", 250)
+	created := "runs/" + strings.Repeat("c", 250)
+	mustPut(t, f, put, []byte("put"))
+	if err := f.Create(context.Background(), created, []byte("created")); err != nil {
+		t.Fatal(err)
+	}
+	mustGetEqual(t, f, put, []byte("put"))
+	mustGetEqual(t, f, created, []byte("created"))
+	mustListEqual(t, f, "", []string{created, put})
+}
+
+// allFiles returns every non-directory under root, slash-separated and
+// sorted, temporary files included.
+func allFiles(t *testing.T, root string) []string {
+	t.Helper()
+	var files []string
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, err := filepath.Rel(root, p)
+		files = append(files, filepath.ToSlash(rel))
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(files)
+	return files
+}

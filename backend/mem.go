@@ -1,0 +1,160 @@
+package backend
+
+import (
+	"context"
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+)
+
+// Mem keeps objects in memory, for tests. It follows the Backend contract
+// (names, errors, atomicity, copies in and out), except that nothing
+// survives the process. It is safe for concurrent use.
+type Mem struct {
+	mu struct {
+		sync.Mutex
+		objects map[string][]byte
+		fail    func(op, name string) error
+	}
+}
+
+var _ Backend = (*Mem)(nil)
+
+// NewMem returns an empty Mem.
+func NewMem() *Mem {
+	m := &Mem{}
+	m.mu.objects = make(map[string][]byte)
+	return m
+}
+
+// SetFail installs fail, which every later operation calls once it has
+// checked ctx and the name, before it does anything: op is "put",
+// "create", "get", "list", "delete" or "size", and name is the object name
+// (the prefix for "list"). A non-nil error fails the operation with no
+// effect; it is returned wrapped with the operation and name. fail is
+// called without Mem's lock held, so it may use the Mem, and it may be
+// called concurrently. SetFail(nil) removes the hook.
+func (m *Mem) SetFail(fail func(op, name string) error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.mu.fail = fail
+}
+
+// Objects returns a copy of all objects, keyed by name; the caller owns the
+// map and the slices.
+func (m *Mem) Objects() map[string][]byte {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make(map[string][]byte, len(m.mu.objects))
+	for name, data := range m.mu.objects {
+		out[name] = clone(data)
+	}
+	return out
+}
+
+// start runs the checks every operation begins with, then the failure hook.
+func (m *Mem) start(ctx context.Context, op, name string, checkName bool) error {
+	if err := begin(ctx, op, name, checkName); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	fail := m.mu.fail
+	m.mu.Unlock()
+	if fail != nil {
+		if err := fail(op, name); err != nil {
+			return wrap(op, name, err)
+		}
+	}
+	return nil
+}
+
+// Put stores a copy of data under name; see Backend.Put.
+func (m *Mem) Put(ctx context.Context, name string, data []byte) error {
+	if err := m.start(ctx, opPut, name, true); err != nil {
+		return err
+	}
+	data = clone(data)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.mu.objects[name] = data
+	return nil
+}
+
+// Create stores a copy of data under name unless the name is taken; see
+// Backend.Create.
+func (m *Mem) Create(ctx context.Context, name string, data []byte) error {
+	if err := m.start(ctx, opCreate, name, true); err != nil {
+		return err
+	}
+	data = clone(data)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.mu.objects[name]; ok {
+		return wrap(opCreate, name, ErrExist)
+	}
+	m.mu.objects[name] = data
+	return nil
+}
+
+// Get returns a copy of the object's bytes; see Backend.Get.
+func (m *Mem) Get(ctx context.Context, name string) ([]byte, error) {
+	if err := m.start(ctx, opGet, name, true); err != nil {
+		return nil, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	data, ok := m.mu.objects[name]
+	if !ok {
+		return nil, wrap(opGet, name, ErrNotExist)
+	}
+	return clone(data), nil
+}
+
+// List returns the sorted names starting with prefix; see Backend.List.
+func (m *Mem) List(ctx context.Context, prefix string) ([]string, error) {
+	if err := m.start(ctx, opList, prefix, false); err != nil {
+		return nil, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	names := []string{}
+	for name := range maps.Keys(m.mu.objects) {
+		if strings.HasPrefix(name, prefix) {
+			names = append(names, name)
+		}
+	}
+	slices.Sort(names)
+	return names, nil
+}
+
+// Delete removes the object; see Backend.Delete.
+func (m *Mem) Delete(ctx context.Context, name string) error {
+	if err := m.start(ctx, opDelete, name, true); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.mu.objects, name)
+	return nil
+}
+
+// Size returns the object's size in bytes; see Backend.Size.
+func (m *Mem) Size(ctx context.Context, name string) (int64, error) {
+	if err := m.start(ctx, opSize, name, true); err != nil {
+		return 0, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	data, ok := m.mu.objects[name]
+	if !ok {
+		return 0, wrap(opSize, name, ErrNotExist)
+	}
+	return int64(len(data)), nil
+}
+
+// clone copies data into a new non-nil slice, so that an empty object reads
+// back as an empty slice on every backend.
+func clone(data []byte) []byte {
+	return append(make([]byte, 0, len(data)), data...)
+}
