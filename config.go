@@ -35,6 +35,13 @@ type Config struct {
 	BatchRows int
 	// Logger receives one line per recovery phase. Default slog.Default().
 	Logger *slog.Logger
+	// CompactBytes is how many bytes of state deltas a run commits before
+	// it folds them into a checkpoint in the background, while it goes on
+	// committing. Every run that finishes also compacts at its end. Runs
+	// with a fresh-mode sink compact only at their end (their sink rows
+	// must stay in the log until the run finishes). Negative: only at the
+	// end. Default 64 MiB.
+	CompactBytes int64
 	// NoSync skips every fsync. A crash of the machine can then lose
 	// committed times. For tests and benchmarks only.
 	NoSync bool
@@ -43,6 +50,9 @@ type Config struct {
 func (c Config) withDefaults() Config {
 	if c.BatchRows <= 0 {
 		c.BatchRows = 1 << 16
+	}
+	if c.CompactBytes == 0 {
+		c.CompactBytes = 64 << 20
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

@@ -26,6 +26,8 @@ func TestRunsMatchModel(t *testing.T) {
 		os.Mkdir(input, 0o755)
 		appendMode := rapid.Bool().Draw(rt, "append")
 		batch := rapid.SampledFrom([]int{1, 7, 50, 1 << 16}).Draw(rt, "batchRows")
+		// 1 byte: a background compaction after nearly every commit.
+		compactBytes := rapid.SampledFrom([]int64{-1, 1, 0}).Draw(rt, "compactBytes")
 		var before []string
 		var changelog []string
 		files := 0
@@ -52,6 +54,7 @@ func TestRunsMatchModel(t *testing.T) {
 			p := sessionsPipeline(input, output, appendMode)
 			cfg := quietConfig(storage)
 			cfg.BatchRows = batch
+			cfg.CompactBytes = compactBytes
 			if err := p.Run(context.Background(), cfg); err != nil {
 				rt.Fatalf("run %d: %v", run, err)
 			}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/vmihailenco/msgpack/v5"
 
+	"github.com/pwlog/pwlog/backend"
 	"github.com/pwlog/pwlog/differential"
 	"github.com/pwlog/pwlog/sources"
 	"github.com/pwlog/pwlog/wal"
@@ -104,6 +105,8 @@ func (e *engine) open() error {
 			return err
 		}
 	}
+	// Every committed time is now in every sink's file.
+	e.written = e.clock
 	e.readers = make([]*sources.Reader, len(e.p.nodes))
 	for _, n := range e.p.nodes {
 		if n.src == nil {
@@ -207,6 +210,13 @@ func (e *engine) recover() error {
 	e.log.Info("Opened the storage", slog.String("dir", dir),
 		slog.Uint64("first_lsn", l.FirstLSN()), slog.Uint64("last_lsn", l.LastLSN()),
 		slog.Duration("duration", time.Since(start)))
+	b, err := backend.NewFilesystem(filepath.Join(dir, checkpointDir))
+	if err != nil {
+		return fmt.Errorf("pwlog: checkpoint storage: %w", err)
+	}
+	if err := e.openCheckpoint(e.ctx, b); err != nil {
+		return err
+	}
 	return e.replay()
 }
 
@@ -230,7 +240,7 @@ func (e *engine) replay() error {
 	}
 	var batch []wal.Record
 	var times, records, deltas int
-	err := e.wal.Replay(e.wal.FirstLSN(), func(r wal.Record) error {
+	err := e.wal.Replay(max(e.wal.FirstLSN(), e.foldedLSN+1), func(r wal.Record) error {
 		records++
 		switch r.Kind {
 		case KindInput:
@@ -260,6 +270,7 @@ func (e *engine) replay() error {
 				}
 				a.Apply(s.Deltas)
 				deltas += s.Deltas.Len()
+				e.addToFold(s.Operator, s.Arrangement, s.Deltas, len(b.Data))
 			case KindPipeline:
 				var pr PipelineRecord
 				if err := msgpack.Unmarshal(b.Data, &pr); err != nil {

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/pwlog/pwlog/compaction"
 	"github.com/pwlog/pwlog/differential"
 	"github.com/pwlog/pwlog/sources"
 	"github.com/pwlog/pwlog/wal"
@@ -26,8 +27,16 @@ type engine struct {
 	readers []*sources.Reader                       // by node index; nil for operators
 	sinks   []*sinkState
 	queue   []pendingWrite // committed times waiting for their fsync
+	written uint64         // the last committed time the sinks have written
 
-	stats runStats
+	stats     runStats
+	comp      *compaction.Compactor // nil when the run is not persistent
+	fold      map[compaction.ArrKey]*differential.Deltas
+	foldBytes int64
+	foldedLSN uint64          // the checkpoint's LSN
+	compactCh chan error      // the result of a background compaction
+	ctx       context.Context // the run's context
+
 	// fingerprinted is set once the storage holds the pipeline's
 	// fingerprint; the first commit of a storage logs it.
 	fingerprinted bool
@@ -70,7 +79,8 @@ func (p *Pipeline) Run(ctx context.Context, cfg Config) error {
 		return errors.New("pwlog: a Pipeline runs once; build a new one for the next run")
 	}
 	p.started = true
-	e := &engine{p: p, cfg: cfg.withDefaults(), offsets: map[string]map[string]sources.FileState{}}
+	e := &engine{p: p, cfg: cfg.withDefaults(), offsets: map[string]map[string]sources.FileState{},
+		fold: map[compaction.ArrKey]*differential.Deltas{}, ctx: ctx}
 	e.log = e.cfg.Logger
 	err := e.open()
 	if err == nil {
@@ -168,6 +178,9 @@ func (e *engine) run(ctx context.Context) error {
 		if err := e.drain(false); err != nil {
 			return err
 		}
+		if err := e.maybeCompact(); err != nil {
+			return err
+		}
 	}
 	if err := e.drain(true); err != nil {
 		return err
@@ -218,6 +231,7 @@ func (e *engine) commit(t uint64, outputs, sinkRows [][]differential.Update, adv
 				if err := add(KindState, &StateRecord{Time: t, Operator: n.name, Arrangement: a.Name(), Deltas: d}); err != nil {
 					return 0, err
 				}
+				e.addToFold(n.name, a.Name(), d, len(recs[len(recs)-1].Data))
 			}
 		}
 	}
@@ -276,6 +290,7 @@ func (e *engine) drain(final bool) error {
 			}
 		}
 		n++
+		e.written = w.time
 	}
 	e.queue = e.queue[n:]
 	if n > 0 {
@@ -293,23 +308,44 @@ func (e *engine) drain(final bool) error {
 // are released.
 func (e *engine) close(finished bool) error {
 	var errs []error
+	if e.compactCh != nil {
+		// A background compaction's error is the run's error.
+		if err := <-e.compactCh; err != nil {
+			errs = append(errs, err)
+			finished = false
+		}
+		e.compactCh = nil
+	}
+	// Acknowledge what each sink's file now durably holds: everything up
+	// to the last time written. A fresh-mode file only counts when the run
+	// finished; an append-mode changelog counts even after a failure, so
+	// that the log need not keep its rows.
+	acks := map[string]SinkAck{}
 	for _, s := range e.sinks {
-		if s.csv != nil {
-			errs = append(errs, s.csv.Close())
+		if s.csv == nil {
+			continue
+		}
+		err := s.csv.Close()
+		errs = append(errs, err)
+		if err == nil && e.wal != nil && (finished || s.n.append) && e.written > s.ack.Time {
+			s.ack = SinkAck{Time: e.written, Offset: s.csv.Offset()}
+			acks[s.n.name] = s.ack
 		}
 	}
-	if finished && e.wal != nil && errors.Join(errs...) == nil {
-		acks := map[string]SinkAck{}
-		for _, s := range e.sinks {
-			if e.clock > s.ack.Time {
-				acks[s.n.name] = SinkAck{Time: e.clock, Offset: s.csv.Offset()}
-			}
+	if len(acks) > 0 {
+		if err := e.appendCommit(&CommitRecord{Time: e.clock, Acks: acks}); err != nil {
+			errs = append(errs, err)
+			finished = false
 		}
-		if len(acks) > 0 {
-			if err := e.appendCommit(&CommitRecord{Time: e.clock, Acks: acks}); err != nil {
-				errs = append(errs, err)
-			}
+	}
+	// Fold what this run committed: the next restart loads it instead of
+	// replaying the log.
+	if finished && e.wal != nil && errors.Join(errs...) == nil && e.wal.LastLSN() > e.foldedLSN {
+		f, err := e.takeFold(e.currentAcks())
+		if err == nil {
+			err = e.compact(context.Background(), f)
 		}
+		errs = append(errs, err)
 	}
 	for _, r := range e.readers {
 		if r != nil {
@@ -331,5 +367,48 @@ func (e *engine) appendCommit(c *CommitRecord) error {
 	if _, err := e.wal.Append([]wal.Record{r}); err != nil {
 		return fmt.Errorf("pwlog: commit: %w", err)
 	}
+	return nil
+}
+
+// maybeCompact starts a background compaction when enough state deltas
+// wait for one and the sinks hold every committed time, and collects the
+// result of one that finished. A failed compaction fails the run: its
+// deltas left the in-memory fold, and only a restart from the previous
+// checkpoint and the whole log gets them back.
+func (e *engine) maybeCompact() error {
+	if e.compactCh != nil {
+		select {
+		case err := <-e.compactCh:
+			e.compactCh = nil
+			if err != nil {
+				return err
+			}
+		default:
+			return nil
+		}
+	}
+	if e.comp == nil || e.cfg.CompactBytes < 0 || e.foldBytes < e.cfg.CompactBytes || len(e.queue) > 0 {
+		return nil
+	}
+	for _, s := range e.sinks {
+		if !s.n.append {
+			return nil
+		}
+	}
+	// The sinks' files must hold every time the fold covers: sync them and
+	// acknowledge in the checkpoint.
+	for _, s := range e.sinks {
+		if err := s.csv.Sync(); err != nil {
+			return fmt.Errorf("pwlog: sink %q: %w", s.n.name, err)
+		}
+		s.ack = SinkAck{Time: e.written, Offset: s.csv.Offset()}
+	}
+	f, err := e.takeFold(e.currentAcks())
+	if err != nil {
+		return err
+	}
+	ch := make(chan error, 1)
+	e.compactCh = ch
+	go func() { ch <- e.compact(e.ctx, f) }()
 	return nil
 }

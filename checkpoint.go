@@ -1,0 +1,198 @@
+package pwlog
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"maps"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/pwlog/pwlog/backend"
+	"github.com/pwlog/pwlog/checkpoint"
+	"github.com/pwlog/pwlog/compaction"
+	"github.com/pwlog/pwlog/differential"
+	"github.com/pwlog/pwlog/sources"
+)
+
+// storageMeta is the engine's state at a checkpoint's LSN, kept opaquely
+// in the manifest: the merged source offsets and the sink acks.
+type storageMeta struct {
+	Sources map[string][]sources.FileState `msgpack:"s,omitempty"`
+	Acks    map[string]SinkAck             `msgpack:"a,omitempty"`
+}
+
+func encodeMeta(offsets map[string]map[string]sources.FileState, acks map[string]SinkAck) ([]byte, error) {
+	m := storageMeta{Sources: map[string][]sources.FileState{}, Acks: acks}
+	for name, files := range offsets {
+		paths := slices.Sorted(maps.Keys(files))
+		states := make([]sources.FileState, len(paths))
+		for i, p := range paths {
+			states[i] = files[p]
+		}
+		m.Sources[name] = states
+	}
+	return msgpack.Marshal(&m)
+}
+
+// checkpointDir is where a filesystem storage keeps its checkpoint
+// objects.
+const checkpointDir = "checkpoints"
+
+// openCheckpoint opens the storage's checkpoint and loads the latest
+// manifest into the operators, offsets, acks and clock.
+func (e *engine) openCheckpoint(ctx context.Context, b backend.Backend) error {
+	start := time.Now()
+	comp, err := compaction.Open(ctx, b, e.wal, nil)
+	if err != nil {
+		return fmt.Errorf("pwlog: open checkpoint: %w", err)
+	}
+	e.comp = comp
+	m := comp.Manifest()
+	if m == nil {
+		return nil
+	}
+	if err := e.checkFingerprint(m.Fingerprint); err != nil {
+		return err
+	}
+	var meta storageMeta
+	if err := msgpack.Unmarshal(m.Meta, &meta); err != nil {
+		return fmt.Errorf("pwlog: manifest %d: engine state: %w", m.Seq, err)
+	}
+	for name, states := range meta.Sources {
+		files := map[string]sources.FileState{}
+		for _, st := range states {
+			files[st.Path] = st
+		}
+		e.offsets[name] = files
+	}
+	for _, s := range e.sinks {
+		if ack, ok := meta.Acks[s.n.name]; ok {
+			s.ack = ack
+		}
+	}
+	e.clock = m.Clock
+	e.foldedLSN = m.LSN
+	entries, err := e.loadRuns(ctx, b, m)
+	if err != nil {
+		return err
+	}
+	e.log.Info("Loaded the checkpoint",
+		slog.Uint64("manifest", m.Seq), slog.Uint64("lsn", m.LSN), slog.Int("runs", len(m.Runs)),
+		slog.Int64("entries", entries), slog.Uint64("clock", m.Clock), slog.Duration("duration", time.Since(start)))
+	return nil
+}
+
+// loadRuns applies the manifest's runs to the arrangements: runs of one
+// arrangement in order, arrangements in parallel.
+func (e *engine) loadRuns(ctx context.Context, b backend.Backend, m *checkpoint.Manifest) (int64, error) {
+	arrs := e.arrangements()
+	byArr := map[compaction.ArrKey][]checkpoint.RunMeta{}
+	for _, r := range m.Runs {
+		k := compaction.ArrKey{Operator: r.Operator, Arrangement: r.Arrangement}
+		if arrs[k] == nil {
+			return 0, fmt.Errorf("pwlog: manifest %d holds state of %s/%s, which this pipeline does not have", m.Seq, r.Operator, r.Arrangement)
+		}
+		byArr[k] = append(byArr[k], r)
+	}
+	var (
+		wg      sync.WaitGroup
+		mu      sync.Mutex
+		entries int64
+		first   error
+	)
+	for k, runs := range byArr {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for _, r := range runs {
+				d, err := compaction.LoadRun(ctx, b, r)
+				mu.Lock()
+				if err != nil && first == nil {
+					first = fmt.Errorf("pwlog: load checkpoint: %w", err)
+				}
+				entries += int64(d.Len())
+				mu.Unlock()
+				if err != nil {
+					return
+				}
+				arrs[k].Apply(d)
+			}
+		}()
+	}
+	wg.Wait()
+	return entries, first
+}
+
+// arrangements indexes the pipeline's arrangements.
+func (e *engine) arrangements() map[compaction.ArrKey]*differential.Arrangement {
+	arrs := map[compaction.ArrKey]*differential.Arrangement{}
+	for _, n := range e.p.nodes {
+		if n.op != nil {
+			for _, a := range n.op.Arrangements() {
+				arrs[compaction.ArrKey{Operator: n.name, Arrangement: a.Name()}] = a
+			}
+		}
+	}
+	return arrs
+}
+
+// addToFold keeps a committed state delta for the next compaction.
+func (e *engine) addToFold(op, arr string, d differential.Deltas, bytes int) {
+	if e.comp == nil {
+		return
+	}
+	k := compaction.ArrKey{Operator: op, Arrangement: arr}
+	f := e.fold[k]
+	if f == nil {
+		f = &differential.Deltas{}
+		e.fold[k] = f
+	}
+	f.Groups = append(f.Groups, d.Groups...)
+	f.Keys = append(f.Keys, d.Keys...)
+	f.Rows = append(f.Rows, d.Rows...)
+	f.Diffs = append(f.Diffs, d.Diffs...)
+	e.foldBytes += int64(bytes)
+}
+
+// takeFold returns the fold of everything committed up to the log's last
+// LSN and starts a new one.
+func (e *engine) takeFold(acks map[string]SinkAck) (compaction.Fold, error) {
+	meta, err := encodeMeta(e.offsets, acks)
+	if err != nil {
+		return compaction.Fold{}, fmt.Errorf("pwlog: checkpoint: %w", err)
+	}
+	f := compaction.Fold{LSN: e.wal.LastLSN(), Clock: e.clock, Fingerprint: e.p.Describe(), Deltas: e.fold, Meta: meta}
+	e.fold = map[compaction.ArrKey]*differential.Deltas{}
+	e.foldBytes = 0
+	return f, nil
+}
+
+// compact runs one compaction now.
+func (e *engine) compact(ctx context.Context, f compaction.Fold) error {
+	start := time.Now()
+	st, err := e.comp.Apply(ctx, f)
+	if err != nil {
+		return fmt.Errorf("pwlog: compaction: %w", err)
+	}
+	e.foldedLSN = f.LSN
+	e.log.Info("Compacted the log into a checkpoint",
+		slog.Uint64("manifest", st.Seq), slog.Uint64("lsn", f.LSN), slog.Int64("entries_folded", st.EntriesFolded),
+		slog.Int("runs_written", st.RunsWritten), slog.Int("runs_merged", st.RunsMerged),
+		slog.Int("live_runs", st.LiveRuns), slog.Int64("live_bytes", st.LiveBytes),
+		slog.Int("deleted", st.ObjectsDeleted), slog.Duration("duration", time.Since(start)))
+	return nil
+}
+
+// currentAcks returns every sink's ack as of now: the file holds every
+// time up to the clock.
+func (e *engine) currentAcks() map[string]SinkAck {
+	acks := map[string]SinkAck{}
+	for _, s := range e.sinks {
+		acks[s.n.name] = s.ack
+	}
+	return acks
+}

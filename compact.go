@@ -1,0 +1,213 @@
+package pwlog
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/pwlog/pwlog/backend"
+	"github.com/pwlog/pwlog/compaction"
+	"github.com/pwlog/pwlog/differential"
+	"github.com/pwlog/pwlog/sources"
+	"github.com/pwlog/pwlog/wal"
+)
+
+// CompactStats reports what Compact did.
+type CompactStats struct {
+	BytesBefore, BytesAfter int64
+	// FoldedLSN is the last log record folded into the checkpoint; the
+	// log keeps only what follows it.
+	FoldedLSN uint64
+	compaction.Stats
+}
+
+// Compact folds the committed log of a stopped pipeline's storage into its
+// checkpoint, merges runs, truncates the log and deletes what the new
+// checkpoint does not need. It takes the storage lock, so it refuses
+// (ErrLocked) while a pipeline runs. Sink rows that a crashed run did not
+// get to acknowledge stay in the log for the next run to re-emit: the
+// fold stops before the first of them.
+func Compact(ctx context.Context, dir string, logger *slog.Logger) (CompactStats, error) {
+	var st CompactStats
+	if logger == nil {
+		logger = slog.Default()
+	}
+	if _, err := os.Stat(filepath.Join(dir, markerName)); err != nil {
+		return st, fmt.Errorf("%w: %s is not a pwlog storage: %w", ErrFormat, dir, err)
+	}
+	lock, err := lockStorage(dir)
+	if err != nil {
+		return st, err
+	}
+	defer lock.Close()
+	if err := checkMarker(dir); err != nil {
+		return st, err
+	}
+	st.BytesBefore = dirBytes(dir)
+	l, err := wal.Open(filepath.Join(dir, "wal"), &wal.Options{Logger: logger})
+	if err != nil {
+		return st, fmt.Errorf("pwlog: open log: %w", err)
+	}
+	defer l.Close()
+	b, err := backend.NewFilesystem(filepath.Join(dir, checkpointDir))
+	if err != nil {
+		return st, fmt.Errorf("pwlog: checkpoint storage: %w", err)
+	}
+	comp, err := compaction.Open(ctx, b, l, nil)
+	if err != nil {
+		return st, err
+	}
+	f, err := scanFold(l, comp)
+	if err != nil {
+		return st, err
+	}
+	if f.LSN > 0 && (comp.Manifest() == nil || f.LSN > comp.Manifest().LSN) {
+		start := time.Now()
+		cs, err := comp.Apply(ctx, f)
+		st.Stats = cs
+		if err != nil {
+			return st, err
+		}
+		logger.Info("Compacted the log into a checkpoint", slog.Uint64("manifest", cs.Seq),
+			slog.Uint64("lsn", f.LSN), slog.Int64("entries_folded", cs.EntriesFolded), slog.Duration("duration", time.Since(start)))
+	} else if _, err := comp.Collect(ctx); err != nil {
+		return st, err
+	}
+	st.FoldedLSN = f.LSN
+	if m := comp.Manifest(); m != nil {
+		st.FoldedLSN = m.LSN
+	}
+	if err := l.Close(); err != nil {
+		return st, err
+	}
+	st.BytesAfter = dirBytes(dir)
+	return st, nil
+}
+
+// scanFold reads the log after the checkpoint and returns the fold up to
+// the last commit at which every sink had acknowledged every row.
+func scanFold(l *wal.Log, comp *compaction.Compactor) (compaction.Fold, error) {
+	var f compaction.Fold
+	offsets := map[string]map[string]sources.FileState{}
+	acks := map[string]SinkAck{}
+	var fingerprint []string
+	from := l.FirstLSN()
+	if m := comp.Manifest(); m != nil {
+		var meta storageMeta
+		if err := msgpack.Unmarshal(m.Meta, &meta); err != nil {
+			return f, fmt.Errorf("pwlog: manifest %d: engine state: %w", m.Seq, err)
+		}
+		for name, states := range meta.Sources {
+			files := map[string]sources.FileState{}
+			for _, s := range states {
+				files[s.Path] = s
+			}
+			offsets[name] = files
+		}
+		for name, a := range meta.Acks {
+			acks[name] = a
+		}
+		fingerprint = m.Fingerprint
+		f.Clock = m.Clock
+		from = max(from, m.LSN+1)
+	}
+	pending := map[compaction.ArrKey]*differential.Deltas{}
+	folded := map[compaction.ArrKey]*differential.Deltas{}
+	unacked := map[string]uint64{} // sink -> newest output time
+	var batch []wal.Record
+	var clock uint64 = f.Clock
+	err := l.Replay(from, func(r wal.Record) error {
+		if r.Kind != KindCommit {
+			if r.Kind != KindInput {
+				batch = append(batch, wal.Record{LSN: r.LSN, Kind: r.Kind, Data: append([]byte(nil), r.Data...)})
+			}
+			return nil
+		}
+		var c CommitRecord
+		if err := msgpack.Unmarshal(r.Data, &c); err != nil {
+			return fmt.Errorf("pwlog: commit record at LSN %d: %w", r.LSN, err)
+		}
+		for _, b := range batch {
+			v, err := DecodeRecord(b.Kind, b.Data)
+			if err != nil {
+				return fmt.Errorf("LSN %d: %w", b.LSN, err)
+			}
+			switch rec := v.(type) {
+			case *StateRecord:
+				k := compaction.ArrKey{Operator: rec.Operator, Arrangement: rec.Arrangement}
+				d := pending[k]
+				if d == nil {
+					d = &differential.Deltas{}
+					pending[k] = d
+				}
+				d.Groups = append(d.Groups, rec.Deltas.Groups...)
+				d.Keys = append(d.Keys, rec.Deltas.Keys...)
+				d.Rows = append(d.Rows, rec.Deltas.Rows...)
+				d.Diffs = append(d.Diffs, rec.Deltas.Diffs...)
+			case *OutputRecord:
+				unacked[rec.Sink] = max(unacked[rec.Sink], rec.Time)
+			case *PipelineRecord:
+				fingerprint = rec.Lines
+			}
+		}
+		batch = batch[:0]
+		clock = max(clock, c.Time)
+		for name, states := range c.Sources {
+			if offsets[name] == nil {
+				offsets[name] = map[string]sources.FileState{}
+			}
+			for _, s := range states {
+				offsets[name][s.Path] = s
+			}
+		}
+		for name, a := range c.Acks {
+			acks[name] = a
+			if unacked[name] <= a.Time {
+				delete(unacked, name)
+			}
+		}
+		if len(unacked) > 0 {
+			return nil
+		}
+		// Every sink holds every row so far: this is a point to fold to.
+		for k, d := range pending {
+			fd := folded[k]
+			if fd == nil {
+				fd = &differential.Deltas{}
+				folded[k] = fd
+			}
+			fd.Groups = append(fd.Groups, d.Groups...)
+			fd.Keys = append(fd.Keys, d.Keys...)
+			fd.Rows = append(fd.Rows, d.Rows...)
+			fd.Diffs = append(fd.Diffs, d.Diffs...)
+		}
+		clear(pending)
+		meta, err := encodeMeta(offsets, acks)
+		if err != nil {
+			return err
+		}
+		f = compaction.Fold{LSN: r.LSN, Clock: clock, Fingerprint: fingerprint, Deltas: folded, Meta: meta}
+		return nil
+	})
+	if err != nil {
+		return f, fmt.Errorf("pwlog: read log: %w", err)
+	}
+	return f, nil
+}
+
+// dirBytes returns the bytes of the regular files under dir.
+func dirBytes(dir string) int64 {
+	var n int64
+	filepath.Walk(dir, func(_ string, fi os.FileInfo, err error) error {
+		if err == nil && fi.Mode().IsRegular() {
+			n += fi.Size()
+		}
+		return nil
+	})
+	return n
+}

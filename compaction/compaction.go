@@ -1,0 +1,364 @@
+// Package compaction folds the committed write-ahead log into checkpoint
+// runs, merges runs geometrically, publishes manifests and collects
+// garbage.
+//
+// One compaction, in the order that keeps every crash recoverable:
+//
+//  1. fold: the state deltas of the log between the current manifest's
+//     LSN and the fold's LSN become one sorted, consolidated level-0 run
+//     per arrangement (new objects; a crash leaves only orphans);
+//  2. merge: while an arrangement's newest run is at least half the size
+//     of the one before it, the two merge into one (so run sizes grow
+//     geometrically and a checkpoint costs about the size of what
+//     changed, like differential dataflow's spine);
+//  3. publish: the next manifest, naming the live runs, is created with
+//     a conditional create (the commit point of the compaction);
+//  4. truncate: the log in front of the manifest's LSN is dropped;
+//  5. collect: runs and manifests the new manifest does not name are
+//     deleted.
+//
+// A crash before 3 leaves the old manifest and the whole log; after 3 the
+// new manifest and a log that may still hold folded records, which replay
+// skips. Orphans of either are deleted by the next compaction.
+package compaction
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"slices"
+	"strings"
+
+	"github.com/pwlog/pwlog/backend"
+	"github.com/pwlog/pwlog/checkpoint"
+	"github.com/pwlog/pwlog/differential"
+	"github.com/pwlog/pwlog/wal"
+)
+
+// ArrKey names an arrangement: its operator and its name there.
+type ArrKey struct{ Operator, Arrangement string }
+
+// Fold is what one compaction adds to the checkpoint: every state delta
+// committed after the current manifest's LSN, up to and including LSN.
+type Fold struct {
+	LSN         uint64
+	Clock       uint64
+	Fingerprint []string
+	// Deltas holds per arrangement the deltas in commit order; they need
+	// not be sorted or consolidated.
+	Deltas map[ArrKey]*differential.Deltas
+	// Meta is the engine's state at LSN, stored opaquely in the manifest.
+	Meta []byte
+}
+
+// Stats reports what a compaction did.
+type Stats struct {
+	Seq             uint64 // the manifest published
+	RunsWritten     int
+	RunsMerged      int
+	EntriesFolded   int64
+	ObjectsDeleted  int
+	BytesWritten    int64
+	LiveRuns        int
+	LiveBytes       int64
+	TruncatedBefore uint64 // the log's first LSN after truncation
+	ManifestBytes   int64
+}
+
+// Options tune a Compactor.
+type Options struct {
+	// MergeRatio: a run merges into the one before it while that one is
+	// at most MergeRatio times its size. Default 2.
+	MergeRatio int64
+}
+
+// Compactor owns the checkpoint of one storage. It is not safe for
+// concurrent use: one compaction runs at a time.
+type Compactor struct {
+	b      backend.Backend
+	log    *wal.Log // may be nil: then nothing is truncated
+	opts   Options
+	cur    *checkpoint.Manifest
+	nextID uint64
+}
+
+// Open reads the latest manifest of b (nil when there is none). log, when
+// not nil, is truncated after each publication.
+func Open(ctx context.Context, b backend.Backend, log *wal.Log, opts *Options) (*Compactor, error) {
+	c := &Compactor{b: b, log: log}
+	if opts != nil {
+		c.opts = *opts
+	}
+	if c.opts.MergeRatio <= 0 {
+		c.opts.MergeRatio = 2
+	}
+	m, err := Latest(ctx, b)
+	if err != nil {
+		return nil, err
+	}
+	c.cur = m
+	runs, err := b.List(ctx, "runs/")
+	if err != nil {
+		return nil, fmt.Errorf("compaction: %w", err)
+	}
+	for _, name := range runs {
+		if id, ok := parseRunID(name); ok && id >= c.nextID {
+			c.nextID = id + 1
+		}
+	}
+	if m != nil {
+		for _, r := range m.Runs {
+			if id, ok := parseRunID(r.Name); ok && id >= c.nextID {
+				c.nextID = id + 1
+			}
+		}
+	}
+	if c.nextID == 0 {
+		c.nextID = 1
+	}
+	return c, nil
+}
+
+// Manifest returns the current manifest, nil when none was published.
+func (c *Compactor) Manifest() *checkpoint.Manifest { return c.cur }
+
+// Latest returns the newest manifest of b, or nil when there is none.
+func Latest(ctx context.Context, b backend.Backend) (*checkpoint.Manifest, error) {
+	names, err := b.List(ctx, "MANIFEST-")
+	if err != nil {
+		return nil, fmt.Errorf("compaction: list manifests: %w", err)
+	}
+	var best string
+	var bestSeq uint64
+	for _, n := range names {
+		if seq, ok := checkpoint.ParseManifestName(n); ok && (best == "" || seq > bestSeq) {
+			best, bestSeq = n, seq
+		}
+	}
+	if best == "" {
+		return nil, nil
+	}
+	data, err := b.Get(ctx, best)
+	if err != nil {
+		return nil, fmt.Errorf("compaction: read %s: %w", best, err)
+	}
+	return checkpoint.DecodeManifest(best, data)
+}
+
+// LoadRun reads and decodes one run of a manifest, checking it against
+// the manifest's size and checksum.
+func LoadRun(ctx context.Context, b backend.Backend, meta checkpoint.RunMeta) (differential.Deltas, error) {
+	data, err := b.Get(ctx, meta.Name)
+	if err != nil {
+		return differential.Deltas{}, fmt.Errorf("compaction: read run %s: %w", meta.Name, err)
+	}
+	if int64(len(data)) != meta.Bytes {
+		return differential.Deltas{}, &checkpoint.CorruptError{Object: meta.Name, Offset: int64(len(data)),
+			Reason: fmt.Sprintf("%d bytes, the manifest says %d", len(data), meta.Bytes)}
+	}
+	if crc := checksum(data); crc != meta.CRC {
+		return differential.Deltas{}, &checkpoint.CorruptError{Object: meta.Name,
+			Reason: fmt.Sprintf("checksum %08x, the manifest says %08x", crc, meta.CRC)}
+	}
+	_, d, err := checkpoint.DecodeRun(meta.Name, data)
+	return d, err
+}
+
+// Apply folds f into the checkpoint and publishes the next manifest. An
+// error before publication leaves the current manifest in force; an error
+// after it (truncation, collection) is returned but the new manifest is
+// in force.
+func (c *Compactor) Apply(ctx context.Context, f Fold) (Stats, error) {
+	var st Stats
+	prevLSN := uint64(0)
+	var live []checkpoint.RunMeta
+	if c.cur != nil {
+		prevLSN = c.cur.LSN
+		live = slices.Clone(c.cur.Runs)
+		if f.LSN < c.cur.LSN {
+			return st, fmt.Errorf("compaction: fold to LSN %d is behind the checkpoint at LSN %d", f.LSN, c.cur.LSN)
+		}
+	}
+	keys := make([]ArrKey, 0, len(f.Deltas))
+	for k, d := range f.Deltas {
+		if d != nil && d.Len() > 0 {
+			keys = append(keys, k)
+		}
+	}
+	slices.SortFunc(keys, func(a, b ArrKey) int {
+		return strings.Compare(a.Operator+"\x00"+a.Arrangement, b.Operator+"\x00"+b.Arrangement)
+	})
+	for _, k := range keys {
+		d := checkpoint.SortDeltas(*f.Deltas[k])
+		if d.Len() == 0 {
+			continue
+		}
+		st.EntriesFolded += int64(d.Len())
+		meta := checkpoint.RunMeta{Operator: k.Operator, Arrangement: k.Arrangement, Level: 0, MinLSN: prevLSN + 1, MaxLSN: f.LSN}
+		meta, err := c.writeRun(ctx, meta, d, &st)
+		if err != nil {
+			return st, err
+		}
+		st.RunsWritten++
+		live = append(live, meta)
+		if live, err = c.mergeTail(ctx, live, k, d, &st); err != nil {
+			return st, err
+		}
+	}
+	m := &checkpoint.Manifest{LSN: f.LSN, Clock: f.Clock, Fingerprint: f.Fingerprint, Runs: live, Meta: f.Meta}
+	m.Seq = 1
+	if c.cur != nil {
+		m.Seq = c.cur.Seq + 1
+	}
+	data, err := checkpoint.EncodeManifest(m)
+	if err != nil {
+		return st, err
+	}
+	if err := c.b.Create(ctx, checkpoint.ManifestName(m.Seq), data); err != nil {
+		return st, fmt.Errorf("compaction: publish manifest %d: %w", m.Seq, err)
+	}
+	c.cur = m
+	st.Seq = m.Seq
+	st.ManifestBytes = int64(len(data))
+	for _, r := range live {
+		st.LiveBytes += r.Bytes
+	}
+	st.LiveRuns = len(live)
+	if c.log != nil {
+		if err := c.log.TruncateFront(f.LSN + 1); err != nil {
+			return st, fmt.Errorf("compaction: truncate log: %w", err)
+		}
+		st.TruncatedBefore = c.log.FirstLSN()
+	}
+	n, err := c.Collect(ctx)
+	st.ObjectsDeleted = n
+	return st, err
+}
+
+// mergeTail merges the newest run of arrangement k (whose entries are
+// newest) into older ones while they are small enough.
+func (c *Compactor) mergeTail(ctx context.Context, live []checkpoint.RunMeta, k ArrKey, newest differential.Deltas, st *Stats) ([]checkpoint.RunMeta, error) {
+	for {
+		// The arrangement's runs in live, oldest first.
+		var idx []int
+		for i, r := range live {
+			if r.Operator == k.Operator && r.Arrangement == k.Arrangement {
+				idx = append(idx, i)
+			}
+		}
+		if len(idx) < 2 {
+			return live, nil
+		}
+		older, newer := live[idx[len(idx)-2]], live[idx[len(idx)-1]]
+		if older.Entries > c.opts.MergeRatio*max(newer.Entries, 1) {
+			return live, nil
+		}
+		od, err := LoadRun(ctx, c.b, older)
+		if err != nil {
+			return nil, err
+		}
+		merged := checkpoint.Merge(od, newest)
+		meta := checkpoint.RunMeta{Operator: k.Operator, Arrangement: k.Arrangement,
+			Level: max(older.Level, newer.Level) + 1, MinLSN: older.MinLSN, MaxLSN: newer.MaxLSN}
+		meta, err = c.writeRun(ctx, meta, merged, st)
+		if err != nil {
+			return nil, err
+		}
+		st.RunsMerged += 2
+		// Replace the two by the merged run, where the older one was.
+		out := make([]checkpoint.RunMeta, 0, len(live)-1)
+		for i, r := range live {
+			switch i {
+			case idx[len(idx)-2]:
+				out = append(out, meta)
+			case idx[len(idx)-1]:
+			default:
+				out = append(out, r)
+			}
+		}
+		live, newest = out, merged
+	}
+}
+
+// writeRun encodes and creates a run under a fresh name.
+func (c *Compactor) writeRun(ctx context.Context, meta checkpoint.RunMeta, d differential.Deltas, st *Stats) (checkpoint.RunMeta, error) {
+	meta.Entries = int64(d.Len())
+	for {
+		meta.Name = checkpoint.RunName(c.nextID)
+		c.nextID++
+		data, err := checkpoint.EncodeRun(meta, d)
+		if err != nil {
+			return meta, err
+		}
+		err = c.b.Create(ctx, meta.Name, data)
+		if errors.Is(err, backend.ErrExist) {
+			continue // an orphan of a crashed compaction holds the name
+		}
+		if err != nil {
+			return meta, fmt.Errorf("compaction: write run %s: %w", meta.Name, err)
+		}
+		meta.Bytes = int64(len(data))
+		meta.CRC = checksum(data)
+		st.BytesWritten += meta.Bytes
+		return meta, nil
+	}
+}
+
+// Collect deletes the runs and manifests the current manifest does not
+// name and returns how many it deleted.
+func (c *Compactor) Collect(ctx context.Context) (int, error) {
+	if c.cur == nil {
+		return 0, nil
+	}
+	keep := map[string]bool{checkpoint.ManifestName(c.cur.Seq): true}
+	for _, r := range c.cur.Runs {
+		keep[r.Name] = true
+	}
+	var names []string
+	for _, prefix := range []string{"runs/", "MANIFEST-"} {
+		ns, err := c.b.List(ctx, prefix)
+		if err != nil {
+			return 0, fmt.Errorf("compaction: collect: %w", err)
+		}
+		names = append(names, ns...)
+	}
+	n := 0
+	for _, name := range names {
+		if keep[name] {
+			continue
+		}
+		if seq, ok := checkpoint.ParseManifestName(name); ok && seq > c.cur.Seq {
+			continue // never delete a newer manifest
+		}
+		if err := c.b.Delete(ctx, name); err != nil {
+			return n, fmt.Errorf("compaction: collect: %w", err)
+		}
+		n++
+	}
+	return n, nil
+}
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// checksum is the CRC-32C of a whole run object, kept in the manifest.
+func checksum(b []byte) uint32 { return crc32.Checksum(b, castagnoli) }
+
+func parseRunID(name string) (uint64, bool) {
+	s, ok := strings.CutPrefix(name, "runs/")
+	if !ok {
+		return 0, false
+	}
+	s, ok = strings.CutSuffix(s, ".run")
+	if !ok || s == "" {
+		return 0, false
+	}
+	var id uint64
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		id = id*10 + uint64(c-'0')
+	}
+	return id, true
+}
