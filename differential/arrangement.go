@@ -94,10 +94,93 @@ func (a *Arrangement) TakeDeltas() Deltas {
 }
 
 // Apply replays logged changes into the arrangement without recording them.
+// A stretch of changes to one group the arrangement does not hold yet (a
+// checkpoint run is sorted by group) becomes that group in one step, its
+// columns carved from one allocation per call.
 func (a *Arrangement) Apply(d Deltas) {
-	for i := range d.Keys {
-		a.apply(d.Groups[i], d.Keys[i], d.Rows[i], d.Diffs[i])
+	var sl slab
+	for i := 0; i < len(d.Keys); {
+		j := i + 1
+		for j < len(d.Keys) && d.Groups[j] == d.Groups[i] {
+			j++
+		}
+		if a.groups[d.Groups[i]] == nil && a.load(d, i, j, &sl) {
+			i = j
+			continue
+		}
+		for ; i < j; i++ {
+			a.apply(d.Groups[i], d.Keys[i], d.Rows[i], d.Diffs[i])
+		}
 	}
+}
+
+// slab hands out the columns of new groups from shared backing arrays.
+// Each group gets a full slice (capacity = length), so that growing one
+// group copies it out instead of overwriting its neighbour.
+type slab struct {
+	order []int64
+	keys  []Key
+	rows  []string
+	diffs []int64
+	idx   []int
+}
+
+func (s *slab) take(n, hint int) (o []int64, k []Key, r []string, d []int64) {
+	if len(s.keys) < n {
+		size := max(n, hint)
+		s.order, s.keys, s.rows, s.diffs = make([]int64, size), make([]Key, size), make([]string, size), make([]int64, size)
+	}
+	o, k, r, d = s.order[:n:n], s.keys[:n:n], s.rows[:n:n], s.diffs[:n:n]
+	s.order, s.keys, s.rows, s.diffs = s.order[n:], s.keys[n:], s.rows[n:], s.diffs[n:]
+	return o, k, r, d
+}
+
+// load builds a new group from the changes d[i:j], all to one group, when
+// they are distinct entries with non-zero diffs; otherwise it does nothing
+// and reports false.
+func (a *Arrangement) load(d Deltas, i, j int, sl *slab) bool {
+	n := j - i
+	idx := sl.idx[:0]
+	for k := range n {
+		if d.Diffs[i+k] == 0 {
+			return false
+		}
+		idx = append(idx, i+k)
+	}
+	sl.idx = idx
+	ord := func(x int) int64 {
+		if a.order == nil {
+			return 0
+		}
+		return a.order(d.Rows[x])
+	}
+	if n == 1 {
+		o, k, r, df := sl.take(1, len(d.Keys)-i)
+		o[0], k[0], r[0], df[0] = ord(i), d.Keys[i], d.Rows[i], d.Diffs[i]
+		a.groups[d.Groups[i]] = &Group{Order: o, Keys: k, Rows: r, Diffs: df}
+		a.entries++
+		return true
+	}
+	orders := make(map[int]int64, n)
+	for _, x := range idx {
+		orders[x] = ord(x)
+	}
+	slices.SortFunc(idx, func(x, y int) int {
+		return compareEntry(orders[x], d.Keys[x], d.Rows[x], orders[y], d.Keys[y], d.Rows[y])
+	})
+	for k := 1; k < n; k++ {
+		x, y := idx[k-1], idx[k]
+		if compareEntry(orders[x], d.Keys[x], d.Rows[x], orders[y], d.Keys[y], d.Rows[y]) == 0 {
+			return false // a repeated entry: leave it to apply
+		}
+	}
+	o, k, r, df := sl.take(n, len(d.Keys)-i)
+	for m, x := range idx {
+		o[m], k[m], r[m], df[m] = orders[x], d.Keys[x], d.Rows[x], d.Diffs[x]
+	}
+	a.groups[d.Groups[i]] = &Group{Order: o, Keys: k, Rows: r, Diffs: df}
+	a.entries += n
+	return true
 }
 
 func (a *Arrangement) apply(group string, key Key, row string, diff int64) {

@@ -11,18 +11,38 @@ import (
 // or arithmetic on those.
 type Expr interface {
 	// bind resolves column names against the input schema and the
-	// grouping columns and returns the result type.
-	bind(in differential.Schema, groupCols []int) (differential.Kind, error)
+	// grouping columns, registers the input columns reducers read in p,
+	// and returns the result type.
+	bind(in differential.Schema, groupCols []int, p *projection) (differential.Kind, error)
 	// eval computes the value over a group.
 	eval(g *groupView) differential.Value
 	// String describes the expression (part of the pipeline fingerprint).
 	String() string
 }
 
-// groupView is one group's decoded rows, handed to expressions.
+// groupView is one group, handed to expressions: its grouping values,
+// and its rows projected to the columns reducers read, with their
+// multiplicities.
 type groupView struct {
+	group differential.Row
 	rows  []differential.Row
 	diffs []int64
+}
+
+// projection lists the input columns that reducers read, in the order
+// they are stored in a Reduce's state.
+type projection struct{ cols []int }
+
+// index returns the position of input column col in the projection,
+// adding it when new.
+func (p *projection) index(col int) int {
+	for i, c := range p.cols {
+		if c == col {
+			return i
+		}
+	}
+	p.cols = append(p.cols, col)
+	return len(p.cols) - 1
 }
 
 // Col refers to a grouping column (or, in a window's reduce, to the
@@ -31,23 +51,24 @@ func Col(name string) Expr { return &colExpr{name: name} }
 
 type colExpr struct {
 	name string
-	col  int
+	pos  int // position among the grouping columns
 }
 
-func (e *colExpr) bind(in differential.Schema, groupCols []int) (differential.Kind, error) {
-	e.col = in.Index(e.name)
-	if e.col < 0 {
+func (e *colExpr) bind(in differential.Schema, groupCols []int, _ *projection) (differential.Kind, error) {
+	col := in.Index(e.name)
+	if col < 0 {
 		return 0, fmt.Errorf("no column %q in %v", e.name, in.Names())
 	}
-	for _, g := range groupCols {
-		if g == e.col {
-			return in[e.col].Type, nil
+	for i, g := range groupCols {
+		if g == col {
+			e.pos = i
+			return in[col].Type, nil
 		}
 	}
 	return 0, fmt.Errorf("column %q is not a grouping column: use a reducer", e.name)
 }
 
-func (e *colExpr) eval(g *groupView) differential.Value { return g.rows[0][e.col] }
+func (e *colExpr) eval(g *groupView) differential.Value { return g.group[e.pos] }
 func (e *colExpr) String() string                       { return e.name }
 
 // Reducers.
@@ -73,20 +94,21 @@ func Count() Expr { return &aggExpr{op: opCount} }
 type aggExpr struct {
 	op   string
 	name string
-	col  int
+	col  int // position in the projected rows
 	typ  differential.Kind
 }
 
-func (e *aggExpr) bind(in differential.Schema, _ []int) (differential.Kind, error) {
+func (e *aggExpr) bind(in differential.Schema, _ []int, p *projection) (differential.Kind, error) {
 	if e.op == opCount {
 		e.typ = differential.KindInt
 		return e.typ, nil
 	}
-	e.col = in.Index(e.name)
-	if e.col < 0 {
+	col := in.Index(e.name)
+	if col < 0 {
 		return 0, fmt.Errorf("%s: no column %q in %v", e.op, e.name, in.Names())
 	}
-	e.typ = in[e.col].Type
+	e.col = p.index(col)
+	e.typ = in[col].Type
 	if e.op == opSum && e.typ != differential.KindInt && e.typ != differential.KindFloat {
 		return 0, fmt.Errorf("sum: column %q is %s, want int or float", e.name, e.typ)
 	}
@@ -142,12 +164,12 @@ type binExpr struct {
 	typ  differential.Kind
 }
 
-func (e *binExpr) bind(in differential.Schema, groupCols []int) (differential.Kind, error) {
-	ta, err := e.a.bind(in, groupCols)
+func (e *binExpr) bind(in differential.Schema, groupCols []int, p *projection) (differential.Kind, error) {
+	ta, err := e.a.bind(in, groupCols, p)
 	if err != nil {
 		return 0, err
 	}
-	tb, err := e.b.bind(in, groupCols)
+	tb, err := e.b.bind(in, groupCols, p)
 	if err != nil {
 		return 0, err
 	}

@@ -18,14 +18,18 @@ type Output struct {
 // non-empty group. When a group changes, its old output row is retracted
 // and the new one inserted. The output key is a hash of the group's values.
 //
-// State: one arrangement, group -> input rows (min and max need every row
-// to survive retractions).
+// State: one arrangement, group -> the multiset of input rows projected to
+// the columns reducers read (min and max need every value to survive
+// retractions). Row keys are not kept (all zero): equal projected rows
+// share one entry with their summed multiplicity, so a group of a
+// thousand equal values costs one entry.
 type Reduce struct {
 	name    string
 	in      differential.Schema
 	out     differential.Schema
 	group   []int
 	outputs []Output
+	proj    projection
 	rows    *differential.Arrangement
 }
 
@@ -48,7 +52,7 @@ func NewReduce(name string, in differential.Schema, groupBy []string, outputs []
 			return nil, fmt.Errorf("reduce %q: output column name %q is empty or repeated", name, o.Name)
 		}
 		seen[o.Name] = true
-		typ, err := o.Expr.bind(in, op.group)
+		typ, err := o.Expr.bind(in, op.group, &op.proj)
 		if err != nil {
 			return nil, fmt.Errorf("reduce %q: column %q: %w", name, o.Name, err)
 		}
@@ -95,8 +99,11 @@ func (op *Reduce) Step(t differential.Time, in []differential.Update) ([]differe
 			return nil, err
 		}
 		for _, u := range by[gk] {
-			enc = differential.AppendRow(enc[:0], u.Row)
-			op.rows.Update(gk, u.Key, string(enc), u.Diff)
+			enc = enc[:0]
+			for _, c := range op.proj.cols {
+				enc = differential.AppendValue(enc, u.Row[c])
+			}
+			op.rows.Update(gk, 0, string(enc), u.Diff)
 		}
 		after, err := op.result(gk)
 		if err != nil {
@@ -122,13 +129,19 @@ func (op *Reduce) result(gk string) (differential.Row, error) {
 	if g == nil {
 		return nil, nil
 	}
-	view := groupView{rows: make([]differential.Row, g.Len()), diffs: g.Diffs}
+	group, err := differential.DecodeRow(make(differential.Row, 0, len(op.group)), []byte(gk))
+	if err != nil {
+		return nil, fmt.Errorf("reduce %q: group: %w", op.name, err)
+	}
+	view := groupView{group: group, rows: make([]differential.Row, g.Len()), diffs: g.Diffs}
+	width := len(op.proj.cols)
+	vals := make(differential.Row, 0, width*g.Len())
 	for i, enc := range g.Rows {
-		r, err := differential.DecodeRow(make(differential.Row, 0, len(op.in)), []byte(enc))
-		if err != nil {
-			return nil, fmt.Errorf("reduce %q: %w", op.name, err)
+		start := len(vals)
+		if vals, err = differential.DecodeRow(vals, []byte(enc)); err != nil || len(vals)-start != width {
+			return nil, fmt.Errorf("reduce %q: a state row does not hold %d values: %v", op.name, width, err)
 		}
-		view.rows[i] = r
+		view.rows[i] = vals[start:len(vals):len(vals)]
 	}
 	row := make(differential.Row, len(op.outputs))
 	for i, o := range op.outputs {
