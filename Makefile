@@ -18,8 +18,12 @@ test:
 demo: build
 	./scripts/demo.sh $(BIN)/sessions
 
+# The persistence targets (BENCHMARKS.md); REPORT_FLAGS=-rows=100000 for a
+# quick look.
+REPORT_FLAGS ?=
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -timeout 60m ./...
+	$(GO) run ./internal/tools/report $(REPORT_FLAGS)
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDecodeFrame -fuzztime $(FUZZTIME) ./wal/
