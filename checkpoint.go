@@ -58,6 +58,9 @@ func (e *engine) openCheckpoint(ctx context.Context, b backend.Backend) error {
 	if err := e.checkFingerprint(m.Fingerprint); err != nil {
 		return err
 	}
+	if last := e.wal.LastLSN(); last < m.LSN {
+		return fmt.Errorf("pwlog: the log ends at LSN %d but checkpoint %d covers up to LSN %d: the log was removed or replaced; new commits would be lost", last, m.Seq, m.LSN)
+	}
 	var meta storageMeta
 	if err := msgpack.Unmarshal(m.Meta, &meta); err != nil {
 		return fmt.Errorf("pwlog: manifest %d: engine state: %w", m.Seq, err)

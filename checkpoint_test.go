@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/pwlog/pwlog/backend"
@@ -115,5 +116,24 @@ func TestCompactStoppedStorage(t *testing.T) {
 	l.Close()
 	if _, err := Compact(t.Context(), input, nil); !errors.Is(err, ErrFormat) {
 		t.Fatalf("compact of a non-storage: %v", err)
+	}
+}
+
+// TestRemovedLogRefused: a storage whose log was removed behind its
+// checkpoint is refused: commits to a restarted log would be skipped.
+func TestRemovedLogRefused(t *testing.T) {
+	dir := t.TempDir()
+	input, storage := filepath.Join(dir, "input"), filepath.Join(dir, "storage")
+	os.Mkdir(input, 0o755)
+	copyFiles(t, "testdata/tutorial/run1", input)
+	if err := runSessions(t, input, filepath.Join(dir, "o.csv"), storage, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(filepath.Join(storage, "wal")); err != nil {
+		t.Fatal(err)
+	}
+	err := runSessions(t, input, filepath.Join(dir, "o.csv"), storage, false)
+	if err == nil || !strings.Contains(err.Error(), "the log was removed or replaced") {
+		t.Fatalf("got %v", err)
 	}
 }
