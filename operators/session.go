@@ -22,7 +22,8 @@ const (
 // A new row that extends or merges sessions retracts the rows of the old
 // sessions and inserts them with their new bounds.
 //
-// State: one arrangement, instance -> input rows.
+// State: one arrangement, instance -> input rows without the instance
+// columns (the group key holds them), keyed as in the input.
 type SessionWindow struct {
 	name     string
 	in       differential.Schema
@@ -30,6 +31,7 @@ type SessionWindow struct {
 	timeCol  int
 	instance []int
 	maxGap   int64
+	rest     []int // the input columns stored in the state: all but the instance's
 	rows     *differential.Arrangement
 
 	before, after []member // scratch of Step
@@ -54,12 +56,24 @@ func NewSessionWindow(name string, in differential.Schema, timeCol string, insta
 		if i < 0 {
 			return nil, fmt.Errorf("session window %q: no instance column %q in %v", name, c, in.Names())
 		}
+		if i == op.timeCol {
+			return nil, fmt.Errorf("session window %q: the time column %q cannot be an instance column", name, c)
+		}
 		op.instance = append(op.instance, i)
+	}
+	timePos := 0
+	for i := range in {
+		if !slices.Contains(op.instance, i) {
+			if i == op.timeCol {
+				timePos = len(op.rest)
+			}
+			op.rest = append(op.rest, i)
+		}
 	}
 	op.out = append(slices.Clone(in),
 		differential.Column{Name: WindowStart, Type: differential.KindInt},
 		differential.Column{Name: WindowEnd, Type: differential.KindInt})
-	col := op.timeCol
+	col := timePos
 	op.rows = differential.NewArrangement("by_instance", func(row string) int64 {
 		v, err := columnValue([]byte(row), col)
 		if err != nil {
@@ -110,31 +124,42 @@ func (op *SessionWindow) Step(t differential.Time, in []differential.Update) ([]
 	for _, inst := range order {
 		before := op.sessions(op.before[:0], op.rows.Get(inst))
 		for _, u := range by[inst] {
-			enc = differential.AppendRow(enc[:0], u.Row)
+			enc = enc[:0]
+			for _, c := range op.rest {
+				enc = differential.AppendValue(enc, u.Row[c])
+			}
 			op.rows.Update(inst, u.Key, string(enc), u.Diff)
+		}
+		instVals, err := differential.DecodeRow(nil, []byte(inst))
+		if err != nil {
+			return nil, fmt.Errorf("session window %q: instance: %w", op.name, err)
 		}
 		after := op.sessions(op.after[:0], op.rows.Get(inst))
 		op.before, op.after = before, after
 		// Both lists are sorted by (t, key, row): walk them together and
 		// emit only the rows whose bounds or multiplicity changed.
-		var err error
+		emit := func(m member, diff int64) error {
+			var err error
+			out, err = op.emit(out, t, instVals, m, diff)
+			return err
+		}
 		i, j := 0, 0
 		for i < len(before) || j < len(after) {
 			switch c := compareMembers(before, i, after, j); {
 			case c < 0:
-				out, err = op.emit(out, t, before[i], -before[i].diff)
+				err = emit(before[i], -before[i].diff)
 				i++
 			case c > 0:
-				out, err = op.emit(out, t, after[j], after[j].diff)
+				err = emit(after[j], after[j].diff)
 				j++
 			default:
 				b, a := before[i], after[j]
 				if b.start != a.start || b.end != a.end {
-					if out, err = op.emit(out, t, b, -b.diff); err == nil {
-						out, err = op.emit(out, t, a, a.diff)
+					if err = emit(b, -b.diff); err == nil {
+						err = emit(a, a.diff)
 					}
 				} else if b.diff != a.diff {
-					out, err = op.emit(out, t, a, a.diff-b.diff)
+					err = emit(a, a.diff-b.diff)
 				}
 				i++
 				j++
@@ -173,12 +198,23 @@ func compareMember(a, b member) int {
 	return strings.Compare(a.row, b.row)
 }
 
-func (op *SessionWindow) emit(out []differential.Update, t differential.Time, m member, diff int64) ([]differential.Update, error) {
-	row, err := differential.DecodeRow(make(differential.Row, 0, len(op.out)), []byte(m.row))
-	if err != nil {
-		return out, fmt.Errorf("session window %q: %w", op.name, err)
+// emit appends an output update for member m of the instance with values
+// inst: the input row, rebuilt from the instance and the stored columns,
+// then the session's bounds.
+func (op *SessionWindow) emit(out []differential.Update, t differential.Time, inst differential.Row, m member, diff int64) ([]differential.Update, error) {
+	stored, err := differential.DecodeRow(make(differential.Row, 0, len(op.rest)), []byte(m.row))
+	if err != nil || len(stored) != len(op.rest) {
+		return out, fmt.Errorf("session window %q: a state row does not hold %d values: %v", op.name, len(op.rest), err)
 	}
-	row = append(row, differential.Int(m.start), differential.Int(m.end))
+	row := make(differential.Row, len(op.out))
+	for i, c := range op.instance {
+		row[c] = inst[i]
+	}
+	for i, c := range op.rest {
+		row[c] = stored[i]
+	}
+	row[len(op.in)] = differential.Int(m.start)
+	row[len(op.in)+1] = differential.Int(m.end)
 	return append(out, differential.Update{Key: m.key, Row: row, Time: t, Diff: diff}), nil
 }
 
