@@ -123,6 +123,13 @@ type slab struct {
 	rows  []string
 	diffs []int64
 	idx   []int
+	pairs []orderPos
+}
+
+// orderPos is a position in a Deltas with its order value.
+type orderPos struct {
+	order int64
+	pos   int
 }
 
 func (s *slab) take(n, hint int) (o []int64, k []Key, r []string, d []int64) {
@@ -161,22 +168,25 @@ func (a *Arrangement) load(d Deltas, i, j int, sl *slab) bool {
 		a.entries++
 		return true
 	}
-	orders := make(map[int]int64, n)
+	// Sort positions by (order, key, row); orders[m] belongs to idx[m]
+	// before the sort, so sort pairs.
+	pairs := sl.pairs[:0]
 	for _, x := range idx {
-		orders[x] = ord(x)
+		pairs = append(pairs, orderPos{ord(x), x})
 	}
-	slices.SortFunc(idx, func(x, y int) int {
-		return compareEntry(orders[x], d.Keys[x], d.Rows[x], orders[y], d.Keys[y], d.Rows[y])
+	sl.pairs = pairs
+	slices.SortFunc(pairs, func(p, q orderPos) int {
+		return compareEntry(p.order, d.Keys[p.pos], d.Rows[p.pos], q.order, d.Keys[q.pos], d.Rows[q.pos])
 	})
 	for k := 1; k < n; k++ {
-		x, y := idx[k-1], idx[k]
-		if compareEntry(orders[x], d.Keys[x], d.Rows[x], orders[y], d.Keys[y], d.Rows[y]) == 0 {
+		p, q := pairs[k-1], pairs[k]
+		if compareEntry(p.order, d.Keys[p.pos], d.Rows[p.pos], q.order, d.Keys[q.pos], d.Rows[q.pos]) == 0 {
 			return false // a repeated entry: leave it to apply
 		}
 	}
 	o, k, r, df := sl.take(n, len(d.Keys)-i)
-	for m, x := range idx {
-		o[m], k[m], r[m], df[m] = orders[x], d.Keys[x], d.Rows[x], d.Diffs[x]
+	for m, p := range pairs {
+		o[m], k[m], r[m], df[m] = p.order, d.Keys[p.pos], d.Rows[p.pos], d.Diffs[p.pos]
 	}
 	a.groups[d.Groups[i]] = &Group{Order: o, Keys: k, Rows: r, Diffs: df}
 	a.entries += n
