@@ -22,8 +22,12 @@ const (
 // A new row that extends or merges sessions retracts the rows of the old
 // sessions and inserts them with their new bounds.
 //
-// State: one arrangement, instance -> input rows without the instance
-// columns (the group key holds them), keyed as in the input.
+// State: one arrangement, instance -> the multiset of input rows without
+// the instance columns (the group key holds them). Input keys are not
+// kept: equal rows of an instance share an entry with their summed
+// multiplicity, and an output row's key is a hash of its instance and
+// input values, the same whatever session it is in. (A row key is 8
+// incompressible bytes, more than the rest of a tutorial row's state.)
 type SessionWindow struct {
 	name     string
 	in       differential.Schema
@@ -128,7 +132,7 @@ func (op *SessionWindow) Step(t differential.Time, in []differential.Update) ([]
 			for _, c := range op.rest {
 				enc = differential.AppendValue(enc, u.Row[c])
 			}
-			op.rows.Update(inst, u.Key, string(enc), u.Diff)
+			op.rows.Update(inst, 0, string(enc), u.Diff)
 		}
 		instVals, err := differential.DecodeRow(nil, []byte(inst))
 		if err != nil {
@@ -140,7 +144,7 @@ func (op *SessionWindow) Step(t differential.Time, in []differential.Update) ([]
 		// emit only the rows whose bounds or multiplicity changed.
 		emit := func(m member, diff int64) error {
 			var err error
-			out, err = op.emit(out, t, instVals, m, diff)
+			out, err = op.emit(out, t, inst, instVals, m, diff)
 			return err
 		}
 		i, j := 0, 0
@@ -198,10 +202,10 @@ func compareMember(a, b member) int {
 	return strings.Compare(a.row, b.row)
 }
 
-// emit appends an output update for member m of the instance with values
-// inst: the input row, rebuilt from the instance and the stored columns,
-// then the session's bounds.
-func (op *SessionWindow) emit(out []differential.Update, t differential.Time, inst differential.Row, m member, diff int64) ([]differential.Update, error) {
+// emit appends an output update for member m of the instance instKey
+// (decoded: inst): the input row, rebuilt from the instance and the stored
+// columns, then the session's bounds.
+func (op *SessionWindow) emit(out []differential.Update, t differential.Time, instKey string, inst differential.Row, m member, diff int64) ([]differential.Update, error) {
 	stored, err := differential.DecodeRow(make(differential.Row, 0, len(op.rest)), []byte(m.row))
 	if err != nil || len(stored) != len(op.rest) {
 		return out, fmt.Errorf("session window %q: a state row does not hold %d values: %v", op.name, len(op.rest), err)
@@ -215,7 +219,10 @@ func (op *SessionWindow) emit(out []differential.Update, t differential.Time, in
 	}
 	row[len(op.in)] = differential.Int(m.start)
 	row[len(op.in)+1] = differential.Int(m.end)
-	return append(out, differential.Update{Key: m.key, Row: row, Time: t, Diff: diff}), nil
+	h := differential.NewHasher(op.name)
+	h.String(instKey)
+	h.String(m.row)
+	return append(out, differential.Update{Key: h.Key(), Row: row, Time: t, Diff: diff}), nil
 }
 
 // sessions appends the members of a group, which the arrangement keeps
