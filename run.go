@@ -341,7 +341,7 @@ func (e *engine) close(finished bool) error {
 	// Fold what this run committed: the next restart loads it instead of
 	// replaying the log.
 	if finished && e.wal != nil && errors.Join(errs...) == nil && e.wal.LastLSN() > e.foldedLSN {
-		f, err := e.takeFold(e.currentAcks())
+		f, err := e.takeFold(e.currentAcks(), true)
 		if err == nil {
 			err = e.compact(context.Background(), f)
 		}
@@ -403,7 +403,7 @@ func (e *engine) maybeCompact() error {
 		}
 		s.ack = SinkAck{Time: e.written, Offset: s.csv.Offset()}
 	}
-	f, err := e.takeFold(e.currentAcks())
+	f, err := e.takeFold(e.currentAcks(), false)
 	if err != nil {
 		return err
 	}

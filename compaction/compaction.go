@@ -50,6 +50,11 @@ type Fold struct {
 	Deltas map[ArrKey]*differential.Deltas
 	// Meta is the engine's state at LSN, stored opaquely in the manifest.
 	Meta []byte
+	// Base holds, for some arrangements, their whole state at LSN, sorted
+	// and consolidated (as differential.Arrangement.Snapshot returns it):
+	// it replaces all of their runs, and their Deltas are ignored. Cheaper
+	// than sorting a fold larger than the state.
+	Base map[ArrKey]differential.Deltas
 }
 
 // Stats reports what a compaction did.
@@ -180,15 +185,38 @@ func (c *Compactor) Apply(ctx context.Context, f Fold) (Stats, error) {
 			return st, fmt.Errorf("compaction: fold to LSN %d is behind the checkpoint at LSN %d", f.LSN, c.cur.LSN)
 		}
 	}
+	bases := make([]ArrKey, 0, len(f.Base))
+	for k := range f.Base {
+		bases = append(bases, k)
+	}
+	sortKeys(bases)
+	for _, k := range bases {
+		kept := live[:0:0]
+		for _, r := range live {
+			if r.Operator != k.Operator || r.Arrangement != k.Arrangement {
+				kept = append(kept, r)
+			}
+		}
+		live = kept
+		d := f.Base[k]
+		if d.Len() == 0 {
+			continue
+		}
+		st.EntriesFolded += int64(d.Len())
+		meta, err := c.writeRun(ctx, checkpoint.RunMeta{Operator: k.Operator, Arrangement: k.Arrangement, MinLSN: 1, MaxLSN: f.LSN}, d, &st)
+		if err != nil {
+			return st, err
+		}
+		st.RunsWritten++
+		live = append(live, meta)
+	}
 	keys := make([]ArrKey, 0, len(f.Deltas))
 	for k, d := range f.Deltas {
-		if d != nil && d.Len() > 0 {
+		if _, base := f.Base[k]; !base && d != nil && d.Len() > 0 {
 			keys = append(keys, k)
 		}
 	}
-	slices.SortFunc(keys, func(a, b ArrKey) int {
-		return strings.Compare(a.Operator+"\x00"+a.Arrangement, b.Operator+"\x00"+b.Arrangement)
-	})
+	sortKeys(keys)
 	for _, k := range keys {
 		d := checkpoint.SortDeltas(*f.Deltas[k])
 		if d.Len() == 0 {
@@ -337,6 +365,12 @@ func (c *Compactor) Collect(ctx context.Context) (int, error) {
 		n++
 	}
 	return n, nil
+}
+
+func sortKeys(keys []ArrKey) {
+	slices.SortFunc(keys, func(a, b ArrKey) int {
+		return strings.Compare(a.Operator+"\x00"+a.Arrangement, b.Operator+"\x00"+b.Arrangement)
+	})
 }
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)

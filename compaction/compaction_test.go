@@ -244,3 +244,51 @@ func TestFoldBehindCheckpointRefused(t *testing.T) {
 		t.Fatal("a fold behind the checkpoint was accepted")
 	}
 }
+
+// TestBaseReplacesRuns: a fold with a base state replaces every run of
+// its arrangement, and later folds build on it.
+func TestBaseReplacesRuns(t *testing.T) {
+	ctx := context.Background()
+	rng := rand.New(rand.NewPCG(2, 2))
+	b := backend.NewMem()
+	c, _ := Open(ctx, b, nil, nil)
+	model := map[ArrKey]map[string]int64{}
+	for lsn := uint64(1); lsn <= 5; lsn++ {
+		if _, err := c.Apply(ctx, randomFold(rng, lsn, model)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The base of arrA: the model's state of it, as a snapshot would be.
+	a := differential.NewArrangement("a", nil)
+	for e, n := range model[arrA] {
+		var g, row string
+		var key int
+		fmt.Sscanf(strings.ReplaceAll(e, "|", " "), "%s %d %s", &g, &key, &row)
+		a.Apply(differential.Deltas{Groups: []string{g}, Keys: []differential.Key{differential.Key(key)}, Rows: []string{row}, Diffs: []int64{n}})
+	}
+	f := randomFold(rng, 6, map[ArrKey]map[string]int64{}) // its arrA deltas must be ignored
+	f.Base = map[ArrKey]differential.Deltas{arrA: a.Snapshot()}
+	f.Deltas[arrB] = nil
+	if _, err := c.Apply(ctx, f); err != nil {
+		t.Fatal(err)
+	}
+	m, state := loadState(t, b)
+	runsA := 0
+	for _, r := range m.Runs {
+		if r.Operator == arrA.Operator && r.Arrangement == arrA.Arrangement {
+			runsA++
+		}
+	}
+	if runsA != 1 {
+		t.Fatalf("arrA has %d runs after a base, want 1", runsA)
+	}
+	if !equalState(state, model) {
+		t.Fatal("state after a base differs from the model")
+	}
+	if _, err := c.Apply(ctx, randomFold(rng, 7, model)); err != nil {
+		t.Fatal(err)
+	}
+	if _, state := loadState(t, b); !equalState(state, model) {
+		t.Fatal("state after a fold on a base differs from the model")
+	}
+}

@@ -258,35 +258,33 @@ func compareEntry(o1 int64, k1 Key, r1 string, o2 int64, k2 Key, r2 string) int 
 
 // Snapshot returns the whole state as consolidated Deltas sorted by group,
 // key and row: two arrangements hold the same state exactly when their
-// snapshots are equal.
+// snapshots are equal. It is the form of a checkpoint run. The strings
+// are shared with the arrangement.
 func (a *Arrangement) Snapshot() Deltas {
-	type entry struct {
-		group string
-		key   Key
-		row   string
-		diff  int64
+	names := make([]string, 0, len(a.groups))
+	for name := range a.groups {
+		names = append(names, name)
 	}
-	all := make([]entry, 0, a.entries)
-	for name, g := range a.groups {
+	slices.Sort(names)
+	d := Deltas{
+		Groups: make([]string, 0, a.entries),
+		Keys:   make([]Key, 0, a.entries),
+		Rows:   make([]string, 0, a.entries),
+		Diffs:  make([]int64, 0, a.entries),
+	}
+	var idx []int
+	for _, name := range names {
+		g := a.groups[name]
+		idx = idx[:0]
 		for i := range g.Keys {
-			all = append(all, entry{name, g.Keys[i], g.Rows[i], g.Diffs[i]})
+			idx = append(idx, i)
 		}
-	}
-	slices.SortFunc(all, func(x, y entry) int {
-		if c := strings.Compare(x.group, y.group); c != 0 {
-			return c
+		// Groups are kept sorted by (order, key, row); a snapshot is by
+		// (key, row).
+		slices.SortFunc(idx, func(x, y int) int { return compareEntry(0, g.Keys[x], g.Rows[x], 0, g.Keys[y], g.Rows[y]) })
+		for _, i := range idx {
+			d.add(name, g.Keys[i], g.Rows[i], g.Diffs[i])
 		}
-		if x.key != y.key {
-			if x.key < y.key {
-				return -1
-			}
-			return 1
-		}
-		return strings.Compare(x.row, y.row)
-	})
-	var d Deltas
-	for _, e := range all {
-		d.add(e.group, e.key, e.row, e.diff)
 	}
 	return d
 }
