@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pwlog/pwlog/backend"
 	"github.com/pwlog/pwlog/compaction"
@@ -135,5 +136,27 @@ func TestRemovedLogRefused(t *testing.T) {
 	err := runSessions(t, input, filepath.Join(dir, "o.csv"), storage, false)
 	if err == nil || !strings.Contains(err.Error(), "the log was removed or replaced") {
 		t.Fatalf("got %v", err)
+	}
+}
+
+// TestCompactionByTime: with CompactBytes out of reach, a tiny
+// CompactInterval still compacts while the run commits.
+func TestCompactionByTime(t *testing.T) {
+	dir := t.TempDir()
+	input, storage := filepath.Join(dir, "input"), filepath.Join(dir, "storage")
+	os.Mkdir(input, 0o755)
+	if _, err := gen.Write(input, gen.Spec{Seed: 13, Rows: 5000, Users: 100, Files: 5}); err != nil {
+		t.Fatal(err)
+	}
+	p := sessionsPipeline(input, filepath.Join(dir, "changelog.csv"), true)
+	cfg := quietConfig(storage)
+	cfg.BatchRows = 250
+	cfg.CompactBytes = 1 << 40
+	cfg.CompactInterval = time.Nanosecond
+	if err := p.Run(t.Context(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	if seq, _, _ := latestManifest(t, storage); seq < 3 {
+		t.Fatalf("%d compactions over 20 commits with a 1ns interval", seq)
 	}
 }

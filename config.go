@@ -42,6 +42,10 @@ type Config struct {
 	// must stay in the log until the run finishes). Negative: only at the
 	// end. Default 64 MiB.
 	CompactBytes int64
+	// CompactInterval also starts a background compaction once this long
+	// has passed since the last one and some state deltas wait, so a slow
+	// stream is checkpointed too. Negative: never by time. Default 1 min.
+	CompactInterval time.Duration
 	// NoSync skips every fsync. A crash of the machine can then lose
 	// committed times. For tests and benchmarks only.
 	NoSync bool
@@ -53,6 +57,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.CompactBytes == 0 {
 		c.CompactBytes = 64 << 20
+	}
+	if c.CompactInterval == 0 {
+		c.CompactInterval = time.Minute
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

@@ -34,6 +34,7 @@ type engine struct {
 	fold      map[compaction.ArrKey]*differential.Deltas
 	foldBytes int64
 	foldedLSN uint64          // the checkpoint's LSN
+	lastFold  time.Time       // when the last compaction started (or the run)
 	compactCh chan error      // the result of a background compaction
 	ctx       context.Context // the run's context
 
@@ -100,6 +101,7 @@ func (e *engine) nextTime() uint64 {
 
 func (e *engine) run(ctx context.Context) error {
 	start := time.Now()
+	e.lastFold = start
 	done := make([]bool, len(e.p.nodes))
 	outputs := make([][]differential.Update, len(e.p.nodes))
 	for {
@@ -387,7 +389,11 @@ func (e *engine) maybeCompact() error {
 			return nil
 		}
 	}
-	if e.comp == nil || e.cfg.CompactBytes < 0 || e.foldBytes < e.cfg.CompactBytes || len(e.queue) > 0 {
+	if e.comp == nil || e.cfg.CompactBytes < 0 || e.foldBytes == 0 || len(e.queue) > 0 {
+		return nil
+	}
+	byTime := e.cfg.CompactInterval > 0 && time.Since(e.lastFold) >= e.cfg.CompactInterval
+	if e.foldBytes < e.cfg.CompactBytes && !byTime {
 		return nil
 	}
 	for _, s := range e.sinks {
@@ -409,6 +415,7 @@ func (e *engine) maybeCompact() error {
 	}
 	ch := make(chan error, 1)
 	e.compactCh = ch
+	e.lastFold = time.Now()
 	go func() { ch <- e.compact(e.ctx, f) }()
 	return nil
 }
