@@ -99,6 +99,17 @@ func (a *Arrangement) TakeDeltas() Deltas {
 // columns carved from one allocation per call.
 func (a *Arrangement) Apply(d Deltas) {
 	var sl slab
+	if a.entries == 0 && len(d.Keys) > 1024 {
+		// Loading a checkpoint: size the map for its groups at once.
+		n := 1
+		for i := 1; i < len(d.Groups); i++ {
+			if d.Groups[i] != d.Groups[i-1] {
+				n++
+			}
+		}
+		a.groups = make(map[string]*Group, n)
+		sl.groups = make([]Group, 0, n)
+	}
 	for i := 0; i < len(d.Keys); {
 		j := i + 1
 		for j < len(d.Keys) && d.Groups[j] == d.Groups[i] {
@@ -118,12 +129,22 @@ func (a *Arrangement) Apply(d Deltas) {
 // Each group gets a full slice (capacity = length), so that growing one
 // group copies it out instead of overwriting its neighbour.
 type slab struct {
-	order []int64
-	keys  []Key
-	rows  []string
-	diffs []int64
-	idx   []int
-	pairs []orderPos
+	order  []int64
+	keys   []Key
+	rows   []string
+	diffs  []int64
+	idx    []int
+	pairs  []orderPos
+	groups []Group
+}
+
+// group returns a new Group, from the slab while it lasts.
+func (s *slab) group() *Group {
+	if len(s.groups) < cap(s.groups) {
+		s.groups = s.groups[:len(s.groups)+1]
+		return &s.groups[len(s.groups)-1]
+	}
+	return &Group{}
 }
 
 // orderPos is a position in a Deltas with its order value.
@@ -164,7 +185,9 @@ func (a *Arrangement) load(d Deltas, i, j int, sl *slab) bool {
 	if n == 1 {
 		o, k, r, df := sl.take(1, len(d.Keys)-i)
 		o[0], k[0], r[0], df[0] = ord(i), d.Keys[i], d.Rows[i], d.Diffs[i]
-		a.groups[d.Groups[i]] = &Group{Order: o, Keys: k, Rows: r, Diffs: df}
+		g := sl.group()
+		g.Order, g.Keys, g.Rows, g.Diffs = o, k, r, df
+		a.groups[d.Groups[i]] = g
 		a.entries++
 		return true
 	}
@@ -188,7 +211,9 @@ func (a *Arrangement) load(d Deltas, i, j int, sl *slab) bool {
 	for m, p := range pairs {
 		o[m], k[m], r[m], df[m] = p.order, d.Keys[p.pos], d.Rows[p.pos], d.Diffs[p.pos]
 	}
-	a.groups[d.Groups[i]] = &Group{Order: o, Keys: k, Rows: r, Diffs: df}
+	g := sl.group()
+	g.Order, g.Keys, g.Rows, g.Diffs = o, k, r, df
+	a.groups[d.Groups[i]] = g
 	a.entries += n
 	return true
 }
