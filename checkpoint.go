@@ -154,10 +154,7 @@ func (e *engine) addToFold(op, arr string, d differential.Deltas, bytes int) {
 		f = &differential.Deltas{}
 		e.fold[k] = f
 	}
-	f.Groups = append(f.Groups, d.Groups...)
-	f.Keys = append(f.Keys, d.Keys...)
-	f.Rows = append(f.Rows, d.Rows...)
-	f.Diffs = append(f.Diffs, d.Diffs...)
+	f.Append(d)
 	e.foldBytes += int64(bytes)
 }
 

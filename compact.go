@@ -13,6 +13,7 @@ import (
 	"github.com/pwlog/pwlog/backend"
 	"github.com/pwlog/pwlog/compaction"
 	"github.com/pwlog/pwlog/differential"
+	"github.com/pwlog/pwlog/internal/fsx"
 	"github.com/pwlog/pwlog/sources"
 	"github.com/pwlog/pwlog/wal"
 )
@@ -48,7 +49,7 @@ func Compact(ctx context.Context, dir string, logger *slog.Logger) (CompactStats
 	if err := checkMarker(dir); err != nil {
 		return st, err
 	}
-	st.BytesBefore = dirBytes(dir)
+	st.BytesBefore = fsx.DirBytes(dir)
 	l, err := wal.Open(filepath.Join(dir, "wal"), &wal.Options{Logger: logger})
 	if err != nil {
 		return st, fmt.Errorf("pwlog: open log: %w", err)
@@ -85,7 +86,7 @@ func Compact(ctx context.Context, dir string, logger *slog.Logger) (CompactStats
 	if err := l.Close(); err != nil {
 		return st, err
 	}
-	st.BytesAfter = dirBytes(dir)
+	st.BytesAfter = fsx.DirBytes(dir)
 	return st, nil
 }
 
@@ -145,10 +146,7 @@ func scanFold(l *wal.Log, comp *compaction.Compactor) (compaction.Fold, error) {
 					d = &differential.Deltas{}
 					pending[k] = d
 				}
-				d.Groups = append(d.Groups, rec.Deltas.Groups...)
-				d.Keys = append(d.Keys, rec.Deltas.Keys...)
-				d.Rows = append(d.Rows, rec.Deltas.Rows...)
-				d.Diffs = append(d.Diffs, rec.Deltas.Diffs...)
+				d.Append(rec.Deltas)
 			case *OutputRecord:
 				unacked[rec.Sink] = max(unacked[rec.Sink], rec.Time)
 			case *PipelineRecord:
@@ -181,10 +179,7 @@ func scanFold(l *wal.Log, comp *compaction.Compactor) (compaction.Fold, error) {
 				fd = &differential.Deltas{}
 				folded[k] = fd
 			}
-			fd.Groups = append(fd.Groups, d.Groups...)
-			fd.Keys = append(fd.Keys, d.Keys...)
-			fd.Rows = append(fd.Rows, d.Rows...)
-			fd.Diffs = append(fd.Diffs, d.Diffs...)
+			fd.Append(*d)
 		}
 		clear(pending)
 		meta, err := encodeMeta(offsets, acks)
@@ -198,16 +193,4 @@ func scanFold(l *wal.Log, comp *compaction.Compactor) (compaction.Fold, error) {
 		return f, fmt.Errorf("pwlog: read log: %w", err)
 	}
 	return f, nil
-}
-
-// dirBytes returns the bytes of the regular files under dir.
-func dirBytes(dir string) int64 {
-	var n int64
-	filepath.Walk(dir, func(_ string, fi os.FileInfo, err error) error {
-		if err == nil && fi.Mode().IsRegular() {
-			n += fi.Size()
-		}
-		return nil
-	})
-	return n
 }

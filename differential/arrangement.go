@@ -32,6 +32,14 @@ type Deltas struct {
 // Len returns the number of changes in d.
 func (d Deltas) Len() int { return len(d.Keys) }
 
+// Append appends the changes of o to d.
+func (d *Deltas) Append(o Deltas) {
+	d.Groups = append(d.Groups, o.Groups...)
+	d.Keys = append(d.Keys, o.Keys...)
+	d.Rows = append(d.Rows, o.Rows...)
+	d.Diffs = append(d.Diffs, o.Diffs...)
+}
+
 func (d *Deltas) add(group string, key Key, row string, diff int64) {
 	d.Groups = append(d.Groups, group)
 	d.Keys = append(d.Keys, key)

@@ -2,7 +2,10 @@
 // shared by the packages that write files. It imports nothing of pwlog's.
 package fsx
 
-import "os"
+import (
+	"os"
+	"path/filepath"
+)
 
 // SyncDir fsyncs the directory at path, making the creation, removal and
 // renaming of its entries durable.
@@ -16,4 +19,16 @@ func SyncDir(path string) error {
 		err = cerr
 	}
 	return err
+}
+
+// DirBytes returns the total size of the regular files under dir.
+func DirBytes(dir string) int64 {
+	var n int64
+	filepath.Walk(dir, func(_ string, fi os.FileInfo, err error) error {
+		if err == nil && fi.Mode().IsRegular() {
+			n += fi.Size()
+		}
+		return nil
+	})
+	return n
 }

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/pwlog/pwlog"
+	"github.com/pwlog/pwlog/internal/fsx"
 	"github.com/pwlog/pwlog/internal/gen"
 )
 
@@ -45,14 +46,14 @@ func main() {
 	check(os.MkdirAll(input, 0o755))
 	_, err := gen.Write(input, gen.Spec{Seed: 1, Rows: *rows, Users: *users, Files: *files})
 	check(err)
-	inputBytes := dirBytes(input)
+	inputBytes := fsx.DirBytes(input)
 
 	// Full runs.
 	memory := measure(*repeat, func(i int) time.Duration { return timeRun(input, "", 0) })
 	persisted := measure(*repeat, func(i int) time.Duration {
 		return timeRun(input, filepath.Join(dir, fmt.Sprint("full", i)), 0)
 	})
-	storageBytes := dirBytes(filepath.Join(dir, "full0"))
+	storageBytes := fsx.DirBytes(filepath.Join(dir, "full0"))
 
 	// Restart: a run with nothing new only loads the checkpoint.
 	restart := measure(*repeat, func(i int) time.Duration { return timeRun(input, filepath.Join(dir, "full0"), 0) })
@@ -80,11 +81,11 @@ func main() {
 		check(err)
 		timeRun(grow, history, 0)
 	}
-	historyBytes := dirBytes(history)
+	historyBytes := fsx.DirBytes(history)
 	historyRestart := measure(*repeat, func(int) time.Duration { return timeRun(grow, history, 0) })
 	once := filepath.Join(dir, "once")
 	timeRun(grow, once, 0)
-	onceBytes := dirBytes(once)
+	onceBytes := fsx.DirBytes(once)
 	onceRestart := measure(*repeat, func(int) time.Duration { return timeRun(grow, once, 0) })
 
 	fmt.Printf("Data: %d rows, %d users, %d files (%s of CSV); %d reruns adding %d rows each; median of %d, [min–max].\n\n",
@@ -145,17 +146,6 @@ func timeRun(input, storage string, interval time.Duration) time.Duration {
 	start := time.Now()
 	check(p.Run(context.Background(), cfg))
 	return time.Since(start)
-}
-
-func dirBytes(dir string) int64 {
-	var n int64
-	filepath.Walk(dir, func(_ string, fi os.FileInfo, err error) error {
-		if err == nil && fi.Mode().IsRegular() {
-			n += fi.Size()
-		}
-		return nil
-	})
-	return n
 }
 
 func copyDir(from, to string) {
