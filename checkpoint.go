@@ -111,6 +111,9 @@ func (e *engine) loadRuns(ctx context.Context, b backend.Backend, m *checkpoint.
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			// Merge the arrangement's runs first: one sorted run loads in
+			// bulk, group by group.
+			ds := make([]differential.Deltas, 0, len(runs))
 			for _, r := range runs {
 				d, err := compaction.LoadRun(ctx, b, r)
 				mu.Lock()
@@ -122,7 +125,12 @@ func (e *engine) loadRuns(ctx context.Context, b backend.Backend, m *checkpoint.
 				if err != nil {
 					return
 				}
-				arrs[k].Apply(d)
+				ds = append(ds, d)
+			}
+			if len(ds) == 1 {
+				arrs[k].Apply(ds[0])
+			} else {
+				arrs[k].Apply(checkpoint.Merge(ds...))
 			}
 		}()
 	}
