@@ -13,7 +13,7 @@ for run in 1 2 3 4; do
   fi
   echo "== run $run: input files: $(cd "$work/input" && ls | tr '\n' ' ')"
   "$bin" -input "$work/input" -output "$work/sessions.csv" -storage "$work/storage" 2>"$work/log"
-  sed 's/^/   log: /' "$work/log" | grep -E 'snapshot|frontier|finished' || true
+  sed 's/^/   log: /' "$work/log" | grep -E 'checkpoint|snapshot|frontier|finished|Compacted' || true
   echo "-- output of run $run:"
   cat "$work/sessions.csv"
   echo
