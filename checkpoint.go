@@ -25,6 +25,26 @@ type storageMeta struct {
 	Acks    map[string]SinkAck             `msgpack:"a,omitempty"`
 }
 
+// mergeOffsets applies a commit's source changes to offsets: files
+// retracted, then files advanced.
+func mergeOffsets(offsets map[string]map[string]sources.FileState, c *CommitRecord) {
+	for name, paths := range c.Removed {
+		for _, p := range paths {
+			delete(offsets[name], p)
+		}
+	}
+	for name, states := range c.Sources {
+		m := offsets[name]
+		if m == nil {
+			m = map[string]sources.FileState{}
+			offsets[name] = m
+		}
+		for _, st := range states {
+			m[st.Path] = st
+		}
+	}
+}
+
 func encodeMeta(offsets map[string]map[string]sources.FileState, acks map[string]SinkAck) ([]byte, error) {
 	m := storageMeta{Sources: map[string][]sources.FileState{}, Acks: acks}
 	for name, files := range offsets {
@@ -142,10 +162,8 @@ func (e *engine) loadRuns(ctx context.Context, b backend.Backend, m *checkpoint.
 func (e *engine) arrangements() map[compaction.ArrKey]*differential.Arrangement {
 	arrs := map[compaction.ArrKey]*differential.Arrangement{}
 	for _, n := range e.p.nodes {
-		if n.op != nil {
-			for _, a := range n.op.Arrangements() {
-				arrs[compaction.ArrKey{Operator: n.name, Arrangement: a.Name()}] = a
-			}
+		for _, a := range n.arrangements() {
+			arrs[compaction.ArrKey{Operator: n.name, Arrangement: a.Name()}] = a
 		}
 	}
 	return arrs

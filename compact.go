@@ -155,14 +155,7 @@ func scanFold(l *wal.Log, comp *compaction.Compactor) (compaction.Fold, error) {
 		}
 		batch = batch[:0]
 		clock = max(clock, c.Time)
-		for name, states := range c.Sources {
-			if offsets[name] == nil {
-				offsets[name] = map[string]sources.FileState{}
-			}
-			for _, s := range states {
-				offsets[name][s.Path] = s
-			}
-		}
+		mergeOffsets(offsets, &c)
 		for name, a := range c.Acks {
 			acks[name] = a
 			if unacked[name] <= a.Time {

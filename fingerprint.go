@@ -20,7 +20,11 @@ func (p *Pipeline) Describe() []string {
 			for _, c := range n.schema {
 				cols = append(cols, c.Name+":"+c.Type.String())
 			}
-			lines = append(lines, fmt.Sprintf("source %s: csv(%s)", n.name, strings.Join(cols, ",")))
+			retract := ""
+			if n.byFile != nil {
+				retract = " retract"
+			}
+			lines = append(lines, fmt.Sprintf("source %s: csv(%s)%s", n.name, strings.Join(cols, ","), retract))
 		case n.op != nil:
 			lines = append(lines, fmt.Sprintf("operator %s: %s <- %s", n.name, n.op.Describe(), n.input.name))
 		}

@@ -82,6 +82,9 @@ type node struct {
 	schema differential.Schema
 	input  *node
 	src    *sources.CSVDir
+	// byFile, for a source that retracts changed files, holds the rows
+	// each file contributed: file path -> rows.
+	byFile *differential.Arrangement
 	op     operators.Operator
 	index  int
 }
@@ -135,6 +138,13 @@ type CSVOptions struct {
 	// OnBadRow, when set, skips rows that do not parse and reports each
 	// one to it; by default a bad row fails the run.
 	OnBadRow func(*sources.InputError)
+	// Retract keeps the rows each file contributed in the source's state
+	// (and its checkpoints), so that a file rewritten, truncated or deleted
+	// after it was read is retracted: its old rows leave the pipeline and
+	// a rewritten file is read again. It costs about the input's size in
+	// storage and memory. Without it, a changed file fails the run with a
+	// *sources.ChangedFileError and a deleted file's rows stay.
+	Retract bool
 }
 
 // ReadCSV adds a source that reads every *.csv file of dir, each with a
@@ -146,10 +156,14 @@ func (p *Pipeline) ReadCSV(name, dir string, schema Schema, opts ...CSVOptions) 
 		p.fail(fmt.Errorf("pwlog: source %q: empty schema", name))
 	}
 	src := &sources.CSVDir{Name: name, Dir: dir, Schema: slices.Clone(schema)}
+	n := &node{name: name, schema: src.Schema, src: src}
 	for _, o := range opts {
 		src.OnBadRow = o.OnBadRow
+		if o.Retract {
+			n.byFile = differential.NewArrangement("by_file", nil)
+		}
 	}
-	return p.add(&node{name: name, schema: src.Schema, src: src})
+	return p.add(n)
 }
 
 // Schema returns the table's columns.
@@ -240,4 +254,16 @@ func (t *Table) WriteCSV(name, path string, opts ...SinkOptions) {
 		s.append = o.Append
 	}
 	t.p.sinks = append(t.p.sinks, s)
+}
+
+// arrangements returns the node's state: an operator's arrangements, or a
+// retracting source's rows by file.
+func (n *node) arrangements() []*differential.Arrangement {
+	switch {
+	case n.op != nil:
+		return n.op.Arrangements()
+	case n.byFile != nil:
+		return []*differential.Arrangement{n.byFile}
+	}
+	return nil
 }

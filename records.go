@@ -52,6 +52,10 @@ type CommitRecord struct {
 	// advanced at Time. The offsets of a source are the merge of all its
 	// commits.
 	Sources map[string][]sources.FileState `msgpack:"s,omitempty"`
+	// Removed holds, per source, the files whose rows were retracted at
+	// Time (changed or deleted): they are no longer read, and a file of
+	// that name that exists is read again from its start.
+	Removed map[string][]string `msgpack:"x,omitempty"`
 	// Acks holds, per sink, what a run that finished left durably in the
 	// sink's file; later times are re-emitted by the next run.
 	Acks map[string]SinkAck `msgpack:"a,omitempty"`

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/pwlog/pwlog/internal/fsx"
@@ -117,11 +119,16 @@ func (e *engine) open() error {
 			prev = map[string]sources.FileState{}
 			e.offsets[n.name] = prev
 		}
-		r, err := n.src.Open(prev)
+		r, changed, err := e.openSource(n, prev)
 		if err != nil {
 			return fmt.Errorf("pwlog: source %q: %w", n.name, err)
 		}
 		e.readers[n.index] = r
+		if n.byFile != nil {
+			if err := e.retract(n, append(changed, r.Deleted()...)); err != nil {
+				return err
+			}
+		}
 		var bytes, rows int64
 		for _, st := range prev {
 			bytes += st.Offset
@@ -130,9 +137,11 @@ func (e *engine) open() error {
 		e.log.Info("Seek the data source to the frontier",
 			slog.String("source", n.name), slog.Int("files", len(prev)),
 			slog.Int64("bytes", bytes), slog.Int64("rows", rows))
-		for _, name := range r.Deleted() {
-			e.log.Warn("A file read earlier is gone; its rows stay in the state",
-				slog.String("source", n.name), slog.String("file", name))
+		if n.byFile == nil {
+			for _, name := range r.Deleted() {
+				e.log.Warn("A file read earlier is gone; its rows stay in the state (CSVOptions.Retract retracts them)",
+					slog.String("source", n.name), slog.String("file", name))
+			}
 		}
 	}
 	return nil
@@ -294,16 +303,7 @@ func (e *engine) replay() error {
 			e.clock = c.Time
 			times++
 		}
-		for name, states := range c.Sources {
-			m := e.offsets[name]
-			if m == nil {
-				m = map[string]sources.FileState{}
-				e.offsets[name] = m
-			}
-			for _, st := range states {
-				m[st.Path] = st
-			}
-		}
+		mergeOffsets(e.offsets, &c)
 		for name, ack := range c.Acks {
 			if s := sinks[name]; s != nil {
 				s.ack = ack
@@ -347,6 +347,58 @@ func (e *engine) checkFingerprint(stored []string) error {
 	e.fingerprinted = true
 	if diff := fingerprintDiff(stored, e.p.Describe()); diff != "" {
 		return fmt.Errorf("%w: %s; use a new storage directory for the changed pipeline", ErrPipelineChanged, diff)
+	}
+	return nil
+}
+
+// openSource opens a source's reader at its offsets. For a source that
+// retracts, a file changed since it was read is left out of the offsets
+// it opens with, so that it is read again from its start, and returned
+// among the changed files; other sources fail on it.
+func (e *engine) openSource(n *node, prev map[string]sources.FileState) (*sources.Reader, []string, error) {
+	var changed []string
+	for {
+		r, err := n.src.Open(prev)
+		var ce *sources.ChangedFileError
+		if n.byFile == nil || !errors.As(err, &ce) {
+			return r, changed, err
+		}
+		if _, known := prev[ce.Path]; !known || slices.Contains(changed, ce.Path) {
+			return nil, nil, err
+		}
+		if len(changed) == 0 {
+			prev = maps.Clone(prev)
+		}
+		changed = append(changed, ce.Path)
+		delete(prev, ce.Path)
+	}
+}
+
+// retract takes the rows of the given files out of a source: their
+// retractions go into the source's first batch, and the files leave its
+// offsets with that batch's commit.
+func (e *engine) retract(n *node, paths []string) error {
+	for _, path := range paths {
+		g := n.byFile.Get(path)
+		rows := 0
+		if g != nil {
+			// Copy the group's columns: the updates below change it.
+			keys, encs, diffs := slices.Clone(g.Keys), slices.Clone(g.Rows), slices.Clone(g.Diffs)
+			for i := range keys {
+				row, err := differential.DecodeRow(make(differential.Row, 0, len(n.schema)), []byte(encs[i]))
+				if err != nil {
+					return fmt.Errorf("pwlog: source %q: rows of %s: %w", n.name, path, err)
+				}
+				e.pending[n.index] = append(e.pending[n.index], differential.Update{Key: keys[i], Row: row, Diff: -diffs[i]})
+				n.byFile.Update(path, keys[i], encs[i], -diffs[i])
+				rows += int(diffs[i])
+			}
+		}
+		e.removed[n.name] = append(e.removed[n.name], path)
+		// The reader reads a changed file again from its start.
+		delete(e.offsets[n.name], path)
+		e.log.Info("Retracting a file changed or deleted since it was read",
+			slog.String("source", n.name), slog.String("file", path), slog.Int("rows", rows))
 	}
 	return nil
 }

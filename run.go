@@ -24,6 +24,8 @@ type engine struct {
 	clock uint64   // the last committed logical time
 
 	offsets map[string]map[string]sources.FileState // source -> file -> state
+	pending [][]differential.Update                 // by node: retractions for the first batch
+	removed map[string][]string                     // source -> files retracted, for the next commit
 	readers []*sources.Reader                       // by node index; nil for operators
 	sinks   []*sinkState
 	queue   []pendingWrite // committed times waiting for their fsync
@@ -81,6 +83,7 @@ func (p *Pipeline) Run(ctx context.Context, cfg Config) error {
 	}
 	p.started = true
 	e := &engine{p: p, cfg: cfg.withDefaults(), offsets: map[string]map[string]sources.FileState{},
+		pending: make([][]differential.Update, len(p.nodes)), removed: map[string][]string{},
 		fold: map[compaction.ArrKey]*differential.Deltas{}, ctx: ctx}
 	e.log = e.cfg.Logger
 	err := e.open()
@@ -130,6 +133,13 @@ func (e *engine) run(ctx context.Context) error {
 			} else {
 				allDone = false
 			}
+			if n.byFile != nil {
+				e.keepByFile(n, rows, states)
+			}
+			if len(e.pending[n.index]) > 0 {
+				rows = append(rows, e.pending[n.index]...)
+				e.pending[n.index] = nil
+			}
 			for i := range rows {
 				rows[i].Time = t
 			}
@@ -138,7 +148,7 @@ func (e *engine) run(ctx context.Context) error {
 			if len(states) > 0 {
 				advanced[n.name] = states
 			}
-			any = any || len(rows) > 0 || len(states) > 0
+			any = any || len(rows) > 0 || len(states) > 0 || len(e.removed[n.name]) > 0
 		}
 		if !any {
 			if allDone {
@@ -198,12 +208,12 @@ func (e *engine) run(ctx context.Context) error {
 func (e *engine) commit(t uint64, outputs, sinkRows [][]differential.Update, advanced map[string][]sources.FileState) (uint64, error) {
 	if e.wal == nil {
 		for _, n := range e.p.nodes {
-			if n.op != nil {
-				for _, a := range n.op.Arrangements() {
-					a.TakeDeltas()
-				}
+			for _, a := range n.arrangements() {
+				a.TakeDeltas()
 			}
 		}
+		mergeOffsets(e.offsets, &CommitRecord{Sources: advanced, Removed: e.removed})
+		e.removed = map[string][]string{}
 		return 0, nil
 	}
 	var recs []wal.Record
@@ -218,23 +228,21 @@ func (e *engine) commit(t uint64, outputs, sinkRows [][]differential.Update, adv
 		}
 	}
 	for _, n := range e.p.nodes {
-		switch {
-		case n.src != nil && len(outputs[n.index]) > 0:
+		if n.src != nil && len(outputs[n.index]) > 0 {
 			keys, rows, diffs := columns(outputs[n.index])
 			if err := add(KindInput, &InputRecord{Time: t, Source: n.name, Keys: keys, Rows: rows, Diffs: diffs}); err != nil {
 				return 0, err
 			}
-		case n.op != nil:
-			for _, a := range n.op.Arrangements() {
-				d := a.TakeDeltas()
-				if d.Len() == 0 {
-					continue
-				}
-				if err := add(KindState, &StateRecord{Time: t, Operator: n.name, Arrangement: a.Name(), Deltas: d}); err != nil {
-					return 0, err
-				}
-				e.addToFold(n.name, a.Name(), d, len(recs[len(recs)-1].Data))
+		}
+		for _, a := range n.arrangements() {
+			d := a.TakeDeltas()
+			if d.Len() == 0 {
+				continue
 			}
+			if err := add(KindState, &StateRecord{Time: t, Operator: n.name, Arrangement: a.Name(), Deltas: d}); err != nil {
+				return 0, err
+			}
+			e.addToFold(n.name, a.Name(), d, len(recs[len(recs)-1].Data))
 		}
 	}
 	for i, s := range e.sinks {
@@ -246,7 +254,11 @@ func (e *engine) commit(t uint64, outputs, sinkRows [][]differential.Update, adv
 			return 0, err
 		}
 	}
-	if err := add(KindCommit, &CommitRecord{Time: t, Sources: advanced}); err != nil {
+	c := &CommitRecord{Time: t, Sources: advanced}
+	if len(e.removed) > 0 {
+		c.Removed = e.removed
+	}
+	if err := add(KindCommit, c); err != nil {
 		return 0, err
 	}
 	lsn, err := e.wal.Append(recs)
@@ -254,12 +266,8 @@ func (e *engine) commit(t uint64, outputs, sinkRows [][]differential.Update, adv
 		return 0, fmt.Errorf("pwlog: commit time %d: %w", t, err)
 	}
 	e.fingerprinted = true
-	for name, states := range advanced {
-		m := e.offsets[name]
-		for _, st := range states {
-			m[st.Path] = st
-		}
-	}
+	mergeOffsets(e.offsets, c)
+	e.removed = map[string][]string{}
 	return lsn, nil
 }
 
@@ -418,4 +426,21 @@ func (e *engine) maybeCompact() error {
 	e.lastFold = time.Now()
 	go func() { ch <- e.compact(e.ctx, f) }()
 	return nil
+}
+
+// keepByFile records the rows a retracting source just read under the
+// files they came from. Next returns rows in file order and one state per
+// file it advanced, in the same order, whose Rows grew by that file's
+// count.
+func (e *engine) keepByFile(n *node, rows []differential.Update, states []sources.FileState) {
+	var enc []byte
+	i := 0
+	for _, st := range states {
+		count := int(st.Rows - e.offsets[n.name][st.Path].Rows)
+		for _, u := range rows[i:min(i+count, len(rows))] {
+			enc = differential.AppendRow(enc[:0], u.Row)
+			n.byFile.Update(st.Path, u.Key, string(enc), u.Diff)
+		}
+		i += count
+	}
 }

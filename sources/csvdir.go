@@ -156,8 +156,8 @@ func (s *CSVDir) Open(prev map[string]FileState) (*Reader, error) {
 			r.plan = append(r.plan, p)
 			continue
 		}
-		if lf.size == old.Size && old.Offset == lf.size {
-			continue // read to its end and unchanged in size: not even opened
+		if lf.size == old.Size && old.Offset == lf.size && lf.modTime == old.ModTime {
+			continue // read to its end and untouched: not even opened
 		}
 		if lf.size < old.Offset {
 			return nil, &ChangedFileError{File: p.file, Path: lf.path,
