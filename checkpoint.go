@@ -196,14 +196,26 @@ func (e *engine) takeFold(acks map[string]SinkAck, quiet bool) (compaction.Fold,
 	}
 	f := compaction.Fold{LSN: e.wal.LastLSN(), Clock: e.clock, Fingerprint: e.p.Describe(), Deltas: e.fold, Meta: meta}
 	if quiet {
+		// Snapshots of different arrangements are independent: take them
+		// in parallel.
+		var mu sync.Mutex
+		var wg sync.WaitGroup
 		for k, a := range e.arrangements() {
 			if d := e.fold[k]; d != nil && d.Len() >= a.Len() {
-				if f.Base == nil {
-					f.Base = map[compaction.ArrKey]differential.Deltas{}
-				}
-				f.Base[k] = a.Snapshot()
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					snap := a.Snapshot()
+					mu.Lock()
+					defer mu.Unlock()
+					if f.Base == nil {
+						f.Base = map[compaction.ArrKey]differential.Deltas{}
+					}
+					f.Base[k] = snap
+				}()
 			}
 		}
+		wg.Wait()
 	}
 	e.fold = map[compaction.ArrKey]*differential.Deltas{}
 	e.foldBytes = 0

@@ -29,6 +29,7 @@ import (
 	"hash/crc32"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/pwlog/pwlog/backend"
 	"github.com/pwlog/pwlog/checkpoint"
@@ -190,7 +191,14 @@ func (c *Compactor) Apply(ctx context.Context, f Fold) (Stats, error) {
 		bases = append(bases, k)
 	}
 	sortKeys(bases)
-	for _, k := range bases {
+	// Base runs are independent of each other: encode and write them in
+	// parallel, then put them in the manifest in a fixed order.
+	metas := make([]checkpoint.RunMeta, len(bases))
+	errs := make([]error, len(bases))
+	runStats := make([]Stats, len(bases))
+	workers := make([]*Compactor, len(bases))
+	var wg sync.WaitGroup
+	for i, k := range bases {
 		kept := live[:0:0]
 		for _, r := range live {
 			if r.Operator != k.Operator || r.Arrangement != k.Arrangement {
@@ -203,12 +211,32 @@ func (c *Compactor) Apply(ctx context.Context, f Fold) (Stats, error) {
 			continue
 		}
 		st.EntriesFolded += int64(d.Len())
-		meta, err := c.writeRun(ctx, checkpoint.RunMeta{Operator: k.Operator, Arrangement: k.Arrangement, MinLSN: 1, MaxLSN: f.LSN}, d, &st)
-		if err != nil {
-			return st, err
+		// Each writer starts at its own id; should a name be taken, Create
+		// refuses it atomically and the writer moves on (see writeRun).
+		workers[i] = &Compactor{b: c.b, nextID: c.nextID}
+		c.nextID++
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			metas[i], errs[i] = workers[i].writeRun(ctx, checkpoint.RunMeta{Operator: k.Operator, Arrangement: k.Arrangement, MinLSN: 1, MaxLSN: f.LSN}, d, &runStats[i])
+		}()
+	}
+	wg.Wait()
+	for _, w := range workers {
+		if w != nil {
+			c.nextID = max(c.nextID, w.nextID)
+		}
+	}
+	for i := range bases {
+		if errs[i] != nil {
+			return st, errs[i]
+		}
+		if metas[i].Name == "" {
+			continue
 		}
 		st.RunsWritten++
-		live = append(live, meta)
+		st.BytesWritten += runStats[i].BytesWritten
+		live = append(live, metas[i])
 	}
 	keys := make([]ArrKey, 0, len(f.Deltas))
 	for k, d := range f.Deltas {
