@@ -169,18 +169,16 @@ func (e *engine) arrangements() map[compaction.ArrKey]*differential.Arrangement 
 	return arrs
 }
 
-// addToFold keeps a committed state delta for the next compaction.
+// addToFold keeps a committed state delta for the next compaction. The
+// fold is a list of chunks, joined only if a compaction needs them: the
+// final compaction of a long run often checkpoints from snapshots instead.
 func (e *engine) addToFold(op, arr string, d differential.Deltas, bytes int) {
 	if e.comp == nil {
 		return
 	}
 	k := compaction.ArrKey{Operator: op, Arrangement: arr}
-	f := e.fold[k]
-	if f == nil {
-		f = &differential.Deltas{}
-		e.fold[k] = f
-	}
-	f.Append(d)
+	e.fold[k] = append(e.fold[k], d)
+	e.foldLen[k] += d.Len()
 	e.foldBytes += int64(bytes)
 }
 
@@ -194,30 +192,45 @@ func (e *engine) takeFold(acks map[string]SinkAck, quiet bool) (compaction.Fold,
 	if err != nil {
 		return compaction.Fold{}, fmt.Errorf("pwlog: checkpoint: %w", err)
 	}
-	f := compaction.Fold{LSN: e.wal.LastLSN(), Clock: e.clock, Fingerprint: e.p.Describe(), Deltas: e.fold, Meta: meta}
-	if quiet {
-		// Snapshots of different arrangements are independent: take them
-		// in parallel.
-		var mu sync.Mutex
-		var wg sync.WaitGroup
-		for k, a := range e.arrangements() {
-			if d := e.fold[k]; d != nil && d.Len() >= a.Len() {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					snap := a.Snapshot()
-					mu.Lock()
-					defer mu.Unlock()
-					if f.Base == nil {
-						f.Base = map[compaction.ArrKey]differential.Deltas{}
-					}
-					f.Base[k] = snap
-				}()
-			}
+	f := compaction.Fold{LSN: e.wal.LastLSN(), Clock: e.clock, Fingerprint: e.p.Describe(),
+		Deltas: map[compaction.ArrKey]*differential.Deltas{}, Meta: meta}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for k, a := range e.arrangements() {
+		chunks := e.fold[k]
+		if len(chunks) == 0 {
+			continue
 		}
-		wg.Wait()
+		if quiet && e.foldLen[k] >= a.Len() {
+			// Snapshots of different arrangements are independent: take
+			// them in parallel.
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				snap := a.Snapshot()
+				mu.Lock()
+				defer mu.Unlock()
+				if f.Base == nil {
+					f.Base = map[compaction.ArrKey]differential.Deltas{}
+				}
+				f.Base[k] = snap
+			}()
+			continue
+		}
+		d := &differential.Deltas{
+			Groups: make([]string, 0, e.foldLen[k]),
+			Keys:   make([]differential.Key, 0, e.foldLen[k]),
+			Rows:   make([]string, 0, e.foldLen[k]),
+			Diffs:  make([]int64, 0, e.foldLen[k]),
+		}
+		for _, c := range chunks {
+			d.Append(c)
+		}
+		f.Deltas[k] = d
 	}
-	e.fold = map[compaction.ArrKey]*differential.Deltas{}
+	wg.Wait()
+	e.fold = map[compaction.ArrKey][]differential.Deltas{}
+	e.foldLen = map[compaction.ArrKey]int{}
 	e.foldBytes = 0
 	return f, nil
 }

@@ -32,8 +32,9 @@ type engine struct {
 	written uint64         // the last committed time the sinks have written
 
 	stats     runStats
-	comp      *compaction.Compactor // nil when the run is not persistent
-	fold      map[compaction.ArrKey]*differential.Deltas
+	comp      *compaction.Compactor                       // nil when the run is not persistent
+	fold      map[compaction.ArrKey][]differential.Deltas // committed state deltas since the checkpoint, in chunks
+	foldLen   map[compaction.ArrKey]int
 	foldBytes int64
 	foldedLSN uint64          // the checkpoint's LSN
 	lastFold  time.Time       // when the last compaction started (or the run)
@@ -84,7 +85,7 @@ func (p *Pipeline) Run(ctx context.Context, cfg Config) error {
 	p.started = true
 	e := &engine{p: p, cfg: cfg.withDefaults(), offsets: map[string]map[string]sources.FileState{},
 		pending: make([][]differential.Update, len(p.nodes)), removed: map[string][]string{},
-		fold: map[compaction.ArrKey]*differential.Deltas{}, ctx: ctx}
+		fold: map[compaction.ArrKey][]differential.Deltas{}, foldLen: map[compaction.ArrKey]int{}, ctx: ctx}
 	e.log = e.cfg.Logger
 	err := e.open()
 	if err == nil {
