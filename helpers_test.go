@@ -13,13 +13,14 @@ import (
 	"testing"
 )
 
-// sessionsPipeline builds the tutorial's pipeline.
-func sessionsPipeline(input, output string, appendMode bool) *Pipeline {
+// sessionsPipeline builds the tutorial's pipeline, its source tuned by
+// opts.
+func sessionsPipeline(input, output string, appendMode bool, opts ...CSVOptions) *Pipeline {
 	p := New()
 	events := p.ReadCSV("accesses", input, Schema{
 		{Name: "user_id", Type: TypeStr},
 		{Name: "access_time", Type: TypeInt},
-	})
+	}, opts...)
 	events.WindowBy("sessions", Session{Time: "access_time", Instance: []string{"user_id"}, MaxGap: 300}).
 		Reduce("session_stats",
 			Out("user_id", Col("user_id")),

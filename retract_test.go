@@ -17,21 +17,7 @@ import (
 // retractingPipeline is the tutorial's pipeline over a source that
 // retracts changed and deleted files.
 func retractingPipeline(input, output string, appendMode bool) *Pipeline {
-	p := New()
-	p.ReadCSV("accesses", input, Schema{
-		{Name: "user_id", Type: TypeStr},
-		{Name: "access_time", Type: TypeInt},
-	}, CSVOptions{Retract: true}).
-		WindowBy("sessions", Session{Time: "access_time", Instance: []string{"user_id"}, MaxGap: 300}).
-		Reduce("session_stats",
-			Out("user_id", Col("user_id")),
-			Out("session_length", Sub(Max("access_time"), Min("access_time"))),
-			Out("session_start", Min("access_time")),
-			Out("session_finish", Max("access_time")),
-			Out("count", Count()),
-		).
-		WriteCSV("output", output, SinkOptions{Append: appendMode})
-	return p
+	return sessionsPipeline(input, output, appendMode, CSVOptions{Retract: true})
 }
 
 func currentSessions(t testing.TB, input string) []string {

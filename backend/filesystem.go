@@ -94,13 +94,20 @@ func (f *Filesystem) Put(ctx context.Context, name string, data []byte) error {
 	return nil
 }
 
-func (f *Filesystem) put(name string, data []byte) error {
+// stage writes data to a synced temporary file beside the object's final
+// path, creating the object's directories, and returns the three paths.
+func (f *Filesystem) stage(name string, data []byte) (tmp, final, dir string, err error) {
 	if err := f.ensureDir(path.Dir(name)); err != nil {
-		return err
+		return "", "", "", err
 	}
-	final := f.path(name)
-	dir := filepath.Dir(final)
-	tmp, err := writeTemp(dir, path.Base(name), data)
+	final = f.path(name)
+	dir = filepath.Dir(final)
+	tmp, err = writeTemp(dir, path.Base(name), data)
+	return tmp, final, dir, err
+}
+
+func (f *Filesystem) put(name string, data []byte) error {
+	tmp, final, dir, err := f.stage(name, data)
 	if err != nil {
 		return err
 	}
@@ -124,12 +131,7 @@ func (f *Filesystem) Create(ctx context.Context, name string, data []byte) error
 }
 
 func (f *Filesystem) create(name string, data []byte) error {
-	if err := f.ensureDir(path.Dir(name)); err != nil {
-		return err
-	}
-	final := f.path(name)
-	dir := filepath.Dir(final)
-	tmp, err := writeTemp(dir, path.Base(name), data)
+	tmp, final, dir, err := f.stage(name, data)
 	if err != nil {
 		return err
 	}

@@ -26,7 +26,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"slices"
 	"strings"
 	"sync"
@@ -163,7 +162,7 @@ func LoadRun(ctx context.Context, b backend.Backend, meta checkpoint.RunMeta) (d
 		return differential.Deltas{}, &checkpoint.CorruptError{Object: meta.Name, Offset: int64(len(data)),
 			Reason: fmt.Sprintf("%d bytes, the manifest says %d", len(data), meta.Bytes)}
 	}
-	if crc := checksum(data); crc != meta.CRC {
+	if crc := checkpoint.Checksum(data); crc != meta.CRC {
 		return differential.Deltas{}, &checkpoint.CorruptError{Object: meta.Name,
 			Reason: fmt.Sprintf("checksum %08x, the manifest says %08x", crc, meta.CRC)}
 	}
@@ -355,7 +354,7 @@ func (c *Compactor) writeRun(ctx context.Context, meta checkpoint.RunMeta, d dif
 			return meta, fmt.Errorf("compaction: write run %s: %w", meta.Name, err)
 		}
 		meta.Bytes = int64(len(data))
-		meta.CRC = checksum(data)
+		meta.CRC = checkpoint.Checksum(data)
 		st.BytesWritten += meta.Bytes
 		return meta, nil
 	}
@@ -400,11 +399,6 @@ func sortKeys(keys []ArrKey) {
 		return strings.Compare(a.Operator+"\x00"+a.Arrangement, b.Operator+"\x00"+b.Arrangement)
 	})
 }
-
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
-
-// checksum is the CRC-32C of a whole run object, kept in the manifest.
-func checksum(b []byte) uint32 { return crc32.Checksum(b, castagnoli) }
 
 func parseRunID(name string) (uint64, bool) {
 	s, ok := strings.CutPrefix(name, "runs/")
