@@ -15,7 +15,7 @@ import (
 	"sync"
 	"syscall"
 
-	"github.com/pwlog/pwlog/internal/fsx"
+	"github.com/pwlog/pwlog/vfs"
 )
 
 // Filesystem keeps objects as regular files under a root directory: the
@@ -37,8 +37,9 @@ import (
 // would take both).
 type Filesystem struct {
 	root string
+	fs   vfs.FS
 
-	// syncDir fsyncs a directory; fsx.SyncDir except in tests, which count
+	// syncDir fsyncs a directory; fs.SyncDir except in tests, which count
 	// the calls.
 	syncDir func(dir string) error
 
@@ -59,19 +60,25 @@ var _ Backend = (*Filesystem)(nil)
 // fsyncs their directories). So no other process may be writing to root
 // while NewFilesystem runs: its temporary files would be removed under it.
 func NewFilesystem(root string) (*Filesystem, error) {
-	return newFilesystem(root, fsx.SyncDir)
+	return NewFilesystemFS(vfs.Default, root)
 }
 
-// newFilesystem is NewFilesystem with the directory fsync supplied.
-func newFilesystem(root string, syncDir func(string) error) (*Filesystem, error) {
+// NewFilesystemFS is NewFilesystem writing through fsys instead of the
+// operating system's filesystem.
+func NewFilesystemFS(fsys vfs.FS, root string) (*Filesystem, error) {
+	return newFilesystem(fsys, root, fsys.SyncDir)
+}
+
+// newFilesystem is NewFilesystemFS with the directory fsync supplied.
+func newFilesystem(fsys vfs.FS, root string, syncDir func(string) error) (*Filesystem, error) {
 	if root == "" {
 		return nil, errors.New("backend: filesystem root is empty")
 	}
 	root = filepath.Clean(root)
-	if err := mkdirSynced(root, syncDir); err != nil {
+	f := &Filesystem{root: root, fs: fsys, syncDir: syncDir}
+	if err := f.mkdirSynced(root); err != nil {
 		return nil, fmt.Errorf("backend: create root %s: %w", root, err)
 	}
-	f := &Filesystem{root: root, syncDir: syncDir}
 	if err := f.removeTemps(); err != nil {
 		return nil, fmt.Errorf("backend: remove stale temporary files under %s: %w", root, err)
 	}
@@ -102,7 +109,7 @@ func (f *Filesystem) stage(name string, data []byte) (tmp, final, dir string, er
 	}
 	final = f.path(name)
 	dir = filepath.Dir(final)
-	tmp, err = writeTemp(dir, path.Base(name), data)
+	tmp, err = writeTemp(f.fs, dir, path.Base(name), data)
 	return tmp, final, dir, err
 }
 
@@ -111,8 +118,8 @@ func (f *Filesystem) put(name string, data []byte) error {
 	if err != nil {
 		return err
 	}
-	if err := os.Rename(tmp, final); err != nil {
-		_ = os.Remove(tmp) // best effort; NewFilesystem removes it otherwise
+	if err := f.fs.Rename(tmp, final); err != nil {
+		_ = f.fs.Remove(tmp) // best effort; NewFilesystem removes it otherwise
 		return err
 	}
 	return f.syncDir(dir)
@@ -135,16 +142,16 @@ func (f *Filesystem) create(name string, data []byte) error {
 	if err != nil {
 		return err
 	}
-	linkErr := os.Link(tmp, final)
+	linkErr := f.fs.Link(tmp, final)
 	// A temporary file that cannot be removed does no harm: it is never
 	// listed and the next NewFilesystem removes it. Failing a Create whose
 	// link succeeded would tell the caller the object was not created.
-	_ = os.Remove(tmp)
+	_ = f.fs.Remove(tmp)
 	if linkErr != nil {
 		if !errors.Is(linkErr, fs.ErrExist) {
 			return linkErr
 		}
-		if st, err := os.Lstat(final); err == nil && st.IsDir() {
+		if st, err := f.fs.Lstat(final); err == nil && st.IsDir() {
 			return &fs.PathError{Op: "link", Path: final, Err: syscall.EISDIR}
 		}
 		// The object may have been linked a moment ago by a concurrent
@@ -175,7 +182,7 @@ func (f *Filesystem) get(name string) ([]byte, error) {
 	if _, err := f.lstatObject(p); err != nil {
 		return nil, err
 	}
-	fh, err := os.Open(p)
+	fh, err := vfs.Open(f.fs, p)
 	if err != nil {
 		return nil, notExist(err)
 	}
@@ -204,7 +211,7 @@ func (f *Filesystem) List(ctx context.Context, prefix string) ([]string, error) 
 		return nil, err
 	}
 	names := []string{}
-	err := filepath.WalkDir(f.root, func(p string, d fs.DirEntry, err error) error {
+	err := walkDir(f.fs, f.root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			if p != f.root && isNotExist(err) {
 				return nil // vanished while we walked: not there
@@ -260,7 +267,7 @@ func (f *Filesystem) delete(name string) error {
 		// Missing. A concurrent Delete may have removed it and not yet
 		// synced the directory; sync it, so the absence is durable when we
 		// return. A missing directory holds nothing to sync.
-	} else if err := os.Remove(p); err != nil && !isNotExist(err) {
+	} else if err := f.fs.Remove(p); err != nil && !isNotExist(err) {
 		return err
 	}
 	if err := f.syncDir(filepath.Dir(p)); err != nil && !isNotExist(err) {
@@ -289,7 +296,7 @@ func (f *Filesystem) path(name string) string {
 // lstatObject returns the FileInfo of the object file p, or ErrNotExist
 // when p is missing or not a regular file.
 func (f *Filesystem) lstatObject(p string) (fs.FileInfo, error) {
-	st, err := os.Lstat(p)
+	st, err := f.fs.Lstat(p)
 	if err != nil {
 		return nil, notExist(err)
 	}
@@ -313,11 +320,11 @@ func (f *Filesystem) ensureDir(rel string) error {
 		return err
 	}
 	p := f.path(rel)
-	if err := os.Mkdir(p, 0o755); err != nil {
+	if err := f.fs.Mkdir(p, 0o755); err != nil {
 		if !errors.Is(err, fs.ErrExist) {
 			return err
 		}
-		st, err := os.Stat(p)
+		st, err := f.fs.Stat(p)
 		if err != nil {
 			return err
 		}
@@ -338,14 +345,14 @@ func (f *Filesystem) ensureDir(rel string) error {
 // directories it removed them from.
 func (f *Filesystem) removeTemps() error {
 	var dirs []string
-	err := filepath.WalkDir(f.root, func(p string, d fs.DirEntry, err error) error {
+	err := walkDir(f.fs, f.root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
 		if d.IsDir() || !strings.HasPrefix(d.Name(), tempPrefix) {
 			return nil
 		}
-		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		if err := f.fs.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return err
 		}
 		if dir := filepath.Dir(p); len(dirs) == 0 || dirs[len(dirs)-1] != dir {
@@ -371,13 +378,13 @@ const maxTempBase = 64
 // writeTemp writes data to a new temporary file in dir, named
 // ".tmp-<random>-<base>", fsyncs and closes it, and returns its path. On
 // error no file is left behind (as far as removal succeeds).
-func writeTemp(dir, base string, data []byte) (string, error) {
+func writeTemp(fsys vfs.FS, dir, base string, data []byte) (string, error) {
 	if len(base) > maxTempBase {
 		base = base[:maxTempBase]
 	}
 	for attempt := 0; ; attempt++ {
 		tmp := filepath.Join(dir, fmt.Sprintf("%s%016x-%s", tempPrefix, rand.Uint64(), base))
-		fh, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+		fh, err := fsys.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 		if err != nil {
 			if errors.Is(err, fs.ErrExist) && attempt < 8 {
 				continue // 64 random bits collided: draw again
@@ -392,7 +399,7 @@ func writeTemp(dir, base string, data []byte) (string, error) {
 			err = cerr
 		}
 		if err != nil {
-			_ = os.Remove(tmp)
+			_ = fsys.Remove(tmp)
 			return "", err
 		}
 		return tmp, nil
@@ -402,13 +409,13 @@ func writeTemp(dir, base string, data []byte) (string, error) {
 // mkdirSynced creates the directory dir and its missing parents, fsyncing
 // the parent of each directory it creates. It fails if dir exists but is
 // not a directory.
-func mkdirSynced(dir string, syncDir func(string) error) error {
-	err := os.Mkdir(dir, 0o755)
+func (f *Filesystem) mkdirSynced(dir string) error {
+	err := f.fs.Mkdir(dir, 0o755)
 	switch {
 	case err == nil:
-		return syncDir(filepath.Dir(dir))
+		return f.syncDir(filepath.Dir(dir))
 	case errors.Is(err, fs.ErrExist):
-		st, err := os.Stat(dir)
+		st, err := f.fs.Stat(dir)
 		if err != nil {
 			return err
 		}
@@ -421,13 +428,55 @@ func mkdirSynced(dir string, syncDir func(string) error) error {
 		if parent == dir {
 			return err
 		}
-		if err := mkdirSynced(parent, syncDir); err != nil {
+		if err := f.mkdirSynced(parent); err != nil {
 			return err
 		}
-		return mkdirSynced(dir, syncDir)
+		return f.mkdirSynced(dir)
 	default:
 		return err
 	}
+}
+
+// walkDir is filepath.WalkDir through fsys: fn is called for root and then
+// for every entry below it, in lexical order, directories before their
+// contents; fn returning filepath.SkipDir for a directory skips it.
+func walkDir(fsys vfs.FS, root string, fn fs.WalkDirFunc) error {
+	st, err := fsys.Lstat(root)
+	if err != nil {
+		return fn(root, nil, err)
+	}
+	err = walk(fsys, root, fs.FileInfoToDirEntry(st), fn)
+	if err == filepath.SkipDir || err == filepath.SkipAll {
+		return nil
+	}
+	return err
+}
+
+func walk(fsys vfs.FS, p string, d fs.DirEntry, fn fs.WalkDirFunc) error {
+	if err := fn(p, d, nil); err != nil || !d.IsDir() {
+		if err == filepath.SkipDir && d.IsDir() {
+			err = nil
+		}
+		return err
+	}
+	des, err := fsys.ReadDir(p)
+	if err != nil {
+		if err = fn(p, d, err); err != nil {
+			if err == filepath.SkipDir && d.IsDir() {
+				err = nil
+			}
+			return err
+		}
+	}
+	for _, de := range des {
+		if err := walk(fsys, filepath.Join(p, de.Name()), de, fn); err != nil {
+			if err == filepath.SkipDir {
+				break
+			}
+			return err
+		}
+	}
+	return nil
 }
 
 // isNotExist reports whether err means "no such file": ENOENT, or ENOTDIR

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/pwlog/pwlog/vfs"
+
 	"github.com/pwlog/pwlog/internal/fsx"
 )
 
@@ -47,7 +49,7 @@ func (d *dirSyncs) take() []string {
 func newCounted(t *testing.T, root string) (*Filesystem, *dirSyncs) {
 	t.Helper()
 	syncs := &dirSyncs{}
-	f, err := newFilesystem(root, syncs.sync)
+	f, err := newFilesystem(vfs.Default, root, syncs.sync)
 	if err != nil {
 		t.Fatal(err)
 	}

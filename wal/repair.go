@@ -9,7 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/pwlog/pwlog/internal/fsx"
+	"github.com/pwlog/pwlog/vfs"
 )
 
 // maxLaterChecks bounds how many plausible frame headers the torn-tail
@@ -37,7 +37,7 @@ type cutPoint struct {
 // part of the first segment to <lsn>.START, removes the older segments and
 // renames <lsn>.START to <lsn>; a <lsn>.END file is the same for the back.
 func finishTruncate(dir string, o *Options) error {
-	des, err := os.ReadDir(dir)
+	des, err := o.FS.ReadDir(dir)
 	if err != nil {
 		return fmt.Errorf("wal: open %s: %w", dir, err)
 	}
@@ -63,7 +63,7 @@ func finishTruncate(dir string, o *Options) error {
 		case strings.HasSuffix(name, ".TEMP"):
 			// A .START or .END file that was never complete: the
 			// truncation had not begun.
-			if err := os.Remove(filepath.Join(dir, name)); err != nil {
+			if err := o.FS.Remove(filepath.Join(dir, name)); err != nil {
 				return fmt.Errorf("wal: open %s: %w", dir, err)
 			}
 			changed = true
@@ -79,11 +79,11 @@ func finishTruncate(dir string, o *Options) error {
 	}
 	finish := func(from string, remove []string) error {
 		for _, name := range remove {
-			if err := os.Remove(filepath.Join(dir, name)); err != nil {
+			if err := o.FS.Remove(filepath.Join(dir, name)); err != nil {
 				return fmt.Errorf("wal: open %s: finish truncation: %w", dir, err)
 			}
 		}
-		if err := os.Rename(filepath.Join(dir, from), filepath.Join(dir, from[:20])); err != nil {
+		if err := o.FS.Rename(filepath.Join(dir, from), filepath.Join(dir, from[:20])); err != nil {
 			return fmt.Errorf("wal: open %s: finish truncation: %w", dir, err)
 		}
 		o.Logger.Warn("wal: finished an interrupted truncation",
@@ -102,7 +102,7 @@ func finishTruncate(dir string, o *Options) error {
 		}
 	}
 	if changed && !o.NoSync {
-		if err := fsx.SyncDir(dir); err != nil {
+		if err := o.FS.SyncDir(dir); err != nil {
 			return fmt.Errorf("wal: open %s: fsync: %w", dir, err)
 		}
 	}
@@ -115,7 +115,7 @@ func finishTruncate(dir string, o *Options) error {
 // last is validated frame by frame. A damaged position in the last segment
 // is a torn tail unless a valid frame with a larger LSN follows it.
 func repair(dir string, o *Options) (openState, error) {
-	segs, err := listSegments(dir)
+	segs, err := listSegments(o.FS, dir)
 	if err != nil {
 		return openState{}, err
 	}
@@ -126,7 +126,7 @@ func repair(dir string, o *Options) (openState, error) {
 	sizes := make([]int, n)
 	var buf []byte
 	for i := 0; i < n-1; i++ {
-		if buf, err = readFile(segs[i].path, buf); err != nil {
+		if buf, err = readFile(o.FS, segs[i].path, buf); err != nil {
 			return openState{}, fmt.Errorf("wal: open: %w", err)
 		}
 		sizes[i] = len(buf)
@@ -134,7 +134,7 @@ func repair(dir string, o *Options) (openState, error) {
 			return openState{}, err
 		}
 	}
-	tailData, err := readFile(segs[n-1].path, nil)
+	tailData, err := readFile(o.FS, segs[n-1].path, nil)
 	if err != nil {
 		return openState{}, fmt.Errorf("wal: open: %w", err)
 	}
@@ -149,7 +149,7 @@ func repair(dir string, o *Options) (openState, error) {
 	} else {
 		// The last commit is in a sealed segment, or there is none.
 		for j := n - 2; j >= 0; j-- {
-			if buf, err = readFile(segs[j].path, buf); err != nil {
+			if buf, err = readFile(o.FS, segs[j].path, buf); err != nil {
 				return openState{}, fmt.Errorf("wal: open: %w", err)
 			}
 			end, lsn, err := lastCommit(segs[j], buf)
@@ -178,14 +178,14 @@ func repair(dir string, o *Options) (openState, error) {
 	for k := n - 1; k > cut.seg; k-- {
 		p := segs[k].path
 		if sizes[k] > 0 {
-			err = os.Rename(p, p+".broken")
+			err = o.FS.Rename(p, p+".broken")
 			removed = append(removed, filepath.Base(p)+" -> "+filepath.Base(p)+".broken")
 		} else {
-			err = os.Remove(p)
+			err = o.FS.Remove(p)
 			removed = append(removed, filepath.Base(p)+" (empty)")
 		}
 		if err == nil && !o.NoSync {
-			err = fsx.SyncDir(dir)
+			err = o.FS.SyncDir(dir)
 		}
 		if err != nil {
 			return openState{}, fmt.Errorf("wal: repair %s: %w", dir, err)
@@ -196,17 +196,17 @@ func repair(dir string, o *Options) (openState, error) {
 	if cut.off < sizes[cut.seg] {
 		data := tailData
 		if cut.seg != n-1 {
-			if data, err = readFile(s.path, buf); err != nil {
+			if data, err = readFile(o.FS, s.path, buf); err != nil {
 				return openState{}, fmt.Errorf("wal: repair: %w", err)
 			}
 		}
 		broken = s.path + ".broken"
-		if err := cutFile(s.path, broken, data, cut.off, o.NoSync); err != nil {
+		if err := cutFile(o.FS, s.path, broken, data, cut.off, o.NoSync); err != nil {
 			return openState{}, fmt.Errorf("wal: repair %s: %w", s.path, err)
 		}
 	}
 	if !o.NoSync {
-		if err := fsx.SyncDir(dir); err != nil {
+		if err := o.FS.SyncDir(dir); err != nil {
 			return openState{}, fmt.Errorf("wal: repair %s: fsync: %w", dir, err)
 		}
 	}
@@ -229,8 +229,8 @@ func repair(dir string, o *Options) (openState, error) {
 
 // cutFile copies data, the content of path, to broken (replacing an older
 // copy) and then truncates path to size, fsyncing each step unless noSync.
-func cutFile(path, broken string, data []byte, size int, noSync bool) error {
-	f, err := os.OpenFile(broken, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o640)
+func cutFile(fsys vfs.FS, path, broken string, data []byte, size int, noSync bool) error {
+	f, err := fsys.OpenFile(broken, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o640)
 	if err != nil {
 		return err
 	}
@@ -242,12 +242,12 @@ func cutFile(path, broken string, data []byte, size int, noSync bool) error {
 		err = cerr
 	}
 	if err == nil && !noSync {
-		err = fsx.SyncDir(filepath.Dir(path))
+		err = fsys.SyncDir(filepath.Dir(path))
 	}
 	if err != nil {
 		return fmt.Errorf("copy to %s: %w", broken, err)
 	}
-	f, err = os.OpenFile(path, os.O_WRONLY, 0)
+	f, err = fsys.OpenFile(path, os.O_WRONLY, 0)
 	if err != nil {
 		return err
 	}

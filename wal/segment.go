@@ -5,12 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
 
-	"github.com/pwlog/pwlog/internal/fsx"
+	"github.com/pwlog/pwlog/vfs"
 )
 
 // segment is one segment file, named by the LSN of its first entry.
@@ -43,8 +44,8 @@ func parseSegmentName(name string) (uint64, bool) {
 }
 
 // listSegments returns the segment files of dir in LSN order.
-func listSegments(dir string) ([]segment, error) {
-	des, err := os.ReadDir(dir)
+func listSegments(fsys vfs.FS, dir string) ([]segment, error) {
+	des, err := fsys.ReadDir(dir)
 	if err != nil {
 		return nil, fmt.Errorf("wal: list segments: %w", err)
 	}
@@ -110,7 +111,7 @@ func (t *tailState) apply(last uint64, sizes []int, segSize int) (created int) {
 
 // loadTail sets the tail mirror from the directory.
 func (l *Log) loadTail() error {
-	segs, err := listSegments(l.dir)
+	segs, err := listSegments(l.opts.FS, l.dir)
 	if err != nil {
 		return err
 	}
@@ -118,7 +119,7 @@ func (l *Log) loadTail() error {
 		return fmt.Errorf("wal: %s holds no segment", l.dir)
 	}
 	s := segs[len(segs)-1]
-	fi, err := os.Stat(s.path)
+	fi, err := l.opts.FS.Stat(s.path)
 	if err != nil {
 		return fmt.Errorf("wal: %w", err)
 	}
@@ -127,8 +128,8 @@ func (l *Log) loadTail() error {
 }
 
 // readFile reads the file at path into buf, growing it as needed.
-func readFile(path string, buf []byte) ([]byte, error) {
-	f, err := os.Open(path)
+func readFile(fsys vfs.FS, path string, buf []byte) ([]byte, error) {
+	f, err := vfs.Open(fsys, path)
 	if err != nil {
 		return buf, err
 	}
@@ -150,10 +151,10 @@ func readFile(path string, buf []byte) ([]byte, error) {
 
 // ensureDir creates dir and its missing parents and fsyncs the parent of
 // each directory it created.
-func ensureDir(dir string, noSync bool) error {
+func ensureDir(fsys vfs.FS, dir string, noSync bool) error {
 	var created []string
 	for p := dir; ; {
-		_, err := os.Stat(p)
+		_, err := fsys.Stat(p)
 		if err == nil {
 			break
 		}
@@ -170,14 +171,16 @@ func ensureDir(dir string, noSync bool) error {
 	if len(created) == 0 {
 		return nil
 	}
-	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return err
+	for i := len(created) - 1; i >= 0; i-- {
+		if err := fsys.Mkdir(created[i], 0o750); err != nil && !errors.Is(err, fs.ErrExist) {
+			return err
+		}
 	}
 	if noSync {
 		return nil
 	}
 	for i := len(created) - 1; i >= 0; i-- {
-		if err := fsx.SyncDir(filepath.Dir(created[i])); err != nil {
+		if err := fsys.SyncDir(filepath.Dir(created[i])); err != nil {
 			return err
 		}
 	}

@@ -46,13 +46,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/pwlog/pwlog/internal/fsx"
+	"github.com/pwlog/pwlog/vfs"
 
 	tidwal "github.com/tidwall/wal"
 )
@@ -95,6 +94,12 @@ type Options struct {
 	SegmentSize int
 	// Logger receives repair and open messages. Default slog.Default().
 	Logger *slog.Logger
+	// FS is the filesystem of the log's own file work: listing, repair,
+	// fsyncs of segments and of the directory. The segments themselves
+	// are written by tidwall/wal through package os, so FS must reach the
+	// operating system's files (vfs.Default or a wrapper of it). Default
+	// vfs.Default.
+	FS vfs.FS
 }
 
 // DefaultSegmentSize is the SegmentSize used when Options leave it 0.
@@ -176,7 +181,7 @@ type Log struct {
 	// renaming the tail under it.
 	syncMu    sync.Mutex
 	syncStart uint64   // guarded by syncMu: the tail segment syncFile must fsync
-	syncFD    *os.File // guarded by syncMu: open on the segment syncFDAt
+	syncFD    vfs.File // guarded by syncMu: open on the segment syncFDAt
 	syncFDAt  uint64
 
 	mu struct {
@@ -228,6 +233,9 @@ func Open(dir string, opts *Options) (*Log, error) {
 	if o.SegmentSize <= 0 {
 		o.SegmentSize = DefaultSegmentSize
 	}
+	if o.FS == nil {
+		o.FS = vfs.Default
+	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
@@ -235,7 +243,7 @@ func Open(dir string, opts *Options) (*Log, error) {
 	if err != nil {
 		return nil, fmt.Errorf("wal: open %s: %w", dir, err)
 	}
-	if err := ensureDir(dir, o.NoSync); err != nil {
+	if err := ensureDir(o.FS, dir, o.NoSync); err != nil {
 		return nil, fmt.Errorf("wal: open %s: %w", dir, err)
 	}
 	if err := finishTruncate(dir, &o); err != nil {
@@ -278,7 +286,7 @@ func Open(dir string, opts *Options) (*Log, error) {
 	}
 	l.mu.cond.L = &l.mu.Mutex
 	l.syncFile = l.fsyncTail
-	l.syncDir = func() error { return fsx.SyncDir(dir) }
+	l.syncDir = func() error { return o.FS.SyncDir(dir) }
 	l.first.Store(first)
 	l.last.Store(last)
 	if err := l.loadTail(); err != nil {
@@ -498,7 +506,7 @@ func (l *Log) Replay(from uint64, fn func(Record) error) error {
 	if from > last {
 		return nil
 	}
-	segs, err := listSegments(l.dir)
+	segs, err := listSegments(l.opts.FS, l.dir)
 	if err != nil {
 		return err
 	}
@@ -518,7 +526,7 @@ func (l *Log) Replay(from uint64, fn func(Record) error) error {
 			return &CorruptError{File: s.path, Offset: 0, LSN: lsn,
 				Reason: fmt.Sprintf("segment starts at LSN %d, want %d: a segment is missing", s.start, lsn)}
 		}
-		if buf, err = readFile(s.path, buf); err != nil {
+		if buf, err = readFile(l.opts.FS, s.path, buf); err != nil {
 			return fmt.Errorf("wal: replay: %w", err)
 		}
 		for off := 0; off < len(buf) && lsn <= last; lsn++ {

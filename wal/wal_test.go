@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/pwlog/pwlog/internal/fsx"
+	"github.com/pwlog/pwlog/vfs"
 )
 
 // logBuf collects log output for assertions.
@@ -112,7 +113,7 @@ func trunc(b []byte) []byte {
 // segNames lists the segment file names of dir.
 func segNames(t testing.TB, dir string) []string {
 	t.Helper()
-	segs, err := listSegments(dir)
+	segs, err := listSegments(vfs.Default, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,7 +136,7 @@ type rawFrame struct {
 // beyond the entry lengths.
 func rawFrames(t testing.TB, dir string) []rawFrame {
 	t.Helper()
-	segs, err := listSegments(dir)
+	segs, err := listSegments(vfs.Default, dir)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -112,9 +112,8 @@ func (l *Log) writeGroup(group []*appendReq) (uint64, error) {
 }
 
 // syncNow makes everything written so far durable: the directory if a
-// segment was created, then the tail segment that held the last LSN
-// (tidwall fsyncs a segment before it starts the next, so the segments
-// before it are durable). The fsync goes through our own descriptor, not
+// segment was created, then the segments written since the last fsync
+// (fsyncTail). The fsync goes through our own descriptor, not
 // tidwall's Sync, so that it does not hold tidwall's lock and stall the
 // writer. With NoSync it only does the accounting. An fsync error is
 // fatal and never retried.
@@ -156,15 +155,54 @@ func (l *Log) syncNow() error {
 // fsyncTail fsyncs the segment starting at syncStart through a descriptor
 // of our own, kept open while that segment is the tail. syncMu is held.
 func (l *Log) fsyncTail() error {
+	if l.syncFD != nil && l.syncFDAt != l.syncStart {
+		// The log moved to a new segment since the last fsync. tidwall
+		// fsyncs a segment when it starts the next, but we do not rest
+		// durability on that: the old tail and any segment sealed since
+		// are fsynced here, before the new tail.
+		if err := l.fsyncSealed(l.syncFDAt, l.syncStart); err != nil {
+			return err
+		}
+	}
 	if l.syncFD == nil || l.syncFDAt != l.syncStart {
 		l.closeSyncFD()
-		f, err := os.OpenFile(filepath.Join(l.dir, segmentName(l.syncStart)), os.O_WRONLY, 0)
+		f, err := l.opts.FS.OpenFile(filepath.Join(l.dir, segmentName(l.syncStart)), os.O_WRONLY, 0)
 		if err != nil {
 			return err
 		}
 		l.syncFD, l.syncFDAt = f, l.syncStart
 	}
 	return l.syncFD.Sync()
+}
+
+// fsyncSealed fsyncs the segments that start at from or later and before
+// to: the old tail through syncFD, the others opened for it. syncMu is
+// held.
+func (l *Log) fsyncSealed(from, to uint64) error {
+	if err := l.syncFD.Sync(); err != nil {
+		return err
+	}
+	segs, err := listSegments(l.opts.FS, l.dir)
+	if err != nil {
+		return err
+	}
+	for _, s := range segs {
+		if s.start <= from || s.start >= to {
+			continue
+		}
+		f, err := l.opts.FS.OpenFile(s.path, os.O_WRONLY, 0)
+		if err != nil {
+			return err
+		}
+		err = f.Sync()
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // closeSyncFD closes the descriptor of fsyncTail. syncMu is held.
