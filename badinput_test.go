@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/pwlog/pwlog/sources"
+	"github.com/pwlog/pwlog/vfs"
 )
 
 // TestBadInput: a bad row fails the run with an error naming file, line
@@ -67,11 +68,11 @@ func TestBadInput(t *testing.T) {
 // the pid of the first.
 func TestStorageLock(t *testing.T) {
 	dir := t.TempDir()
-	l, err := lockStorage(dir)
+	l, err := lockStorage(vfs.Default, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = lockStorage(dir)
+	_, err = lockStorage(vfs.Default, dir)
 	if !errors.Is(err, ErrLocked) || !strings.Contains(err.Error(), "process "+itoa(int64(os.Getpid()))) {
 		t.Fatalf("second lock: %v, want ErrLocked naming pid %d", err, os.Getpid())
 	}

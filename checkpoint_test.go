@@ -14,6 +14,7 @@ import (
 	"github.com/pwlog/pwlog/compaction"
 	"github.com/pwlog/pwlog/internal/gen"
 	"github.com/pwlog/pwlog/internal/model"
+	"github.com/pwlog/pwlog/vfs"
 )
 
 func latestManifest(t *testing.T, storage string) (seq, lsn uint64, runs int) {
@@ -91,7 +92,7 @@ func TestCompactStoppedStorage(t *testing.T) {
 		t.Fatal("the bad file was accepted")
 	}
 	logged := walBytes(t, storage)
-	st, err := Compact(t.Context(), storage, quietConfig("").Logger)
+	st, err := Compact(t.Context(), storage, &CompactOptions{Logger: quietConfig("").Logger})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +108,7 @@ func TestCompactStoppedStorage(t *testing.T) {
 	if got, want := consolidated(t, readSink(t, output)), model.Strings(model.Sessions(acc, 300)); !slices.Equal(got, want) {
 		t.Fatalf("changelog consolidates to %d rows, want %d", len(got), len(want))
 	}
-	l, err := lockStorage(storage)
+	l, err := lockStorage(vfs.Default, storage)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"time"
 
@@ -15,6 +14,7 @@ import (
 	"github.com/pwlog/pwlog/differential"
 	"github.com/pwlog/pwlog/internal/fsx"
 	"github.com/pwlog/pwlog/sources"
+	"github.com/pwlog/pwlog/vfs"
 	"github.com/pwlog/pwlog/wal"
 )
 
@@ -27,35 +27,52 @@ type CompactStats struct {
 	compaction.Stats
 }
 
+// CompactOptions configures Compact.
+type CompactOptions struct {
+	// Logger receives one line per step. Default slog.Default().
+	Logger *slog.Logger
+	// FS is the filesystem written through; see Config.FS. Default
+	// vfs.Default.
+	FS vfs.FS
+}
+
 // Compact folds the committed log of a stopped pipeline's storage into its
 // checkpoint, merges runs, truncates the log and deletes what the new
 // checkpoint does not need. It takes the storage lock, so it refuses
 // (ErrLocked) while a pipeline runs. Sink rows that a crashed run did not
 // get to acknowledge stay in the log for the next run to re-emit: the
 // fold stops before the first of them.
-func Compact(ctx context.Context, dir string, logger *slog.Logger) (CompactStats, error) {
+func Compact(ctx context.Context, dir string, opts *CompactOptions) (CompactStats, error) {
 	var st CompactStats
-	if logger == nil {
-		logger = slog.Default()
+	var o CompactOptions
+	if opts != nil {
+		o = *opts
 	}
-	if _, err := os.Stat(filepath.Join(dir, markerName)); err != nil {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.FS == nil {
+		o.FS = vfs.Default
+	}
+	logger := o.Logger
+	if _, err := o.FS.Stat(filepath.Join(dir, markerName)); err != nil {
 		return st, fmt.Errorf("%w: %s is not a pwlog storage: %w", ErrFormat, dir, err)
 	}
-	lock, err := lockStorage(dir)
+	lock, err := lockStorage(o.FS, dir)
 	if err != nil {
 		return st, err
 	}
 	defer lock.Close()
-	if err := checkMarker(dir); err != nil {
+	if err := checkMarker(o.FS, dir); err != nil {
 		return st, err
 	}
 	st.BytesBefore = fsx.DirBytes(dir)
-	l, err := wal.Open(filepath.Join(dir, "wal"), &wal.Options{Logger: logger})
+	l, err := wal.Open(filepath.Join(dir, "wal"), &wal.Options{Logger: logger, FS: o.FS})
 	if err != nil {
 		return st, fmt.Errorf("pwlog: open log: %w", err)
 	}
 	defer l.Close()
-	b, err := backend.NewFilesystem(filepath.Join(dir, checkpointDir))
+	b, err := backend.NewFilesystemFS(o.FS, filepath.Join(dir, checkpointDir))
 	if err != nil {
 		return st, fmt.Errorf("pwlog: checkpoint storage: %w", err)
 	}

@@ -3,6 +3,8 @@ package pwlog
 import (
 	"log/slog"
 	"time"
+
+	"github.com/pwlog/pwlog/vfs"
 )
 
 // Backend says where a pipeline's persistent storage lives.
@@ -49,6 +51,12 @@ type Config struct {
 	// NoSync skips every fsync. A crash of the machine can then lose
 	// committed times. For tests and benchmarks only.
 	NoSync bool
+	// FS is the filesystem the storage and the sinks are written through.
+	// The log's segments are written by tidwall/wal through package os,
+	// so FS must reach the operating system's files: vfs.Default or a
+	// wrapper of it (errorfs, vfs.Recorder), as crash tests use. Default
+	// vfs.Default.
+	FS vfs.FS
 }
 
 func (c Config) withDefaults() Config {
@@ -63,6 +71,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	if c.FS == nil {
+		c.FS = vfs.Default
 	}
 	return c
 }

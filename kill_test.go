@@ -75,7 +75,7 @@ func TestKillLoop(t *testing.T) {
 				// Compacting a crashed run's storage must keep the rows its
 				// changelog still lacks.
 				if kills%3 == 0 {
-					if _, err := Compact(t.Context(), storage, quietConfig("").Logger); err != nil {
+					if _, err := Compact(t.Context(), storage, &CompactOptions{Logger: quietConfig("").Logger}); err != nil {
 						t.Fatalf("compact after a kill: %v", err)
 					}
 				}

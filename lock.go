@@ -9,6 +9,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/pwlog/pwlog/vfs"
 )
 
 // ErrLocked reports that another process holds a storage directory.
@@ -16,20 +18,16 @@ var ErrLocked = errors.New("pwlog: storage is locked")
 
 // storageLock is an exclusive flock on DIR/LOCK, released by Close or by
 // the process's death.
-type storageLock struct{ f *os.File }
+type storageLock struct{ f vfs.File }
 
 // lockStorage takes the storage lock of dir or returns an error wrapping
 // ErrLocked that names the process holding it.
-func lockStorage(dir string) (*storageLock, error) {
+func lockStorage(fsys vfs.FS, dir string) (*storageLock, error) {
 	path := filepath.Join(dir, "LOCK")
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	f, err := fsys.Lock(path)
 	if err != nil {
-		return nil, fmt.Errorf("pwlog: lock storage: %w", err)
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		holder, _ := os.ReadFile(path)
-		f.Close()
 		if errors.Is(err, syscall.EWOULDBLOCK) {
+			holder, _ := vfs.ReadFile(fsys, path)
 			return nil, fmt.Errorf("%w: %s is in use by %s", ErrLocked, dir, describeHolder(string(holder)))
 		}
 		return nil, fmt.Errorf("pwlog: lock %s: %w", path, err)

@@ -11,13 +11,12 @@ import (
 	"slices"
 	"time"
 
-	"github.com/pwlog/pwlog/internal/fsx"
-
 	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/pwlog/pwlog/backend"
 	"github.com/pwlog/pwlog/differential"
 	"github.com/pwlog/pwlog/sources"
+	"github.com/pwlog/pwlog/vfs"
 	"github.com/pwlog/pwlog/wal"
 )
 
@@ -33,9 +32,9 @@ func markerText(v int) []byte { return fmt.Appendf(nil, "pwlog storage format %d
 
 // checkMarker verifies the format marker of dir, creating it (durably) in
 // a new or empty storage directory.
-func checkMarker(dir string) error {
+func checkMarker(fsys vfs.FS, dir string) error {
 	path := filepath.Join(dir, markerName)
-	b, err := os.ReadFile(path)
+	b, err := vfs.ReadFile(fsys, path)
 	if err == nil {
 		var v int
 		if _, err := fmt.Sscanf(string(b), "pwlog storage format %d", &v); err != nil {
@@ -49,34 +48,10 @@ func checkMarker(dir string) error {
 	if !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("pwlog: %w", err)
 	}
-	if _, err := os.Stat(filepath.Join(dir, "wal")); err == nil {
+	if _, err := fsys.Stat(filepath.Join(dir, "wal")); err == nil {
 		return fmt.Errorf("%w: %s has a wal/ but no %s marker", ErrFormat, dir, markerName)
 	}
-	return writeFileAtomic(path, markerText(FormatVersion))
-}
-
-// writeFileAtomic writes a file durably: temp file, fsync, rename, fsync
-// of the directory.
-func writeFileAtomic(path string, data []byte) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
-	if err != nil {
-		return fmt.Errorf("pwlog: %w", err)
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err == nil {
-		err = fsx.SyncDir(filepath.Dir(path))
-	}
-	if err != nil {
+	if err := vfs.WriteFileAtomic(fsys, path, markerText(FormatVersion), 0o644); err != nil {
 		return fmt.Errorf("pwlog: write %s: %w", path, err)
 	}
 	return nil
@@ -153,12 +128,12 @@ func (e *engine) openSink(s *sinkState) error {
 		hint = s.ack.Offset
 		// The log keeps no rows of acknowledged times: a changelog that
 		// lost some cannot be repaired from it.
-		if fi, err := os.Stat(s.n.path); err != nil || fi.Size() < hint {
+		if fi, err := e.cfg.FS.Stat(s.n.path); err != nil || fi.Size() < hint {
 			return fmt.Errorf("pwlog: sink %q: %s should hold at least %d bytes, every time up to %d, but %s; restore the file or start with a new storage directory",
 				s.n.name, s.n.path, hint, s.ack.Time, describeSize(fi, err))
 		}
 	}
-	csv, resume, err := sources.OpenCSVSink(s.n.path, s.n.input.schema.Names(), s.n.append, hint)
+	csv, resume, err := sources.OpenCSVSinkFS(e.cfg.FS, s.n.path, s.n.input.schema.Names(), s.n.append, hint)
 	if err != nil {
 		return fmt.Errorf("pwlog: sink %q: %w", s.n.name, err)
 	}
@@ -198,19 +173,19 @@ func (e *engine) reemit(s *sinkState) error {
 func (e *engine) recover() error {
 	dir := e.cfg.Backend.Dir()
 	start := time.Now()
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := vfs.MkdirAll(e.cfg.FS, dir, 0o755); err != nil {
 		return fmt.Errorf("pwlog: storage: %w", err)
 	}
-	lock, err := lockStorage(dir)
+	lock, err := lockStorage(e.cfg.FS, dir)
 	if err != nil {
 		return err
 	}
 	e.lock = lock
-	if err := checkMarker(dir); err != nil {
+	if err := checkMarker(e.cfg.FS, dir); err != nil {
 		return err
 	}
 	l, err := wal.Open(filepath.Join(dir, "wal"), &wal.Options{
-		SyncInterval: e.cfg.SnapshotInterval, NoSync: e.cfg.NoSync, Logger: e.log,
+		SyncInterval: e.cfg.SnapshotInterval, NoSync: e.cfg.NoSync, Logger: e.log, FS: e.cfg.FS,
 	})
 	if err != nil {
 		return fmt.Errorf("pwlog: open log: %w", err)
@@ -219,7 +194,7 @@ func (e *engine) recover() error {
 	e.log.Info("Opened the storage", slog.String("dir", dir),
 		slog.Uint64("first_lsn", l.FirstLSN()), slog.Uint64("last_lsn", l.LastLSN()),
 		slog.Duration("duration", time.Since(start)))
-	b, err := backend.NewFilesystem(filepath.Join(dir, checkpointDir))
+	b, err := backend.NewFilesystemFS(e.cfg.FS, filepath.Join(dir, checkpointDir))
 	if err != nil {
 		return fmt.Errorf("pwlog: checkpoint storage: %w", err)
 	}

@@ -11,7 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 
-	"github.com/pwlog/pwlog/internal/fsx"
+	"github.com/pwlog/pwlog/vfs"
 
 	"github.com/pwlog/pwlog/differential"
 )
@@ -33,7 +33,8 @@ var errSinkClosed = errors.New("sources: sink is closed")
 // for concurrent use.
 type CSVSink struct {
 	path  string
-	f     *os.File
+	f     vfs.File
+	fs    vfs.FS
 	ncols int
 	buf   []byte // formatted rows of whole times not yet written
 	off   int64  // bytes in the file after the last flushed time
@@ -130,12 +131,17 @@ func appendValue(b []byte, v differential.Value) []byte {
 // If nothing follows, nothing is cut and resume is that time plus one. A
 // hint beyond the end of the file, or not at the end of a row, is ignored.
 func OpenCSVSink(path string, columns []string, appendMode bool, hint int64) (s *CSVSink, resume uint64, err error) {
+	return OpenCSVSinkFS(vfs.Default, path, columns, appendMode, hint)
+}
+
+// OpenCSVSinkFS is OpenCSVSink writing through fsys.
+func OpenCSVSinkFS(fsys vfs.FS, path string, columns []string, appendMode bool, hint int64) (s *CSVSink, resume uint64, err error) {
 	header := sinkHeader(columns)
-	_, statErr := os.Stat(path)
+	_, statErr := fsys.Stat(path)
 	created := errors.Is(statErr, fs.ErrNotExist)
-	s = &CSVSink{path: path, ncols: len(columns), cut: -1}
+	s = &CSVSink{path: path, fs: fsys, ncols: len(columns), cut: -1}
 	if !appendMode {
-		if s.f, err = os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644); err != nil {
+		if s.f, err = fsys.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644); err != nil {
 			return nil, 0, fmt.Errorf("sources: sink: %w", err)
 		}
 		if fi, err := s.f.Stat(); err == nil && !fi.Mode().IsRegular() {
@@ -147,7 +153,7 @@ func OpenCSVSink(path string, columns []string, appendMode bool, hint int64) (s 
 		}
 		return s, 0, nil
 	}
-	if s.f, err = os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644); err != nil {
+	if s.f, err = fsys.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644); err != nil {
 		return nil, 0, fmt.Errorf("sources: sink: %w", err)
 	}
 	resume, err = s.recover(header, hint, created)
@@ -165,7 +171,7 @@ func (s *CSVSink) writeHeader(header []byte, created bool) error {
 	}
 	s.off = int64(len(header))
 	if created {
-		if err := fsx.SyncDir(filepath.Dir(s.path)); err != nil {
+		if err := s.fs.SyncDir(filepath.Dir(s.path)); err != nil {
 			return fmt.Errorf("sources: sink %s: %w", s.path, err)
 		}
 	}
