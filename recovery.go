@@ -23,6 +23,10 @@ import (
 // FormatVersion is the storage format this build reads and writes.
 const FormatVersion = 1
 
+// ErrSinkAhead reports an append-mode sink file holding a time the
+// storage has no commit for. Going on would emit that time twice.
+var ErrSinkAhead = errors.New("pwlog: the sink is ahead of the storage")
+
 // ErrFormat reports a storage directory this build cannot use.
 var ErrFormat = errors.New("pwlog: unsupported storage")
 
@@ -136,6 +140,11 @@ func (e *engine) openSink(s *sinkState) error {
 	csv, resume, err := sources.OpenCSVSinkFS(e.cfg.FS, s.n.path, s.n.input.schema.Names(), s.n.append, hint)
 	if err != nil {
 		return fmt.Errorf("pwlog: sink %q: %w", s.n.name, err)
+	}
+	if last := csv.LastTime(); s.n.append && last > e.clock {
+		csv.Close()
+		return fmt.Errorf("%w: sink %q: %s holds time %d, but the storage's last commit is time %d: the storage lost committed times (damaged, or restored from an older copy) or the file belongs to another storage; writing on would emit times twice",
+			ErrSinkAhead, s.n.name, s.n.path, last, e.clock)
 	}
 	s.csv, s.resume = csv, resume
 	return nil

@@ -40,8 +40,9 @@ type CSVSink struct {
 	off   int64  // bytes in the file after the last flushed time
 	last  uint64 // the last time written, when wrote
 	wrote bool
-	cut   int64 // where recovery cuts the file before the first write, or -1
-	err   error // sticky
+	cut   int64  // where recovery cuts the file before the first write, or -1
+	found uint64 // the last time in the file at open, 0 if none
+	err   error  // sticky
 	// special is set for a sink that is not a regular file (/dev/null, a
 	// pipe): it has nothing to fsync.
 	special bool
@@ -164,6 +165,10 @@ func OpenCSVSinkFS(fsys vfs.FS, path string, columns []string, appendMode bool, 
 	return s, resume, nil
 }
 
+// LastTime returns the last time an append-mode file held when it was
+// opened (its rows perhaps torn), 0 if it held none.
+func (s *CSVSink) LastTime() uint64 { return s.found }
+
 // writeHeader writes the header at the start of an empty file.
 func (s *CSVSink) writeHeader(header []byte, created bool) error {
 	if _, err := s.f.Write(header); err != nil {
@@ -222,8 +227,10 @@ func (s *CSVSink) recover(header []byte, hint int64, created bool) (uint64, erro
 			switch {
 			case !sc.any:
 				resume, cut, done = t+1, sc.end, true
+				s.found = t
 			case sc.first > t:
 				resume, cut, done = sc.last, sc.lastFrom, true
+				s.found = sc.last
 			}
 			// Otherwise the times after the hint do not follow it: scan all.
 		}
@@ -236,6 +243,7 @@ func (s *CSVSink) recover(header []byte, hint int64, created bool) (uint64, erro
 		resume, cut = 0, sc.end
 		if sc.any {
 			resume, cut = sc.last, sc.lastFrom
+			s.found = sc.last
 		}
 	}
 	if cut < size {
