@@ -46,6 +46,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -408,6 +409,60 @@ func (l *Log) WaitDurable(lsn uint64) error {
 	return nil
 }
 
+// stageStart writes <lsn>.START, the file tidwall's TruncateFront is about
+// to write, with the same bytes (the entries from lsn on in its segment),
+// fsyncs it and the directory. tidwall then removes the older segments and
+// renames the START file with no directory fsync in between, so a crash
+// may persist any subset of those steps; with the START file durable
+// first, every subset leaves either the old segments or a START file that
+// finishTruncate completes at the next Open. wmu and syncMu are held.
+func (l *Log) stageStart(lsn, last uint64) error {
+	var data []byte
+	if lsn <= last {
+		segs, err := listSegments(l.opts.FS, l.dir)
+		if err != nil {
+			return err
+		}
+		i := len(segs) - 1
+		for i > 0 && segs[i].start > lsn {
+			i--
+		}
+		if len(segs) == 0 || segs[i].start > lsn {
+			return fmt.Errorf("no segment holds LSN %d", lsn)
+		}
+		s := segs[i]
+		buf, err := readFile(l.opts.FS, s.path, nil)
+		if err != nil {
+			return err
+		}
+		off := 0
+		for next := s.start; next < lsn; next++ {
+			size, _, cerr := validEntry(buf[off:], next)
+			if cerr != nil {
+				return cerr.at(s.path, off, next)
+			}
+			off += size
+		}
+		data = buf[off:]
+	}
+	name := filepath.Join(l.dir, segmentName(lsn)+".START")
+	f, err := l.opts.FS.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o640)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	return l.opts.FS.SyncDir(l.dir)
+}
+
 // TruncateFront removes the records before lsn and fsyncs the directory.
 // lsn at or below FirstLSN is a no-op; lsn may be LastLSN()+1, which
 // empties the log while keeping its numbering. A failure in the middle is
@@ -434,6 +489,11 @@ func (l *Log) TruncateFront(lsn uint64) error {
 	}
 	if lsn > last+1 {
 		return fmt.Errorf("wal: truncate front to LSN %d: past the last LSN %d", lsn, last)
+	}
+	if !l.opts.NoSync {
+		if err := l.stageStart(lsn, last); err != nil {
+			return l.fail(fmt.Errorf("wal: truncate front to LSN %d: %w", lsn, err))
+		}
 	}
 	if err := l.tw.TruncateFront(lsn); err != nil {
 		return l.fail(fmt.Errorf("wal: truncate front to LSN %d: %w", lsn, err))
