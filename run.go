@@ -83,10 +83,7 @@ func (p *Pipeline) Run(ctx context.Context, cfg Config) error {
 		return errors.New("pwlog: a Pipeline runs once; build a new one for the next run")
 	}
 	p.started = true
-	e := &engine{p: p, cfg: cfg.withDefaults(), offsets: map[string]map[string]sources.FileState{},
-		pending: make([][]differential.Update, len(p.nodes)), removed: map[string][]string{},
-		fold: map[compaction.ArrKey][]differential.Deltas{}, foldLen: map[compaction.ArrKey]int{}, ctx: ctx}
-	e.log = e.cfg.Logger
+	e := newEngine(ctx, p, cfg)
 	err := e.open()
 	if err == nil {
 		err = e.run(ctx)
@@ -95,6 +92,15 @@ func (p *Pipeline) Run(ctx context.Context, cfg Config) error {
 }
 
 // nextTime returns a logical time greater than every committed one.
+// newEngine returns the engine of one run of p.
+func newEngine(ctx context.Context, p *Pipeline, cfg Config) *engine {
+	e := &engine{p: p, cfg: cfg.withDefaults(), offsets: map[string]map[string]sources.FileState{},
+		pending: make([][]differential.Update, len(p.nodes)), removed: map[string][]string{},
+		fold: map[compaction.ArrKey][]differential.Deltas{}, foldLen: map[compaction.ArrKey]int{}, ctx: ctx}
+	e.log = e.cfg.Logger
+	return e
+}
+
 func (e *engine) nextTime() uint64 {
 	t := uint64(time.Now().UnixMilli())
 	if t <= e.clock {

@@ -18,6 +18,9 @@ import (
 // slow, and a tail we cannot prove torn is not cut.
 const maxLaterChecks = 4096
 
+// keepSuffix names the file stageStart writes before a front truncation.
+const keepSuffix = ".KEEP"
+
 // openState is what the log must hold after repair.
 type openState struct {
 	first, last uint64
@@ -43,6 +46,7 @@ func finishTruncate(dir string, o *Options) error {
 	}
 	var names []string // segments and .START/.END files, in name order as tidwall sees them
 	startIdx, endIdx := -1, -1
+	keep := ""
 	changed := false
 	for _, de := range des {
 		name := de.Name()
@@ -54,13 +58,16 @@ func finishTruncate(dir string, o *Options) error {
 		}
 		switch {
 		case len(name) == 20:
+		case len(name) == 20+len(keepSuffix) && strings.HasSuffix(name, keepSuffix):
+			keep = name
+			continue
 		case len(name) == 26 && strings.HasSuffix(name, ".START"):
 			startIdx = len(names)
 		case len(name) == 24 && strings.HasSuffix(name, ".END"):
 			if endIdx == -1 {
 				endIdx = len(names)
 			}
-		case strings.HasSuffix(name, ".TEMP"):
+		case strings.HasSuffix(name, ".TEMP"), strings.HasSuffix(name, keepSuffix+".tmp"):
 			// A .START or .END file that was never complete: the
 			// truncation had not begun.
 			if err := o.FS.Remove(filepath.Join(dir, name)); err != nil {
@@ -98,6 +105,25 @@ func finishTruncate(dir string, o *Options) error {
 	}
 	if endIdx >= 0 {
 		if err := finish(names[endIdx], names[endIdx+1:]); err != nil {
+			return err
+		}
+	}
+	if keep != "" {
+		// A front truncation of ours did not finish (TruncateFront,
+		// stageStart): the KEEP file holds what the first segment must
+		// be; older segments go.
+		lsn, _ := parseSegmentName(keep[:20])
+		segs, err := listSegments(o.FS, dir) // as the START finish left them
+		if err != nil {
+			return err
+		}
+		var remove []string
+		for _, sg := range segs {
+			if sg.start < lsn {
+				remove = append(remove, filepath.Base(sg.path))
+			}
+		}
+		if err := finish(keep, remove); err != nil {
 			return err
 		}
 	}

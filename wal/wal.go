@@ -46,7 +46,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -409,13 +408,15 @@ func (l *Log) WaitDurable(lsn uint64) error {
 	return nil
 }
 
-// stageStart writes <lsn>.START, the file tidwall's TruncateFront is about
-// to write, with the same bytes (the entries from lsn on in its segment),
-// fsyncs it and the directory. tidwall then removes the older segments and
-// renames the START file with no directory fsync in between, so a crash
-// may persist any subset of those steps; with the START file durable
-// first, every subset leaves either the old segments or a START file that
-// finishTruncate completes at the next Open. wmu and syncMu are held.
+// stageStart writes <lsn>.KEEP, holding what tidwall's TruncateFront is
+// about to make the first segment (the entries from lsn on in their
+// segment), and fsyncs it and the directory. tidwall then writes a START
+// file, removes the older segments and renames the START file, with no
+// directory fsync in between, so a crash may persist any subset of those
+// steps, even none of the rename's two names. With the KEEP file durable
+// first, finishTruncate completes the truncation from it at the next
+// Open, whatever the crash kept. TruncateFront removes it once the new
+// first segment is durable. wmu and syncMu are held.
 func (l *Log) stageStart(lsn, last uint64) error {
 	var data []byte
 	if lsn <= last {
@@ -445,22 +446,8 @@ func (l *Log) stageStart(lsn, last uint64) error {
 		}
 		data = buf[off:]
 	}
-	name := filepath.Join(l.dir, segmentName(lsn)+".START")
-	f, err := l.opts.FS.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o640)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return err
-	}
-	return l.opts.FS.SyncDir(l.dir)
+	// Written whole before it has its name: a KEEP file is complete.
+	return vfs.WriteFileAtomic(l.opts.FS, filepath.Join(l.dir, segmentName(lsn)+keepSuffix), data, 0o640)
 }
 
 // TruncateFront removes the records before lsn and fsyncs the directory.
@@ -502,6 +489,13 @@ func (l *Log) TruncateFront(lsn uint64) error {
 	if err := l.loadTail(); err != nil {
 		return l.fail(err)
 	}
+	// tidwall wrote the new first segment as a new file: fsync it
+	// ourselves before its name is made durable.
+	if !l.opts.NoSync {
+		if err := l.fsyncFile(filepath.Join(l.dir, segmentName(lsn))); err != nil {
+			return l.fail(fmt.Errorf("wal: truncate front to LSN %d: %w", lsn, err))
+		}
+	}
 	// A truncation inside the tail segment replaced its file.
 	l.closeSyncFD()
 	l.mu.Lock()
@@ -510,6 +504,15 @@ func (l *Log) TruncateFront(lsn uint64) error {
 	if !l.opts.NoSync {
 		if err := l.syncDir(); err != nil {
 			return l.fail(fmt.Errorf("wal: fsync directory %s: %w", l.dir, err))
+		}
+		// The new first segment is durable: the KEEP file has served.
+		// Its removal is durable before any write reaches that segment.
+		err := l.opts.FS.Remove(filepath.Join(l.dir, segmentName(lsn)+keepSuffix))
+		if err == nil {
+			err = l.syncDir()
+		}
+		if err != nil {
+			return l.fail(fmt.Errorf("wal: truncate front to LSN %d: %w", lsn, err))
 		}
 	}
 	return nil
