@@ -15,6 +15,7 @@ import (
 	"github.com/pwlog/pwlog/checkpoint"
 	"github.com/pwlog/pwlog/compaction"
 	"github.com/pwlog/pwlog/differential"
+	"github.com/pwlog/pwlog/internal/msgpackx"
 	"github.com/pwlog/pwlog/sources"
 )
 
@@ -82,7 +83,7 @@ func (e *engine) openCheckpoint(ctx context.Context, b backend.Backend) error {
 		return fmt.Errorf("pwlog: the log ends at LSN %d but checkpoint %d covers up to LSN %d: the log was removed or replaced; new commits would be lost", last, m.Seq, m.LSN)
 	}
 	var meta storageMeta
-	if err := msgpack.Unmarshal(m.Meta, &meta); err != nil {
+	if err := msgpackx.Unmarshal(m.Meta, &meta); err != nil {
 		return fmt.Errorf("pwlog: manifest %d: engine state: %w", m.Seq, err)
 	}
 	for name, states := range meta.Sources {

@@ -7,12 +7,11 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/vmihailenco/msgpack/v5"
-
 	"github.com/pwlog/pwlog/backend"
 	"github.com/pwlog/pwlog/compaction"
 	"github.com/pwlog/pwlog/differential"
 	"github.com/pwlog/pwlog/internal/fsx"
+	"github.com/pwlog/pwlog/internal/msgpackx"
 	"github.com/pwlog/pwlog/sources"
 	"github.com/pwlog/pwlog/vfs"
 	"github.com/pwlog/pwlog/wal"
@@ -117,7 +116,7 @@ func scanFold(l *wal.Log, comp *compaction.Compactor) (compaction.Fold, error) {
 	from := l.FirstLSN()
 	if m := comp.Manifest(); m != nil {
 		var meta storageMeta
-		if err := msgpack.Unmarshal(m.Meta, &meta); err != nil {
+		if err := msgpackx.Unmarshal(m.Meta, &meta); err != nil {
 			return f, fmt.Errorf("pwlog: manifest %d: engine state: %w", m.Seq, err)
 		}
 		for name, states := range meta.Sources {
@@ -147,7 +146,7 @@ func scanFold(l *wal.Log, comp *compaction.Compactor) (compaction.Fold, error) {
 			return nil
 		}
 		var c CommitRecord
-		if err := msgpack.Unmarshal(r.Data, &c); err != nil {
+		if err := unmarshalRecord(r.Data, &c); err != nil {
 			return fmt.Errorf("pwlog: commit record at LSN %d: %w", r.LSN, err)
 		}
 		for _, b := range batch {

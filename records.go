@@ -6,6 +6,7 @@ import (
 	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/pwlog/pwlog/differential"
+	"github.com/pwlog/pwlog/internal/msgpackx"
 	"github.com/pwlog/pwlog/sources"
 	"github.com/pwlog/pwlog/wal"
 )
@@ -156,8 +157,39 @@ func DecodeRecord(kind wal.Kind, data []byte) (any, error) {
 	default:
 		return nil, fmt.Errorf("pwlog: unknown record kind %d", kind)
 	}
-	if err := msgpack.Unmarshal(data, v); err != nil {
+	if err := unmarshalRecord(data, v); err != nil {
 		return nil, fmt.Errorf("pwlog: decode %s record: %w", KindName(kind), err)
 	}
 	return v, nil
+}
+
+// unmarshalRecord decodes the body of a WAL record into v, one of the
+// *Record types, refusing hostile lengths (msgpackx.Unmarshal) and, in an
+// input, state or output record, columns of different lengths: replay
+// indexes them together.
+func unmarshalRecord(data []byte, v any) error {
+	if err := msgpackx.Unmarshal(data, v); err != nil {
+		return err
+	}
+	lens := columnLens(v)
+	for _, n := range lens {
+		if n != lens[0] {
+			return fmt.Errorf("columns of different lengths %v", lens)
+		}
+	}
+	return nil
+}
+
+// columnLens returns the lengths of the columns of a record, v one of the
+// *Record types; [0] for a record without columns.
+func columnLens(v any) []int {
+	switch r := v.(type) {
+	case *InputRecord:
+		return []int{len(r.Keys), len(r.Rows), len(r.Diffs)}
+	case *StateRecord:
+		return []int{len(r.Deltas.Groups), len(r.Deltas.Keys), len(r.Deltas.Rows), len(r.Deltas.Diffs)}
+	case *OutputRecord:
+		return []int{len(r.Keys), len(r.Rows), len(r.Diffs)}
+	}
+	return []int{0}
 }

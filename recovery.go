@@ -11,8 +11,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/vmihailenco/msgpack/v5"
-
 	"github.com/pwlog/pwlog/backend"
 	"github.com/pwlog/pwlog/differential"
 	"github.com/pwlog/pwlog/sources"
@@ -247,14 +245,14 @@ func (e *engine) replay() error {
 			return nil
 		}
 		var c CommitRecord
-		if err := msgpack.Unmarshal(r.Data, &c); err != nil {
+		if err := unmarshalRecord(r.Data, &c); err != nil {
 			return fmt.Errorf("pwlog: commit record at LSN %d: %w", r.LSN, err)
 		}
 		for _, b := range batch {
 			switch b.Kind {
 			case KindState:
 				var s StateRecord
-				if err := msgpack.Unmarshal(b.Data, &s); err != nil {
+				if err := unmarshalRecord(b.Data, &s); err != nil {
 					return fmt.Errorf("pwlog: state record at LSN %d: %w", b.LSN, err)
 				}
 				a := arrs[arrKey{s.Operator, s.Arrangement}]
@@ -266,7 +264,7 @@ func (e *engine) replay() error {
 				e.addToFold(s.Operator, s.Arrangement, s.Deltas, len(b.Data))
 			case KindPipeline:
 				var pr PipelineRecord
-				if err := msgpack.Unmarshal(b.Data, &pr); err != nil {
+				if err := unmarshalRecord(b.Data, &pr); err != nil {
 					return fmt.Errorf("pwlog: pipeline record at LSN %d: %w", b.LSN, err)
 				}
 				if err := e.checkFingerprint(pr.Lines); err != nil {
@@ -274,7 +272,7 @@ func (e *engine) replay() error {
 				}
 			case KindOutput:
 				var o OutputRecord
-				if err := msgpack.Unmarshal(b.Data, &o); err != nil {
+				if err := unmarshalRecord(b.Data, &o); err != nil {
 					return fmt.Errorf("pwlog: output record at LSN %d: %w", b.LSN, err)
 				}
 				if s := sinks[o.Sink]; s != nil && o.Time > s.ack.Time {

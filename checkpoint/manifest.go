@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/pwlog/pwlog/internal/msgpackx"
 )
 
 // Manifest names the live runs of a checkpoint: the state as of a
@@ -110,15 +112,12 @@ func DecodeManifest(name string, b []byte) (*Manifest, error) {
 	corrupt := func(off int, format string, args ...any) error {
 		return &CorruptError{Object: name, Offset: int64(headerSize + off), Reason: fmt.Sprintf(format, args...)}
 	}
-	end, serr := skim(body, 0, 0)
-	if serr != nil {
-		return nil, corrupt(serr.pos, "%s", serr.reason)
+	if err := msgpackx.Check(body); err != nil {
+		serr := err.(*msgpackx.Error)
+		return nil, corrupt(serr.Offset, "%s", serr.Reason)
 	}
-	if end != len(body) {
-		return nil, corrupt(end, "%d bytes after the manifest", len(body)-end)
-	}
-	if _, _, serr := mapHeader(body, 0); serr != nil {
-		return nil, corrupt(serr.pos, "%s", serr.reason)
+	if _, _, serr := msgpackx.MapHeader(body, 0); serr != nil {
+		return nil, corrupt(serr.Offset, "%s", serr.Reason)
 	}
 	m := new(Manifest)
 	if err := msgpack.Unmarshal(body, m); err != nil {

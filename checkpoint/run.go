@@ -9,6 +9,7 @@ import (
 	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/pwlog/pwlog/differential"
+	"github.com/pwlog/pwlog/internal/msgpackx"
 )
 
 const (
@@ -157,7 +158,7 @@ func DecodeRun(name string, b []byte) (RunMeta, differential.Deltas, error) {
 	}
 	var cols runBody
 	if e := readRunBody(body, &cols); e != nil {
-		return RunMeta{}, differential.Deltas{}, corrupt("decoded body offset %d: %s", e.pos, e.reason)
+		return RunMeta{}, differential.Deltas{}, corrupt("decoded body offset %d: %s", e.Offset, e.Reason)
 	}
 	d, reason := decodeColumns(&cols)
 	if reason != "" {
@@ -176,37 +177,33 @@ func DecodeRun(name string, b []byte) (RunMeta, differential.Deltas, error) {
 
 // readRunBody parses the msgpack map of a run body into cols; the column
 // fields of cols are sub-slices of body.
-func readRunBody(body []byte, cols *runBody) *skimError {
-	end, err := skim(body, 0, 0)
-	if err != nil {
-		return err
+func readRunBody(body []byte, cols *runBody) *msgpackx.Error {
+	if err := msgpackx.Check(body); err != nil {
+		return err.(*msgpackx.Error)
 	}
-	if end != len(body) {
-		return skimErr(end, "%d bytes after the body's map", len(body)-end)
-	}
-	pairs, pos, err := mapHeader(body, 0)
+	pairs, pos, err := msgpackx.MapHeader(body, 0)
 	if err != nil {
 		return err
 	}
 	for range pairs {
-		kend, _ := skim(body, pos, 1)
-		key, ok := strValue(body, pos, kend)
+		kend, _ := msgpackx.Skip(body, pos)
+		key, ok := msgpackx.Str(body, pos, kend)
 		if !ok {
-			return skimErr(pos, "map key is not a string")
+			return &msgpackx.Error{Offset: pos, Reason: "map key is not a string"}
 		}
 		vpos := kend
-		vend, _ := skim(body, vpos, 1)
+		vend, _ := msgpackx.Skip(body, vpos)
 		pos = vend
 		var col *[]byte
 		switch string(key) {
 		case "m":
 			if err := msgpack.Unmarshal(body[vpos:vend], &cols.Meta); err != nil {
-				return skimErr(vpos, "run metadata: %v", err)
+				return &msgpackx.Error{Offset: vpos, Reason: fmt.Sprintf("run metadata: %v", err)}
 			}
 			continue
 		case "n":
 			if err := msgpack.Unmarshal(body[vpos:vend], &cols.N); err != nil {
-				return skimErr(vpos, "entry count: %v", err)
+				return &msgpackx.Error{Offset: vpos, Reason: fmt.Sprintf("entry count: %v", err)}
 			}
 			continue
 		case "gi":
@@ -224,9 +221,9 @@ func readRunBody(body []byte, cols *runBody) *skimError {
 		default:
 			continue // a field of a later writer of this version
 		}
-		v, ok := binValue(body, vpos, vend)
+		v, ok := msgpackx.Bin(body, vpos, vend)
 		if !ok {
-			return skimErr(vpos, "column %q is not a bin", key)
+			return &msgpackx.Error{Offset: vpos, Reason: fmt.Sprintf("column %q is not a bin", key)}
 		}
 		*col = v
 	}
