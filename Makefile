@@ -11,9 +11,13 @@ build:
 	$(GO) build ./...
 	$(GO) build -o $(BIN)/sessions ./examples/sessions
 
+# The crash state machine runs SM_CHECKS sequences here; `make fuzz` runs
+# many more.
+SM_CHECKS ?= 6
 test:
 	$(GO) vet ./...
-	$(GO) test -race -timeout 20m ./...
+	$(GO) test -race -timeout 20m -skip 'TestCrashStateMachine' ./...
+	RAPID_CHECKS=$(SM_CHECKS) $(GO) test -race -timeout 20m -run 'TestCrashStateMachine' .
 
 demo: build
 	./scripts/demo.sh $(BIN)/sessions
@@ -25,12 +29,25 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchmem -timeout 60m ./...
 	$(GO) run ./internal/tools/report $(REPORT_FLAGS)
 
+# Long: every fuzz target for FUZZTIME, the crash state machine and the
+# model test with FUZZ_CHECKS sequences from SEED, every crash point with
+# CRASH_SEEDS images. A failure prints how to replay it: rapid names its
+# fail file (-rapid.failfile=...), crash points print k and seed.
+FUZZ_CHECKS ?= 500
+CRASH_SEEDS ?= 16
+SEED := $(or $(SEED),$(shell od -An -N4 -tu4 /dev/urandom | tr -d ' '))
 fuzz:
+	@echo "make fuzz SEED=$(SEED) replays this run's property tests"
+	PWLOG_CRASH_SEEDS=$(CRASH_SEEDS) $(GO) test -timeout 120m -run 'TestCrashAtEveryOperation|TestFaultAtEveryWrite|TestDamageIsReportedNeverWrong' .
+	RAPID_CHECKS=$(FUZZ_CHECKS) $(GO) test -timeout 120m -run 'TestCrashStateMachine|TestRunsMatchModel' -rapid.seed=$(SEED) .
 	$(GO) test -run '^$$' -fuzz FuzzDecodeFrame -fuzztime $(FUZZTIME) ./wal/
+	$(GO) test -run '^$$' -fuzz FuzzScanTail -fuzztime $(FUZZTIME) ./wal/
+	$(GO) test -run '^$$' -fuzz FuzzDecodeRecord -fuzztime $(FUZZTIME) .
 	$(GO) test -run '^$$' -fuzz FuzzParseCSV -fuzztime $(FUZZTIME) ./sources/
 	$(GO) test -run '^$$' -fuzz FuzzDecodeRow -fuzztime $(FUZZTIME) ./differential/
 	$(GO) test -run '^$$' -fuzz FuzzDecodeRun -fuzztime $(FUZZTIME) ./checkpoint/
 	$(GO) test -run '^$$' -fuzz FuzzDecodeManifest -fuzztime $(FUZZTIME) ./checkpoint/
+	$(GO) test -run '^$$' -fuzz FuzzCheck -fuzztime $(FUZZTIME) ./internal/msgpackx/
 
 lint:
 	$(GO) vet ./...
