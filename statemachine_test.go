@@ -249,8 +249,8 @@ func TestCrashStateMachine(t *testing.T) {
 	rapid.Check(t, func(rt *rapid.T) {
 		tmp := t.TempDir()
 		m := &crashMachine{t: t, root: filepath.Join(tmp, "root"), setup: crashSetup{
-			input:        filepath.Join(tmp, "input"),
-			batch:        rapid.SampledFrom([]int{3, 8, 1 << 16}).Draw(rt, "batchRows"),
+			input: filepath.Join(tmp, "input"),
+			batch: rapid.SampledFrom([]int{3, 8, 1 << 16}).Draw(rt, "batchRows"),
 			// Background compaction (CompactBytes 1) is left out while
 			// its crash bug is open (see TestCrashAtEveryOperation).
 			compactBytes: rapid.SampledFrom([]int64{-1, 0}).Draw(rt, "compactBytes"),
