@@ -39,10 +39,6 @@ type Filesystem struct {
 	root string
 	fs   vfs.FS
 
-	// syncDir fsyncs a directory; fs.SyncDir except in tests, which count
-	// the calls.
-	syncDir func(dir string) error
-
 	// dirs holds the sub-directories (slash-separated, relative to root)
 	// whose entry in their parent this Filesystem has made durable, so that
 	// each is created and synced once, not on every Put.
@@ -66,17 +62,12 @@ func NewFilesystem(root string) (*Filesystem, error) {
 // NewFilesystemFS is NewFilesystem writing through fsys instead of the
 // operating system's filesystem.
 func NewFilesystemFS(fsys vfs.FS, root string) (*Filesystem, error) {
-	return newFilesystem(fsys, root, fsys.SyncDir)
-}
-
-// newFilesystem is NewFilesystemFS with the directory fsync supplied.
-func newFilesystem(fsys vfs.FS, root string, syncDir func(string) error) (*Filesystem, error) {
 	if root == "" {
 		return nil, errors.New("backend: filesystem root is empty")
 	}
 	root = filepath.Clean(root)
-	f := &Filesystem{root: root, fs: fsys, syncDir: syncDir}
-	if err := f.mkdirSynced(root); err != nil {
+	f := &Filesystem{root: root, fs: fsys}
+	if err := vfs.MkdirAll(fsys, root, 0o755); err != nil {
 		return nil, fmt.Errorf("backend: create root %s: %w", root, err)
 	}
 	if err := f.removeTemps(); err != nil {
@@ -122,7 +113,7 @@ func (f *Filesystem) put(name string, data []byte) error {
 		_ = f.fs.Remove(tmp) // best effort; NewFilesystem removes it otherwise
 		return err
 	}
-	return f.syncDir(dir)
+	return f.fs.SyncDir(dir)
 }
 
 // Create stores data under name only if no object has that name; see
@@ -157,12 +148,12 @@ func (f *Filesystem) create(name string, data []byte) error {
 		// The object may have been linked a moment ago by a concurrent
 		// Create that has not yet synced the directory; sync it, so that
 		// the object the caller is told about is durable.
-		if err := f.syncDir(dir); err != nil {
+		if err := f.fs.SyncDir(dir); err != nil {
 			return err
 		}
 		return ErrExist
 	}
-	return f.syncDir(dir)
+	return f.fs.SyncDir(dir)
 }
 
 // Get returns the object's bytes in a new slice; see Backend.Get.
@@ -270,7 +261,7 @@ func (f *Filesystem) delete(name string) error {
 	} else if err := f.fs.Remove(p); err != nil && !isNotExist(err) {
 		return err
 	}
-	if err := f.syncDir(filepath.Dir(p)); err != nil && !isNotExist(err) {
+	if err := f.fs.SyncDir(filepath.Dir(p)); err != nil && !isNotExist(err) {
 		return err
 	}
 	return nil
@@ -334,7 +325,7 @@ func (f *Filesystem) ensureDir(rel string) error {
 	}
 	// Whether we created it or found it (made by another process, or by a
 	// concurrent call that may not have synced yet), sync the parent once.
-	if err := f.syncDir(filepath.Dir(p)); err != nil {
+	if err := f.fs.SyncDir(filepath.Dir(p)); err != nil {
 		return err
 	}
 	f.dirs.Store(rel, struct{}{})
@@ -364,7 +355,7 @@ func (f *Filesystem) removeTemps() error {
 		return err
 	}
 	for _, dir := range dirs {
-		if err := f.syncDir(dir); err != nil {
+		if err := f.fs.SyncDir(dir); err != nil {
 			return err
 		}
 	}
@@ -403,37 +394,6 @@ func writeTemp(fsys vfs.FS, dir, base string, data []byte) (string, error) {
 			return "", err
 		}
 		return tmp, nil
-	}
-}
-
-// mkdirSynced creates the directory dir and its missing parents, fsyncing
-// the parent of each directory it creates. It fails if dir exists but is
-// not a directory.
-func (f *Filesystem) mkdirSynced(dir string) error {
-	err := f.fs.Mkdir(dir, 0o755)
-	switch {
-	case err == nil:
-		return f.syncDir(filepath.Dir(dir))
-	case errors.Is(err, fs.ErrExist):
-		st, err := f.fs.Stat(dir)
-		if err != nil {
-			return err
-		}
-		if !st.IsDir() {
-			return &fs.PathError{Op: "mkdir", Path: dir, Err: syscall.ENOTDIR}
-		}
-		return nil
-	case errors.Is(err, fs.ErrNotExist):
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return err
-		}
-		if err := f.mkdirSynced(parent); err != nil {
-			return err
-		}
-		return f.mkdirSynced(dir)
-	default:
-		return err
 	}
 }
 

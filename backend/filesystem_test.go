@@ -12,29 +12,29 @@ import (
 	"testing"
 
 	"github.com/pwlog/pwlog/vfs"
-
-	"github.com/pwlog/pwlog/internal/fsx"
 )
 
 // Whether a directory fsync is missing cannot be seen on a real filesystem
 // without crashing the machine, so the tests count the syncs through the
-// syncDir hook instead.
+// filesystem seam instead.
 
-// dirSyncs records the directories synced through a Filesystem's hook.
+// dirSyncs is the OS filesystem recording the directories synced through
+// it.
 type dirSyncs struct {
+	vfs.FS
 	mu   sync.Mutex
 	dirs []string
 	fail error // returned by every sync when set
 }
 
-func (d *dirSyncs) sync(dir string) error {
+func (d *dirSyncs) SyncDir(dir string) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.dirs = append(d.dirs, dir)
 	if d.fail != nil {
 		return d.fail
 	}
-	return fsx.SyncDir(dir)
+	return d.FS.SyncDir(dir)
 }
 
 // take returns the directories synced since the last take.
@@ -48,8 +48,8 @@ func (d *dirSyncs) take() []string {
 
 func newCounted(t *testing.T, root string) (*Filesystem, *dirSyncs) {
 	t.Helper()
-	syncs := &dirSyncs{}
-	f, err := newFilesystem(vfs.Default, root, syncs.sync)
+	syncs := &dirSyncs{FS: vfs.Default}
+	f, err := NewFilesystemFS(syncs, root)
 	if err != nil {
 		t.Fatal(err)
 	}

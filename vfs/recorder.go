@@ -345,17 +345,7 @@ func (r *Recorder) Stat(name string) (fs.FileInfo, error) { return os.Stat(name)
 func (r *Recorder) Lstat(name string) (fs.FileInfo, error) { return os.Lstat(name) }
 
 // SyncDir syncs directory name and records its real entries as durable.
-func (r *Recorder) SyncDir(name string) error {
-	f, err := r.OpenFile(name, os.O_RDONLY, 0)
-	if err != nil {
-		return err
-	}
-	err = f.Sync()
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
+func (r *Recorder) SyncDir(name string) error { return SyncFile(r, name) }
 
 // Lock creates name if needed, opens it read-write and takes an exclusive
 // flock on it without waiting, as Default.Lock does.

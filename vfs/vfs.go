@@ -111,17 +111,7 @@ func (osFS) ReadDir(name string) ([]fs.DirEntry, error) {
 func (osFS) Stat(name string) (fs.FileInfo, error)  { return os.Stat(name) }
 func (osFS) Lstat(name string) (fs.FileInfo, error) { return os.Lstat(name) }
 
-func (osFS) SyncDir(name string) error {
-	d, err := os.Open(name)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
+func (fsys osFS) SyncDir(name string) error { return SyncFile(fsys, name) }
 
 func (osFS) Lock(name string) (File, error) {
 	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o644)
@@ -141,6 +131,20 @@ func Open(fsys FS, name string) (File, error) { return fsys.OpenFile(name, os.O_
 // Create creates or truncates name for reading and writing.
 func Create(fsys FS, name string) (File, error) {
 	return fsys.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+}
+
+// SyncFile opens the file or directory name read-only and fsyncs it: for
+// a file, its data; for a directory, its entries.
+func SyncFile(fsys FS, name string) error {
+	f, err := Open(fsys, name)
+	if err != nil {
+		return err
+	}
+	err = f.Sync()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // ReadFile returns the contents of name.

@@ -492,7 +492,7 @@ func (l *Log) TruncateFront(lsn uint64) error {
 	// tidwall wrote the new first segment as a new file: fsync it
 	// ourselves before its name is made durable.
 	if !l.opts.NoSync {
-		if err := l.fsyncFile(filepath.Join(l.dir, segmentName(lsn))); err != nil {
+		if err := vfs.SyncFile(l.opts.FS, filepath.Join(l.dir, segmentName(lsn))); err != nil {
 			return l.fail(fmt.Errorf("wal: truncate front to LSN %d: %w", lsn, err))
 		}
 	}

@@ -15,7 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pwlog/pwlog/internal/fsx"
 	"github.com/pwlog/pwlog/vfs"
 )
 
@@ -567,7 +566,7 @@ func TestSegmentRollover(t *testing.T) {
 	var synced atomic.Uint64 // the segment the last file fsync was for
 	open := func() *Log {
 		l := mustOpen(t, dir, &Options{SegmentSize: segSize, Logger: quietLogger()})
-		l.syncDir = func() error { dirSyncs.Add(1); return fsx.SyncDir(dir) }
+		l.syncDir = func() error { dirSyncs.Add(1); return vfs.Default.SyncDir(dir) }
 		l.syncFile = func() error { synced.Store(l.syncStart); return l.fsyncTail() }
 		return l
 	}
@@ -677,7 +676,7 @@ func TestTruncateFront(t *testing.T) {
 	o := &Options{SegmentSize: 256, Logger: quietLogger()}
 	l := mustOpen(t, dir, o)
 	var dirSyncs atomic.Int64
-	l.syncDir = func() error { dirSyncs.Add(1); return fsx.SyncDir(dir) }
+	l.syncDir = func() error { dirSyncs.Add(1); return vfs.Default.SyncDir(dir) }
 	g := &batchGen{rng: rand.New(rand.NewSource(7))}
 	var want []Record
 	appendN := func(n int) {

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/pwlog/pwlog/vfs"
 	tidwal "github.com/tidwall/wal"
 )
 
@@ -190,24 +191,11 @@ func (l *Log) fsyncSealed(from, to uint64) error {
 		if s.start <= from || s.start >= to {
 			continue
 		}
-		if err := l.fsyncFile(s.path); err != nil {
+		if err := vfs.SyncFile(l.opts.FS, s.path); err != nil {
 			return err
 		}
 	}
 	return nil
-}
-
-// fsyncFile opens the file at path and fsyncs it.
-func (l *Log) fsyncFile(path string) error {
-	f, err := l.opts.FS.OpenFile(path, os.O_WRONLY, 0)
-	if err != nil {
-		return err
-	}
-	err = f.Sync()
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }
 
 // closeSyncFD closes the descriptor of fsyncTail. syncMu is held.

@@ -1,25 +1,12 @@
-// Package fsx holds the few filesystem steps pwlog's durability rests on,
-// shared by the packages that write files. It imports nothing of pwlog's.
+// Package fsx holds filesystem helpers shared by pwlog's packages and
+// tools. It imports nothing of pwlog's. (The steps durability rests on
+// are in package vfs.)
 package fsx
 
 import (
 	"os"
 	"path/filepath"
 )
-
-// SyncDir fsyncs the directory at path, making the creation, removal and
-// renaming of its entries durable.
-func SyncDir(path string) error {
-	d, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
 
 // DirBytes returns the total size of the regular files under dir.
 func DirBytes(dir string) int64 {
