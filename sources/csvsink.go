@@ -175,6 +175,11 @@ func (s *CSVSink) writeHeader(header []byte, created bool) error {
 		return fmt.Errorf("sources: sink %s: write header: %w", s.path, err)
 	}
 	s.off = int64(len(header))
+	// The header is durable before the file's name is, and before any
+	// row: a crash never leaves a torn header for recovery to refuse.
+	if err := s.syncFile(); err != nil {
+		return err
+	}
 	if created {
 		if err := s.fs.SyncDir(filepath.Dir(s.path)); err != nil {
 			return fmt.Errorf("sources: sink %s: %w", s.path, err)
@@ -202,10 +207,7 @@ func (s *CSVSink) recover(header []byte, hint int64, created bool) (uint64, erro
 		if err := s.f.Truncate(0); err != nil {
 			return 0, fmt.Errorf("sources: sink %s: %w", s.path, err)
 		}
-		if err := s.writeHeader(header, created); err != nil {
-			return 0, err
-		}
-		return 0, s.syncFile()
+		return 0, s.writeHeader(header, created)
 	}
 	if !bytes.Equal(got, header) {
 		first := got
@@ -308,6 +310,11 @@ func (s *CSVSink) scan(from, size int64) (scanned, error) {
 					tail = append(tail[:0], tail[len(tail)-tailKeep:]...)
 					trimmed = true
 				}
+			}
+			// A line with an unwritten sector is torn even if it ends
+			// like a row: the zeros may hide whole rows of this time.
+			if vfs.ZeroSector(chunk, pos-int64(len(chunk))) {
+				return sc, nil
 			}
 			if chunk[len(chunk)-1] == '\n' {
 				if !inQuote {

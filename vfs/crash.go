@@ -73,6 +73,22 @@ func crashData(rng *rand.Rand, synced, cur []byte) []byte {
 // crash leaves each sector of unsynced data written or not, whole.
 const SectorSize = 512
 
+// ZeroSector reports whether b, the bytes of a file from offset off, holds
+// a whole sector-aligned run of SectorSize zero bytes: what a crash leaves
+// where a sector of a file's unsynced tail was not written while later
+// ones were. Bit rot in synced data does not zero an aligned sector
+// (etcd's WAL tells torn writes the same way), and pwlog's own formats
+// never write one.
+func ZeroSector(b []byte, off int64) bool {
+	first := (off + SectorSize - 1) / SectorSize * SectorSize
+	for s := first - off; s+SectorSize <= int64(len(b)); s += SectorSize {
+		if !bytes.ContainsFunc(b[s:s+SectorSize], func(r rune) bool { return r != 0 }) {
+			return true
+		}
+	}
+	return false
+}
+
 // crashEntry is one name a crash leaves in a directory and what it
 // names.
 type crashEntry[N any] struct {

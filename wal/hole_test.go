@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/pwlog/pwlog/vfs"
 )
 
 // TestRepairUnwrittenSector: a machine crash can leave a sector of the
@@ -41,10 +43,10 @@ func TestRepairUnwrittenSector(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(b) < 3*sectorSize {
+			if len(b) < 3*vfs.SectorSize {
 				t.Fatalf("segment of %d bytes is too small", len(b))
 			}
-			copy(b[sectorSize:2*sectorSize], bytes.Repeat([]byte{c.fill}, sectorSize))
+			copy(b[vfs.SectorSize:2*vfs.SectorSize], bytes.Repeat([]byte{c.fill}, vfs.SectorSize))
 			writeFile(t, seg, b)
 			l, err = Open(dir, o)
 			if c.corrupt {
@@ -69,8 +71,8 @@ func TestRepairUnwrittenSector(t *testing.T) {
 			if got[len(got)-1].Kind != KindCommit {
 				t.Fatalf("the log ends in a %v record, want a commit", got[len(got)-1].Kind)
 			}
-			if st, err := os.Stat(seg); err != nil || st.Size() > sectorSize {
-				t.Fatalf("the segment keeps %v bytes, want at most the %d before the hole (%v)", st.Size(), sectorSize, err)
+			if st, err := os.Stat(seg); err != nil || st.Size() > vfs.SectorSize {
+				t.Fatalf("the segment keeps %v bytes, want at most the %d before the hole (%v)", st.Size(), vfs.SectorSize, err)
 			}
 		})
 	}

@@ -360,7 +360,7 @@ func scanTail(s segment, data []byte) (tailScan, error) {
 		if cerr != nil {
 			q, lsn, found, undecided := findLaterFrame(data, off, res.next-1)
 			switch {
-			case found && zeroSector(data, off, q):
+			case found && vfs.ZeroSector(data[off:q], int64(off)):
 				// A machine crash left a hole: a sector of the unsynced
 				// tail was never written, while later ones were. What
 				// follows it was never synced either (an fsync covers
@@ -386,30 +386,6 @@ func scanTail(s segment, data []byte) (tailScan, error) {
 		res.validEnd = off
 	}
 	return res, nil
-}
-
-// sectorSize is the unit a disk writes atomically, and the unit in which
-// a crash leaves unwritten holes in a file's unsynced tail.
-const sectorSize = 512
-
-// zeroSector reports whether data[from:to] holds a whole sector-aligned
-// run of sectorSize zero bytes: what a crash leaves where a sector of the
-// unsynced tail was not written. Bit rot in synced data does not zero an
-// aligned sector (etcd's WAL decides torn writes the same way).
-func zeroSector(data []byte, from, to int) bool {
-	for s := (from + sectorSize - 1) / sectorSize * sectorSize; s+sectorSize <= to; s += sectorSize {
-		zero := true
-		for _, c := range data[s : s+sectorSize] {
-			if c != 0 {
-				zero = false
-				break
-			}
-		}
-		if zero {
-			return true
-		}
-	}
-	return false
 }
 
 // findLaterFrame looks for a valid frame starting at or after from whose
