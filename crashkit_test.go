@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
-	"strings"
 	"syscall"
 	"testing"
 
@@ -136,26 +135,20 @@ func checkChangelog(t testing.TB, what, out, input string) {
 // included.
 func completeTimes(b []byte) []byte {
 	var lines [][]byte
-	var times []string
+	var times []uint64
 	for i, l := range bytes.SplitAfter(b, []byte("\n")) {
 		if len(l) == 0 || l[len(l)-1] != '\n' || bytes.IndexByte(l, 0) >= 0 {
 			break
 		}
+		var t uint64 // the header's
 		if i > 0 {
-			f := strings.Split(strings.TrimSuffix(string(l), "\n"), ",")
-			if len(f) < 3 {
+			sl, ok := parseSinkLine(string(l[:len(l)-1]))
+			if !ok {
 				break
 			}
-			if _, err := strconv.ParseUint(f[len(f)-2], 10, 64); err != nil {
-				break
-			}
-			if _, err := strconv.ParseInt(f[len(f)-1], 10, 64); err != nil {
-				break
-			}
-			times = append(times, f[len(f)-2])
-		} else {
-			times = append(times, "")
+			t = sl.time
 		}
+		times = append(times, t)
 		lines = append(lines, l)
 	}
 	if len(lines) < 2 {
@@ -167,6 +160,23 @@ func completeTimes(b []byte) []byte {
 		n--
 	}
 	return bytes.Join(lines[:n], nil)
+}
+
+// twoRuns writes two inputs of the tutorial's shape, in1 with two files
+// (seed, rows rows) and in2 with the same two and two more (seed+1), and
+// finishes a first run over in1 into the root done: the base of the
+// second-run tests, whose runs read in2.
+func twoRuns(t testing.TB, seed uint64, rows int) (in1, in2, done string) {
+	t.Helper()
+	tmp := t.TempDir()
+	in1, in2, done = filepath.Join(tmp, "in1"), filepath.Join(tmp, "in2"), filepath.Join(tmp, "done")
+	writeInput(t, in1, seed, 2, 0, rows)
+	writeInput(t, in2, seed, 2, 0, rows)
+	writeInput(t, in2, seed+1, 2, 2, rows)
+	if err := (crashSetup{input: in1, batch: 8, compactBytes: -1}).run(done, vfs.Default); err != nil {
+		t.Fatal(err)
+	}
+	return in1, in2, done
 }
 
 // writeInput writes a small seeded data set of the tutorial's shape.

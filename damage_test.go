@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/pwlog/pwlog/checkpoint"
@@ -64,21 +65,13 @@ func damages() []damage {
 // torn tail the log may legitimately end in) succeeds with exactly the
 // from-scratch result. Never wrong rows, never a panic.
 func TestDamageIsReportedNeverWrong(t *testing.T) {
-	tmp := t.TempDir()
-	in1 := filepath.Join(tmp, "in1")
-	writeInput(t, in1, 11, 2, 0, 40)
-	in2 := filepath.Join(tmp, "in2")
-	writeInput(t, in2, 11, 2, 0, 40)
-	writeInput(t, in2, 12, 2, 2, 40)
-	base := filepath.Join(tmp, "base")
-	if err := (crashSetup{input: in1, batch: 8, compactBytes: -1}).run(base, vfs.Default); err != nil {
-		t.Fatal(err)
-	}
+	_, in2, done := twoRuns(t, 11, 40)
+	base := copyTree(t, done)
 	// The second run commits everything, then fails at its final
 	// compaction's first checkpoint write: the log after the checkpoint
 	// keeps its commits.
 	c := crashSetup{input: in2, batch: 8, compactBytes: -1}
-	stop := errorfs.NewSticky(errorfs.NewOnIndex(0, 5, errorfs.And(errorfs.Kinds(errorfs.OpCreate), errorfs.PathContains("checkpoints"))))
+	stop := errorfs.NewSticky(errorfs.NewOnIndex(0, syscall.EIO, errorfs.And(errorfs.Kinds(errorfs.OpCreate), errorfs.PathContains("checkpoints"))))
 	if err := c.run(base, errorfs.Wrap(vfs.Default, stop)); err == nil || !stop.Tripped() {
 		t.Fatalf("the second run should fail at its final compaction: %v", err)
 	}

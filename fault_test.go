@@ -19,16 +19,7 @@ import (
 // the disk is healthy the pipeline continues to exactly the from-scratch
 // result.
 func TestFaultAtEveryWrite(t *testing.T) {
-	tmp := t.TempDir()
-	in1 := filepath.Join(tmp, "in1")
-	writeInput(t, in1, 5, 2, 0, 24)
-	in2 := filepath.Join(tmp, "in2")
-	writeInput(t, in2, 5, 2, 0, 24)
-	writeInput(t, in2, 6, 2, 2, 24)
-	done := filepath.Join(tmp, "done")
-	if err := (crashSetup{input: in1, batch: 8, compactBytes: -1}).run(done, vfs.Default); err != nil {
-		t.Fatal(err)
-	}
+	_, in2, done := twoRuns(t, 5, 24)
 	c := crashSetup{input: in2, batch: 8, compactBytes: -1}
 	n := countOps(t, done, c.run)
 	failed, succeeded := 0, 0

@@ -76,22 +76,32 @@ func readSink(t testing.TB, path string) []sinkLine {
 			}
 			continue
 		}
-		i := strings.LastIndexByte(line, ',')
-		j := strings.LastIndexByte(line[:max(i, 0)], ',')
-		if i < 0 || j < 0 {
+		l, ok := parseSinkLine(line)
+		if !ok {
 			t.Fatalf("%s: bad line %q", path, line)
 		}
-		tm, err1 := strconv.ParseUint(line[j+1:i], 10, 64)
-		diff, err2 := strconv.ParseInt(line[i+1:], 10, 64)
-		if err1 != nil || err2 != nil {
-			t.Fatalf("%s: bad time or diff in %q", path, line)
-		}
-		out = append(out, sinkLine{row: line[:j], time: tm, diff: diff})
+		out = append(out, l)
 	}
 	if err := sc.Err(); err != nil {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// parseSinkLine parses a data line of a sink (no newline): the row's
+// columns, then time and diff.
+func parseSinkLine(line string) (sinkLine, bool) {
+	i := strings.LastIndexByte(line, ',')
+	j := strings.LastIndexByte(line[:max(i, 0)], ',')
+	if i < 0 || j < 0 {
+		return sinkLine{}, false
+	}
+	tm, err1 := strconv.ParseUint(line[j+1:i], 10, 64)
+	diff, err2 := strconv.ParseInt(line[i+1:], 10, 64)
+	if err1 != nil || err2 != nil {
+		return sinkLine{}, false
+	}
+	return sinkLine{row: line[:j], time: tm, diff: diff}, true
 }
 
 // signed returns the lines as sorted "+row"/"-row" strings, one per unit
