@@ -13,7 +13,7 @@ build:
 
 # The crash state machine runs SM_CHECKS sequences here; `make fuzz` runs
 # many more.
-SM_CHECKS ?= 6
+SM_CHECKS ?= 30
 test:
 	$(GO) vet ./...
 	$(GO) test -race -timeout 20m -skip 'TestCrashStateMachine' ./...

@@ -238,7 +238,9 @@ func committedOffsets(t *testing.T, c crashSetup, root string) map[string]source
 // equals the from-scratch result over the input, and the committed source
 // offsets never go back. PWLOG_SM_CHECKS sets the number of sequences.
 func TestCrashStateMachine(t *testing.T) {
+	crashes, sequences := 0, 0
 	rapid.Check(t, func(rt *rapid.T) {
+		sequences++
 		tmp := t.TempDir()
 		m := &crashMachine{t: t, root: filepath.Join(tmp, "root"), setup: crashSetup{
 			input: filepath.Join(tmp, "input"),
@@ -258,5 +260,10 @@ func TestCrashStateMachine(t *testing.T) {
 			"compact":      m.compact,
 			"crashCompact": m.crashCompact,
 		})
+		crashes += m.crashes
 	})
+	t.Logf("%d crash images over %d sequences", crashes, sequences)
+	if crashes == 0 {
+		t.Error("no sequence crashed: the machine tests nothing of recovery")
+	}
 }
