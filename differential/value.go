@@ -258,7 +258,7 @@ func DecodeValue(b []byte) (Value, int, error) {
 		return Bool(true), 1, nil
 	case tagInt:
 		i, n := binary.Varint(b[1:])
-		if n <= 0 {
+		if n <= 0 || !minimal(b[1:], n) {
 			return Value{}, 0, fmt.Errorf("%w: bad int", ErrBadRow)
 		}
 		return Int(i), 1 + n, nil
@@ -269,7 +269,7 @@ func DecodeValue(b []byte) (Value, int, error) {
 		return Value{Kind: KindFloat, I: int64(binary.LittleEndian.Uint64(b[1:]))}, 9, nil
 	case tagString, tagBytes:
 		l, n := binary.Uvarint(b[1:])
-		if n <= 0 || l > uint64(len(b)-1-n) {
+		if n <= 0 || !minimal(b[1:], n) || l > uint64(len(b)-1-n) {
 			return Value{}, 0, fmt.Errorf("%w: bad length", ErrBadRow)
 		}
 		k := KindString
@@ -281,6 +281,11 @@ func DecodeValue(b []byte) (Value, int, error) {
 	}
 	return Value{}, 0, fmt.Errorf("%w: unknown tag %d", ErrBadRow, b[0])
 }
+
+// minimal reports whether the n-byte varint at the start of b is in its
+// shortest form (no trailing zero group): each value has one encoding,
+// so decoding and encoding again give the same bytes.
+func minimal(b []byte, n int) bool { return n == 1 || b[n-1] != 0 }
 
 // DecodeRow decodes a whole row encoding, appending its values to dst.
 func DecodeRow(dst Row, b []byte) (Row, error) {
