@@ -9,21 +9,20 @@ import (
 	"sync"
 	"time"
 
-	"github.com/vmihailenco/msgpack/v5"
-
 	"github.com/pwlog/pwlog/backend"
 	"github.com/pwlog/pwlog/checkpoint"
 	"github.com/pwlog/pwlog/compaction"
 	"github.com/pwlog/pwlog/differential"
 	"github.com/pwlog/pwlog/internal/msgpackx"
 	"github.com/pwlog/pwlog/sources"
+	"github.com/vmihailenco/msgpack/v5"
 )
 
 // storageMeta is the engine's state at a checkpoint's LSN, kept opaquely
 // in the manifest: the merged source offsets and the sink acks.
 type storageMeta struct {
-	Sources map[string][]sources.FileState `msgpack:"s,omitempty"`
-	Acks    map[string]SinkAck             `msgpack:"a,omitempty"`
+	Sources msgpackx.SortedMap[[]sources.FileState] `msgpack:"s,omitempty"`
+	Acks    msgpackx.SortedMap[SinkAck]             `msgpack:"a,omitempty"`
 }
 
 // mergeOffsets applies a commit's source changes to offsets: files

@@ -3,12 +3,11 @@ package pwlog
 import (
 	"fmt"
 
-	"github.com/vmihailenco/msgpack/v5"
-
 	"github.com/pwlog/pwlog/differential"
 	"github.com/pwlog/pwlog/internal/msgpackx"
 	"github.com/pwlog/pwlog/sources"
 	"github.com/pwlog/pwlog/wal"
+	"github.com/vmihailenco/msgpack/v5"
 )
 
 // The kinds of WAL records. A logical time T is one WAL batch:
@@ -60,6 +59,18 @@ type CommitRecord struct {
 	// Acks holds, per sink, what a run that finished left durably in the
 	// sink's file; later times are re-emitted by the next run.
 	Acks map[string]SinkAck `msgpack:"a,omitempty"`
+}
+
+// EncodeMsgpack implements msgpack.CustomEncoder: the maps are encoded in
+// key order, so a commit record's bytes are reproducible.
+func (c *CommitRecord) EncodeMsgpack(enc *msgpack.Encoder) error {
+	type wire struct {
+		Time    uint64                                  `msgpack:"t"`
+		Sources msgpackx.SortedMap[[]sources.FileState] `msgpack:"s,omitempty"`
+		Removed msgpackx.SortedMap[[]string]            `msgpack:"x,omitempty"`
+		Acks    msgpackx.SortedMap[SinkAck]             `msgpack:"a,omitempty"`
+	}
+	return enc.Encode(&wire{c.Time, c.Sources, c.Removed, c.Acks})
 }
 
 // SinkAck is a sink's acknowledgement: its file held every time <= Time

@@ -10,6 +10,7 @@ import (
 
 	"github.com/pwlog/pwlog/compaction"
 	"github.com/pwlog/pwlog/differential"
+	"github.com/pwlog/pwlog/internal/clock"
 	"github.com/pwlog/pwlog/sources"
 	"github.com/pwlog/pwlog/wal"
 )
@@ -91,7 +92,6 @@ func (p *Pipeline) Run(ctx context.Context, cfg Config) error {
 	return errors.Join(err, e.close(err == nil))
 }
 
-// nextTime returns a logical time greater than every committed one.
 // newEngine returns the engine of one run of p.
 func newEngine(ctx context.Context, p *Pipeline, cfg Config) *engine {
 	e := &engine{p: p, cfg: cfg.withDefaults(), offsets: map[string]map[string]sources.FileState{},
@@ -101,8 +101,11 @@ func newEngine(ctx context.Context, p *Pipeline, cfg Config) *engine {
 	return e
 }
 
+// nextTime returns a logical time greater than every committed one: the
+// wall clock in milliseconds, or one more than the last time when the
+// clock is behind.
 func (e *engine) nextTime() uint64 {
-	t := uint64(time.Now().UnixMilli())
+	t := uint64(clock.Now().UnixMilli())
 	if t <= e.clock {
 		t = e.clock + 1
 	}

@@ -13,6 +13,8 @@ package msgpackx
 import (
 	"encoding/binary"
 	"fmt"
+	"maps"
+	"slices"
 
 	"github.com/vmihailenco/msgpack/v5"
 )
@@ -53,6 +55,31 @@ func Unmarshal(b []byte, v any) error {
 		return err
 	}
 	return msgpack.Unmarshal(b, v)
+}
+
+// SortedMap is a map that encodes with its keys in increasing order, so
+// that equal values always encode to equal bytes: stored records and
+// checkpoints are reproducible, and their sizes do not depend on map
+// iteration order. It decodes as a plain map.
+type SortedMap[V any] map[string]V
+
+// EncodeMsgpack implements msgpack.CustomEncoder.
+func (m SortedMap[V]) EncodeMsgpack(enc *msgpack.Encoder) error {
+	if m == nil {
+		return enc.EncodeNil()
+	}
+	if err := enc.EncodeMapLen(len(m)); err != nil {
+		return err
+	}
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		if err := enc.EncodeString(k); err != nil {
+			return err
+		}
+		if err := enc.Encode(m[k]); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Skip checks that b[pos:] starts with one well-formed msgpack value, as

@@ -279,3 +279,37 @@ func FuzzCheck(f *testing.F) {
 		}
 	})
 }
+
+func TestSortedMapEncodesInKeyOrder(t *testing.T) {
+	type rec struct {
+		M SortedMap[[]int] `msgpack:"m,omitempty"`
+	}
+	v := rec{M: SortedMap[[]int]{}}
+	for i := range 64 {
+		v.M[string(rune('a'+i%26))+string(rune('a'+i/26))] = []int{i}
+	}
+	first, err := msgpack.Marshal(&v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 20 {
+		b, err := msgpack.Marshal(&v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(b, first) {
+			t.Fatal("two encodings of one map differ")
+		}
+	}
+	var back rec
+	if err := Unmarshal(first, &back); err != nil || len(back.M) != 64 || back.M["bb"][0] != 27 {
+		t.Fatalf("round trip: %v %v", err, back.M)
+	}
+	// The keys are in order in the bytes.
+	if i, j := bytes.Index(first, []byte("ab")), bytes.Index(first, []byte("ba")); i < 0 || j < 0 || i > j {
+		t.Fatalf("keys out of order: ab at %d, ba at %d", i, j)
+	}
+	if b, _ := msgpack.Marshal(&rec{}); len(b) != 1 {
+		t.Fatalf("an empty map with omitempty encodes to %x", b)
+	}
+}
