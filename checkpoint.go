@@ -23,6 +23,7 @@ import (
 type storageMeta struct {
 	Sources msgpackx.SortedMap[[]sources.FileState] `msgpack:"s,omitempty"`
 	Acks    msgpackx.SortedMap[SinkAck]             `msgpack:"a,omitempty"`
+	Catalog *Catalog                                `msgpack:"c,omitempty"`
 }
 
 // mergeOffsets applies a commit's source changes to offsets: files
@@ -45,8 +46,8 @@ func mergeOffsets(offsets map[string]map[string]sources.FileState, c *CommitReco
 	}
 }
 
-func encodeMeta(offsets map[string]map[string]sources.FileState, acks map[string]SinkAck) ([]byte, error) {
-	m := storageMeta{Sources: map[string][]sources.FileState{}, Acks: acks}
+func encodeMeta(offsets map[string]map[string]sources.FileState, acks map[string]SinkAck, cat *Catalog) ([]byte, error) {
+	m := storageMeta{Sources: map[string][]sources.FileState{}, Acks: acks, Catalog: cat}
 	for name, files := range offsets {
 		paths := slices.Sorted(maps.Keys(files))
 		states := make([]sources.FileState, len(paths))
@@ -97,6 +98,7 @@ func (e *engine) openCheckpoint(ctx context.Context, b backend.Backend) error {
 			s.ack = ack
 		}
 	}
+	e.catalogued = meta.Catalog.Equal(e.catalog)
 	e.clock = m.Clock
 	e.foldedLSN = m.LSN
 	entries, err := e.loadRuns(ctx, b, m)
@@ -188,7 +190,7 @@ func (e *engine) addToFold(op, arr string, d differential.Deltas, bytes int) {
 // as its state is checkpointed from its snapshot instead: sorting the
 // state is cheaper than sorting the larger fold.
 func (e *engine) takeFold(acks map[string]SinkAck, quiet bool) (compaction.Fold, error) {
-	meta, err := encodeMeta(e.offsets, acks)
+	meta, err := encodeMeta(e.offsets, acks, e.catalog)
 	if err != nil {
 		return compaction.Fold{}, fmt.Errorf("pwlog: checkpoint: %w", err)
 	}

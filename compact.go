@@ -113,6 +113,7 @@ func scanFold(l *wal.Log, comp *compaction.Compactor) (compaction.Fold, error) {
 	offsets := map[string]map[string]sources.FileState{}
 	acks := map[string]SinkAck{}
 	var fingerprint []string
+	var cat *Catalog
 	from := l.FirstLSN()
 	if m := comp.Manifest(); m != nil {
 		var meta storageMeta
@@ -130,6 +131,7 @@ func scanFold(l *wal.Log, comp *compaction.Compactor) (compaction.Fold, error) {
 			acks[name] = a
 		}
 		fingerprint = m.Fingerprint
+		cat = meta.Catalog
 		f.Clock = m.Clock
 		from = max(from, m.LSN+1)
 	}
@@ -167,6 +169,9 @@ func scanFold(l *wal.Log, comp *compaction.Compactor) (compaction.Fold, error) {
 				unacked[rec.Sink] = max(unacked[rec.Sink], rec.Time)
 			case *PipelineRecord:
 				fingerprint = rec.Lines
+				if rec.Catalog != nil {
+					cat = rec.Catalog
+				}
 			}
 		}
 		batch = batch[:0]
@@ -191,7 +196,7 @@ func scanFold(l *wal.Log, comp *compaction.Compactor) (compaction.Fold, error) {
 			fd.Append(*d)
 		}
 		clear(pending)
-		meta, err := encodeMeta(offsets, acks)
+		meta, err := encodeMeta(offsets, acks, cat)
 		if err != nil {
 			return err
 		}

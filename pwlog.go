@@ -161,6 +161,7 @@ func (p *Pipeline) ReadCSV(name, dir string, schema Schema, opts ...CSVOptions) 
 		src.OnBadRow = o.OnBadRow
 		if o.Retract {
 			n.byFile = differential.NewArrangement("by_file", nil)
+			n.byFile.SetColumns(differential.Columns{Row: schema.Names()})
 		}
 	}
 	return p.add(n)

@@ -111,6 +111,9 @@ type OutputRecord struct {
 // PipelineRecord holds a pipeline's fingerprint (Pipeline.Describe).
 type PipelineRecord struct {
 	Lines []string `msgpack:"l"`
+	// Catalog names the columns of the pipeline's rows; nil in storages
+	// written before it existed.
+	Catalog *Catalog `msgpack:"c,omitempty"`
 }
 
 // columns turns updates into the columns of an input or output record.

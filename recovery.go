@@ -270,6 +270,7 @@ func (e *engine) replay() error {
 				if err := e.checkFingerprint(pr.Lines); err != nil {
 					return err
 				}
+				e.catalogued = pr.Catalog.Equal(e.catalog)
 			case KindOutput:
 				var o OutputRecord
 				if err := unmarshalRecord(b.Data, &o); err != nil {

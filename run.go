@@ -45,6 +45,10 @@ type engine struct {
 	// fingerprinted is set once the storage holds the pipeline's
 	// fingerprint; the first commit of a storage logs it.
 	fingerprinted bool
+	// catalog is the pipeline's Catalog; catalogued is set once the
+	// storage holds it.
+	catalog    *Catalog
+	catalogued bool
 }
 
 // sinkState is a sink during a run.
@@ -98,6 +102,7 @@ func newEngine(ctx context.Context, p *Pipeline, cfg Config) *engine {
 		pending: make([][]differential.Update, len(p.nodes)), removed: map[string][]string{},
 		fold: map[compaction.ArrKey][]differential.Deltas{}, foldLen: map[compaction.ArrKey]int{}, ctx: ctx}
 	e.log = e.cfg.Logger
+	e.catalog = p.catalog()
 	return e
 }
 
@@ -232,8 +237,8 @@ func (e *engine) commit(t uint64, outputs, sinkRows [][]differential.Update, adv
 		recs = append(recs, r)
 		return err
 	}
-	if !e.fingerprinted {
-		if err := add(KindPipeline, &PipelineRecord{Lines: e.p.Describe()}); err != nil {
+	if !e.fingerprinted || !e.catalogued {
+		if err := add(KindPipeline, &PipelineRecord{Lines: e.p.Describe(), Catalog: e.catalog}); err != nil {
 			return 0, err
 		}
 	}
@@ -275,7 +280,7 @@ func (e *engine) commit(t uint64, outputs, sinkRows [][]differential.Update, adv
 	if err != nil {
 		return 0, fmt.Errorf("pwlog: commit time %d: %w", t, err)
 	}
-	e.fingerprinted = true
+	e.fingerprinted, e.catalogued = true, true
 	mergeOffsets(e.offsets, c)
 	e.removed = map[string][]string{}
 	return lsn, nil

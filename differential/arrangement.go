@@ -60,6 +60,15 @@ type Arrangement struct {
 	groups  map[string]*Group
 	entries int
 	pending Deltas
+	cols    Columns
+}
+
+// Columns names what an arrangement holds, for tools that decode its
+// entries: the columns of its group keys and of its rows. Group is nil
+// when a group key is plain text (a file path) rather than an encoded row.
+type Columns struct {
+	Group []string `msgpack:"g"`
+	Row   []string `msgpack:"r"`
 }
 
 // NewArrangement returns an empty arrangement with a name unique within its
@@ -70,6 +79,12 @@ type Arrangement struct {
 func NewArrangement(name string, order func(row string) int64) *Arrangement {
 	return &Arrangement{name: name, order: order, groups: make(map[string]*Group)}
 }
+
+// SetColumns names the columns of the arrangement's group keys and rows.
+func (a *Arrangement) SetColumns(c Columns) { a.cols = c }
+
+// Columns returns what SetColumns set.
+func (a *Arrangement) Columns() Columns { return a.cols }
 
 // Name returns the arrangement's name.
 func (a *Arrangement) Name() string { return a.name }

@@ -46,3 +46,12 @@ func groupUpdates(in []differential.Update, cols []int) (order []string, by map[
 	}
 	return order, by
 }
+
+// names returns the names of the columns cols of schema s.
+func names(s differential.Schema, cols []int) []string {
+	out := make([]string, len(cols))
+	for i, c := range cols {
+		out[i] = s[c].Name
+	}
+	return out
+}

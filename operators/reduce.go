@@ -59,6 +59,7 @@ func NewReduce(name string, in differential.Schema, groupBy []string, outputs []
 		op.out = append(op.out, differential.Column{Name: o.Name, Type: typ})
 	}
 	op.rows = differential.NewArrangement("by_group", nil)
+	op.rows.SetColumns(differential.Columns{Group: names(in, op.group), Row: names(in, op.proj.cols)})
 	return op, nil
 }
 

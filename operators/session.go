@@ -85,6 +85,7 @@ func NewSessionWindow(name string, in differential.Schema, timeCol string, insta
 		}
 		return v.AsInt()
 	})
+	op.rows.SetColumns(differential.Columns{Group: names(in, op.instance), Row: names(in, op.rest)})
 	return op, nil
 }
 
