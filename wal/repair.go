@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 
 	"github.com/pwlog/pwlog/vfs"
@@ -34,20 +36,57 @@ type cutPoint struct {
 	lsn uint64
 }
 
-// finishTruncate completes a front (or back) truncation of tidwall/wal that
-// a crash interrupted, the way tidwall's own Open would, so that the
-// checks below see the files tidwall will open. tidwall writes the kept
-// part of the first segment to <lsn>.START, removes the older segments and
-// renames <lsn>.START to <lsn>; a <lsn>.END file is the same for the back.
-func finishTruncate(dir string, o *Options) error {
-	des, err := o.FS.ReadDir(dir)
-	if err != nil {
-		return fmt.Errorf("wal: open %s: %w", dir, err)
+// truncPlan is how Open finishes a front (or back) truncation of
+// tidwall/wal, or a front truncation of ours, that a crash interrupted,
+// the way tidwall's own Open would, so that the checks after it see the
+// files tidwall will open. tidwall writes the kept part of the first
+// segment to <lsn>.START, removes the older segments and renames
+// <lsn>.START to <lsn>; a <lsn>.END file is the same for the back. Our
+// <lsn>.KEEP file (stageStart) holds what the first segment must be.
+//
+// planTruncate decides the plan from a directory listing alone;
+// finishTruncate applies it; Scan reads the segments it leads to without
+// applying it.
+type truncPlan struct {
+	// leftovers are the names of .START/.END/.KEEP files that were never
+	// complete (.TEMP, .KEEP.tmp): the truncation had not begun. They are
+	// removed first.
+	leftovers []string
+	// steps are applied in order.
+	steps []truncStep
+	// segs are the segments once the plan is applied, in LSN order; path
+	// names the file that holds each one's content now (a .START, .END or
+	// .KEEP file for the segment a step renames it to).
+	segs []segment
+}
+
+// truncStep removes the files named in remove, then renames from (a
+// .START, .END or .KEEP file) to the segment name it starts with.
+type truncStep struct {
+	from   string
+	remove []string
+}
+
+// renamed returns the names of the .START, .END and .KEEP files the plan
+// renames to segments, in name order.
+func (p *truncPlan) renamed() []string {
+	var names []string
+	for _, st := range p.steps {
+		names = append(names, st.from)
 	}
+	sort.Strings(names)
+	return names
+}
+
+// planTruncate plans the completion of an interrupted truncation from the
+// entries of dir, in name order as ReadDir returns them. Interrupted
+// truncations of both ends are corruption; the plan then holds only the
+// leftovers, and segs the segments as they are.
+func planTruncate(dir string, des []fs.DirEntry) (truncPlan, *CorruptError) {
+	var p truncPlan
 	var names []string // segments and .START/.END files, in name order as tidwall sees them
 	startIdx, endIdx := -1, -1
 	keep := ""
-	changed := false
 	for _, de := range des {
 		name := de.Name()
 		if de.IsDir() || len(name) < 20 {
@@ -68,64 +107,97 @@ func finishTruncate(dir string, o *Options) error {
 				endIdx = len(names)
 			}
 		case strings.HasSuffix(name, ".TEMP"), strings.HasSuffix(name, keepSuffix+".tmp"):
-			// A .START or .END file that was never complete: the
-			// truncation had not begun.
-			if err := o.FS.Remove(filepath.Join(dir, name)); err != nil {
-				return fmt.Errorf("wal: open %s: %w", dir, err)
-			}
-			changed = true
+			p.leftovers = append(p.leftovers, name)
 			continue
 		default:
 			continue
 		}
 		names = append(names, name)
 	}
+	content := map[uint64]string{} // segment LSN -> name of the file holding its content
+	for _, name := range names {
+		if len(name) == 20 {
+			lsn, _ := parseSegmentName(name)
+			content[lsn] = name
+		}
+	}
+	segs := func() []segment {
+		segs := make([]segment, 0, len(content))
+		for lsn, name := range content {
+			segs = append(segs, segment{start: lsn, path: filepath.Join(dir, name)})
+		}
+		sort.Slice(segs, func(i, j int) bool { return segs[i].start < segs[j].start })
+		return segs
+	}
 	if startIdx >= 0 && endIdx >= 0 {
-		return &CorruptError{File: filepath.Join(dir, names[startIdx]), Offset: -1,
+		p.segs = segs()
+		return p, &CorruptError{File: filepath.Join(dir, names[startIdx]), Offset: -1,
 			Reason: fmt.Sprintf("interrupted truncations of both ends (%s and %s)", names[startIdx], names[endIdx])}
 	}
-	finish := func(from string, remove []string) error {
+	step := func(from string, remove []string) {
 		for _, name := range remove {
-			if err := o.FS.Remove(filepath.Join(dir, name)); err != nil {
-				return fmt.Errorf("wal: open %s: finish truncation: %w", dir, err)
+			if len(name) == 20 {
+				lsn, _ := parseSegmentName(name)
+				delete(content, lsn)
 			}
 		}
-		if err := o.FS.Rename(filepath.Join(dir, from), filepath.Join(dir, from[:20])); err != nil {
-			return fmt.Errorf("wal: open %s: finish truncation: %w", dir, err)
-		}
-		o.Logger.Warn("wal: finished an interrupted truncation",
-			slog.String("dir", dir), slog.String("file", from), slog.Any("removed", remove))
-		changed = true
-		return nil
+		lsn, _ := parseSegmentName(from[:20])
+		content[lsn] = from
+		p.steps = append(p.steps, truncStep{from: from, remove: remove})
 	}
 	if startIdx >= 0 {
-		if err := finish(names[startIdx], names[:startIdx]); err != nil {
-			return err
-		}
+		step(names[startIdx], names[:startIdx])
 	}
 	if endIdx >= 0 {
-		if err := finish(names[endIdx], names[endIdx+1:]); err != nil {
-			return err
-		}
+		step(names[endIdx], names[endIdx+1:])
 	}
 	if keep != "" {
 		// A front truncation of ours did not finish (TruncateFront,
 		// stageStart): the KEEP file holds what the first segment must
-		// be; older segments go.
+		// be; older segments, as the steps above leave them, go.
 		lsn, _ := parseSegmentName(keep[:20])
-		segs, err := listSegments(o.FS, dir) // as the START finish left them
-		if err != nil {
-			return err
-		}
 		var remove []string
-		for _, sg := range segs {
+		for _, sg := range segs() {
 			if sg.start < lsn {
-				remove = append(remove, filepath.Base(sg.path))
+				remove = append(remove, segmentName(sg.start))
 			}
 		}
-		if err := finish(keep, remove); err != nil {
-			return err
+		step(keep, remove)
+	}
+	p.segs = segs()
+	return p, nil
+}
+
+// finishTruncate applies the plan of planTruncate to dir and fsyncs the
+// directory if it changed anything.
+func finishTruncate(dir string, o *Options) error {
+	des, err := o.FS.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("wal: open %s: %w", dir, err)
+	}
+	plan, perr := planTruncate(dir, des)
+	changed := false
+	for _, name := range plan.leftovers {
+		if err := o.FS.Remove(filepath.Join(dir, name)); err != nil {
+			return fmt.Errorf("wal: open %s: %w", dir, err)
 		}
+		changed = true
+	}
+	if perr != nil {
+		return perr
+	}
+	for _, st := range plan.steps {
+		for _, name := range st.remove {
+			if err := o.FS.Remove(filepath.Join(dir, name)); err != nil {
+				return fmt.Errorf("wal: open %s: finish truncation: %w", dir, err)
+			}
+		}
+		if err := o.FS.Rename(filepath.Join(dir, st.from), filepath.Join(dir, st.from[:20])); err != nil {
+			return fmt.Errorf("wal: open %s: finish truncation: %w", dir, err)
+		}
+		o.Logger.Warn("wal: finished an interrupted truncation",
+			slog.String("dir", dir), slog.String("file", st.from), slog.Any("removed", st.remove))
+		changed = true
 	}
 	if changed && !o.NoSync {
 		if err := o.FS.SyncDir(dir); err != nil {
@@ -198,7 +270,7 @@ func repair(dir string, o *Options) (openState, error) {
 	}
 	reason := "uncommitted frames after the last commit"
 	if scan.damage != "" {
-		reason = fmt.Sprintf("torn tail at %s offset %d: %s", filepath.Base(segs[n-1].path), scan.validEnd, scan.damage)
+		reason = scan.tornReason(segs[n-1])
 	}
 	var removed []string
 	for k := n - 1; k > cut.seg; k-- {
@@ -347,6 +419,12 @@ type tailScan struct {
 	commitEnd int    // offset after the last commit frame; -1 when none
 	commitLSN uint64
 	damage    string // why the scan stopped before the end of the file; "" if it did not
+}
+
+// tornReason says where and why the last segment s is torn, for a scan
+// that found damage.
+func (res *tailScan) tornReason(s segment) string {
+	return fmt.Sprintf("torn tail at %s offset %d: %s", filepath.Base(s.path), res.validEnd, res.damage)
 }
 
 // scanTail validates the last segment frame by frame. At the first invalid
