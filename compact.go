@@ -10,7 +10,6 @@ import (
 	"github.com/pwlog/pwlog/backend"
 	"github.com/pwlog/pwlog/compaction"
 	"github.com/pwlog/pwlog/differential"
-	"github.com/pwlog/pwlog/internal/fsx"
 	"github.com/pwlog/pwlog/internal/msgpackx"
 	"github.com/pwlog/pwlog/sources"
 	"github.com/pwlog/pwlog/vfs"
@@ -19,6 +18,8 @@ import (
 
 // CompactStats reports what Compact did.
 type CompactStats struct {
+	// BytesBefore and BytesAfter are the bytes of every file of the
+	// storage but its lock file, as Inspect counts them.
 	BytesBefore, BytesAfter int64
 	// FoldedLSN is the last log record folded into the checkpoint; the
 	// log keeps only what follows it.
@@ -33,6 +34,10 @@ type CompactOptions struct {
 	// FS is the filesystem written through; see Config.FS. Default
 	// vfs.Default.
 	FS vfs.FS
+	// Progress, when set, receives how many of the log's records after
+	// the checkpoint have been read, of total; writing the checkpoint
+	// follows the last call.
+	Progress func(done, total int64)
 }
 
 // Compact folds the committed log of a stopped pipeline's storage into its
@@ -54,8 +59,8 @@ func Compact(ctx context.Context, dir string, opts *CompactOptions) (CompactStat
 		o.FS = vfs.Default
 	}
 	logger := o.Logger
-	if _, err := o.FS.Stat(filepath.Join(dir, markerName)); err != nil {
-		return st, fmt.Errorf("%w: %s is not a pwlog storage: %w", ErrFormat, dir, err)
+	if _, err := checkStorage(o.FS, dir); err != nil {
+		return st, err
 	}
 	lock, err := lockStorage(o.FS, dir)
 	if err != nil {
@@ -65,7 +70,7 @@ func Compact(ctx context.Context, dir string, opts *CompactOptions) (CompactStat
 	if err := checkMarker(o.FS, dir); err != nil {
 		return st, err
 	}
-	st.BytesBefore = fsx.DirBytes(dir)
+	st.BytesBefore = dirBytes(o.FS, dir)
 	l, err := wal.Open(filepath.Join(dir, "wal"), &wal.Options{Logger: logger, FS: o.FS})
 	if err != nil {
 		return st, fmt.Errorf("pwlog: open log: %w", err)
@@ -79,7 +84,7 @@ func Compact(ctx context.Context, dir string, opts *CompactOptions) (CompactStat
 	if err != nil {
 		return st, err
 	}
-	f, err := scanFold(l, comp)
+	f, err := scanFold(l, comp, o.Progress)
 	if err != nil {
 		return st, err
 	}
@@ -102,13 +107,13 @@ func Compact(ctx context.Context, dir string, opts *CompactOptions) (CompactStat
 	if err := l.Close(); err != nil {
 		return st, err
 	}
-	st.BytesAfter = fsx.DirBytes(dir)
+	st.BytesAfter = dirBytes(o.FS, dir)
 	return st, nil
 }
 
 // scanFold reads the log after the checkpoint and returns the fold up to
 // the last commit at which every sink had acknowledged every row.
-func scanFold(l *wal.Log, comp *compaction.Compactor) (compaction.Fold, error) {
+func scanFold(l *wal.Log, comp *compaction.Compactor, progress func(done, total int64)) (compaction.Fold, error) {
 	var f compaction.Fold
 	offsets := map[string]map[string]sources.FileState{}
 	acks := map[string]SinkAck{}
@@ -140,7 +145,11 @@ func scanFold(l *wal.Log, comp *compaction.Compactor) (compaction.Fold, error) {
 	unacked := map[string]uint64{} // sink -> newest output time
 	var batch []wal.Record
 	var clock uint64 = f.Clock
+	total := int64(l.LastLSN()) - int64(from) + 1
 	err := l.Replay(from, func(r wal.Record) error {
+		if progress != nil && (r.LSN%256 == 0 || r.LSN == l.LastLSN()) {
+			progress(int64(r.LSN-from)+1, total)
+		}
 		if r.Kind != KindCommit {
 			if r.Kind != KindInput {
 				batch = append(batch, wal.Record{LSN: r.LSN, Kind: r.Kind, Data: append([]byte(nil), r.Data...)})

@@ -35,21 +35,14 @@ func markerText(v int) []byte { return fmt.Appendf(nil, "pwlog storage format %d
 // checkMarker verifies the format marker of dir, creating it (durably) in
 // a new or empty storage directory.
 func checkMarker(fsys vfs.FS, dir string) error {
-	path := filepath.Join(dir, markerName)
-	b, err := vfs.ReadFile(fsys, path)
-	if err == nil {
-		var v int
-		if _, err := fmt.Sscanf(string(b), "pwlog storage format %d", &v); err != nil {
-			return fmt.Errorf("%w: %s is not a pwlog format marker", ErrFormat, path)
-		}
-		if v != FormatVersion {
-			return fmt.Errorf("%w: %s has format %d, this build reads format %d", ErrFormat, dir, v, FormatVersion)
-		}
-		return nil
-	}
-	if !errors.Is(err, os.ErrNotExist) {
+	_, err := readMarker(fsys, dir)
+	switch {
+	case err == nil, errors.Is(err, ErrFormat):
+		return err
+	case !errors.Is(err, os.ErrNotExist):
 		return fmt.Errorf("pwlog: %w", err)
 	}
+	path := filepath.Join(dir, markerName)
 	if _, err := fsys.Stat(filepath.Join(dir, "wal")); err == nil {
 		return fmt.Errorf("%w: %s has a wal/ but no %s marker", ErrFormat, dir, markerName)
 	}

@@ -67,8 +67,8 @@ type Arrangement struct {
 // entries: the columns of its group keys and of its rows. Group is nil
 // when a group key is plain text (a file path) rather than an encoded row.
 type Columns struct {
-	Group []string `msgpack:"g"`
-	Row   []string `msgpack:"r"`
+	Group []string `msgpack:"g" json:"group"`
+	Row   []string `msgpack:"r" json:"row"`
 }
 
 // NewArrangement returns an empty arrangement with a name unique within its

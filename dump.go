@@ -1,0 +1,332 @@
+package pwlog
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"slices"
+
+	"github.com/pwlog/pwlog/checkpoint"
+	"github.com/pwlog/pwlog/differential"
+	"github.com/pwlog/pwlog/vfs"
+	"github.com/pwlog/pwlog/wal"
+)
+
+// DumpOptions select the records Dump delivers; zero fields select all.
+type DumpOptions struct {
+	ReadOptions
+	// FromLSN and ToLSN bound the records' LSNs, inclusive; ToLSN 0 is no
+	// bound.
+	FromLSN, ToLSN uint64
+	// FromTime and ToTime bound the records' logical times, inclusive;
+	// ToTime 0 is no bound. A pipeline record carries no time: a time
+	// bound leaves it out.
+	FromTime, ToTime uint64
+	// Kinds keeps only records of these kinds.
+	Kinds []wal.Kind
+	// Sources, Operators and Sinks keep only records of these sources
+	// (input records, and commits that advanced them), operators (state
+	// records) and sinks (output records, and commits that acknowledged
+	// them). Given several, a record naming any of them is kept.
+	Sources, Operators, Sinks []string
+	// Checkpoint also delivers, before the log's records, one entry of
+	// kind KindRun per run of the live checkpoint, holding its entries.
+	// The LSN, time and kind filters do not apply to runs; the source and
+	// operator filters do.
+	Checkpoint bool
+}
+
+// DumpEntry is one log record as Dump delivers it.
+type DumpEntry struct {
+	LSN  uint64 `json:"lsn"`
+	Kind string `json:"kind"`
+	// Committed is false for a record after the last commit: the next run
+	// cuts it.
+	Committed bool   `json:"committed"`
+	File      string `json:"file"`
+	Offset    int64  `json:"offset"`
+	Time      uint64 `json:"time,omitempty"`
+	// Source, Operator and Arrangement, or Sink, name what the record
+	// belongs to.
+	Source      string `json:"source,omitempty"`
+	Operator    string `json:"operator,omitempty"`
+	Arrangement string `json:"arrangement,omitempty"`
+	Sink        string `json:"sink,omitempty"`
+	// Rows are the decoded rows of an input, state or output record.
+	Rows []DumpRow `json:"rows,omitempty"`
+	// Commit is the body of a commit record, Pipeline of a pipeline record.
+	Commit   *CommitRecord   `json:"commit,omitempty"`
+	Pipeline *PipelineRecord `json:"pipeline,omitempty"`
+	// Error says why the record's body does not decode.
+	Error string `json:"error,omitempty"`
+}
+
+// DumpRow is one row of a record: its values named by the catalog (c0,
+// c1, ... where it has no names), and for a state record its group.
+type DumpRow struct {
+	Group  Fields           `json:"group,omitempty"`
+	Key    differential.Key `json:"key"`
+	Values Fields           `json:"values"`
+	Diff   int64            `json:"diff"`
+}
+
+// Field is a named value.
+type Field struct {
+	Name  string
+	Value differential.Value
+}
+
+// Fields are named values in order; they marshal to a JSON object whose
+// keys keep that order.
+type Fields []Field
+
+// MarshalJSON implements json.Marshaler.
+func (fs Fields) MarshalJSON() ([]byte, error) {
+	b := []byte{'{'}
+	for i, f := range fs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		k, _ := json.Marshal(f.Name)
+		b = append(append(b, k...), ':')
+		v, err := valueJSON(f.Value)
+		if err != nil {
+			return nil, fmt.Errorf("field %s: %w", f.Name, err)
+		}
+		b = append(b, v...)
+	}
+	return append(b, '}'), nil
+}
+
+// valueJSON encodes a value as the JSON value of its kind; a float that
+// JSON cannot hold (NaN, ±Inf) is a string.
+func valueJSON(v differential.Value) ([]byte, error) {
+	switch v.Kind {
+	case differential.KindNull:
+		return []byte("null"), nil
+	case differential.KindBool:
+		return json.Marshal(v.AsBool())
+	case differential.KindInt:
+		return json.Marshal(v.AsInt())
+	case differential.KindFloat:
+		if f := v.AsFloat(); !math.IsNaN(f) && !math.IsInf(f, 0) {
+			return json.Marshal(f)
+		}
+		return json.Marshal(v.String())
+	case differential.KindBytes:
+		return json.Marshal([]byte(v.S))
+	}
+	return json.Marshal(v.S)
+}
+
+// Dump delivers the log records of the storage in dir to fn, in LSN order,
+// decoded, without changing the storage. It fails when dir is not a pwlog
+// storage this build reads, on a read error and on damage that ends the
+// log early (a *wal.CorruptError, after fn has seen the records before
+// it); a record whose body does not decode is delivered with Error set.
+func Dump(ctx context.Context, dir string, opts *DumpOptions, fn func(*DumpEntry) error) error {
+	var o DumpOptions
+	if opts != nil {
+		o = *opts
+	}
+	o.ReadOptions = o.withDefaults()
+	v, err := openView(o.FS, dir)
+	if err != nil {
+		return err
+	}
+	var cat *Catalog
+	if v.manifest != nil {
+		cat = v.meta.Catalog
+	}
+	if o.Checkpoint {
+		if err := o.dumpRuns(ctx, v, cat, fn); err != nil {
+			return err
+		}
+	}
+	scan, err := v.scanLog(o.Progress, func(e wal.Entry) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		// Pipeline records are always decoded: they name the columns of
+		// the records after them.
+		inRange := e.LSN >= o.FromLSN && (o.ToLSN == 0 || e.LSN <= o.ToLSN)
+		if e.Kind != KindPipeline && (!inRange || len(o.Kinds) > 0 && !slices.Contains(o.Kinds, e.Kind)) {
+			return nil
+		}
+		d := &DumpEntry{LSN: e.LSN, Kind: KindName(e.Kind), Committed: e.Committed, File: e.File, Offset: e.Offset}
+		rec, err := DecodeRecord(e.Kind, e.Data)
+		if err != nil {
+			d.Error = err.Error()
+		} else if err := d.fill(rec, cat); err != nil {
+			d.Error = err.Error()
+		}
+		if pr, ok := rec.(*PipelineRecord); ok && pr.Catalog != nil {
+			cat = pr.Catalog
+		}
+		if !inRange || !o.keep(e.Kind, d) {
+			return nil
+		}
+		return fn(d)
+	})
+	if err != nil {
+		return err
+	}
+	if len(scan.Problems) > 0 {
+		return scan.Problems[0]
+	}
+	return nil
+}
+
+// keep applies the options' filters to a decoded entry.
+func (o *DumpOptions) keep(kind wal.Kind, d *DumpEntry) bool {
+	if len(o.Kinds) > 0 && !slices.Contains(o.Kinds, kind) {
+		return false
+	}
+	if o.FromTime > 0 || o.ToTime > 0 {
+		if kind == KindPipeline || d.Error != "" || d.Time < o.FromTime || (o.ToTime > 0 && d.Time > o.ToTime) {
+			return false
+		}
+	}
+	if len(o.Sources)+len(o.Operators)+len(o.Sinks) == 0 {
+		return true
+	}
+	switch {
+	case d.Source != "" && slices.Contains(o.Sources, d.Source),
+		d.Operator != "" && slices.Contains(o.Operators, d.Operator),
+		d.Sink != "" && slices.Contains(o.Sinks, d.Sink):
+		return true
+	case d.Commit != nil:
+		for _, s := range o.Sources {
+			if _, ok := d.Commit.Sources[s]; ok {
+				return true
+			}
+		}
+		for _, s := range o.Sinks {
+			if _, ok := d.Commit.Acks[s]; ok {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// fill sets the entry's fields from a decoded record, naming the rows'
+// columns from cat (nil: c0, c1, ...).
+func (d *DumpEntry) fill(rec any, cat *Catalog) error {
+	var tables map[string][]string
+	var arrs map[string]differential.Columns
+	if cat != nil {
+		tables, arrs = cat.Tables, cat.Arrangements
+	}
+	var err error
+	switch r := rec.(type) {
+	case *CommitRecord:
+		d.Time, d.Commit = r.Time, r
+	case *PipelineRecord:
+		d.Pipeline = r
+	case *InputRecord:
+		d.Time, d.Source = r.Time, r.Source
+		d.Rows, err = dumpRows(nil, nil, r.Keys, r.Rows, r.Diffs, tables[r.Source])
+	case *OutputRecord:
+		d.Time, d.Sink = r.Time, r.Sink
+		d.Rows, err = dumpRows(nil, nil, r.Keys, r.Rows, r.Diffs, tables[r.Sink])
+	case *StateRecord:
+		d.Time, d.Operator, d.Arrangement = r.Time, r.Operator, r.Arrangement
+		d.Rows, err = stateRows(r.Deltas, arrs, r.Operator, r.Arrangement)
+	}
+	return err
+}
+
+// stateRows decodes state deltas of an arrangement, naming their columns
+// from arrs; an arrangement arrs does not know has its groups decoded as
+// unnamed rows.
+func stateRows(d differential.Deltas, arrs map[string]differential.Columns, op, arr string) ([]DumpRow, error) {
+	cols, known := arrs[ArrangementKey(op, arr)]
+	group := cols.Group
+	if !known {
+		group = []string{}
+	}
+	return dumpRows(d.Groups, group, d.Keys, d.Rows, d.Diffs, cols.Row)
+}
+
+// dumpRows decodes the columns of a record. groups, when not nil, are the
+// state groups: encoded rows named by groupCols, or plain text when
+// groupCols is nil.
+func dumpRows(groups []string, groupCols []string, keys []differential.Key, rows []string, diffs []int64, cols []string) ([]DumpRow, error) {
+	out := make([]DumpRow, len(keys))
+	for i := range keys {
+		r := DumpRow{Key: keys[i], Diff: diffs[i]}
+		vals, err := differential.DecodeRow(nil, []byte(rows[i]))
+		if err != nil {
+			return nil, fmt.Errorf("row %d: %w", i, err)
+		}
+		r.Values = named(vals, cols)
+		if groups != nil {
+			if groupCols == nil {
+				r.Group = Fields{{Name: "group", Value: differential.String(groups[i])}}
+			} else {
+				g, err := differential.DecodeRow(nil, []byte(groups[i]))
+				if err != nil {
+					return nil, fmt.Errorf("row %d: group: %w", i, err)
+				}
+				r.Group = named(g, groupCols)
+			}
+		}
+		out[i] = r
+	}
+	return out, nil
+}
+
+// named names vals by cols, c<i> past the end of cols.
+func named(vals differential.Row, cols []string) Fields {
+	fs := make(Fields, len(vals))
+	for i, v := range vals {
+		name := fmt.Sprintf("c%d", i)
+		if i < len(cols) {
+			name = cols[i]
+		}
+		fs[i] = Field{Name: name, Value: v}
+	}
+	return fs
+}
+
+// KindRun is the DumpEntry.Kind of a checkpoint run.
+const KindRun = "run"
+
+// dumpRuns delivers the live checkpoint's runs.
+func (o *DumpOptions) dumpRuns(ctx context.Context, v *storageView, cat *Catalog, fn func(*DumpEntry) error) error {
+	if v.manifestErr != nil {
+		return v.manifestErr
+	}
+	if v.manifest == nil {
+		return nil
+	}
+	var arrs map[string]differential.Columns
+	if cat != nil {
+		arrs = cat.Arrangements
+	}
+	for _, r := range v.manifest.Runs {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if len(o.Sources)+len(o.Operators)+len(o.Sinks) > 0 && !slices.Contains(o.Operators, r.Operator) && !slices.Contains(o.Sources, r.Operator) {
+			continue
+		}
+		p := v.cpPath(r.Name)
+		d := &DumpEntry{Kind: KindRun, Committed: true, File: p, Operator: r.Operator, Arrangement: r.Arrangement}
+		b, err := vfs.ReadFile(v.fs, p)
+		if err != nil {
+			return fmt.Errorf("pwlog: %w", err)
+		}
+		if _, deltas, err := checkpoint.DecodeRun(p, b); err != nil {
+			d.Error = err.Error()
+		} else if d.Rows, err = stateRows(deltas, arrs, r.Operator, r.Arrangement); err != nil {
+			d.Error = err.Error()
+		}
+		if err := fn(d); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,337 @@
+package pwlog
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"maps"
+	"path/filepath"
+	"slices"
+
+	"github.com/pwlog/pwlog/sources"
+	"github.com/pwlog/pwlog/wal"
+)
+
+// StorageInfo describes a storage directory: what Inspect found.
+type StorageInfo struct {
+	Dir    string   `json:"dir"`
+	Format int      `json:"format"`
+	Bytes  int64    `json:"bytes"` // every file under Dir but the lock file
+	Lock   LockInfo `json:"lock"`
+	// Pipeline is the fingerprint of the pipeline that wrote the storage
+	// (Pipeline.Describe); Catalog names its columns.
+	Pipeline []string `json:"pipeline,omitempty"`
+	Catalog  *Catalog `json:"catalog,omitempty"`
+	// Clock is the last committed logical time, 0 when none.
+	Clock      uint64          `json:"clock"`
+	Checkpoint *CheckpointInfo `json:"checkpoint,omitempty"`
+	WAL        WALInfo         `json:"wal"`
+	Sources    []SourceInfo    `json:"sources"`
+	Sinks      []SinkInfo      `json:"sinks"`
+	// Problems lists damage met on the way, each naming its file; Verify
+	// checks everything and tells more.
+	Problems []string `json:"problems,omitempty"`
+}
+
+// CheckpointInfo describes the live checkpoint.
+type CheckpointInfo struct {
+	Manifest string `json:"manifest"` // file name
+	Seq      uint64 `json:"seq"`
+	LSN      uint64 `json:"lsn"`   // every log record up to it is folded in
+	Clock    uint64 `json:"clock"` // the last logical time folded in
+	Bytes    int64  `json:"bytes"` // the manifest and its runs
+	Runs     int    `json:"runs"`
+	// Arrangements sums the runs of each arrangement.
+	Arrangements []ArrangementInfo `json:"arrangements"`
+	// Garbage lists files the checkpoint does not use (older manifests,
+	// runs of none, temporary files): the next compaction deletes them.
+	Garbage []string `json:"garbage,omitempty"`
+}
+
+// ArrangementInfo sums the runs of one arrangement.
+type ArrangementInfo struct {
+	Operator    string `json:"operator"`
+	Arrangement string `json:"arrangement"`
+	Runs        int    `json:"runs"`
+	Entries     int64  `json:"entries"`
+	Bytes       int64  `json:"bytes"`
+}
+
+// WALInfo describes the log.
+type WALInfo struct {
+	FirstLSN uint64 `json:"first_lsn"`
+	LastLSN  uint64 `json:"last_lsn"`
+	// LastCommitLSN is the last LSN the next run keeps: the last commit,
+	// or the LSN before FirstLSN when the log holds none.
+	LastCommitLSN uint64        `json:"last_commit_lsn"`
+	Bytes         int64         `json:"bytes"`
+	Segments      []SegmentInfo `json:"segments"`
+	// Times counts the committed logical times in the log after the
+	// checkpoint, from FirstTime to LastTime.
+	Times     int    `json:"times"`
+	FirstTime uint64 `json:"first_time,omitempty"`
+	LastTime  uint64 `json:"last_time,omitempty"`
+	// Uncommitted describes what follows the last commit: the next run
+	// cuts it. Nil when nothing does.
+	Uncommitted *TailInfo `json:"uncommitted,omitempty"`
+	// Interrupted lists the files of a truncation a crash interrupted,
+	// which the next run completes; Broken the copies earlier repairs
+	// kept of the tails they cut.
+	Interrupted []string `json:"interrupted,omitempty"`
+	Broken      []string `json:"broken,omitempty"`
+}
+
+// SegmentInfo describes one log segment file.
+type SegmentInfo struct {
+	File     string `json:"file"`
+	FirstLSN uint64 `json:"first_lsn"`
+	LastLSN  uint64 `json:"last_lsn"`
+	Bytes    int64  `json:"bytes"`
+}
+
+// TailInfo describes the uncommitted tail of the log.
+type TailInfo struct {
+	Bytes int64 `json:"bytes"`
+	// Records counts the valid records after the last commit.
+	Records int `json:"records"`
+	// Damage says why the tail is torn; "" when it holds only whole
+	// records of a batch whose commit was never written.
+	Damage string `json:"damage,omitempty"`
+}
+
+// SourceInfo describes what a source has read.
+type SourceInfo struct {
+	Name  string           `json:"name"`
+	Files []SourceFileInfo `json:"files"`
+	Bytes int64            `json:"bytes"`
+	Rows  int64            `json:"rows"`
+}
+
+// SourceFileInfo describes what a source has read of one file.
+type SourceFileInfo struct {
+	Path  string `json:"path"`
+	Bytes int64  `json:"bytes"` // read up to here
+	Size  int64  `json:"size"`  // the file's size when last read
+	Lines int64  `json:"lines"` // header included
+	Rows  int64  `json:"rows"`
+}
+
+// SinkInfo describes a sink's position.
+type SinkInfo struct {
+	Name string `json:"name"`
+	// AckTime is the last time the sink's file is known to hold (its last
+	// run finished), AckOffset the file's size then.
+	AckTime   uint64 `json:"ack_time"`
+	AckOffset int64  `json:"ack_offset"`
+	// LastTime is the last time of the sink's rows in the log; rows of
+	// times after AckTime are re-emitted by the next run if its file
+	// lacks them.
+	LastTime uint64 `json:"last_time,omitempty"`
+	// Pending counts the committed times after AckTime whose rows the log
+	// holds.
+	Pending int `json:"pending"`
+}
+
+// Inspect describes the storage in dir without changing it. It fails when
+// dir is not a pwlog storage this build reads; damage it meets is listed
+// in StorageInfo.Problems.
+func Inspect(ctx context.Context, dir string, opts *ReadOptions) (*StorageInfo, error) {
+	o := opts.withDefaults()
+	v, err := openView(o.FS, dir)
+	if err != nil {
+		return nil, err
+	}
+	info := &StorageInfo{Dir: dir, Format: v.format, Bytes: dirBytes(o.FS, dir), Lock: probeLock(o.FS, dir)}
+	offsets := map[string]map[string]sources.FileState{}
+	acks := map[string]SinkAck{}
+	var from uint64 // the first LSN after the checkpoint
+	if v.manifestErr != nil {
+		info.Problems = append(info.Problems, v.manifestErr.Error())
+	}
+	if m := v.manifest; m != nil {
+		info.Pipeline, info.Catalog, info.Clock = m.Fingerprint, v.meta.Catalog, m.Clock
+		from = m.LSN + 1
+		for name, states := range v.meta.Sources {
+			offsets[name] = map[string]sources.FileState{}
+			for _, st := range states {
+				offsets[name][st.Path] = st
+			}
+		}
+		maps.Copy(acks, v.meta.Acks)
+		info.Checkpoint = v.checkpointInfo()
+	}
+
+	lastOut := map[string]uint64{}
+	var outTimes = map[string][]uint64{}
+	var batch []DecodedRecord
+	problem := func(e wal.Entry, err error) {
+		info.Problems = append(info.Problems, fmt.Sprintf("%s offset %d (LSN %d): %v", e.File, e.Offset, e.LSN, err))
+	}
+	var tail TailInfo
+	scan, err := v.scanLog(o.Progress, func(e wal.Entry) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if !e.Committed {
+			tail.Records++
+			return nil
+		}
+		if e.LSN < from || e.Kind == KindInput || e.Kind == KindState {
+			return nil
+		}
+		rec, err := DecodeRecord(e.Kind, e.Data)
+		if err != nil {
+			problem(e, err)
+			return nil
+		}
+		if e.Kind != KindCommit {
+			batch = append(batch, DecodedRecord{LSN: e.LSN, Kind: e.Kind, Record: rec})
+			return nil
+		}
+		c := rec.(*CommitRecord)
+		for _, b := range batch {
+			switch r := b.Record.(type) {
+			case *PipelineRecord:
+				info.Pipeline = r.Lines
+				if r.Catalog != nil {
+					info.Catalog = r.Catalog
+				}
+			case *OutputRecord:
+				lastOut[r.Sink] = max(lastOut[r.Sink], r.Time)
+				outTimes[r.Sink] = append(outTimes[r.Sink], r.Time)
+			}
+		}
+		batch = batch[:0]
+		// Times do not go back; an ack-only commit repeats the last one.
+		if info.WAL.Times == 0 || c.Time > info.WAL.LastTime {
+			if info.WAL.Times == 0 {
+				info.WAL.FirstTime = c.Time
+			}
+			info.WAL.Times++
+			info.WAL.LastTime = c.Time
+		}
+		info.Clock = max(info.Clock, c.Time)
+		mergeOffsets(offsets, c)
+		maps.Copy(acks, c.Acks)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	info.WAL.fill(scan)
+	if scan.TailBytes > 0 {
+		tail.Bytes, tail.Damage = scan.TailBytes, scan.TailDamage
+		info.WAL.Uncommitted = &tail
+	}
+	for _, p := range scan.Problems {
+		info.Problems = append(info.Problems, p.Error())
+	}
+	info.Sources = sourceInfos(offsets)
+	for _, name := range slices.Sorted(maps.Keys(union(acks, lastOut))) {
+		s := SinkInfo{Name: name, AckTime: acks[name].Time, AckOffset: acks[name].Offset, LastTime: lastOut[name]}
+		seen := map[uint64]bool{}
+		for _, t := range outTimes[name] {
+			if t > s.AckTime && !seen[t] {
+				seen[t] = true
+				s.Pending++
+			}
+		}
+		info.Sinks = append(info.Sinks, s)
+	}
+	return info, nil
+}
+
+// union returns the keys of a and b as one set.
+func union[A, B any](a map[string]A, b map[string]B) map[string]bool {
+	u := map[string]bool{}
+	for k := range a {
+		u[k] = true
+	}
+	for k := range b {
+		u[k] = true
+	}
+	return u
+}
+
+// fill copies what a scan of the log found.
+func (w *WALInfo) fill(s wal.Info) {
+	w.FirstLSN, w.LastLSN, w.LastCommitLSN, w.Bytes = s.FirstLSN, s.LastLSN, keptLSN(s), s.Bytes
+	w.Segments = []SegmentInfo{}
+	for _, sg := range s.Segments {
+		w.Segments = append(w.Segments, SegmentInfo{File: filepath.Base(sg.Path), FirstLSN: sg.FirstLSN, LastLSN: sg.LastLSN, Bytes: sg.Bytes})
+	}
+	w.Interrupted, w.Broken = s.Interrupted, s.Broken
+}
+
+// keptLSN returns the last LSN the next run keeps of a scanned log: its
+// last commit, or the LSN before its first when it holds none (a log
+// truncated behind a checkpoint).
+func keptLSN(s wal.Info) uint64 {
+	if s.LastCommitLSN >= s.FirstLSN {
+		return s.LastCommitLSN
+	}
+	return s.FirstLSN - 1
+}
+
+// checkpointInfo describes the live manifest's checkpoint.
+func (v *storageView) checkpointInfo() *CheckpointInfo {
+	m := v.manifest
+	ci := &CheckpointInfo{Manifest: v.manifestName, Seq: m.Seq, LSN: m.LSN, Clock: m.Clock, Runs: len(m.Runs),
+		Arrangements: []ArrangementInfo{}}
+	if fi, err := v.fs.Stat(v.cpPath(v.manifestName)); err == nil {
+		ci.Bytes = fi.Size()
+	}
+	live := map[string]bool{v.manifestName: true}
+	idx := map[[2]string]int{}
+	for _, r := range m.Runs {
+		live[r.Name] = true
+		ci.Bytes += r.Bytes
+		k := [2]string{r.Operator, r.Arrangement}
+		i, ok := idx[k]
+		if !ok {
+			i = len(ci.Arrangements)
+			idx[k] = i
+			ci.Arrangements = append(ci.Arrangements, ArrangementInfo{Operator: r.Operator, Arrangement: r.Arrangement})
+		}
+		a := &ci.Arrangements[i]
+		a.Runs++
+		a.Entries += r.Entries
+		a.Bytes += r.Bytes
+	}
+	slices.SortFunc(ci.Arrangements, func(a, b ArrangementInfo) int {
+		return cmp.Or(cmp.Compare(a.Operator, b.Operator), cmp.Compare(a.Arrangement, b.Arrangement))
+	})
+	for _, names := range [][]string{v.manifests, v.runs, v.temps} {
+		for _, n := range names {
+			if !live[n] {
+				ci.Garbage = append(ci.Garbage, n)
+			}
+		}
+	}
+	return ci
+}
+
+// sourceInfos describes the sources' offsets, by name and path.
+func sourceInfos(offsets map[string]map[string]sources.FileState) []SourceInfo {
+	out := []SourceInfo{}
+	for _, name := range slices.Sorted(maps.Keys(offsets)) {
+		s := SourceInfo{Name: name, Files: []SourceFileInfo{}}
+		files := offsets[name]
+		for _, p := range slices.Sorted(maps.Keys(files)) {
+			st := files[p]
+			s.Files = append(s.Files, SourceFileInfo{Path: p, Bytes: st.Offset, Size: st.Size, Lines: st.Line, Rows: st.Rows})
+			s.Bytes += st.Offset
+			s.Rows += st.Rows
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// DecodedRecord is a log record with its decoded body, one of the *Record
+// types.
+type DecodedRecord struct {
+	LSN    uint64
+	Kind   wal.Kind
+	Record any
+}
