@@ -10,6 +10,7 @@ all: build
 build:
 	$(GO) build ./...
 	$(GO) build -o $(BIN)/sessions ./examples/sessions
+	$(GO) build -o $(BIN)/pwlog ./cmd/pwlog
 
 # The crash state machine runs SM_CHECKS sequences here; `make fuzz` runs
 # many more.
@@ -20,7 +21,7 @@ test:
 	RAPID_CHECKS=$(SM_CHECKS) $(GO) test -race -timeout 20m -run 'TestCrashStateMachine' .
 
 demo: build
-	./scripts/demo.sh $(BIN)/sessions
+	./scripts/demo.sh $(BIN)/sessions $(BIN)/pwlog
 
 # The persistence targets (BENCHMARKS.md); REPORT_FLAGS=-rows=100000 for a
 # quick look.

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The persistence tutorial's four runs: files are added to the input
-# directory between runs; each run emits only the new deltas.
+# directory between runs; each run emits only the new deltas. Then
+# `pwlog inspect` shows the storage the runs made.
 set -euo pipefail
 bin=${1:-bin/sessions}
+pwlog=${2:-bin/pwlog}
 here=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d "${TMPDIR:-/tmp}/pwlog-demo.XXXXXX")
 trap 'rm -rf "$work"' EXIT
@@ -18,3 +20,5 @@ for run in 1 2 3 4; do
   cat "$work/sessions.csv"
   echo
 done
+echo "== pwlog inspect of the storage"
+"$pwlog" inspect "$work/storage" | sed "s|$work|\$WORK|g"

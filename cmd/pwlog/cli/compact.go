@@ -1,0 +1,70 @@
+package cli
+
+import (
+	"io"
+	"log/slog"
+
+	"github.com/spf13/cobra"
+
+	"github.com/pwlog/pwlog"
+)
+
+func newCompact(o *options) *cobra.Command {
+	var verbose bool
+	cmd := &cobra.Command{
+		Use:   "compact DIR",
+		Short: "Fold the log into the checkpoint, merge runs, truncate, delete garbage",
+		Long: `compact shrinks the storage directory DIR of a stopped pipeline: it folds
+the committed log into the checkpoint, merges runs, truncates the log
+behind the new checkpoint and deletes the files nothing uses. It takes
+the storage's lock, so it refuses while a pipeline runs on DIR. It
+prints the storage's size before and after: N -> M bytes.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+			if verbose {
+				logger = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
+			}
+			bar := newProgress(cmd.ErrOrStderr(), "compact")
+			bar.unit = "records"
+			st, err := pwlog.Compact(cmd.Context(), args[0], &pwlog.CompactOptions{Logger: logger, Progress: bar.update})
+			bar.done()
+			if err != nil {
+				return fail(err)
+			}
+			p := newPrinter(cmd.OutOrStdout(), o)
+			if p.json {
+				p.object(compactJSON{Dir: args[0], BytesBefore: st.BytesBefore, BytesAfter: st.BytesAfter,
+					FoldedLSN: st.FoldedLSN, Manifest: st.Seq, EntriesFolded: st.EntriesFolded,
+					RunsWritten: st.RunsWritten, RunsMerged: st.RunsMerged, LiveRuns: st.LiveRuns,
+					LiveBytes: st.LiveBytes, FilesDeleted: st.ObjectsDeleted})
+				return p.err
+			}
+			p.linef("%s: %d -> %d bytes (%s -> %s)", args[0], st.BytesBefore, st.BytesAfter, size(st.BytesBefore), size(st.BytesAfter))
+			if st.Seq > 0 {
+				p.linef("folded the log up to LSN %d into manifest %d: %s entries; %d runs written, %d merged; %d live runs, %s; %s deleted",
+					st.FoldedLSN, st.Seq, count(st.EntriesFolded), st.RunsWritten, st.RunsMerged, st.LiveRuns, size(st.LiveBytes), plural(st.ObjectsDeleted, "file"))
+			} else {
+				p.linef("nothing to fold: the checkpoint covers the log up to LSN %d; %s deleted", st.FoldedLSN, plural(st.ObjectsDeleted, "file"))
+			}
+			return p.err
+		},
+	}
+	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "log each step to stderr")
+	return cmd
+}
+
+// compactJSON is compact's --json output.
+type compactJSON struct {
+	Dir           string `json:"dir"`
+	BytesBefore   int64  `json:"bytes_before"`
+	BytesAfter    int64  `json:"bytes_after"`
+	FoldedLSN     uint64 `json:"folded_lsn"`
+	Manifest      uint64 `json:"manifest,omitempty"` // the manifest published; 0 when nothing was folded
+	EntriesFolded int64  `json:"entries_folded"`
+	RunsWritten   int    `json:"runs_written"`
+	RunsMerged    int    `json:"runs_merged"`
+	LiveRuns      int    `json:"live_runs"`
+	LiveBytes     int64  `json:"live_bytes"`
+	FilesDeleted  int    `json:"files_deleted"`
+}

@@ -1,0 +1,71 @@
+package cli
+
+import (
+	"encoding/json"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/pwlog/pwlog"
+	"github.com/pwlog/pwlog/vfs"
+)
+
+func TestCompact(t *testing.T) {
+	dir := storage(t)
+	before, err := pwlog.Inspect(t.Context(), dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := run(t, dir, "compact", dir)
+	if r.code != ExitOK || r.err != "" {
+		t.Fatalf("exit %d: %s", r.code, r.err)
+	}
+	golden(t, "compact.txt", r.out)
+	after, err := pwlog.Inspect(t.Context(), dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The log's time is folded into a new checkpoint, the log is empty,
+	// and nothing the sources read or the clock is lost.
+	if after.Checkpoint == nil || after.Checkpoint.Seq != before.Checkpoint.Seq+1 || after.Checkpoint.LSN != before.WAL.LastCommitLSN {
+		t.Fatalf("checkpoint after compact: %+v (log was %+v)", after.Checkpoint, before.WAL)
+	}
+	if after.WAL.LastLSN >= after.WAL.FirstLSN || after.Clock != before.Clock || after.Sources[0].Rows != before.Sources[0].Rows {
+		t.Errorf("after compact: log %+v, clock %d, sources %+v", after.WAL, after.Clock, after.Sources)
+	}
+	if !strings.Contains(r.out, "$DIR: "+itoa(uint64(before.Bytes))+" -> "+itoa(uint64(after.Bytes))+" bytes") {
+		t.Errorf("compact does not print N -> M bytes of the storage:\n%s", r.out)
+	}
+	if r := run(t, dir, "verify", dir); r.code != ExitOK {
+		t.Errorf("verify after compact: exit %d\n%s", r.code, r.out)
+	}
+
+	// Again: nothing to fold.
+	r = run(t, dir, "compact", "--json", dir)
+	var st compactJSON
+	if err := json.Unmarshal([]byte(r.out), &st); err != nil || r.code != ExitOK {
+		t.Fatalf("exit %d, %v: %s", r.code, err, r.out)
+	}
+	if st.Manifest != 0 || st.FoldedLSN != after.Checkpoint.LSN || st.BytesAfter != after.Bytes {
+		t.Errorf("second compact: %+v", st)
+	}
+}
+
+// compact takes the storage's lock: it refuses, naming the holder, while
+// a pipeline has the storage open, and changes nothing.
+func TestCompactRefusesLockedStorage(t *testing.T) {
+	dir := storage(t)
+	lock, err := vfs.Default.Lock(filepath.Join(dir, "LOCK"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Close()
+	was := snapshot(t, dir)
+	r := run(t, dir, "compact", dir)
+	if r.code != ExitFailed || r.err != "pwlog: storage is locked: $DIR is in use by process 4242 since 2023-11-14T22:13:20Z\n" {
+		t.Fatalf("exit %d, stderr %q", r.code, r.err)
+	}
+	if snapshot(t, dir) != was {
+		t.Fatal("a refused compact changed the storage")
+	}
+}

@@ -1,0 +1,143 @@
+package cli
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/pwlog/pwlog"
+)
+
+func newInspect(o *options) *cobra.Command {
+	return &cobra.Command{
+		Use:   "inspect DIR",
+		Short: "Describe a storage: checkpoint, log, sources, sinks, sizes, lock",
+		Long: `inspect describes the storage directory DIR without changing it: its
+format version; the live checkpoint (LSN, logical time, runs per
+arrangement with entries and bytes); the log (LSN range, segments, bytes,
+committed times after the checkpoint, an uncommitted tail); every source
+with the files, bytes and rows it has read; every sink and its position;
+the logical clock; and whether a process holds the storage's lock.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			info, err := pwlog.Inspect(cmd.Context(), args[0], nil)
+			if err != nil {
+				return fail(err)
+			}
+			p := newPrinter(cmd.OutOrStdout(), o)
+			if p.json {
+				p.object(info)
+			} else {
+				printInspect(p, info)
+			}
+			return p.err
+		},
+	}
+}
+
+func printInspect(p *printer, s *pwlog.StorageInfo) {
+	p.linef("storage     %s", s.Dir)
+	p.linef("format      %d", s.Format)
+	p.linef("size        %s (%s bytes)", size(s.Bytes), count(s.Bytes))
+	switch {
+	case s.Lock.Held:
+		p.linef("lock        held by %s", s.Lock.Holder)
+	case s.Lock.Unknown != "":
+		p.linef("lock        unknown: %s", s.Lock.Unknown)
+	default:
+		p.linef("lock        free: no process has the storage open")
+	}
+	if s.Clock > 0 {
+		p.linef("clock       time %d", s.Clock)
+	} else {
+		p.linef("clock       nothing committed")
+	}
+	for i, l := range s.Pipeline {
+		p.linef("%-12s%s", map[bool]string{true: "pipeline"}[i == 0], l)
+	}
+
+	p.linef("")
+	if c := s.Checkpoint; c != nil {
+		p.linef("checkpoint  %s: up to LSN %d, time %d; %d runs, %s", c.Manifest, c.LSN, c.Clock, c.Runs, size(c.Bytes))
+		t := &table{indent: "  ", header: []string{"OPERATOR", "ARRANGEMENT", ">RUNS", ">ENTRIES", ">BYTES"}}
+		for _, a := range c.Arrangements {
+			t.add(a.Operator, a.Arrangement, count(a.Runs), count(a.Entries), size(a.Bytes))
+		}
+		p.table(t)
+		if n := len(c.Garbage); n > 0 {
+			p.linef("  %d unused files the next compaction deletes: %s", n, strings.Join(c.Garbage, ", "))
+		}
+	} else {
+		p.linef("checkpoint  none: the log holds everything")
+	}
+
+	w := s.WAL
+	p.linef("")
+	p.linef("wal         LSN %s, %s, %s; kept up to LSN %d", lsnRange(w.FirstLSN, w.LastLSN), plural(len(w.Segments), "segment"), size(w.Bytes), w.LastCommitLSN)
+	switch w.Times {
+	case 0:
+		p.linef("            no committed time after the checkpoint")
+	case 1:
+		p.linef("            1 committed time after the checkpoint: %d", w.FirstTime)
+	default:
+		p.linef("            %d committed times after the checkpoint: %d..%d", w.Times, w.FirstTime, w.LastTime)
+	}
+	t := &table{indent: "  ", header: []string{"SEGMENT", ">FIRST LSN", ">LAST LSN", ">BYTES"}}
+	for _, sg := range w.Segments {
+		t.add(sg.File, fmt.Sprint(sg.FirstLSN), fmt.Sprint(sg.LastLSN), size(sg.Bytes))
+	}
+	p.table(t)
+	if u := w.Uncommitted; u != nil {
+		what := "records of a batch never committed"
+		if u.Damage != "" {
+			what = "a torn tail: " + u.Damage
+		}
+		p.linef("  uncommitted tail: %s, %d records, %s; the next run cuts it", size(u.Bytes), u.Records, what)
+	}
+	for _, f := range w.Interrupted {
+		p.linef("  interrupted truncation: %s (the next run completes it)", f)
+	}
+	for _, f := range w.Broken {
+		p.linef("  copy of a cut tail: %s", f)
+	}
+
+	p.linef("")
+	if len(s.Sources) == 0 {
+		p.linef("sources     none has read anything")
+	} else {
+		p.linef("sources")
+		t := &table{indent: "  ", header: []string{"SOURCE", "FILE", ">ROWS", ">BYTES READ", ">LINES"}}
+		for _, src := range s.Sources {
+			for _, f := range src.Files {
+				t.add(src.Name, f.Path, count(f.Rows), size(f.Bytes), count(f.Lines))
+			}
+			t.add(src.Name, fmt.Sprintf("(%d files)", len(src.Files)), count(src.Rows), size(src.Bytes), "")
+		}
+		p.table(t)
+	}
+
+	p.linef("")
+	if len(s.Sinks) == 0 {
+		p.linef("sinks       none has received anything")
+	} else {
+		p.linef("sinks")
+		t := &table{indent: "  ", header: []string{"SINK", ">ACKED TIME", ">ACKED OFFSET", ">LAST TIME IN LOG", ">PENDING TIMES"}}
+		for _, k := range s.Sinks {
+			last := "-"
+			if k.LastTime > 0 {
+				last = fmt.Sprint(k.LastTime)
+			}
+			t.add(k.Name, fmt.Sprint(k.AckTime), count(k.AckOffset), last, count(k.Pending))
+		}
+		p.table(t)
+	}
+
+	if len(s.Problems) > 0 {
+		p.linef("")
+		p.linef("problems (run pwlog verify for all of them)")
+		for _, pr := range s.Problems {
+			p.linef("  %s", pr)
+		}
+	}
+}

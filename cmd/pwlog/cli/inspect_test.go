@@ -1,0 +1,92 @@
+package cli
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/pwlog/pwlog"
+	"github.com/pwlog/pwlog/vfs"
+)
+
+func TestInspect(t *testing.T) {
+	dir := storage(t)
+	r := run(t, dir, "inspect", dir)
+	if r.code != 0 || r.err != "" {
+		t.Fatalf("exit %d: %s", r.code, r.err)
+	}
+	golden(t, "inspect.txt", r.out)
+
+	r = run(t, dir, "inspect", "--json", dir)
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.err)
+	}
+	golden(t, "inspect.json", r.out)
+	var info pwlog.StorageInfo
+	if err := json.Unmarshal([]byte(r.out), &info); err != nil {
+		t.Fatal(err)
+	}
+	// What the fixture is: run 1 checkpointed, run 2's time in the log.
+	if info.Checkpoint == nil || info.Checkpoint.Runs == 0 {
+		t.Fatalf("no checkpoint: %+v", info.Checkpoint)
+	}
+	if info.WAL.Times != 1 || info.WAL.LastCommitLSN <= info.Checkpoint.LSN || info.WAL.Uncommitted != nil {
+		t.Errorf("log after the checkpoint: %+v, want 1 committed time and no tail", info.WAL)
+	}
+	if len(info.Sources) != 1 || info.Sources[0].Rows != 12 || len(info.Sources[0].Files) != 3 {
+		t.Errorf("sources: %+v, want accesses with 12 rows from 3 files", info.Sources)
+	}
+	// Run 2 acknowledged its time before its compaction failed.
+	if len(info.Sinks) != 1 || info.Sinks[0].Pending != 0 || info.Sinks[0].LastTime != info.Clock || info.Sinks[0].AckTime != info.Clock {
+		t.Errorf("sinks: %+v, want output acknowledged up to the clock %d", info.Sinks, info.Clock)
+	}
+	if info.Lock.Held || len(info.Problems) > 0 {
+		t.Errorf("lock %+v, problems %v", info.Lock, info.Problems)
+	}
+	if !strings.HasPrefix(info.Catalog.Tables["output"][0], "user_id") {
+		t.Errorf("catalog: %+v", info.Catalog)
+	}
+}
+
+// Inspect changes nothing, and sees a process holding the lock.
+func TestInspectReadsOnly(t *testing.T) {
+	dir := storage(t)
+	before := snapshot(t, dir)
+	for _, args := range [][]string{{"inspect", dir}, {"dump", "--checkpoint", dir}, {"verify", dir}} {
+		if r := run(t, dir, args...); r.code != 0 {
+			t.Fatalf("%v: exit %d: %s", args, r.code, r.err)
+		}
+		if after := snapshot(t, dir); after != before {
+			t.Fatalf("%v changed the storage:\n%s\nwas\n%s", args, after, before)
+		}
+	}
+	lock, err := vfs.Default.Lock(filepath.Join(dir, "LOCK"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Close()
+	r := run(t, dir, "inspect", dir)
+	if !strings.Contains(r.out, "lock        held by process 4242 since 2023-11-14T22:13:20Z") {
+		t.Errorf("inspect of a locked storage:\n%s", r.out)
+	}
+}
+
+// snapshot lists every file under dir with its size and content.
+func snapshot(t *testing.T, dir string) string {
+	t.Helper()
+	var b strings.Builder
+	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := os.ReadFile(p)
+		b.WriteString(p + " " + string(data) + "\n")
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
+}

@@ -1,0 +1,65 @@
+package cli
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/pwlog/pwlog"
+)
+
+func newVerify(o *options) *cobra.Command {
+	return &cobra.Command{
+		Use:   "verify DIR",
+		Short: "Check every checksum and invariant of a storage",
+		Long: `verify checks the storage directory DIR without changing it: every
+checksum of the log, the manifests and the checkpoint runs; the
+continuity of the log's frames and segments; that every record decodes
+and every batch is consistent; that the live manifest's runs are there,
+whole, sorted and consolidated; that the log follows the checkpoint
+without a gap. It prints each problem with its file and offset.
+
+Exit status: 0 when the storage is sound, 1 when it is damaged, 2 when
+verify could not run.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			bar := newProgress(cmd.ErrOrStderr(), "verify")
+			rep, err := pwlog.Verify(cmd.Context(), args[0], &pwlog.ReadOptions{Progress: bar.update})
+			bar.done()
+			if err != nil {
+				return &exitError{ExitCantRun, err}
+			}
+			p := newPrinter(cmd.OutOrStdout(), o)
+			if p.json {
+				p.object(struct {
+					*pwlog.VerifyReport
+					Sound bool `json:"sound"`
+				}{rep, rep.Sound()})
+			} else {
+				printVerify(p, rep)
+			}
+			if p.err != nil {
+				return p.err
+			}
+			if !rep.Sound() {
+				return &exitError{ExitFailed, fmt.Errorf("%s is damaged: %d problems", rep.Dir, len(rep.Problems))}
+			}
+			return nil
+		},
+	}
+}
+
+func printVerify(p *printer, r *pwlog.VerifyReport) {
+	for _, pr := range r.Problems {
+		p.linef("problem: %s", pr)
+	}
+	for _, n := range r.Notes {
+		p.linef("note: %s", n)
+	}
+	verdict := "sound"
+	if !r.Sound() {
+		verdict = fmt.Sprintf("DAMAGED: %d problems", len(r.Problems))
+	}
+	p.linef("%s: %s (%s log records, %d manifests, %d runs, %s checked)",
+		r.Dir, verdict, count(r.Records), r.Manifests, r.Runs, size(r.Bytes))
+}
