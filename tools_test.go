@@ -8,8 +8,8 @@ import (
 	"testing"
 
 	"github.com/pwlog/pwlog/vfs"
-	"github.com/pwlog/pwlog/wal"
 	"github.com/pwlog/pwlog/vfs/errorfs"
+	"github.com/pwlog/pwlog/wal"
 )
 
 // failCheckpoints is a Config whose checkpoint writes fail: a run commits
