@@ -39,7 +39,7 @@ type DumpOptions struct {
 
 // DumpEntry is one log record as Dump delivers it.
 type DumpEntry struct {
-	LSN  uint64 `json:"lsn"`
+	LSN  uint64 `json:"lsn,omitempty"` // 0 for a checkpoint run
 	Kind string `json:"kind"`
 	// Committed is false for a record after the last commit: the next run
 	// cuts it.

@@ -42,7 +42,7 @@ verify could not run.`,
 				return p.err
 			}
 			if !rep.Sound() {
-				return &exitError{ExitFailed, fmt.Errorf("%s is damaged: %d problems", rep.Dir, len(rep.Problems))}
+				return &exitError{ExitFailed, fmt.Errorf("%s is damaged: %s", rep.Dir, plural(len(rep.Problems), "problem"))}
 			}
 			return nil
 		},
@@ -58,8 +58,8 @@ func printVerify(p *printer, r *pwlog.VerifyReport) {
 	}
 	verdict := "sound"
 	if !r.Sound() {
-		verdict = fmt.Sprintf("DAMAGED: %d problems", len(r.Problems))
+		verdict = "DAMAGED: " + plural(len(r.Problems), "problem")
 	}
-	p.linef("%s: %s (%s log records, %d manifests, %d runs, %s checked)",
-		r.Dir, verdict, count(r.Records), r.Manifests, r.Runs, size(r.Bytes))
+	p.linef("%s: %s (%s, %s, %s, %s checked)", r.Dir, verdict,
+		plural(r.Records, "log record"), plural(r.Manifests, "manifest"), plural(r.Runs, "run"), size(r.Bytes))
 }
