@@ -99,9 +99,12 @@ func TestDamageIsReportedNeverWrong(t *testing.T) {
 			if err := os.WriteFile(filepath.Join(root, rel), damaged, 0o644); err != nil {
 				t.Fatal(err)
 			}
+			// Verify, before the run repairs anything, agrees with it.
+			rep, verr := Verify(t.Context(), filepath.Join(root, "storage"), nil)
 			out := filepath.Join(root, "out.csv")
 			before, _ := os.ReadFile(out)
 			err := c.run(root, vfs.Default)
+			checkVerifyAgrees(t, what, filepath.Base(f), rep, verr, err)
 			if err == nil {
 				checkChangelog(t, what, out, in2)
 				kinds["recovered"]++
@@ -131,5 +134,35 @@ func TestDamageIsReportedNeverWrong(t *testing.T) {
 	t.Logf("%d files damaged: %v", len(files), kinds)
 	if kinds["corrupt"] == 0 || kinds["sink ahead"] == 0 {
 		t.Errorf("expected both corruption errors and a sink ahead of a cut log: %v", kinds)
+	}
+}
+
+// checkVerifyAgrees checks Verify's report on a damaged storage against
+// what the next run did with it: a run refusing the storage as corrupt
+// means a problem naming the file (or, for the marker, Verify refusing to
+// run); a run that recovered means a sound storage. A cut at the log's
+// end looks like a torn tail to both: only the sink shows the loss
+// (ErrSinkAhead), and Verify does not read sinks.
+func checkVerifyAgrees(t *testing.T, what, file string, rep *VerifyReport, verr, runErr error) {
+	t.Helper()
+	switch {
+	case errors.Is(runErr, ErrFormat):
+		if !errors.Is(verr, ErrFormat) {
+			t.Errorf("%s: the run refused the format (%v), verify: %v", what, runErr, verr)
+		}
+	case verr != nil:
+		t.Errorf("%s: verify could not run: %v", what, verr)
+	case runErr == nil, errors.Is(runErr, ErrSinkAhead):
+		if !rep.Sound() {
+			t.Errorf("%s: the run recovered, but verify reports %v", what, rep.Problems)
+		}
+	default:
+		named := false
+		for _, p := range rep.Problems {
+			named = named || strings.Contains(p.File, file)
+		}
+		if rep.Sound() || !named {
+			t.Errorf("%s: the run failed (%v), but verify reports %v", what, runErr, rep.Problems)
+		}
 	}
 }
