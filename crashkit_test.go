@@ -3,6 +3,7 @@ package pwlog
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"math/rand/v2"
@@ -90,6 +91,15 @@ func (c crashSetup) checkRecovers(t testing.TB, img, what string) {
 	out := filepath.Join(img, "out.csv")
 	before, _ := os.ReadFile(out)
 	kept := completeTimes(before)
+	// What a crash leaves is not damage: verify, before the run repairs
+	// anything, finds none (a crash before the marker leaves no storage).
+	rep, err := Verify(context.Background(), filepath.Join(img, "storage"), nil)
+	switch {
+	case err != nil && !errors.Is(err, ErrFormat) && !errors.Is(err, fs.ErrNotExist):
+		t.Fatalf("%s: verify could not run on the crash image: %v", what, err)
+	case err == nil && !rep.Sound():
+		t.Fatalf("%s: verify reports damage on a crash image: %v", what, rep.Problems)
+	}
 	if err := c.run(img, vfs.Default); err != nil {
 		t.Fatalf("%s: the run after the crash failed: %v", what, err)
 	}
