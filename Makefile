@@ -43,6 +43,7 @@ fuzz:
 	RAPID_CHECKS=$(FUZZ_CHECKS) $(GO) test -timeout 120m -run 'TestCrashStateMachine|TestRunsMatchModel' -rapid.seed=$(SEED) .
 	$(GO) test -run '^$$' -fuzz FuzzDecodeFrame -fuzztime $(FUZZTIME) ./wal/
 	$(GO) test -run '^$$' -fuzz FuzzScanTail -fuzztime $(FUZZTIME) ./wal/
+	$(GO) test -run '^$$' -fuzz 'FuzzScan$$' -fuzztime $(FUZZTIME) ./wal/
 	$(GO) test -run '^$$' -fuzz FuzzDecodeRecord -fuzztime $(FUZZTIME) .
 	$(GO) test -run '^$$' -fuzz FuzzParseCSV -fuzztime $(FUZZTIME) ./sources/
 	$(GO) test -run '^$$' -fuzz FuzzDecodeRow -fuzztime $(FUZZTIME) ./differential/

@@ -22,13 +22,22 @@ func failCheckpoints(storage string) Config {
 	return cfg
 }
 
+// tutorialDirs returns a temporary directory holding an input directory
+// with the tutorial's first files, and the path of a storage beside it.
+func tutorialDirs(t *testing.T) (dir, input, storage string) {
+	dir = t.TempDir()
+	input, storage = filepath.Join(dir, "input"), filepath.Join(dir, "storage")
+	if err := os.Mkdir(input, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	copyFiles(t, "testdata/tutorial/run1", input)
+	return dir, input, storage
+}
+
 // The catalog names every column; it is logged again when a sink is
 // added (the fingerprint stays), and not by a run that changes nothing.
 func TestCatalogFollowsThePipeline(t *testing.T) {
-	dir := t.TempDir()
-	input, storage := filepath.Join(dir, "input"), filepath.Join(dir, "storage")
-	os.Mkdir(input, 0o755)
-	copyFiles(t, "testdata/tutorial/run1", input)
+	dir, input, storage := tutorialDirs(t)
 	if err := runSessions(t, input, filepath.Join(dir, "out.csv"), storage, false); err != nil {
 		t.Fatal(err)
 	}
@@ -79,10 +88,7 @@ func TestCatalogFollowsThePipeline(t *testing.T) {
 // A retracting source's state is grouped by file path, plain text: dump
 // shows it as such, with the source's columns naming the rows.
 func TestDumpRetractingSourceState(t *testing.T) {
-	dir := t.TempDir()
-	input, storage := filepath.Join(dir, "input"), filepath.Join(dir, "storage")
-	os.Mkdir(input, 0o755)
-	copyFiles(t, "testdata/tutorial/run1", input)
+	dir, input, storage := tutorialDirs(t)
 	p := sessionsPipeline(input, filepath.Join(dir, "out.csv"), false, CSVOptions{Retract: true})
 	if err := p.Run(t.Context(), quietConfig(storage)); err != nil {
 		t.Fatal(err)
@@ -112,10 +118,7 @@ func TestDumpRetractingSourceState(t *testing.T) {
 
 // Compact reports its progress through the log, ending at the total.
 func TestCompactProgress(t *testing.T) {
-	dir := t.TempDir()
-	input, storage := filepath.Join(dir, "input"), filepath.Join(dir, "storage")
-	os.Mkdir(input, 0o755)
-	copyFiles(t, "testdata/tutorial/run1", input)
+	dir, input, storage := tutorialDirs(t)
 	if err := runSessions(t, input, filepath.Join(dir, "out.csv"), storage, false); err != nil {
 		t.Fatal(err)
 	}

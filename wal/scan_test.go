@@ -706,20 +706,7 @@ func TestScanUndecodableBody(t *testing.T) {
 // Open keeps the committed entries and cuts TailBytes; a problem, and Open
 // or Replay refuses the log.
 func FuzzScan(f *testing.F) {
-	var log []byte
-	for lsn := uint64(1); lsn <= 4; lsn++ {
-		kind := Kind(2)
-		if lsn%2 == 0 {
-			kind = KindCommit
-		}
-		log = append(log, entryOf(EncodeFrame(nil, lsn, kind, bytes.Repeat([]byte{byte(lsn)}, int(lsn)*100)))...)
-	}
-	f.Add(log)
-	f.Add(log[:len(log)-3])
-	f.Add(append(bytes.Clone(log), make([]byte, 30)...))
-	flipped := bytes.Clone(log)
-	flipped[40] ^= 4
-	f.Add(flipped)
+	log := addTailSeeds(f)
 	f.Add(append(bytes.Clone(log), entryOf(appendFrame(nil, 5, KindCommit, flagSnappy, []byte{0xff, 0xff}))...))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		dir := t.TempDir()
