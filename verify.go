@@ -112,19 +112,18 @@ type verifier struct {
 	rep *VerifyReport
 	v   *storageView
 
-	batch      []verifiedRecord // the records of the batch being read
-	lastTime   uint64           // of the last commit
-	commits    int
-	kindAtLSN  wal.Kind // kind of the record at the manifest's LSN; 0 when not in the log
-	pipeline   []string // the first fingerprint met in the log
-	catalog    *Catalog
-	uncommited int
+	batch     []verifiedRecord // the records of the batch being read
+	lastTime  uint64           // of the last commit
+	commits   int
+	kindAtLSN wal.Kind // kind of the record at the manifest's LSN; 0 when not in the log
+	pipeline  []string // the first fingerprint met in the log
+	catalog   *Catalog
 }
 
 type verifiedRecord struct {
-	e    wal.Entry
-	time uint64
-	rec  any
+	e        wal.Entry // without its Data
+	time     uint64
+	pipeline bool // a pipeline record carries no time
 }
 
 func (vr *verifier) problem(file string, off int64, lsn uint64, format string, args ...any) {
@@ -254,7 +253,6 @@ func (vr *verifier) entry(e wal.Entry) {
 		err = checkRows(rec)
 	}
 	if !e.Committed {
-		vr.uncommited++
 		if err != nil {
 			vr.note("%s offset %d (LSN %d), after the last commit: %v", e.File, e.Offset, e.LSN, err)
 		}
@@ -287,7 +285,7 @@ func (vr *verifier) entry(e wal.Entry) {
 			vr.problem(e.File, e.Offset, e.LSN, "commit of time %d after a commit of time %d: time went back", t, vr.lastTime)
 		}
 		for _, b := range vr.batch {
-			if _, ok := b.rec.(*PipelineRecord); !ok && b.time != t {
+			if !b.pipeline && b.time != t {
 				vr.problem(b.e.File, b.e.Offset, b.e.LSN, "%s record of time %d in the batch of time %d (committed at LSN %d)",
 					KindName(b.e.Kind), b.time, t, e.LSN)
 			}
@@ -299,15 +297,8 @@ func (vr *verifier) entry(e wal.Entry) {
 	}
 	// Keep only what the commit check needs: the body is not retained.
 	e.Data = nil
-	vr.batch = append(vr.batch, verifiedRecord{e: e, time: t, rec: slimRecord(rec)})
-}
-
-// slimRecord drops the rows of a record kept until its commit.
-func slimRecord(rec any) any {
-	if pr, ok := rec.(*PipelineRecord); ok {
-		return pr
-	}
-	return nil
+	_, pipeline := rec.(*PipelineRecord)
+	vr.batch = append(vr.batch, verifiedRecord{e: e, time: t, pipeline: pipeline})
 }
 
 // recordTime returns a decoded record's logical time, 0 for a pipeline

@@ -53,8 +53,10 @@ func printInspect(p *printer, s *pwlog.StorageInfo) {
 	} else {
 		p.linef("clock       nothing committed")
 	}
-	for i, l := range s.Pipeline {
-		p.linef("%-12s%s", map[bool]string{true: "pipeline"}[i == 0], l)
+	label := "pipeline"
+	for _, l := range s.Pipeline {
+		p.linef("%-12s%s", label, l)
+		label = ""
 	}
 
 	p.linef("")
