@@ -30,8 +30,9 @@ type DumpOptions struct {
 	// records) and sinks (output records, and commits that acknowledged
 	// them). Given several, a record naming any of them is kept.
 	Sources, Operators, Sinks []string
-	// Checkpoint also delivers, before the log's records, one entry of
-	// kind KindRun per run of the live checkpoint, holding its entries.
+	// Checkpoint also delivers, before the log's records, the entries of
+	// the live checkpoint's runs: one DumpEntry of kind KindRun per group
+	// of each run.
 	// The LSN, time and kind filters do not apply to runs; the source and
 	// operator filters do.
 	Checkpoint bool
@@ -314,18 +315,38 @@ func (o *DumpOptions) dumpRuns(ctx context.Context, v *storageView, cat *Catalog
 			continue
 		}
 		p := v.cpPath(r.Name)
-		d := &DumpEntry{Kind: KindRun, Committed: true, File: p, Operator: r.Operator, Arrangement: r.Arrangement}
+		entry := func() *DumpEntry {
+			return &DumpEntry{Kind: KindRun, Committed: true, File: p, Operator: r.Operator, Arrangement: r.Arrangement}
+		}
 		b, err := vfs.ReadFile(v.fs, p)
 		if err != nil {
 			return fmt.Errorf("pwlog: %w", err)
 		}
-		if _, deltas, err := checkpoint.DecodeRun(p, b); err != nil {
+		_, deltas, err := checkpoint.DecodeRun(p, b)
+		if err != nil {
+			d := entry()
 			d.Error = err.Error()
-		} else if d.Rows, err = stateRows(deltas, arrs, r.Operator, r.Arrangement); err != nil {
-			d.Error = err.Error()
+			if err := fn(d); err != nil {
+				return err
+			}
+			continue
 		}
-		if err := fn(d); err != nil {
-			return err
+		// One entry per group: a run of a large state is millions of
+		// entries, and a group is what an operator reads at once.
+		for i := 0; i < deltas.Len(); {
+			j := i + 1
+			for j < deltas.Len() && deltas.Groups[j] == deltas.Groups[i] {
+				j++
+			}
+			part := differential.Deltas{Groups: deltas.Groups[i:j], Keys: deltas.Keys[i:j], Rows: deltas.Rows[i:j], Diffs: deltas.Diffs[i:j]}
+			d := entry()
+			if d.Rows, err = stateRows(part, arrs, r.Operator, r.Arrangement); err != nil {
+				d.Error = err.Error()
+			}
+			if err := fn(d); err != nil {
+				return err
+			}
+			i = j
 		}
 	}
 	return nil

@@ -69,7 +69,7 @@ sink's rows), commit (ends a time: the sources' offsets, sink acks).`,
 	f.StringSliceVar(&srcs, "source", nil, "only records of these sources: input records and the commits that advanced them")
 	f.StringSliceVar(&ops, "operator", nil, "only state records of these operators")
 	f.StringSliceVar(&sinks, "sink", nil, "only records of these sinks: output records and the commits that acknowledged them")
-	f.BoolVar(&d.Checkpoint, "checkpoint", false, "first print the live checkpoint's runs, one per line, with their entries (the state the log's records apply to)")
+	f.BoolVar(&d.Checkpoint, "checkpoint", false, "first print the live checkpoint's runs, one line per group of each run, with its entries (the state the log's records apply to)")
 	return cmd
 }
 
@@ -160,13 +160,18 @@ func dumpLine(e *pwlog.DumpEntry) string {
 		return b.String()
 	}
 	if e.Rows != nil {
-		fmt.Fprintf(&b, "  %d rows:", len(e.Rows))
+		// A run's entry is one group: name it once.
+		one := e.Kind == pwlog.KindRun && len(e.Rows) > 0 && e.Rows[0].Group != nil
+		if one {
+			b.WriteString("  [" + fields(e.Rows[0].Group) + "]")
+		}
+		fmt.Fprintf(&b, "  %s:", plural(len(e.Rows), "row"))
 		for i, r := range e.Rows {
 			if i > 0 {
 				b.WriteByte(';')
 			}
 			fmt.Fprintf(&b, " %+d", r.Diff)
-			if r.Group != nil {
+			if r.Group != nil && !one {
 				b.WriteString(" [" + fields(r.Group) + "]")
 			}
 			b.WriteString(" (" + fields(r.Values) + ")")
