@@ -17,18 +17,22 @@ build:
 SM_CHECKS ?= 30
 test:
 	$(GO) vet ./...
+	cd bench && $(GO) vet ./... && $(GO) test ./...
 	$(GO) test -race -timeout 20m -skip 'TestCrashStateMachine' ./...
 	RAPID_CHECKS=$(SM_CHECKS) $(GO) test -race -timeout 20m -run 'TestCrashStateMachine' .
 
 demo: build
 	./scripts/demo.sh $(BIN)/sessions $(BIN)/pwlog
 
-# The persistence targets (BENCHMARKS.md); REPORT_FLAGS=-rows=100000 for a
-# quick look.
-REPORT_FLAGS ?=
+# The Go benchmarks of the library, then the report of BENCHMARKS.md
+# (bench/, a module of its own: pebble and the other benchmark-only
+# dependencies stay out of the library's go.mod). BENCH_FLAGS=-big for
+# 10M rows, BENCH_FLAGS="-rows=100000 -reruns=10" for a quick look.
+BENCH_FLAGS ?=
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -timeout 60m ./...
-	$(GO) run ./internal/tools/report $(REPORT_FLAGS)
+	cd bench && $(GO) build -o ../$(BIN)/pwbench ./cmd/pwbench
+	$(BIN)/pwbench -chart bench/reruns.svg $(BENCH_FLAGS)
 
 # Long: every fuzz target for FUZZTIME, the crash state machine and the
 # model test with FUZZ_CHECKS sequences from SEED, every crash point with

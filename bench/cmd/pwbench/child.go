@@ -1,0 +1,98 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/pwlog/pwlog"
+	"github.com/pwlog/pwlog/bench/measure"
+)
+
+// Every timed pipeline run happens in a child process of its own: its peak
+// RSS is its own, and no run inherits another's heap. The parent re-runs
+// its own binary with -child and reads one JSON line back.
+
+// childResult is what a child reports.
+type childResult struct {
+	Seconds float64 `json:"seconds"` // the work alone, without process start
+	Rows    int     `json:"rows,omitempty"`
+	// PeakRSS is filled in by the parent from the child's rusage.
+	PeakRSS int64 `json:"-"`
+}
+
+func (r childResult) duration() time.Duration { return time.Duration(r.Seconds * float64(time.Second)) }
+
+// spawn runs this binary as a child doing job with args and returns its
+// result with its peak RSS.
+func spawn(job string, args ...string) childResult {
+	exe, err := os.Executable()
+	check(err)
+	cmd := exec.Command(exe, append([]string{"-child", job}, args...)...)
+	var out, errb strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		check(fmt.Errorf("child %s %v: %w: %s", job, args, err, errb.String()))
+	}
+	var r childResult
+	check(json.Unmarshal([]byte(out.String()), &r))
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		r.PeakRSS = ru.Maxrss << 10 // KiB on Linux
+	}
+	return r
+}
+
+// child runs one job: "run INPUT STORAGE INTERVAL" (STORAGE "-" for none)
+// or "floor INPUT".
+func child(job string, args []string) {
+	var r childResult
+	switch job {
+	case "run":
+		storage := args[1]
+		if storage == "-" {
+			storage = ""
+		}
+		interval, err := time.ParseDuration(args[2])
+		check(err)
+		r.Seconds = runPipeline(args[0], storage, interval).Seconds()
+	case "floor":
+		start := time.Now()
+		rows, _, err := measure.Floor(args[0], maxGap)
+		check(err)
+		r.Seconds, r.Rows = time.Since(start).Seconds(), rows
+	default:
+		check(fmt.Errorf("unknown child job %q", job))
+	}
+	check(json.NewEncoder(os.Stdout).Encode(r))
+}
+
+const maxGap = 300
+
+// runPipeline runs the tutorial pipeline once, its sink to /dev/null,
+// and returns its wall time.
+func runPipeline(input, storage string, interval time.Duration) time.Duration {
+	p := pwlog.New()
+	p.ReadCSV("accesses", input, pwlog.Schema{{Name: "user_id", Type: pwlog.TypeStr}, {Name: "access_time", Type: pwlog.TypeInt}}).
+		WindowBy("sessions", pwlog.Session{Time: "access_time", Instance: []string{"user_id"}, MaxGap: maxGap}).
+		Reduce("session_stats",
+			pwlog.Out("user_id", pwlog.Col("user_id")),
+			pwlog.Out("session_length", pwlog.Sub(pwlog.Max("access_time"), pwlog.Min("access_time"))),
+			pwlog.Out("session_start", pwlog.Min("access_time")),
+			pwlog.Out("session_finish", pwlog.Max("access_time")),
+			pwlog.Out("count", pwlog.Count())).
+		WriteCSV("output", os.DevNull)
+	cfg := pwlog.Config{SnapshotInterval: interval, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	if storage != "" {
+		cfg.Backend = pwlog.Filesystem(storage)
+	}
+	start := time.Now()
+	check(p.Run(context.Background(), cfg))
+	return time.Since(start)
+}

@@ -1,0 +1,53 @@
+package main
+
+import (
+	"encoding/xml"
+	"flag"
+	"os"
+	"strings"
+	"testing"
+)
+
+// TestMain lets the test binary serve as the report's child process.
+func TestMain(m *testing.M) {
+	flag.Parse()
+	if *childJob != "" {
+		child(*childJob, flag.Args())
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// The whole report on a tiny data set: every section and figure is there
+// with a number, and the chart is well-formed SVG with both panels.
+func TestReportSmoke(t *testing.T) {
+	*rows, *users, *files, *repeats, *reruns, *every, *probes = 20_000, 200, 10, 1, 2, 1, 5
+	r := &report{dir: t.TempDir()}
+	r.run()
+	out := r.out.String()
+	for _, want := range []string{
+		"| in-memory Go, no pwlog (the floor) | ", "| pipeline, fsync every commit | ", "| pipeline, 100 ms snapshot interval | ",
+		"| rerun after adding 0.1% rows (20) | ", "| restart, nothing new, state of 80000 rows",
+		"| restart after 2 reruns | ", "| our commit path, fsync per batch | ", "| raw tidwall/wal WriteBatch, sync per batch | ",
+		"| disk: 4 KiB append + fdatasync | ", "| pebble: updates/s (Merge, Sync per batch) | ", "| pwlog: restart, ",
+		"| storage after the full run (compacted) | ", "| peak RSS: fsync every commit | ",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the report has no %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "NaN") || strings.Contains(out, "Inf") {
+		t.Errorf("a figure is not a number:\n%s", out)
+	}
+	var doc struct {
+		Groups []struct {
+			Polylines []struct{} `xml:"polyline"`
+		} `xml:"g"`
+	}
+	if err := xml.Unmarshal([]byte(r.svg), &doc); err != nil {
+		t.Fatalf("chart: %v", err)
+	}
+	if len(doc.Groups) != 2 || len(doc.Groups[0].Polylines) != 2 || len(doc.Groups[1].Polylines) != 2 {
+		t.Fatalf("chart: %d panels %+v, want 2 with 2 lines each", len(doc.Groups), doc.Groups)
+	}
+}
