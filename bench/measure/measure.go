@@ -13,6 +13,7 @@ import (
 	"bytes"
 	"fmt"
 	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -22,6 +23,7 @@ import (
 	"github.com/pwlog/pwlog/compaction"
 	"github.com/pwlog/pwlog/differential"
 	"github.com/pwlog/pwlog/operators"
+	"github.com/pwlog/pwlog/wal"
 )
 
 // Floor computes the tutorial's sessions from the CSV files in dir in
@@ -133,6 +135,36 @@ func FsyncProbe(dir string, n, size int) (lat []time.Duration, err error) {
 		}
 		if err := fdatasync(f); err != nil {
 			return nil, fmt.Errorf("measure: fsync probe: %w", err)
+		}
+		lat[i] = time.Since(start)
+	}
+	return lat, nil
+}
+
+// CommitProbe measures pwlog's commit of a small batch against the disk
+// (FsyncProbe): n times, one wal.Log.Append of a size-byte record of
+// random (incompressible) bytes and a commit record, fsynced before it
+// returns, on a new log in dir; returns each Append's latency. The log is
+// removed after.
+func CommitProbe(dir string, n, size int) (lat []time.Duration, err error) {
+	logDir, err := os.MkdirTemp(dir, "commit-probe-*")
+	if err != nil {
+		return nil, fmt.Errorf("measure: commit probe: %w", err)
+	}
+	defer os.RemoveAll(logDir)
+	l, err := wal.Open(logDir, &wal.Options{Logger: quiet()})
+	if err != nil {
+		return nil, fmt.Errorf("measure: commit probe: %w", err)
+	}
+	defer l.Close()
+	body := make([]byte, size)
+	rand.NewChaCha8([32]byte{1}).Read(body)
+	recs := []wal.Record{{Kind: wal.Kind(2), Data: body}, {Kind: wal.KindCommit, Data: []byte{0x80}}}
+	lat = make([]time.Duration, n)
+	for i := range lat {
+		start := time.Now()
+		if _, err := l.Append(recs); err != nil {
+			return nil, fmt.Errorf("measure: commit probe: %w", err)
 		}
 		lat[i] = time.Since(start)
 	}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"testing"
 
 	"github.com/pwlog/pwlog"
@@ -240,5 +241,19 @@ func TestFsyncProbe(t *testing.T) {
 	}
 	if left, _ := os.ReadDir(dir); len(left) != 0 {
 		t.Errorf("the probe left %d files", len(left))
+	}
+}
+
+func TestCommitProbe(t *testing.T) {
+	dir := t.TempDir()
+	lat, err := CommitProbe(dir, 5, 4096)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(lat) != 5 || slices.Min(lat) <= 0 {
+		t.Fatalf("latencies %v", lat)
+	}
+	if des, _ := os.ReadDir(dir); len(des) != 0 {
+		t.Fatalf("left %d files behind", len(des))
 	}
 }
