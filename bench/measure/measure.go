@@ -171,10 +171,10 @@ func CommitProbe(dir string, n, size int) (lat []time.Duration, err error) {
 	return lat, nil
 }
 
-// tutorial returns the tutorial pipeline's operators, as pwlog builds
+// tutorialOperators returns the tutorial pipeline's operators, as pwlog builds
 // them: the session window "sessions" over the source "accesses", and
 // the reduce "session_stats" over it.
-func tutorial() (*operators.SessionWindow, *operators.Reduce, error) {
+func tutorialOperators() (*operators.SessionWindow, *operators.Reduce, error) {
 	src := differential.Schema{{Name: "user_id", Type: differential.KindString}, {Name: "access_time", Type: differential.KindInt}}
 	win, err := operators.NewSessionWindow("sessions", src, "access_time", []string{"user_id"}, 300)
 	if err != nil {
@@ -199,7 +199,7 @@ func tutorial() (*operators.SessionWindow, *operators.Reduce, error) {
 // operators, by operator and arrangement name: the same order functions
 // as the operators use.
 func freshArrangements() (map[compaction.ArrKey]*differential.Arrangement, error) {
-	win, red, err := tutorial()
+	win, red, err := tutorialOperators()
 	if err != nil {
 		return nil, err
 	}

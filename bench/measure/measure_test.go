@@ -12,6 +12,7 @@ import (
 	"github.com/pwlog/pwlog"
 	"github.com/pwlog/pwlog/compaction"
 	"github.com/pwlog/pwlog/internal/gen"
+	"github.com/pwlog/pwlog/internal/tutorial"
 	"github.com/pwlog/pwlog/wal"
 	tidwal "github.com/tidwall/wal"
 )
@@ -48,15 +49,7 @@ func runPipeline(t *testing.T, input, storage string, batchRows int) int {
 	t.Helper()
 	out := filepath.Join(t.TempDir(), "sessions.csv")
 	p := pwlog.New()
-	p.ReadCSV("accesses", input, pwlog.Schema{{Name: "user_id", Type: pwlog.TypeStr}, {Name: "access_time", Type: pwlog.TypeInt}}).
-		WindowBy("sessions", pwlog.Session{Time: "access_time", Instance: []string{"user_id"}, MaxGap: 300}).
-		Reduce("session_stats",
-			pwlog.Out("user_id", pwlog.Col("user_id")),
-			pwlog.Out("session_length", pwlog.Sub(pwlog.Max("access_time"), pwlog.Min("access_time"))),
-			pwlog.Out("session_start", pwlog.Min("access_time")),
-			pwlog.Out("session_finish", pwlog.Max("access_time")),
-			pwlog.Out("count", pwlog.Count())).
-		WriteCSV("output", out)
+	tutorial.Sessions(p, input, 300).WriteCSV("output", out)
 	cfg := pwlog.Config{BatchRows: batchRows, Logger: quiet()}
 	if storage != "" {
 		cfg.Backend = pwlog.Filesystem(storage)

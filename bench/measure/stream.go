@@ -48,7 +48,7 @@ func NewStream(dir string, batchRows int) (*Stream, error) {
 	if batchRows <= 0 {
 		batchRows = 1 << 16
 	}
-	win, red, err := tutorial()
+	win, red, err := tutorialOperators()
 	if err != nil {
 		return nil, err
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/pwlog/pwlog"
 	"github.com/pwlog/pwlog/bench/measure"
+	"github.com/pwlog/pwlog/internal/tutorial"
 )
 
 // Every timed pipeline run happens in a child process of its own: its peak
@@ -79,15 +80,7 @@ const maxGap = 300
 // and returns its wall time.
 func runPipeline(input, storage string, interval time.Duration) time.Duration {
 	p := pwlog.New()
-	p.ReadCSV("accesses", input, pwlog.Schema{{Name: "user_id", Type: pwlog.TypeStr}, {Name: "access_time", Type: pwlog.TypeInt}}).
-		WindowBy("sessions", pwlog.Session{Time: "access_time", Instance: []string{"user_id"}, MaxGap: maxGap}).
-		Reduce("session_stats",
-			pwlog.Out("user_id", pwlog.Col("user_id")),
-			pwlog.Out("session_length", pwlog.Sub(pwlog.Max("access_time"), pwlog.Min("access_time"))),
-			pwlog.Out("session_start", pwlog.Min("access_time")),
-			pwlog.Out("session_finish", pwlog.Max("access_time")),
-			pwlog.Out("count", pwlog.Count())).
-		WriteCSV("output", os.DevNull)
+	tutorial.Sessions(p, input, maxGap).WriteCSV("output", os.DevNull)
 	cfg := pwlog.Config{SnapshotInterval: interval, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	if storage != "" {
 		cfg.Backend = pwlog.Filesystem(storage)

@@ -18,6 +18,7 @@ import (
 
 	"github.com/pwlog/pwlog"
 	"github.com/pwlog/pwlog/internal/clock"
+	"github.com/pwlog/pwlog/internal/tutorial"
 	"github.com/pwlog/pwlog/vfs"
 	"github.com/pwlog/pwlog/vfs/errorfs"
 )
@@ -35,7 +36,7 @@ var (
 	fixtureErr  error
 )
 
-const tutorial = "../../../testdata/tutorial"
+const tutorialData = "../../../testdata/tutorial"
 
 func TestMain(m *testing.M) {
 	flag.Parse()
@@ -48,19 +49,7 @@ func TestMain(m *testing.M) {
 
 func sessions(input, output string) *pwlog.Pipeline {
 	p := pwlog.New()
-	p.ReadCSV("accesses", input, pwlog.Schema{
-		{Name: "user_id", Type: pwlog.TypeStr},
-		{Name: "access_time", Type: pwlog.TypeInt},
-	}).
-		WindowBy("sessions", pwlog.Session{Time: "access_time", Instance: []string{"user_id"}, MaxGap: 300}).
-		Reduce("session_stats",
-			pwlog.Out("user_id", pwlog.Col("user_id")),
-			pwlog.Out("session_length", pwlog.Sub(pwlog.Max("access_time"), pwlog.Min("access_time"))),
-			pwlog.Out("session_start", pwlog.Min("access_time")),
-			pwlog.Out("session_finish", pwlog.Max("access_time")),
-			pwlog.Out("count", pwlog.Count()),
-		).
-		WriteCSV("output", output, pwlog.SinkOptions{Append: true})
+	tutorial.Sessions(p, input, 300).WriteCSV("output", output, pwlog.SinkOptions{Append: true})
 	return p
 }
 
@@ -79,7 +68,7 @@ func buildFixture() (string, error) {
 	clock.Now = func() time.Time { return time.UnixMilli(1_700_000_000_000) }
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	for run := 1; run <= 2; run++ {
-		if err := copyInput(filepath.Join(tutorial, fmt.Sprintf("run%d", run)), input); err != nil {
+		if err := copyInput(filepath.Join(tutorialData, fmt.Sprintf("run%d", run)), input); err != nil {
 			return "", err
 		}
 		cfg := pwlog.Config{Backend: pwlog.Filesystem(storage), Logger: quiet}
