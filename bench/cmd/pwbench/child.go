@@ -33,10 +33,14 @@ func (r childResult) duration() time.Duration { return time.Duration(r.Seconds *
 
 // spawn runs this binary as a child doing job with args and returns its
 // result with its peak RSS.
-func spawn(job string, args ...string) childResult {
+func spawn(job string, args ...string) childResult { return spawnEnv(nil, job, args...) }
+
+// spawnEnv is spawn with env added to the child's environment.
+func spawnEnv(env []string, job string, args ...string) childResult {
 	exe, err := os.Executable()
 	check(err)
 	cmd := exec.Command(exe, append([]string{"-child", job}, args...)...)
+	cmd.Env = append(os.Environ(), env...)
 	var out, errb strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	if err := cmd.Run(); err != nil {

@@ -149,6 +149,11 @@ func (r *report) run() {
 		restartRSS = append(restartRSS, c.PeakRSS)
 		return c.duration()
 	})
+	// The same restarts with the collector running a quarter as often:
+	// how much of a restart is the Go GC marking the state it loads.
+	restartGC := repeat(*repeats, func(int) time.Duration {
+		return spawnEnv([]string{"GOGC=400"}, "run", input, r.path("full0"), "0s").duration()
+	})
 	input4 := r.path("input4")
 	check(os.MkdirAll(input4, 0o755))
 	r.logf("writing %d rows for the 4x state", 4**rows)
@@ -160,6 +165,7 @@ func (r *report) run() {
 	r.t.section("rerun and restart")
 	r.t.row(fmt.Sprintf("rerun after adding 0.1%% rows (%d)", add), secs(rerun), "≤ 5% of the full run", pct(rerun, synced)+" of fsync full run")
 	r.t.row(fmt.Sprintf("restart, nothing new, state of %d rows (%s entries)", *rows, si(float64(state1))), secs(restart), "well under 1 s", "")
+	r.t.row("the same restart with GOGC=400 (default 100)", secs(restartGC), "", ratioOf(restartGC, restart))
 	r.t.row(fmt.Sprintf("restart, nothing new, state of %d rows (%s entries)", 4**rows, si(float64(state4))), secs(restart4), "∝ state size",
 		fmt.Sprintf("%s for %.1fx the entries", ratioOf(restart4, restart), float64(state4)/float64(state1)))
 
@@ -243,7 +249,7 @@ func (r *report) history(input string) {
 	addRows := max(1, int(float64(*rows)**step))
 	var xs, restartMS, storageMiB []float64
 	point := func(k int) {
-		t := repeat(3, func(int) time.Duration { return spawn("run", grow, hist, "0s").duration() })
+		t := repeat(*repeats, func(int) time.Duration { return spawn("run", grow, hist, "0s").duration() })
 		xs = append(xs, float64(k))
 		restartMS = append(restartMS, t.median()*1e3)
 		storageMiB = append(storageMiB, float64(dirBytes(hist))/(1<<20))
@@ -273,7 +279,7 @@ func (r *report) history(input string) {
 		return series{name: "one run over the final rows", color: "#999", xs: []float64{0, float64(*reruns)}, ys: []float64{v, v}}
 	}
 	r.svg = svgChart(
-		panel{title: "Restart time", xlabel: "reruns", ylabel: "ms (median of 3)", lines: []series{
+		panel{title: "Restart time", xlabel: "reruns", ylabel: fmt.Sprintf("ms (median of %d)", *repeats), lines: []series{
 			{name: "after n reruns", color: "#1f77b4", xs: xs, ys: restartMS}, flat(onceMS)}},
 		panel{title: "Storage", xlabel: "reruns", ylabel: "MiB", lines: []series{
 			{name: "after n reruns", color: "#d62728", xs: xs, ys: storageMiB}, flat(float64(ob) / (1 << 20))}},
