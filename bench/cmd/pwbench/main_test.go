@@ -21,7 +21,7 @@ func TestMain(m *testing.M) {
 // The whole report on a tiny data set: every section and figure is there
 // with a number, and the chart is well-formed SVG with both panels.
 func TestReportSmoke(t *testing.T) {
-	*rows, *users, *files, *repeats, *reruns, *every, *probes = 20_000, 200, 10, 1, 2, 1, 5
+	*rows, *users, *files, *repeats, *reruns, *every, *probes, *second = 20_000, 200, 10, 1, 2, 1, 5, 80_000
 	r := &report{dir: t.TempDir()}
 	r.run()
 	out := r.out.String()
