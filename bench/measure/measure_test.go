@@ -158,6 +158,11 @@ func TestWALCompare(t *testing.T) {
 		if ours, raw := walBodies(t, dir); ours != r.Bytes || raw != r.Bytes {
 			t.Errorf("sync %v: bodies of %d bytes in ours, %d in raw, want %d in both", sync, ours, raw, r.Bytes)
 		}
+		// The raw log holds every body as is; ours compresses the
+		// stream's columns.
+		if r.RawDisk < r.Bytes || r.OursDisk <= 0 || r.OursDisk >= r.RawDisk {
+			t.Errorf("sync %v: on disk ours %d, raw %d, bodies %d", sync, r.OursDisk, r.RawDisk, r.Bytes)
+		}
 	}
 }
 

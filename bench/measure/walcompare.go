@@ -1,10 +1,12 @@
 package measure
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/pwlog/pwlog"
@@ -20,6 +22,9 @@ type WALResult struct {
 	Bytes   int64         // bytes of record bodies written, the same for both
 	Ours    time.Duration // wal.Log.Append of each batch's records (msgpack-encoded pwlog.StateRecord bodies + a commit record), fsync per batch
 	Raw     time.Duration // github.com/tidwall/wal WriteBatch of the same bodies as entries, tidwall's own sync per batch (NoSync false)
+	// OursDisk and RawDisk are the bytes each log holds on disk after:
+	// our frames snappy-compress bodies of 256 bytes or more.
+	OursDisk, RawDisk int64
 }
 
 // WALCompare writes s through both logs into fresh directories under dir
@@ -57,7 +62,24 @@ func WALCompare(dir string, s *Stream, sync bool) (WALResult, error) {
 	if res.Raw, err = timeRaw(dir, batches, sync); err != nil {
 		return res, err
 	}
-	return res, nil
+	if res.OursDisk, err = globBytes(dir, "pwlog-wal-*"); err != nil {
+		return res, err
+	}
+	res.RawDisk, err = globBytes(dir, "tidwall-*")
+	return res, err
+}
+
+// globBytes returns the bytes of the directories under dir matching
+// pattern.
+func globBytes(dir, pattern string) (int64, error) {
+	dirs, err := filepath.Glob(filepath.Join(dir, pattern))
+	var n int64
+	for _, d := range dirs {
+		b, derr := dirBytes(d)
+		n += b
+		err = errors.Join(err, derr)
+	}
+	return n, err
 }
 
 // encodeBatch returns the records the engine logs for b's state: one

@@ -28,7 +28,7 @@ func TestReportSmoke(t *testing.T) {
 	for _, want := range []string{
 		"| in-memory Go, no pwlog (the floor) | ", "| pipeline, fsync every commit | ", "| pipeline, 100 ms snapshot interval | ",
 		"| rerun after adding 0.1% rows (20) | ", "| restart, nothing new, state of 80000 rows", "| the same restart with GOGC=400 (default 100) | ",
-		"| restart after 2 reruns | ", "| our commit path, fsync per batch | ", "| raw tidwall/wal WriteBatch, sync per batch | ",
+		"| restart after 2 reruns | ", "| our commit path, fsync per batch (writes ", "| raw tidwall/wal WriteBatch, sync per batch (writes ",
 		"| disk: 4 KiB append + fdatasync (5 calls) | ", "| our commit of a 4 KiB record, fsync (5 commits) | ", "| pebble: updates/s (Merge, Sync per batch) | ", "| pwlog: restart, ",
 		"| storage after the full run (compacted) | ", "| peak RSS: fsync every commit | ",
 	} {
