@@ -92,12 +92,14 @@ type Entry struct {
 // (Info.Problems), after which Scan resumes at the next segment. fn, when
 // not nil, receives every valid frame in LSN order, with Committed already
 // known, up to the first damage in each segment. Scan reads every segment
-// once, and before that the last ones back to the one holding the last
-// commit (usually only the last segment).
+// once and checks every frame once; it keeps the segments from the last
+// back to the one holding the last commit (usually only the last) in
+// memory until it delivers them.
 //
 // The error is an I/O error, or fn's error as is; damage is never an
 // error. On error Info is incomplete. Scan reads the files as they are: on
-// a log that an open Log writes to, it may fail or see an older state.
+// a log an open Log appends to, it sees the tail as it was when read; a
+// truncation under it can fail it.
 func Scan(dir string, opts *ScanOptions, fn func(Entry) error) (Info, error) {
 	var o ScanOptions
 	if opts != nil {
@@ -154,14 +156,18 @@ func Scan(dir string, opts *ScanOptions, fn func(Entry) error) (Info, error) {
 	// The last commit first, so that Committed is known before fn: back
 	// from the last segment to the last one holding a valid commit frame,
 	// as repair looks for it.
+	// The bytes read here are kept for the delivery below (usually the
+	// last segment only): every segment is read once, and a log growing
+	// under the scan is seen as it was.
 	res := make([]*segScan, n)
-	var buf []byte
 	cut := -1
 	for i := n - 1; i >= 0 && cut < 0; i-- {
-		if buf, err = readFile(o.FS, segs[i].path, buf); err != nil {
+		data, err := readFile(o.FS, segs[i].path, nil)
+		if err != nil {
 			return info, fmt.Errorf("wal: scan: %w", err)
 		}
-		r := scanSegment(segs, i, buf)
+		r := scanSegment(segs, i, data)
+		r.data = data
 		res[i] = &r
 		if r.commitEnd >= 0 {
 			cut = i
@@ -179,32 +185,28 @@ func Scan(dir string, opts *ScanOptions, fn func(Entry) error) (Info, error) {
 	}
 	info.TailDamage = res[n-1].torn
 
-	// Then every segment in order, delivering its valid frames.
-	var scratch []byte
+	// Then every segment in order, delivering its valid frames: those
+	// before r.end, which scanSegment checked (CRC, LSN), so only their
+	// headers are read again.
+	var buf, scratch []byte
 	var done int64
 	for i, s := range segs {
-		if buf, err = readFile(o.FS, s.path, buf); err != nil {
-			return info, fmt.Errorf("wal: scan: %w", err)
-		}
 		r := res[i]
 		if r == nil {
+			if buf, err = readFile(o.FS, s.path, buf); err != nil {
+				return info, fmt.Errorf("wal: scan: %w", err)
+			}
 			rr := scanSegment(segs, i, buf)
+			rr.data = buf
 			r = &rr
 		}
+		data := r.data
 		lsn := s.start
 		for off := 0; off < r.end; lsn++ {
-			n, m := entryLen(buf[off:])
-			if m <= 0 {
-				return info, changedError(s.path, off, lsn, "entry length runs past the end of the file")
-			}
-			h, payload, cerr := checkFrame(buf[off+m : off+m+n])
-			if cerr == nil && h.lsn != lsn {
-				cerr = frameError("frame holds LSN %d", h.lsn)
-			}
-			if cerr != nil {
-				return info, changedError(s.path, off, lsn, cerr.Reason)
-			}
-			body, cerr := decodeBody(scratch, h.flags, payload)
+			n, m := entryLen(data[off:])
+			frame := data[off+m : off+m+n]
+			h, _ := parseHeader(frame)
+			body, cerr := decodeBody(scratch, h.flags, frame[headerSize:])
 			if cerr != nil {
 				// The CRC holds: a writer stored a body that does not
 				// decode. repair keeps such a frame; Replay refuses it.
@@ -228,6 +230,7 @@ func Scan(dir string, opts *ScanOptions, fn func(Entry) error) (Info, error) {
 			}
 			off += m + n
 		}
+		r.data = nil
 		if r.problem != nil {
 			info.Problems = append(info.Problems, r.problem)
 		}
@@ -243,12 +246,6 @@ func Scan(dir string, opts *ScanOptions, fn func(Entry) error) (Info, error) {
 	return info, nil
 }
 
-// changedError is the error for a segment that no longer holds at off
-// the valid frame the first reading found there.
-func changedError(path string, off int, lsn uint64, reason string) error {
-	return fmt.Errorf("wal: scan: %s changed during the scan: offset %d lsn %d: %s", path, off, lsn, reason)
-}
-
 // segScan is what Scan found in one segment.
 type segScan struct {
 	size      int    // bytes read
@@ -258,6 +255,7 @@ type segScan struct {
 	commitLSN uint64
 	torn      string // the last segment: where and why its tail is torn; "" when it is not
 	problem   *CorruptError
+	data      []byte // the bytes scanned, until their frames are delivered
 }
 
 // scanSegment validates segment i of segs, whose content is data, frame
