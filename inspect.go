@@ -163,7 +163,7 @@ func Inspect(ctx context.Context, dir string, opts *ReadOptions) (*StorageInfo, 
 
 	lastOut := map[string]uint64{}
 	var outTimes = map[string][]uint64{}
-	var batch []DecodedRecord
+	var batch []any // the decoded pipeline and output records of a batch
 	problem := func(e wal.Entry, err error) {
 		info.Problems = append(info.Problems, fmt.Sprintf("%s offset %d (LSN %d): %v", e.File, e.Offset, e.LSN, err))
 	}
@@ -185,12 +185,12 @@ func Inspect(ctx context.Context, dir string, opts *ReadOptions) (*StorageInfo, 
 			return nil
 		}
 		if e.Kind != KindCommit {
-			batch = append(batch, DecodedRecord{LSN: e.LSN, Kind: e.Kind, Record: rec})
+			batch = append(batch, rec)
 			return nil
 		}
 		c := rec.(*CommitRecord)
 		for _, b := range batch {
-			switch r := b.Record.(type) {
+			switch r := b.(type) {
 			case *PipelineRecord:
 				info.Pipeline = r.Lines
 				if r.Catalog != nil {
@@ -326,12 +326,4 @@ func sourceInfos(offsets map[string]map[string]sources.FileState) []SourceInfo {
 		out = append(out, s)
 	}
 	return out
-}
-
-// DecodedRecord is a log record with its decoded body, one of the *Record
-// types.
-type DecodedRecord struct {
-	LSN    uint64
-	Kind   wal.Kind
-	Record any
 }

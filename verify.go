@@ -317,18 +317,19 @@ func recordTime(rec any) uint64 {
 	return 0
 }
 
-// checkRows decodes every row (and state group) of a decoded record.
+// checkRows decodes every row of a decoded record and checks that no
+// diff is 0. State groups are not checked: a group key may be plain text
+// (a retracting source's file path).
 func checkRows(rec any) error {
-	// State groups are not checked: a group key may be plain text (a
-	// retracting source's file path).
 	var rows []string
+	var diffs []int64
 	switch r := rec.(type) {
 	case *InputRecord:
-		rows = r.Rows
+		rows, diffs = r.Rows, r.Diffs
 	case *OutputRecord:
-		rows = r.Rows
+		rows, diffs = r.Rows, r.Diffs
 	case *StateRecord:
-		rows = r.Deltas.Rows
+		rows, diffs = r.Deltas.Rows, r.Deltas.Diffs
 	}
 	var buf differential.Row
 	var err error
@@ -336,24 +337,11 @@ func checkRows(rec any) error {
 		if buf, err = differential.DecodeRow(buf[:0], []byte(row)); err != nil {
 			return fmt.Errorf("row %d: %w", i, err)
 		}
-		if d := diffAt(rec, i); d == 0 {
+		if diffs[i] == 0 {
 			return fmt.Errorf("row %d: diff 0", i)
 		}
 	}
 	return nil
-}
-
-// diffAt returns the diff of row i of an input, output or state record.
-func diffAt(rec any, i int) int64 {
-	switch r := rec.(type) {
-	case *InputRecord:
-		return r.Diffs[i]
-	case *OutputRecord:
-		return r.Diffs[i]
-	case *StateRecord:
-		return r.Deltas.Diffs[i]
-	}
-	return 1
 }
 
 // checkLog checks what the scan of the log found against the checkpoint.

@@ -356,13 +356,9 @@ func (r *Recorder) Lock(name string) (File, error) {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o644)
+	f, err := lockFile(name)
 	if err != nil {
 		return nil, err
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		f.Close()
-		return nil, &fs.PathError{Op: "flock", Path: name, Err: err}
 	}
 	return r.track(f, rel)
 }

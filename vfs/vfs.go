@@ -114,6 +114,16 @@ func (osFS) Lstat(name string) (fs.FileInfo, error) { return os.Lstat(name) }
 func (fsys osFS) SyncDir(name string) error { return SyncFile(fsys, name) }
 
 func (osFS) Lock(name string) (File, error) {
+	f, err := lockFile(name)
+	if err != nil {
+		return nil, err
+	}
+	return osFile{f}, nil
+}
+
+// lockFile creates name if needed, opens it read-write and takes an
+// exclusive flock on it without waiting.
+func lockFile(name string) (*os.File, error) {
 	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		return nil, err
@@ -122,7 +132,7 @@ func (osFS) Lock(name string) (File, error) {
 		f.Close()
 		return nil, &fs.PathError{Op: "flock", Path: name, Err: err}
 	}
-	return osFile{f}, nil
+	return f, nil
 }
 
 // Open opens name for reading.
