@@ -4,30 +4,23 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/pwlog/pwlog/backend"
 	"github.com/pwlog/pwlog/vfs"
 )
 
-// Backend says where a pipeline's persistent storage lives.
-type Backend interface {
-	// Dir returns the local storage directory.
-	Dir() string
-}
-
-// FilesystemBackend keeps storage in a local directory.
-type FilesystemBackend struct{ Path string }
-
-// Dir implements Backend.
-func (b *FilesystemBackend) Dir() string { return b.Path }
-
-// Filesystem returns a Backend storing under path, which is created when
-// missing.
-func Filesystem(path string) Backend { return &FilesystemBackend{Path: path} }
+// Filesystem returns the Backend of a storage directory at path, for
+// Config.Backend. Nothing is created or read until a pipeline runs: path
+// is then created if missing.
+func Filesystem(path string) *backend.Filesystem { return backend.FilesystemAt(path) }
 
 // Config configures a Run.
 type Config struct {
-	// Backend is the persistent storage. Nil: the run is not persistent
-	// and starts from nothing.
-	Backend Backend
+	// Backend is the persistent storage. Nil: the execution is not
+	// persistent and starts from nothing. Today the engine keeps a
+	// storage in a local directory, so it takes a *backend.Filesystem
+	// (Filesystem(path)) and refuses other backends with an error saying
+	// so; backends that hold the log in an object store come later.
+	Backend backend.Backend
 	// SnapshotInterval is the durability window of group commit: 0 fsyncs
 	// every logical time before its rows reach the sinks; a positive
 	// interval fsyncs at most once per interval, and sinks see a time's

@@ -13,6 +13,7 @@ import (
 	"github.com/pwlog/pwlog/compaction"
 	"github.com/pwlog/pwlog/internal/gen"
 	"github.com/pwlog/pwlog/internal/tutorial"
+	"github.com/pwlog/pwlog/tool"
 	"github.com/pwlog/pwlog/wal"
 	tidwal "github.com/tidwall/wal"
 )
@@ -116,7 +117,7 @@ func TestStreamIsTheEngines(t *testing.T) {
 	// The engine's checkpoint after a persistent run with the same batches.
 	storage := filepath.Join(t.TempDir(), "storage")
 	runPipeline(t, input, storage, testBatch)
-	info, err := pwlog.Inspect(context.Background(), storage, nil)
+	info, err := tool.Inspect(context.Background(), storage, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

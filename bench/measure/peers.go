@@ -223,7 +223,7 @@ func (pebbleQuiet) Fatalf(format string, args ...any) { panic(fmt.Sprintf(format
 // packages, into dir (created if missing), and restarts from it.
 //
 // Write times the loop that, per batch, msgpack-encodes a
-// pwlog.StateRecord per StateDelta and a pwlog.CommitRecord (holding the
+// record.State per StateDelta and a record.Commit (holding the
 // time only: the stream has no source offsets) and appends them with one
 // wal.Log.Append, fsynced (wal.Options zero). Then, not timed, everything
 // is folded into a checkpoint as the engine's final compaction does:

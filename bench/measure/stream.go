@@ -29,7 +29,7 @@ type StreamBatch struct {
 }
 
 // StateDelta is what one arrangement changed at a time: the body of one
-// pwlog.StateRecord.
+// record.State.
 type StateDelta struct {
 	Operator, Arrangement string
 	Deltas                differential.Deltas

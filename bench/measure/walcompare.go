@@ -9,7 +9,8 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/pwlog/pwlog"
+	"github.com/pwlog/pwlog/record"
+
 	"github.com/pwlog/pwlog/wal"
 	tidwal "github.com/tidwall/wal"
 	"github.com/vmihailenco/msgpack/v5"
@@ -20,7 +21,7 @@ import (
 type WALResult struct {
 	Batches int
 	Bytes   int64         // bytes of record bodies written, the same for both
-	Ours    time.Duration // wal.Log.Append of each batch's records (msgpack-encoded pwlog.StateRecord bodies + a commit record), fsync per batch
+	Ours    time.Duration // wal.Log.Append of each batch's records (msgpack-encoded record.State bodies + a commit record), fsync per batch
 	Raw     time.Duration // github.com/tidwall/wal WriteBatch of the same bodies as entries, tidwall's own sync per batch (NoSync false)
 	// OursDisk and RawDisk are the bytes each log holds on disk after:
 	// our frames snappy-compress bodies of 256 bytes or more.
@@ -29,8 +30,8 @@ type WALResult struct {
 
 // WALCompare writes s through both logs into fresh directories under dir
 // (created if missing).
-// The bodies (msgpack of a pwlog.StateRecord per StateDelta and of a
-// pwlog.CommitRecord holding only the time) are encoded before timing.
+// The bodies (msgpack of a record.State per StateDelta and of a
+// record.Commit holding only the time) are encoded before timing.
 // Ours times the loop of one wal.Log.Append per batch: framing, CRC,
 // snappy for bodies of 256 bytes or more, the writer goroutine's
 // WriteBatch and, with sync, its fsync. Raw times the loop of one tidwall
@@ -83,21 +84,21 @@ func globBytes(dir, pattern string) (int64, error) {
 }
 
 // encodeBatch returns the records the engine logs for b's state: one
-// pwlog.StateRecord per arrangement, then a pwlog.CommitRecord.
+// record.State per arrangement, then a record.Commit.
 func encodeBatch(b StreamBatch) ([]wal.Record, error) {
 	recs := make([]wal.Record, 0, len(b.States)+1)
 	for _, st := range b.States {
-		data, err := msgpack.Marshal(&pwlog.StateRecord{Time: b.Time, Operator: st.Operator, Arrangement: st.Arrangement, Deltas: st.Deltas})
+		data, err := msgpack.Marshal(&record.State{Time: b.Time, Operator: st.Operator, Arrangement: st.Arrangement, Deltas: st.Deltas})
 		if err != nil {
 			return nil, fmt.Errorf("measure: encode state record: %w", err)
 		}
-		recs = append(recs, wal.Record{Kind: pwlog.KindState, Data: data})
+		recs = append(recs, wal.Record{Kind: record.KindState, Data: data})
 	}
-	data, err := msgpack.Marshal(&pwlog.CommitRecord{Time: b.Time})
+	data, err := msgpack.Marshal(&record.Commit{Time: b.Time})
 	if err != nil {
 		return nil, fmt.Errorf("measure: encode commit record: %w", err)
 	}
-	return append(recs, wal.Record{Kind: pwlog.KindCommit, Data: data}), nil
+	return append(recs, wal.Record{Kind: record.KindCommit, Data: data}), nil
 }
 
 // timeOurs appends the batches to a new pwlog wal.Log under dir.

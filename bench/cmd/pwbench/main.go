@@ -29,7 +29,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pwlog/pwlog"
+	"github.com/pwlog/pwlog/tool"
+
 	"github.com/pwlog/pwlog/bench/measure"
 	"github.com/pwlog/pwlog/internal/gen"
 )
@@ -329,7 +330,7 @@ func ratioInt(a, b []int64) string {
 
 // stateEntries returns the entries of a storage's checkpoint.
 func stateEntries(storage string) int64 {
-	info, err := pwlog.Inspect(context.Background(), storage, nil)
+	info, err := tool.Inspect(context.Background(), storage, nil)
 	check(err)
 	var n int64
 	if info.Checkpoint != nil {
@@ -342,7 +343,7 @@ func stateEntries(storage string) int64 {
 
 // checkpointBytes returns the bytes of a storage's live checkpoint.
 func checkpointBytes(storage string) int64 {
-	info, err := pwlog.Inspect(context.Background(), storage, nil)
+	info, err := tool.Inspect(context.Background(), storage, nil)
 	check(err)
 	if info.Checkpoint == nil {
 		return 0

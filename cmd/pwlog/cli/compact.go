@@ -4,9 +4,9 @@ import (
 	"io"
 	"log/slog"
 
-	"github.com/spf13/cobra"
+	"github.com/pwlog/pwlog/tool"
 
-	"github.com/pwlog/pwlog"
+	"github.com/spf13/cobra"
 )
 
 func newCompact(o *options) *cobra.Command {
@@ -27,7 +27,7 @@ prints the storage's size before and after: N -> M bytes.`,
 			}
 			bar := newProgress(cmd.ErrOrStderr(), "compact")
 			bar.unit = "records"
-			st, err := pwlog.Compact(cmd.Context(), args[0], &pwlog.CompactOptions{Logger: logger, Progress: bar.update})
+			st, err := tool.Compact(cmd.Context(), args[0], &tool.CompactOptions{Logger: logger, Progress: bar.update})
 			bar.done()
 			if err != nil {
 				return fail(err)

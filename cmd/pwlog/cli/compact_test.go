@@ -6,13 +6,14 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pwlog/pwlog"
+	"github.com/pwlog/pwlog/tool"
+
 	"github.com/pwlog/pwlog/vfs"
 )
 
 func TestCompact(t *testing.T) {
 	dir := storage(t)
-	before, err := pwlog.Inspect(t.Context(), dir, nil)
+	before, err := tool.Inspect(t.Context(), dir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -21,7 +22,7 @@ func TestCompact(t *testing.T) {
 		t.Fatalf("exit %d: %s", r.code, r.err)
 	}
 	golden(t, "compact.txt", r.out)
-	after, err := pwlog.Inspect(t.Context(), dir, nil)
+	after, err := tool.Inspect(t.Context(), dir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

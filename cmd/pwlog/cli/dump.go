@@ -8,16 +8,18 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/pwlog/pwlog/record"
+	"github.com/pwlog/pwlog/tool"
+
 	"github.com/spf13/cobra"
 
-	"github.com/pwlog/pwlog"
 	"github.com/pwlog/pwlog/differential"
 	"github.com/pwlog/pwlog/wal"
 )
 
 func newDump(o *options) *cobra.Command {
 	var (
-		d                pwlog.DumpOptions
+		d                tool.DumpOptions
 		times, kinds     string
 		srcs, ops, sinks []string
 	)
@@ -47,7 +49,7 @@ sink's rows), commit (ends a time: the sources' offsets, sink acks).`,
 			}
 			d.Sources, d.Operators, d.Sinks = srcs, ops, sinks
 			p := newPrinter(cmd.OutOrStdout(), o)
-			err = pwlog.Dump(cmd.Context(), args[0], &d, func(e *pwlog.DumpEntry) error {
+			err = tool.Dump(cmd.Context(), args[0], &d, func(e *tool.DumpEntry) error {
 				if p.json {
 					p.object(e)
 				} else {
@@ -76,8 +78,8 @@ sink's rows), commit (ends a time: the sources' offsets, sink acks).`,
 var kinds = map[string]wal.Kind{}
 
 func init() {
-	for _, k := range []wal.Kind{pwlog.KindPipeline, pwlog.KindInput, pwlog.KindState, pwlog.KindOutput, pwlog.KindCommit} {
-		kinds[pwlog.KindName(k)] = k
+	for _, k := range []wal.Kind{record.KindPipeline, record.KindInput, record.KindState, record.KindOutput, record.KindCommit} {
+		kinds[record.KindName(k)] = k
 	}
 }
 
@@ -134,9 +136,9 @@ func parseRange(s string) (from, to uint64, err error) {
 }
 
 // dumpLine formats a record for people, on one line.
-func dumpLine(e *pwlog.DumpEntry) string {
+func dumpLine(e *tool.DumpEntry) string {
 	var b strings.Builder
-	if e.Kind == pwlog.KindRun {
+	if e.Kind == tool.KindRun {
 		fmt.Fprintf(&b, "%6s  %-8s  %s", "-", e.Kind, filepath.Base(e.File))
 	} else {
 		fmt.Fprintf(&b, "%6d  %-8s", e.LSN, e.Kind)
@@ -161,7 +163,7 @@ func dumpLine(e *pwlog.DumpEntry) string {
 	}
 	if e.Rows != nil {
 		// A run's entry is one group: name it once.
-		one := e.Kind == pwlog.KindRun && len(e.Rows) > 0 && e.Rows[0].Group != nil
+		one := e.Kind == tool.KindRun && len(e.Rows) > 0 && e.Rows[0].Group != nil
 		if one {
 			b.WriteString("  [" + fields(e.Rows[0].Group) + "]")
 		}
@@ -203,7 +205,7 @@ func dumpLine(e *pwlog.DumpEntry) string {
 }
 
 // fields formats named values: user_id="alice", access_time=1701102730.
-func fields(fs pwlog.Fields) string {
+func fields(fs tool.Fields) string {
 	parts := make([]string, len(fs))
 	for i, f := range fs {
 		parts[i] = f.Name + "=" + value(f.Value)

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pwlog/pwlog"
+	"github.com/pwlog/pwlog/record"
 )
 
 func TestDump(t *testing.T) {
@@ -70,7 +70,7 @@ type dumpEntry struct {
 		Values []struct{ Name string }
 		Diff   int64 `json:"diff"`
 	} `json:"rows"`
-	Commit *pwlog.CommitRecord `json:"commit"`
+	Commit *record.Commit `json:"commit"`
 }
 
 // dumpJSON runs dump --json with args and parses its lines, keeping the
@@ -143,7 +143,7 @@ func TestDumpFilters(t *testing.T) {
 		}},
 		{[]string{"--operator", "sessions"}, func(e dumpEntry) bool { return e.Operator == "sessions" }},
 		{[]string{"--sink", "output"}, func(e dumpEntry) bool {
-			return e.Sink == "output" || (e.Commit != nil && e.Commit.Acks["output"] != (pwlog.SinkAck{}))
+			return e.Sink == "output" || (e.Commit != nil && e.Commit.Acks["output"] != (record.SinkAck{}))
 		}},
 		{[]string{"--operator", "nosuch"}, func(dumpEntry) bool { return false }},
 	}

@@ -4,9 +4,9 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/spf13/cobra"
+	"github.com/pwlog/pwlog/tool"
 
-	"github.com/pwlog/pwlog"
+	"github.com/spf13/cobra"
 )
 
 func newInspect(o *options) *cobra.Command {
@@ -21,7 +21,7 @@ with the files, bytes and rows it has read; every sink and its position;
 the logical clock; and whether a process holds the storage's lock.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			info, err := pwlog.Inspect(cmd.Context(), args[0], nil)
+			info, err := tool.Inspect(cmd.Context(), args[0], nil)
 			if err != nil {
 				return fail(err)
 			}
@@ -36,7 +36,7 @@ the logical clock; and whether a process holds the storage's lock.`,
 	}
 }
 
-func printInspect(p *printer, s *pwlog.StorageInfo) {
+func printInspect(p *printer, s *tool.StorageInfo) {
 	p.linef("storage     %s", s.Dir)
 	p.linef("format      %d", s.Format)
 	p.linef("size        %s (%s bytes)", size(s.Bytes), count(s.Bytes))
@@ -87,7 +87,7 @@ func printInspect(p *printer, s *pwlog.StorageInfo) {
 	}
 	t := &table{indent: "  ", header: []string{"SEGMENT", ">FIRST LSN", ">LAST LSN", ">BYTES"}}
 	for _, sg := range w.Segments {
-		t.add(sg.File, fmt.Sprint(sg.FirstLSN), fmt.Sprint(sg.LastLSN), size(sg.Bytes))
+		t.add(sg.Path, fmt.Sprint(sg.FirstLSN), fmt.Sprint(sg.LastLSN), size(sg.Bytes))
 	}
 	p.table(t)
 	if u := w.Uncommitted; u != nil {

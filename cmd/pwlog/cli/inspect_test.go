@@ -7,7 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pwlog/pwlog"
+	"github.com/pwlog/pwlog/tool"
+
 	"github.com/pwlog/pwlog/vfs"
 )
 
@@ -24,7 +25,7 @@ func TestInspect(t *testing.T) {
 		t.Fatalf("exit %d: %s", r.code, r.err)
 	}
 	golden(t, "inspect.json", r.out)
-	var info pwlog.StorageInfo
+	var info tool.StorageInfo
 	if err := json.Unmarshal([]byte(r.out), &info); err != nil {
 		t.Fatal(err)
 	}

@@ -3,9 +3,9 @@ package cli
 import (
 	"fmt"
 
-	"github.com/spf13/cobra"
+	"github.com/pwlog/pwlog/tool"
 
-	"github.com/pwlog/pwlog"
+	"github.com/spf13/cobra"
 )
 
 func newVerify(o *options) *cobra.Command {
@@ -24,7 +24,7 @@ verify could not run.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			bar := newProgress(cmd.ErrOrStderr(), "verify")
-			rep, err := pwlog.Verify(cmd.Context(), args[0], &pwlog.ReadOptions{Progress: bar.update})
+			rep, err := tool.Verify(cmd.Context(), args[0], &tool.ReadOptions{Progress: bar.update})
 			bar.done()
 			if err != nil {
 				return &exitError{ExitCantRun, err}
@@ -32,7 +32,7 @@ verify could not run.`,
 			p := newPrinter(cmd.OutOrStdout(), o)
 			if p.json {
 				p.object(struct {
-					*pwlog.VerifyReport
+					*tool.VerifyReport
 					Sound bool `json:"sound"`
 				}{rep, rep.Sound()})
 			} else {
@@ -49,7 +49,7 @@ verify could not run.`,
 	}
 }
 
-func printVerify(p *printer, r *pwlog.VerifyReport) {
+func printVerify(p *printer, r *tool.VerifyReport) {
 	for _, pr := range r.Problems {
 		p.linef("problem: %s", pr)
 	}

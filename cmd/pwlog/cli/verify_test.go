@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pwlog/pwlog"
+	"github.com/pwlog/pwlog/tool"
 )
 
 func TestVerifySound(t *testing.T) {
@@ -57,8 +57,8 @@ func TestVerifyDamaged(t *testing.T) {
 	}
 	golden(t, "verify-damaged.json", r.out)
 	var rep struct {
-		Sound    bool            `json:"sound"`
-		Problems []pwlog.Problem `json:"problems"`
+		Sound    bool           `json:"sound"`
+		Problems []tool.Problem `json:"problems"`
 	}
 	if err := json.Unmarshal([]byte(r.out), &rep); err != nil {
 		t.Fatal(err)
@@ -72,7 +72,7 @@ func TestVerifyDamaged(t *testing.T) {
 		}
 	}
 	// A pipeline would refuse this storage too.
-	if _, err := pwlog.Inspect(t.Context(), dir, nil); err != nil {
+	if _, err := tool.Inspect(t.Context(), dir, nil); err != nil {
 		t.Fatal(err)
 	}
 }

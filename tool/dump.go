@@ -1,4 +1,4 @@
-package pwlog
+package tool
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 
 	"github.com/pwlog/pwlog/checkpoint"
 	"github.com/pwlog/pwlog/differential"
+	"github.com/pwlog/pwlog/record"
 	"github.com/pwlog/pwlog/vfs"
 	"github.com/pwlog/pwlog/wal"
 )
@@ -57,8 +58,8 @@ type DumpEntry struct {
 	// Rows are the decoded rows of an input, state or output record.
 	Rows []DumpRow `json:"rows,omitempty"`
 	// Commit is the body of a commit record, Pipeline of a pipeline record.
-	Commit   *CommitRecord   `json:"commit,omitempty"`
-	Pipeline *PipelineRecord `json:"pipeline,omitempty"`
+	Commit   *record.Commit   `json:"commit,omitempty"`
+	Pipeline *record.Pipeline `json:"pipeline,omitempty"`
 	// Error says why the record's body does not decode.
 	Error string `json:"error,omitempty"`
 }
@@ -136,10 +137,7 @@ func Dump(ctx context.Context, dir string, opts *DumpOptions, fn func(*DumpEntry
 	if err != nil {
 		return err
 	}
-	var cat *Catalog
-	if v.manifest != nil {
-		cat = v.meta.Catalog
-	}
+	cat := v.state.Catalog
 	if o.Checkpoint {
 		if err := o.dumpRuns(ctx, v, cat, fn); err != nil {
 			return err
@@ -152,17 +150,17 @@ func Dump(ctx context.Context, dir string, opts *DumpOptions, fn func(*DumpEntry
 		// Pipeline records are always decoded: they name the columns of
 		// the records after them.
 		inRange := e.LSN >= o.FromLSN && (o.ToLSN == 0 || e.LSN <= o.ToLSN)
-		if e.Kind != KindPipeline && (!inRange || len(o.Kinds) > 0 && !slices.Contains(o.Kinds, e.Kind)) {
+		if e.Kind != record.KindPipeline && (!inRange || len(o.Kinds) > 0 && !slices.Contains(o.Kinds, e.Kind)) {
 			return nil
 		}
-		d := &DumpEntry{LSN: e.LSN, Kind: KindName(e.Kind), Committed: e.Committed, File: e.File, Offset: e.Offset}
-		rec, err := DecodeRecord(e.Kind, e.Data)
+		d := &DumpEntry{LSN: e.LSN, Kind: record.KindName(e.Kind), Committed: e.Committed, File: e.File, Offset: e.Offset}
+		rec, err := record.Decode(e.Kind, e.Data)
 		if err != nil {
 			d.Error = err.Error()
 		} else if err := d.fill(rec, cat); err != nil {
 			d.Error = err.Error()
 		}
-		if pr, ok := rec.(*PipelineRecord); ok && pr.Catalog != nil {
+		if pr, ok := rec.(*record.Pipeline); ok && pr.Catalog != nil {
 			cat = pr.Catalog
 		}
 		if !inRange || !o.keep(e.Kind, d) {
@@ -185,7 +183,7 @@ func (o *DumpOptions) keep(kind wal.Kind, d *DumpEntry) bool {
 		return false
 	}
 	if o.FromTime > 0 || o.ToTime > 0 {
-		if kind == KindPipeline || d.Error != "" || d.Time < o.FromTime || (o.ToTime > 0 && d.Time > o.ToTime) {
+		if kind == record.KindPipeline || d.Error != "" || d.Time < o.FromTime || (o.ToTime > 0 && d.Time > o.ToTime) {
 			return false
 		}
 	}
@@ -214,7 +212,7 @@ func (o *DumpOptions) keep(kind wal.Kind, d *DumpEntry) bool {
 
 // fill sets the entry's fields from a decoded record, naming the rows'
 // columns from cat (nil: c0, c1, ...).
-func (d *DumpEntry) fill(rec any, cat *Catalog) error {
+func (d *DumpEntry) fill(rec any, cat *record.Catalog) error {
 	var tables map[string][]string
 	var arrs map[string]differential.Columns
 	if cat != nil {
@@ -222,17 +220,17 @@ func (d *DumpEntry) fill(rec any, cat *Catalog) error {
 	}
 	var err error
 	switch r := rec.(type) {
-	case *CommitRecord:
+	case *record.Commit:
 		d.Time, d.Commit = r.Time, r
-	case *PipelineRecord:
+	case *record.Pipeline:
 		d.Pipeline = r
-	case *InputRecord:
+	case *record.Input:
 		d.Time, d.Source = r.Time, r.Source
 		d.Rows, err = dumpRows(nil, nil, r.Keys, r.Rows, r.Diffs, tables[r.Source])
-	case *OutputRecord:
+	case *record.Output:
 		d.Time, d.Sink = r.Time, r.Sink
 		d.Rows, err = dumpRows(nil, nil, r.Keys, r.Rows, r.Diffs, tables[r.Sink])
-	case *StateRecord:
+	case *record.State:
 		d.Time, d.Operator, d.Arrangement = r.Time, r.Operator, r.Arrangement
 		d.Rows, err = stateRows(r.Deltas, arrs, r.Operator, r.Arrangement)
 	}
@@ -243,7 +241,7 @@ func (d *DumpEntry) fill(rec any, cat *Catalog) error {
 // from arrs; an arrangement arrs does not know has its groups decoded as
 // unnamed rows.
 func stateRows(d differential.Deltas, arrs map[string]differential.Columns, op, arr string) ([]DumpRow, error) {
-	cols, known := arrs[ArrangementKey(op, arr)]
+	cols, known := arrs[record.ArrangementKey(op, arr)]
 	group := cols.Group
 	if !known {
 		group = []string{}
@@ -296,7 +294,7 @@ func named(vals differential.Row, cols []string) Fields {
 const KindRun = "run"
 
 // dumpRuns delivers the live checkpoint's runs.
-func (o *DumpOptions) dumpRuns(ctx context.Context, v *storageView, cat *Catalog, fn func(*DumpEntry) error) error {
+func (o *DumpOptions) dumpRuns(ctx context.Context, v *view, cat *record.Catalog, fn func(*DumpEntry) error) error {
 	if v.manifestErr != nil {
 		return v.manifestErr
 	}

@@ -1,56 +1,40 @@
 package pwlog
 
 import (
-	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
 	"os"
-	"path/filepath"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/pwlog/pwlog/backend"
+	"github.com/pwlog/pwlog/checkpoint"
+	"github.com/pwlog/pwlog/compaction"
 	"github.com/pwlog/pwlog/differential"
+	"github.com/pwlog/pwlog/internal/storage"
+	"github.com/pwlog/pwlog/record"
 	"github.com/pwlog/pwlog/sources"
 	"github.com/pwlog/pwlog/vfs"
 	"github.com/pwlog/pwlog/wal"
 )
 
-// FormatVersion is the storage format this build reads and writes.
-const FormatVersion = 1
-
 // ErrSinkAhead reports an append-mode sink file holding a time the
 // storage has no commit for. Going on would emit that time twice.
 var ErrSinkAhead = errors.New("pwlog: the sink is ahead of the storage")
 
-// ErrFormat reports a storage directory this build cannot use.
-var ErrFormat = errors.New("pwlog: unsupported storage")
+// ErrFormat reports a storage directory this build cannot use: not a
+// pwlog storage, a damaged format marker, or another format version.
+var ErrFormat = storage.ErrFormat
 
-const markerName = "PWLOG"
+// ErrLocked reports that another process holds a storage directory.
+var ErrLocked = storage.ErrLocked
 
-func markerText(v int) []byte { return fmt.Appendf(nil, "pwlog storage format %d\n", v) }
-
-// checkMarker verifies the format marker of dir, creating it (durably) in
-// a new or empty storage directory.
-func checkMarker(fsys vfs.FS, dir string) error {
-	_, err := readMarker(fsys, dir)
-	switch {
-	case err == nil, errors.Is(err, ErrFormat):
-		return err
-	case !errors.Is(err, os.ErrNotExist):
-		return fmt.Errorf("pwlog: %w", err)
-	}
-	path := filepath.Join(dir, markerName)
-	if _, err := fsys.Stat(filepath.Join(dir, "wal")); err == nil {
-		return fmt.Errorf("%w: %s has a wal/ but no %s marker", ErrFormat, dir, markerName)
-	}
-	if err := vfs.WriteFileAtomic(fsys, path, markerText(FormatVersion), 0o644); err != nil {
-		return fmt.Errorf("pwlog: write %s: %w", path, err)
-	}
-	return nil
-}
+// ErrPipelineChanged reports a storage written by a different pipeline.
+var ErrPipelineChanged = errors.New("pwlog: the pipeline differs from the one that wrote the storage")
 
 // open takes the storage, replays the log into the operators and sinks,
 // and seeks the sources (DESIGN section 7).
@@ -144,12 +128,11 @@ func (e *engine) openSink(s *sinkState) error {
 // reemit writes the committed times a sink has not got yet.
 func (e *engine) reemit(s *sinkState) error {
 	rows := 0
-	for i := range s.replay {
-		r := &s.replay[i]
+	for _, r := range s.replay {
 		if s.n.append && r.Time < s.resume {
 			continue
 		}
-		us, err := r.updates()
+		us, err := r.Updates()
 		if err != nil {
 			return err
 		}
@@ -169,22 +152,31 @@ func (e *engine) reemit(s *sinkState) error {
 	return nil
 }
 
-// recover opens the storage and replays the log.
+// localBackend is a backend whose storage is a local directory.
+type localBackend interface{ Root() string }
+
+// recover takes the storage and restores the state its checkpoint and
+// log describe: the checkpoint's runs into the arrangements, then the
+// committed log after it (replay).
 func (e *engine) recover() error {
-	dir := e.cfg.Backend.Dir()
+	lb, ok := e.cfg.Backend.(localBackend)
+	if !ok {
+		return fmt.Errorf("pwlog: Config.Backend: a %T keeps no log; a persistent pipeline needs a local storage directory (pwlog.Filesystem)", e.cfg.Backend)
+	}
+	dir := lb.Root()
 	start := time.Now()
 	if err := vfs.MkdirAll(e.cfg.FS, dir, 0o755); err != nil {
 		return fmt.Errorf("pwlog: storage: %w", err)
 	}
-	lock, err := lockStorage(e.cfg.FS, dir)
+	lock, err := storage.TakeLock(e.cfg.FS, dir)
 	if err != nil {
 		return err
 	}
 	e.lock = lock
-	if err := checkMarker(e.cfg.FS, dir); err != nil {
+	if err := storage.EnsureMarker(e.cfg.FS, dir); err != nil {
 		return err
 	}
-	l, err := wal.Open(filepath.Join(dir, "wal"), &wal.Options{
+	l, err := wal.Open(storage.LogDir(dir), &wal.Options{
 		SyncInterval: e.cfg.SnapshotInterval, NoSync: e.cfg.NoSync, Logger: e.log, FS: e.cfg.FS,
 	})
 	if err != nil {
@@ -194,116 +186,151 @@ func (e *engine) recover() error {
 	e.log.Info("Opened the storage", slog.String("dir", dir),
 		slog.Uint64("first_lsn", l.FirstLSN()), slog.Uint64("last_lsn", l.LastLSN()),
 		slog.Duration("duration", time.Since(start)))
-	b, err := backend.NewFilesystemFS(e.cfg.FS, filepath.Join(dir, checkpointDir))
+	b, err := backend.NewFilesystemFS(e.cfg.FS, storage.CheckpointDir(dir))
 	if err != nil {
 		return fmt.Errorf("pwlog: checkpoint storage: %w", err)
 	}
-	if err := e.openCheckpoint(e.ctx, b); err != nil {
+	st, err := e.openCheckpoint(e.ctx, b)
+	if err != nil {
 		return err
 	}
-	return e.replay()
+	return e.replay(st)
 }
 
-// replay applies every committed batch of the log: state deltas go
-// straight into the arrangements, sink rows are kept where a sink lacks
-// them, offsets and the clock advance.
-func (e *engine) replay() error {
+// openCheckpoint opens the storage's checkpoint, loads its runs into the
+// arrangements and returns the state its manifest describes.
+func (e *engine) openCheckpoint(ctx context.Context, b backend.Backend) (*storage.State, error) {
 	start := time.Now()
-	type arrKey struct{ op, arr string }
-	arrs := map[arrKey]*differential.Arrangement{}
-	for _, n := range e.p.nodes {
-		if n.op != nil {
-			for _, a := range n.op.Arrangements() {
-				arrs[arrKey{n.name, a.Name()}] = a
-			}
-		}
+	comp, err := compaction.Open(ctx, b, e.wal, nil)
+	if err != nil {
+		return nil, fmt.Errorf("pwlog: open checkpoint: %w", err)
 	}
-	sinks := map[string]*sinkState{}
-	for _, s := range e.sinks {
-		sinks[s.n.name] = s
+	e.comp = comp
+	m := comp.Manifest()
+	st, err := storage.NewState(m)
+	if err != nil || m == nil {
+		return st, err
 	}
-	var batch []wal.Record
-	var times, records, deltas int
-	err := e.wal.Replay(max(e.wal.FirstLSN(), e.foldedLSN+1), func(r wal.Record) error {
-		records++
-		switch r.Kind {
-		case KindInput:
-			// Input events are kept for tools and for rebuilding changed
-			// operators; restoring state does not need them.
-			return nil
-		case KindCommit:
-		default:
-			// Copy: the body is valid only during the callback.
-			batch = append(batch, wal.Record{LSN: r.LSN, Kind: r.Kind, Data: bytes.Clone(r.Data)})
-			return nil
+	if err := e.checkFingerprint(m.Fingerprint); err != nil {
+		return nil, err
+	}
+	if last := e.wal.LastLSN(); last < m.LSN {
+		return nil, fmt.Errorf("pwlog: the log ends at LSN %d but checkpoint %d covers up to LSN %d: the log was removed or replaced; new commits would be lost", last, m.Seq, m.LSN)
+	}
+	entries, err := e.loadRuns(ctx, b, m)
+	if err != nil {
+		return nil, err
+	}
+	e.log.Info("Loaded the checkpoint",
+		slog.Uint64("manifest", m.Seq), slog.Uint64("lsn", m.LSN), slog.Int("runs", len(m.Runs)),
+		slog.Int64("entries", entries), slog.Uint64("clock", m.Clock), slog.Duration("duration", time.Since(start)))
+	return st, nil
+}
+
+// loadRuns applies the manifest's runs to the arrangements: runs of one
+// arrangement in order, arrangements in parallel.
+func (e *engine) loadRuns(ctx context.Context, b backend.Backend, m *checkpoint.Manifest) (int64, error) {
+	arrs := e.arrangements()
+	byArr := map[compaction.ArrKey][]checkpoint.RunMeta{}
+	for _, r := range m.Runs {
+		k := compaction.ArrKey{Operator: r.Operator, Arrangement: r.Arrangement}
+		if arrs[k] == nil {
+			return 0, fmt.Errorf("pwlog: manifest %d holds state of %s/%s, which this pipeline does not have", m.Seq, r.Operator, r.Arrangement)
 		}
-		var c CommitRecord
-		if err := unmarshalRecord(r.Data, &c); err != nil {
-			return fmt.Errorf("pwlog: commit record at LSN %d: %w", r.LSN, err)
-		}
-		for _, b := range batch {
-			switch b.Kind {
-			case KindState:
-				var s StateRecord
-				if err := unmarshalRecord(b.Data, &s); err != nil {
-					return fmt.Errorf("pwlog: state record at LSN %d: %w", b.LSN, err)
+		byArr[k] = append(byArr[k], r)
+	}
+	var (
+		wg      sync.WaitGroup
+		mu      sync.Mutex
+		entries int64
+		first   error
+	)
+	for k, runs := range byArr {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// Merge the arrangement's runs first: one sorted run loads in
+			// bulk, group by group.
+			ds := make([]differential.Deltas, 0, len(runs))
+			for _, r := range runs {
+				d, err := compaction.LoadRun(ctx, b, r)
+				mu.Lock()
+				if err != nil && first == nil {
+					first = fmt.Errorf("pwlog: load checkpoint: %w", err)
 				}
-				a := arrs[arrKey{s.Operator, s.Arrangement}]
-				if a == nil {
-					return fmt.Errorf("pwlog: the storage holds state of operator %q (arrangement %q) that this pipeline does not have: it was built by a different pipeline", s.Operator, s.Arrangement)
+				entries += int64(d.Len())
+				mu.Unlock()
+				if err != nil {
+					return
 				}
-				a.Apply(s.Deltas)
-				deltas += s.Deltas.Len()
-				e.addToFold(s.Operator, s.Arrangement, s.Deltas, len(b.Data))
-			case KindPipeline:
-				var pr PipelineRecord
-				if err := unmarshalRecord(b.Data, &pr); err != nil {
-					return fmt.Errorf("pwlog: pipeline record at LSN %d: %w", b.LSN, err)
-				}
-				if err := e.checkFingerprint(pr.Lines); err != nil {
-					return err
-				}
-				e.catalogued = pr.Catalog.Equal(e.catalog)
-			case KindOutput:
-				var o OutputRecord
-				if err := unmarshalRecord(b.Data, &o); err != nil {
-					return fmt.Errorf("pwlog: output record at LSN %d: %w", b.LSN, err)
-				}
-				if s := sinks[o.Sink]; s != nil && o.Time > s.ack.Time {
-					s.replay = append(s.replay, o)
-				}
+				ds = append(ds, d)
 			}
-		}
-		batch = batch[:0]
-		if c.Time > e.clock {
-			e.clock = c.Time
-			times++
-		}
-		mergeOffsets(e.offsets, &c)
-		for name, ack := range c.Acks {
-			if s := sinks[name]; s != nil {
-				s.ack = ack
-				kept := s.replay[:0]
-				for _, o := range s.replay {
-					if o.Time > ack.Time {
-						kept = append(kept, o)
-					}
-				}
-				s.replay = kept
+			if len(ds) == 1 {
+				arrs[k].Apply(ds[0])
+			} else {
+				arrs[k].Apply(checkpoint.Merge(ds...))
 			}
+		}()
+	}
+	wg.Wait()
+	return entries, first
+}
+
+// replay folds the committed log after the checkpoint into st, the state
+// its manifest describes, and takes what it describes: state deltas go
+// straight into the arrangements, and the offsets, acks, clock and the
+// rows sinks may lack are the engine's.
+func (e *engine) replay(st *storage.State) error {
+	start := time.Now()
+	arrs := e.arrangements()
+	// The hooks' errors are the engine's own, returned as they are; the
+	// log's and the decoder's are wrapped with the phase.
+	var refused error
+	st.OnPipeline = func(_ uint64, r *record.Pipeline) error {
+		refused = e.checkFingerprint(r.Lines)
+		return refused
+	}
+	st.OnState = func(lsn uint64, r *record.State, size int) error {
+		k := compaction.ArrKey{Operator: r.Operator, Arrangement: r.Arrangement}
+		a := arrs[k]
+		if a == nil {
+			refused = fmt.Errorf("%w: the storage holds state of operator %q (arrangement %q) at LSN %d that this pipeline does not have", ErrPipelineChanged, r.Operator, r.Arrangement, lsn)
+			return refused
 		}
+		a.Apply(r.Deltas)
+		e.addToFold(k, r.Deltas, size)
 		return nil
+	}
+	var records int
+	err := e.wal.Replay(max(e.wal.FirstLSN(), st.LSN+1), func(r wal.Record) error {
+		records++
+		return st.Add(r)
 	})
+	if err == nil && st.Pending() > 0 {
+		// wal.Open cuts frames after the last commit: this cannot happen
+		// unless the log is damaged.
+		err = fmt.Errorf("%d records after the last commit", st.Pending())
+	}
+	if err != nil && err == refused {
+		return err
+	}
 	if err != nil {
 		return fmt.Errorf("pwlog: replay: %w", err)
 	}
-	if len(batch) > 0 {
-		// wal.Open cuts frames after the last commit: this cannot happen
-		// unless the log is damaged.
-		return fmt.Errorf("pwlog: replay: %d records after the last commit", len(batch))
+	e.offsets, e.clock, e.foldedLSN = st.Offsets, st.Clock, st.LSN
+	if m := st.Manifest; m != nil {
+		e.foldedLSN = m.LSN
+	}
+	// The first commit logs the pipeline record when the storage lacks
+	// the fingerprint or holds another catalog (a sink was added).
+	e.fingerprinted = st.Fingerprint != nil
+	e.catalogued = st.Catalog.Equal(e.catalog)
+	for _, s := range e.sinks {
+		s.ack = st.Acks[s.n.name]
+		s.replay = st.Unacked[s.n.name]
 	}
 	e.log.Info("Reached the end of the snapshot",
-		slog.Int("entries", records), slog.Int("times", times), slog.Int("state_deltas", deltas),
+		slog.Int("entries", records), slog.Int("times", st.Log.Times), slog.Int64("state_deltas", st.Log.StateDeltas),
 		slog.Uint64("clock", e.clock), slog.Duration("duration", time.Since(start)))
 	return nil
 }
@@ -315,13 +342,9 @@ func describeSize(fi os.FileInfo, err error) string {
 	return fmt.Sprintf("it has %d", fi.Size())
 }
 
-// ErrPipelineChanged reports a storage written by a different pipeline.
-var ErrPipelineChanged = errors.New("pwlog: the pipeline differs from the one that wrote the storage")
-
 // checkFingerprint compares the stored fingerprint with the pipeline's.
 func (e *engine) checkFingerprint(stored []string) error {
-	e.fingerprinted = true
-	if diff := fingerprintDiff(stored, e.p.Describe()); diff != "" {
+	if diff := storage.FingerprintDiff(stored, e.p.Describe()); diff != "" {
 		return fmt.Errorf("%w: %s; use a new storage directory for the changed pipeline", ErrPipelineChanged, diff)
 	}
 	return nil

@@ -1,4 +1,4 @@
-package pwlog
+package tool
 
 import (
 	"cmp"
@@ -8,20 +8,21 @@ import (
 	"path/filepath"
 	"slices"
 
-	"github.com/pwlog/pwlog/sources"
+	"github.com/pwlog/pwlog/internal/storage"
+	"github.com/pwlog/pwlog/record"
 	"github.com/pwlog/pwlog/wal"
 )
 
 // StorageInfo describes a storage directory: what Inspect found.
 type StorageInfo struct {
-	Dir    string   `json:"dir"`
-	Format int      `json:"format"`
-	Bytes  int64    `json:"bytes"` // every file under Dir but the lock file
-	Lock   LockInfo `json:"lock"`
+	Dir    string           `json:"dir"`
+	Format int              `json:"format"`
+	Bytes  int64            `json:"bytes"` // every file under Dir but the lock file
+	Lock   storage.LockInfo `json:"lock"`
 	// Pipeline is the fingerprint of the pipeline that wrote the storage
-	// (Pipeline.Describe); Catalog names its columns.
-	Pipeline []string `json:"pipeline,omitempty"`
-	Catalog  *Catalog `json:"catalog,omitempty"`
+	// (pwlog.Pipeline.Describe); Catalog names its columns.
+	Pipeline []string        `json:"pipeline,omitempty"`
+	Catalog  *record.Catalog `json:"catalog,omitempty"`
 	// Clock is the last committed logical time, 0 when none.
 	Clock      uint64          `json:"clock"`
 	Checkpoint *CheckpointInfo `json:"checkpoint,omitempty"`
@@ -61,32 +62,24 @@ type ArrangementInfo struct {
 type WALInfo struct {
 	FirstLSN uint64 `json:"first_lsn"`
 	LastLSN  uint64 `json:"last_lsn"`
-	// LastCommitLSN is the last LSN the next run keeps: the last commit,
-	// or the LSN before FirstLSN when the log holds none.
-	LastCommitLSN uint64        `json:"last_commit_lsn"`
-	Bytes         int64         `json:"bytes"`
-	Segments      []SegmentInfo `json:"segments"`
+	// LastCommitLSN is the last LSN the next execution keeps: the last
+	// commit, or the LSN before FirstLSN when the log holds none.
+	LastCommitLSN uint64            `json:"last_commit_lsn"`
+	Bytes         int64             `json:"bytes"`
+	Segments      []wal.SegmentInfo `json:"segments"`
 	// Times counts the committed logical times in the log after the
 	// checkpoint, from FirstTime to LastTime.
 	Times     int    `json:"times"`
 	FirstTime uint64 `json:"first_time,omitempty"`
 	LastTime  uint64 `json:"last_time,omitempty"`
-	// Uncommitted describes what follows the last commit: the next run
-	// cuts it. Nil when nothing does.
+	// Uncommitted describes what follows the last commit: the next
+	// execution cuts it. Nil when nothing does.
 	Uncommitted *TailInfo `json:"uncommitted,omitempty"`
 	// Interrupted lists the files of a truncation a crash interrupted,
-	// which the next run completes; Broken the copies earlier repairs
-	// kept of the tails they cut.
+	// which the next execution completes; Broken the copies earlier
+	// repairs kept of the tails they cut.
 	Interrupted []string `json:"interrupted,omitempty"`
 	Broken      []string `json:"broken,omitempty"`
-}
-
-// SegmentInfo describes one log segment file.
-type SegmentInfo struct {
-	File     string `json:"file"`
-	FirstLSN uint64 `json:"first_lsn"`
-	LastLSN  uint64 `json:"last_lsn"`
-	Bytes    int64  `json:"bytes"`
 }
 
 // TailInfo describes the uncommitted tail of the log.
@@ -120,12 +113,12 @@ type SourceFileInfo struct {
 type SinkInfo struct {
 	Name string `json:"name"`
 	// AckTime is the last time the sink's file is known to hold (its last
-	// run finished), AckOffset the file's size then.
+	// execution finished), AckOffset the file's size then.
 	AckTime   uint64 `json:"ack_time"`
 	AckOffset int64  `json:"ack_offset"`
 	// LastTime is the last time of the sink's rows in the log; rows of
-	// times after AckTime are re-emitted by the next run if its file
-	// lacks them.
+	// times after AckTime are re-emitted by the next execution if its
+	// file lacks them.
 	LastTime uint64 `json:"last_time,omitempty"`
 	// Pending counts the committed times after AckTime whose rows the log
 	// holds.
@@ -141,32 +134,15 @@ func Inspect(ctx context.Context, dir string, opts *ReadOptions) (*StorageInfo, 
 	if err != nil {
 		return nil, err
 	}
-	info := &StorageInfo{Dir: dir, Format: v.format, Bytes: dirBytes(o.FS, dir), Lock: probeLock(o.FS, dir)}
-	offsets := map[string]map[string]sources.FileState{}
-	acks := map[string]SinkAck{}
-	var from uint64 // the first LSN after the checkpoint
+	info := &StorageInfo{Dir: dir, Format: v.format, Bytes: storage.Bytes(o.FS, dir), Lock: storage.ProbeLock(o.FS, dir)}
 	if v.manifestErr != nil {
 		info.Problems = append(info.Problems, v.manifestErr.Error())
 	}
-	if m := v.manifest; m != nil {
-		info.Pipeline, info.Catalog, info.Clock = m.Fingerprint, v.meta.Catalog, m.Clock
-		from = m.LSN + 1
-		for name, states := range v.meta.Sources {
-			offsets[name] = map[string]sources.FileState{}
-			for _, st := range states {
-				offsets[name][st.Path] = st
-			}
-		}
-		maps.Copy(acks, v.meta.Acks)
+	if v.manifest != nil {
 		info.Checkpoint = v.checkpointInfo()
 	}
-
-	lastOut := map[string]uint64{}
-	var outTimes = map[string][]uint64{}
-	var batch []any // the decoded pipeline and output records of a batch
-	problem := func(e wal.Entry, err error) {
-		info.Problems = append(info.Problems, fmt.Sprintf("%s offset %d (LSN %d): %v", e.File, e.Offset, e.LSN, err))
-	}
+	st := v.state
+	st.Problem = func(e *storage.BatchError) { info.Problems = append(info.Problems, e.Error()) }
 	var tail TailInfo
 	scan, err := v.scanLog(o.Progress, func(e wal.Entry) error {
 		if err := ctx.Err(); err != nil {
@@ -176,49 +152,16 @@ func Inspect(ctx context.Context, dir string, opts *ReadOptions) (*StorageInfo, 
 			tail.Records++
 			return nil
 		}
-		if e.LSN < from || e.Kind == KindInput || e.Kind == KindState {
-			return nil
+		if err := st.Add(e.Record); err != nil {
+			info.Problems = append(info.Problems, fmt.Sprintf("%s offset %d (LSN %d): %v", e.File, e.Offset, e.LSN, err))
 		}
-		rec, err := DecodeRecord(e.Kind, e.Data)
-		if err != nil {
-			problem(e, err)
-			return nil
-		}
-		if e.Kind != KindCommit {
-			batch = append(batch, rec)
-			return nil
-		}
-		c := rec.(*CommitRecord)
-		for _, b := range batch {
-			switch r := b.(type) {
-			case *PipelineRecord:
-				info.Pipeline = r.Lines
-				if r.Catalog != nil {
-					info.Catalog = r.Catalog
-				}
-			case *OutputRecord:
-				lastOut[r.Sink] = max(lastOut[r.Sink], r.Time)
-				outTimes[r.Sink] = append(outTimes[r.Sink], r.Time)
-			}
-		}
-		batch = batch[:0]
-		// Times do not go back; an ack-only commit repeats the last one.
-		if info.WAL.Times == 0 || c.Time > info.WAL.LastTime {
-			if info.WAL.Times == 0 {
-				info.WAL.FirstTime = c.Time
-			}
-			info.WAL.Times++
-			info.WAL.LastTime = c.Time
-		}
-		info.Clock = max(info.Clock, c.Time)
-		mergeOffsets(offsets, c)
-		maps.Copy(acks, c.Acks)
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	info.WAL.fill(scan)
+	info.Pipeline, info.Catalog, info.Clock = st.Fingerprint, st.Catalog, st.Clock
+	info.WAL.fill(scan, st.Log)
 	if scan.TailBytes > 0 {
 		tail.Bytes, tail.Damage = scan.TailBytes, scan.TailDamage
 		info.WAL.Uncommitted = &tail
@@ -226,13 +169,22 @@ func Inspect(ctx context.Context, dir string, opts *ReadOptions) (*StorageInfo, 
 	for _, p := range scan.Problems {
 		info.Problems = append(info.Problems, p.Error())
 	}
-	info.Sources = sourceInfos(offsets)
-	for _, name := range slices.Sorted(maps.Keys(union(acks, lastOut))) {
-		s := SinkInfo{Name: name, AckTime: acks[name].Time, AckOffset: acks[name].Offset, LastTime: lastOut[name]}
+	info.Sources = sourceInfos(st.Offsets)
+	names := slices.Collect(maps.Keys(st.Acks))
+	for name := range st.LastOutput {
+		if _, ok := st.Acks[name]; !ok {
+			names = append(names, name)
+		}
+	}
+	slices.Sort(names)
+	info.Sinks = []SinkInfo{}
+	for _, name := range names {
+		ack := st.Acks[name]
+		s := SinkInfo{Name: name, AckTime: ack.Time, AckOffset: ack.Offset, LastTime: st.LastOutput[name]}
 		seen := map[uint64]bool{}
-		for _, t := range outTimes[name] {
-			if t > s.AckTime && !seen[t] {
-				seen[t] = true
+		for _, r := range st.Unacked[name] {
+			if !seen[r.Time] {
+				seen[r.Time] = true
 				s.Pending++
 			}
 		}
@@ -241,31 +193,22 @@ func Inspect(ctx context.Context, dir string, opts *ReadOptions) (*StorageInfo, 
 	return info, nil
 }
 
-// union returns the keys of a and b as one set.
-func union[A, B any](a map[string]A, b map[string]B) map[string]bool {
-	u := map[string]bool{}
-	for k := range a {
-		u[k] = true
-	}
-	for k := range b {
-		u[k] = true
-	}
-	return u
-}
-
-// fill copies what a scan of the log found.
-func (w *WALInfo) fill(s wal.Info) {
+// fill copies what a scan of the log and the fold of its committed
+// records found.
+func (w *WALInfo) fill(s wal.Info, c storage.LogCounts) {
 	w.FirstLSN, w.LastLSN, w.LastCommitLSN, w.Bytes = s.FirstLSN, s.LastLSN, keptLSN(s), s.Bytes
-	w.Segments = []SegmentInfo{}
+	w.Segments = []wal.SegmentInfo{}
 	for _, sg := range s.Segments {
-		w.Segments = append(w.Segments, SegmentInfo{File: filepath.Base(sg.Path), FirstLSN: sg.FirstLSN, LastLSN: sg.LastLSN, Bytes: sg.Bytes})
+		sg.Path = filepath.Base(sg.Path)
+		w.Segments = append(w.Segments, sg)
 	}
 	w.Interrupted, w.Broken = s.Interrupted, s.Broken
+	w.Times, w.FirstTime, w.LastTime = c.Times, c.FirstTime, c.LastTime
 }
 
-// keptLSN returns the last LSN the next run keeps of a scanned log: its
-// last commit, or the LSN before its first when it holds none (a log
-// truncated behind a checkpoint).
+// keptLSN returns the last LSN the next execution keeps of a scanned
+// log: its last commit, or the LSN before its first when it holds none
+// (a log truncated behind a checkpoint).
 func keptLSN(s wal.Info) uint64 {
 	if s.LastCommitLSN >= s.FirstLSN {
 		return s.LastCommitLSN
@@ -274,7 +217,7 @@ func keptLSN(s wal.Info) uint64 {
 }
 
 // checkpointInfo describes the live manifest's checkpoint.
-func (v *storageView) checkpointInfo() *CheckpointInfo {
+func (v *view) checkpointInfo() *CheckpointInfo {
 	m := v.manifest
 	ci := &CheckpointInfo{Manifest: v.manifestName, Seq: m.Seq, LSN: m.LSN, Clock: m.Clock, Runs: len(m.Runs),
 		Arrangements: []ArrangementInfo{}}
@@ -312,7 +255,7 @@ func (v *storageView) checkpointInfo() *CheckpointInfo {
 }
 
 // sourceInfos describes the sources' offsets, by name and path.
-func sourceInfos(offsets map[string]map[string]sources.FileState) []SourceInfo {
+func sourceInfos(offsets record.Offsets) []SourceInfo {
 	out := []SourceInfo{}
 	for _, name := range slices.Sorted(maps.Keys(offsets)) {
 		s := SourceInfo{Name: name, Files: []SourceFileInfo{}}

@@ -1,4 +1,4 @@
-package pwlog
+package tool
 
 import (
 	"cmp"
@@ -6,10 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"path/filepath"
 
 	"github.com/pwlog/pwlog/checkpoint"
 	"github.com/pwlog/pwlog/differential"
+	"github.com/pwlog/pwlog/internal/storage"
+	"github.com/pwlog/pwlog/record"
 	"github.com/pwlog/pwlog/vfs"
 	"github.com/pwlog/pwlog/wal"
 )
@@ -70,9 +71,9 @@ func Verify(ctx context.Context, dir string, opts *ReadOptions) (*VerifyReport, 
 		return nil, err
 	}
 	rep := &VerifyReport{Dir: dir, Problems: []Problem{}, Notes: []string{}}
-	vr := &verifier{rep: rep, v: v}
-	walDir := filepath.Join(dir, "wal")
-	walBytes := dirBytes(o.FS, walDir)
+	vr := &verifier{rep: rep, v: v, st: v.state, at: map[uint64]wal.Entry{}}
+	vr.st.Problem = vr.batchProblem
+	walBytes := storage.Bytes(o.FS, storage.LogDir(dir))
 	var runBytes int64
 	if v.manifest != nil {
 		for _, r := range v.manifest.Runs {
@@ -110,20 +111,12 @@ func Verify(ctx context.Context, dir string, opts *ReadOptions) (*VerifyReport, 
 // verifier holds the state of one Verify.
 type verifier struct {
 	rep *VerifyReport
-	v   *storageView
-
-	batch     []verifiedRecord // the records of the batch being read
-	lastTime  uint64           // of the last commit
-	commits   int
+	v   *view
+	// st folds the committed records, checking the batches' rules.
+	st *storage.State
+	// at places the records st has seen: LSN -> file and offset.
+	at        map[uint64]wal.Entry
 	kindAtLSN wal.Kind // kind of the record at the manifest's LSN; 0 when not in the log
-	pipeline  []string // the first fingerprint met in the log
-	catalog   *Catalog
-}
-
-type verifiedRecord struct {
-	e        wal.Entry // without its Data
-	time     uint64
-	pipeline bool // a pipeline record carries no time
 }
 
 func (vr *verifier) problem(file string, off int64, lsn uint64, format string, args ...any) {
@@ -164,9 +157,6 @@ func (vr *verifier) checkManifests() {
 			vr.damage(v.cpPath(name), err)
 			vr.note("%s is an older manifest, not in use: the next compaction deletes it", v.cpPath(name))
 		}
-	}
-	if v.manifest != nil {
-		vr.catalog = v.meta.Catalog
 	}
 	for _, n := range v.temps {
 		vr.note("%s is a temporary file a crashed write left: the next run or compaction deletes it", v.cpPath(n))
@@ -221,7 +211,9 @@ func (vr *verifier) checkRuns(ctx context.Context, progress func(int64)) error {
 			vr.problem(p, -1, 0, "holds %d entries of %s/%s, manifest %s says %d of %s/%s",
 				d.Len(), meta.Operator, meta.Arrangement, v.manifestName, r.Entries, r.Operator, r.Arrangement)
 		}
-		vr.checkArrangement(p, -1, 0, r.Operator, r.Arrangement)
+		if !vr.st.Catalog.Knows(r.Operator, r.Arrangement) {
+			vr.problem(p, -1, 0, "state of %s/%s, which the pipeline does not have", r.Operator, r.Arrangement)
+		}
 	}
 	for _, n := range v.runs {
 		if !live[n] {
@@ -231,24 +223,14 @@ func (vr *verifier) checkRuns(ctx context.Context, progress func(int64)) error {
 	return nil
 }
 
-// checkArrangement reports state of an arrangement the catalog does not
-// name.
-func (vr *verifier) checkArrangement(file string, off int64, lsn uint64, op, arr string) {
-	if vr.catalog == nil || vr.catalog.Arrangements == nil {
-		return
-	}
-	if _, ok := vr.catalog.Arrangements[ArrangementKey(op, arr)]; !ok {
-		vr.problem(file, off, lsn, "state of %s/%s, which the pipeline does not have", op, arr)
-	}
-}
-
-// entry checks one record of the log.
+// entry checks one record of the log: that it decodes, its rows decode
+// and carry no diff 0, and (st) that its batch keeps the format's rules.
 func (vr *verifier) entry(e wal.Entry) {
 	vr.rep.Records++
 	if m := vr.v.manifest; m != nil && e.LSN == m.LSN {
 		vr.kindAtLSN = e.Kind
 	}
-	rec, err := DecodeRecord(e.Kind, e.Data)
+	rec, err := record.Decode(e.Kind, e.Data)
 	if err == nil {
 		err = checkRows(rec)
 	}
@@ -262,59 +244,20 @@ func (vr *verifier) entry(e wal.Entry) {
 		vr.problem(e.File, e.Offset, e.LSN, "%v", err)
 		return
 	}
-	t := recordTime(rec)
-	switch r := rec.(type) {
-	case *PipelineRecord:
-		if vr.pipeline == nil {
-			vr.pipeline = r.Lines
-		} else if d := fingerprintDiff(vr.pipeline, r.Lines); d != "" {
-			vr.problem(e.File, e.Offset, e.LSN, "a second pipeline fingerprint in one storage: %s", d)
-		}
-		if m := vr.v.manifest; m != nil && e.LSN > m.LSN {
-			if d := fingerprintDiff(m.Fingerprint, r.Lines); d != "" {
-				vr.problem(e.File, e.Offset, e.LSN, "pipeline fingerprint differs from the checkpoint's: %s", d)
-			}
-		}
-		if r.Catalog != nil {
-			vr.catalog = r.Catalog
-		}
-	case *StateRecord:
-		vr.checkArrangement(e.File, e.Offset, e.LSN, r.Operator, r.Arrangement)
-	case *CommitRecord:
-		if vr.commits > 0 && t < vr.lastTime {
-			vr.problem(e.File, e.Offset, e.LSN, "commit of time %d after a commit of time %d: time went back", t, vr.lastTime)
-		}
-		for _, b := range vr.batch {
-			if !b.pipeline && b.time != t {
-				vr.problem(b.e.File, b.e.Offset, b.e.LSN, "%s record of time %d in the batch of time %d (committed at LSN %d)",
-					KindName(b.e.Kind), b.time, t, e.LSN)
-			}
-		}
-		vr.batch = vr.batch[:0]
-		vr.lastTime = t
-		vr.commits++
-		return
+	e.Data = nil // the body is not retained
+	vr.at[e.LSN] = e
+	if err := vr.st.AddDecoded(e.LSN, e.Kind, rec, e.Size); err != nil {
+		vr.problem(e.File, e.Offset, e.LSN, "%v", err)
 	}
-	// Keep only what the commit check needs: the body is not retained.
-	e.Data = nil
-	_, pipeline := rec.(*PipelineRecord)
-	vr.batch = append(vr.batch, verifiedRecord{e: e, time: t, pipeline: pipeline})
+	if e.Kind == record.KindCommit {
+		clear(vr.at)
+	}
 }
 
-// recordTime returns a decoded record's logical time, 0 for a pipeline
-// record.
-func recordTime(rec any) uint64 {
-	switch r := rec.(type) {
-	case *CommitRecord:
-		return r.Time
-	case *InputRecord:
-		return r.Time
-	case *StateRecord:
-		return r.Time
-	case *OutputRecord:
-		return r.Time
-	}
-	return 0
+// batchProblem places a problem the fold found at its record.
+func (vr *verifier) batchProblem(be *storage.BatchError) {
+	e := vr.at[be.LSN]
+	vr.problem(e.File, e.Offset, be.LSN, "%s", be.Error())
 }
 
 // checkRows decodes every row of a decoded record and checks that no
@@ -324,11 +267,11 @@ func checkRows(rec any) error {
 	var rows []string
 	var diffs []int64
 	switch r := rec.(type) {
-	case *InputRecord:
+	case *record.Input:
 		rows, diffs = r.Rows, r.Diffs
-	case *OutputRecord:
+	case *record.Output:
 		rows, diffs = r.Rows, r.Diffs
-	case *StateRecord:
+	case *record.State:
 		rows, diffs = r.Deltas.Rows, r.Deltas.Diffs
 	}
 	var buf differential.Row
@@ -365,7 +308,7 @@ func (vr *verifier) checkLog(scan wal.Info) {
 		vr.note("%s: a copy an earlier repair kept of a log tail it cut", f)
 	}
 	v := vr.v
-	walDir := filepath.Join(v.dir, "wal")
+	walDir := storage.LogDir(v.dir)
 	m := v.manifest
 	empty := scan.LastLSN < scan.FirstLSN
 	switch {
@@ -376,7 +319,7 @@ func (vr *verifier) checkLog(scan wal.Info) {
 		vr.problem(walDir, -1, m.LSN, "the checkpoint (%s) covers the log up to LSN %d, but the log ends at LSN %d: committed records are missing", v.manifestName, m.LSN, keptLSN(scan))
 	case !empty && scan.FirstLSN > m.LSN+1:
 		vr.problem(walDir, -1, m.LSN+1, "the log starts at LSN %d, but the checkpoint (%s) covers only up to LSN %d: LSNs %d..%d are lost", scan.FirstLSN, v.manifestName, m.LSN, m.LSN+1, scan.FirstLSN-1)
-	case scan.FirstLSN <= m.LSN && vr.kindAtLSN != 0 && vr.kindAtLSN != KindCommit:
-		vr.problem(walDir, -1, m.LSN, "the checkpoint (%s) ends at LSN %d, which is a %s record, not a commit", v.manifestName, m.LSN, KindName(vr.kindAtLSN))
+	case scan.FirstLSN <= m.LSN && vr.kindAtLSN != 0 && vr.kindAtLSN != record.KindCommit:
+		vr.problem(walDir, -1, m.LSN, "the checkpoint (%s) ends at LSN %d, which is a %s record, not a commit", v.manifestName, m.LSN, record.KindName(vr.kindAtLSN))
 	}
 }

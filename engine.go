@@ -11,6 +11,8 @@ import (
 	"github.com/pwlog/pwlog/compaction"
 	"github.com/pwlog/pwlog/differential"
 	"github.com/pwlog/pwlog/internal/clock"
+	"github.com/pwlog/pwlog/internal/storage"
+	"github.com/pwlog/pwlog/record"
 	"github.com/pwlog/pwlog/sources"
 	"github.com/pwlog/pwlog/wal"
 )
@@ -20,14 +22,14 @@ type engine struct {
 	p     *Pipeline
 	cfg   Config
 	log   *slog.Logger
-	lock  *storageLock
+	lock  *storage.Lock
 	wal   *wal.Log // nil when the run is not persistent
 	clock uint64   // the last committed logical time
 
-	offsets map[string]map[string]sources.FileState // source -> file -> state
-	pending [][]differential.Update                 // by node: retractions for the first batch
-	removed map[string][]string                     // source -> files retracted, for the next commit
-	readers []*sources.Reader                       // by node index; nil for operators
+	offsets record.Offsets          // source -> file -> state
+	pending [][]differential.Update // by node: retractions for the first batch
+	removed map[string][]string     // source -> files retracted, for the next commit
+	readers []*sources.Reader       // by node index; nil for operators
 	sinks   []*sinkState
 	queue   []pendingWrite // committed times waiting for their fsync
 	written uint64         // the last committed time the sinks have written
@@ -47,7 +49,7 @@ type engine struct {
 	fingerprinted bool
 	// catalog is the pipeline's Catalog; catalogued is set once the
 	// storage holds it.
-	catalog    *Catalog
+	catalog    *record.Catalog
 	catalogued bool
 }
 
@@ -55,9 +57,9 @@ type engine struct {
 type sinkState struct {
 	n      *sinkNode
 	csv    *sources.CSVSink
-	resume uint64         // append mode: the file holds every time < resume
-	ack    SinkAck        // the last acknowledgement found in the log
-	replay []OutputRecord // committed times to re-emit, in time order
+	resume uint64           // append mode: the file holds every time < resume
+	ack    record.SinkAck   // the last acknowledgement found in the log
+	replay []*record.Output // committed times to re-emit, in time order
 }
 
 // pendingWrite is a committed time whose rows wait for the WAL to be
@@ -98,7 +100,7 @@ func (p *Pipeline) Run(ctx context.Context, cfg Config) error {
 
 // newEngine returns the engine of one run of p.
 func newEngine(ctx context.Context, p *Pipeline, cfg Config) *engine {
-	e := &engine{p: p, cfg: cfg.withDefaults(), offsets: map[string]map[string]sources.FileState{},
+	e := &engine{p: p, cfg: cfg.withDefaults(), offsets: record.Offsets{},
 		pending: make([][]differential.Update, len(p.nodes)), removed: map[string][]string{},
 		fold: map[compaction.ArrKey][]differential.Deltas{}, foldLen: map[compaction.ArrKey]int{}, ctx: ctx}
 	e.log = e.cfg.Logger
@@ -130,7 +132,7 @@ func (e *engine) run(ctx context.Context) error {
 		t := e.nextTime()
 		budget := e.cfg.BatchRows
 		advanced := map[string][]sources.FileState{}
-		allDone, any := true, false
+		allDone, moved := true, false
 		for _, n := range e.p.nodes {
 			outputs[n.index] = nil
 			if n.src == nil || done[n.index] {
@@ -163,9 +165,9 @@ func (e *engine) run(ctx context.Context) error {
 			if len(states) > 0 {
 				advanced[n.name] = states
 			}
-			any = any || len(rows) > 0 || len(states) > 0 || len(e.removed[n.name]) > 0
+			moved = moved || len(rows) > 0 || len(states) > 0 || len(e.removed[n.name]) > 0
 		}
-		if !any {
+		if !moved {
 			if allDone {
 				break
 			}
@@ -227,25 +229,25 @@ func (e *engine) commit(t uint64, outputs, sinkRows [][]differential.Update, adv
 				a.TakeDeltas()
 			}
 		}
-		mergeOffsets(e.offsets, &CommitRecord{Sources: advanced, Removed: e.removed})
+		e.offsets.Apply(&record.Commit{Sources: advanced, Removed: e.removed})
 		e.removed = map[string][]string{}
 		return 0, nil
 	}
 	var recs []wal.Record
 	add := func(kind wal.Kind, v any) error {
-		r, err := record(kind, v)
+		r, err := record.Encode(kind, v)
 		recs = append(recs, r)
 		return err
 	}
 	if !e.fingerprinted || !e.catalogued {
-		if err := add(KindPipeline, &PipelineRecord{Lines: e.p.Describe(), Catalog: e.catalog}); err != nil {
+		if err := add(record.KindPipeline, &record.Pipeline{Lines: e.p.Describe(), Catalog: e.catalog}); err != nil {
 			return 0, err
 		}
 	}
 	for _, n := range e.p.nodes {
 		if n.src != nil && len(outputs[n.index]) > 0 {
-			keys, rows, diffs := columns(outputs[n.index])
-			if err := add(KindInput, &InputRecord{Time: t, Source: n.name, Keys: keys, Rows: rows, Diffs: diffs}); err != nil {
+			keys, rows, diffs := record.Columns(outputs[n.index])
+			if err := add(record.KindInput, &record.Input{Time: t, Source: n.name, Keys: keys, Rows: rows, Diffs: diffs}); err != nil {
 				return 0, err
 			}
 		}
@@ -254,26 +256,26 @@ func (e *engine) commit(t uint64, outputs, sinkRows [][]differential.Update, adv
 			if d.Len() == 0 {
 				continue
 			}
-			if err := add(KindState, &StateRecord{Time: t, Operator: n.name, Arrangement: a.Name(), Deltas: d}); err != nil {
+			if err := add(record.KindState, &record.State{Time: t, Operator: n.name, Arrangement: a.Name(), Deltas: d}); err != nil {
 				return 0, err
 			}
-			e.addToFold(n.name, a.Name(), d, len(recs[len(recs)-1].Data))
+			e.addToFold(compaction.ArrKey{Operator: n.name, Arrangement: a.Name()}, d, len(recs[len(recs)-1].Data))
 		}
 	}
 	for i, s := range e.sinks {
 		if len(sinkRows[i]) == 0 {
 			continue
 		}
-		keys, rows, diffs := columns(sinkRows[i])
-		if err := add(KindOutput, &OutputRecord{Time: t, Sink: s.n.name, Keys: keys, Rows: rows, Diffs: diffs}); err != nil {
+		keys, rows, diffs := record.Columns(sinkRows[i])
+		if err := add(record.KindOutput, &record.Output{Time: t, Sink: s.n.name, Keys: keys, Rows: rows, Diffs: diffs}); err != nil {
 			return 0, err
 		}
 	}
-	c := &CommitRecord{Time: t, Sources: advanced}
+	c := &record.Commit{Time: t, Sources: advanced}
 	if len(e.removed) > 0 {
 		c.Removed = e.removed
 	}
-	if err := add(KindCommit, c); err != nil {
+	if err := add(record.KindCommit, c); err != nil {
 		return 0, err
 	}
 	lsn, err := e.wal.Append(recs)
@@ -281,7 +283,7 @@ func (e *engine) commit(t uint64, outputs, sinkRows [][]differential.Update, adv
 		return 0, fmt.Errorf("pwlog: commit time %d: %w", t, err)
 	}
 	e.fingerprinted, e.catalogued = true, true
-	mergeOffsets(e.offsets, c)
+	e.offsets.Apply(c)
 	e.removed = map[string][]string{}
 	return lsn, nil
 }
@@ -345,7 +347,7 @@ func (e *engine) close(finished bool) error {
 	// to the last time written. A fresh-mode file only counts when the run
 	// finished; an append-mode changelog counts even after a failure, so
 	// that the log need not keep its rows.
-	acks := map[string]SinkAck{}
+	acks := map[string]record.SinkAck{}
 	for _, s := range e.sinks {
 		if s.csv == nil {
 			continue
@@ -353,12 +355,12 @@ func (e *engine) close(finished bool) error {
 		err := s.csv.Close()
 		errs = append(errs, err)
 		if err == nil && e.wal != nil && (finished || s.n.append) && e.written > s.ack.Time {
-			s.ack = SinkAck{Time: e.written, Offset: s.csv.Offset()}
+			s.ack = record.SinkAck{Time: e.written, Offset: s.csv.Offset()}
 			acks[s.n.name] = s.ack
 		}
 	}
 	if len(acks) > 0 {
-		if err := e.appendCommit(&CommitRecord{Time: e.clock, Acks: acks}); err != nil {
+		if err := e.appendCommit(&record.Commit{Time: e.clock, Acks: acks}); err != nil {
 			errs = append(errs, err)
 			finished = false
 		}
@@ -384,62 +386,14 @@ func (e *engine) close(finished bool) error {
 	return errors.Join(errs...)
 }
 
-func (e *engine) appendCommit(c *CommitRecord) error {
-	r, err := record(KindCommit, c)
+func (e *engine) appendCommit(c *record.Commit) error {
+	r, err := record.Encode(record.KindCommit, c)
 	if err != nil {
 		return err
 	}
 	if _, err := e.wal.Append([]wal.Record{r}); err != nil {
 		return fmt.Errorf("pwlog: commit: %w", err)
 	}
-	return nil
-}
-
-// maybeCompact starts a background compaction when enough state deltas
-// wait for one and the sinks hold every committed time, and collects the
-// result of one that finished. A failed compaction fails the run: its
-// deltas left the in-memory fold, and only a restart from the previous
-// checkpoint and the whole log gets them back.
-func (e *engine) maybeCompact() error {
-	if e.compactCh != nil {
-		select {
-		case err := <-e.compactCh:
-			e.compactCh = nil
-			if err != nil {
-				return err
-			}
-		default:
-			return nil
-		}
-	}
-	if e.comp == nil || e.cfg.CompactBytes < 0 || e.foldBytes == 0 || len(e.queue) > 0 {
-		return nil
-	}
-	byTime := e.cfg.CompactInterval > 0 && time.Since(e.lastFold) >= e.cfg.CompactInterval
-	if e.foldBytes < e.cfg.CompactBytes && !byTime {
-		return nil
-	}
-	for _, s := range e.sinks {
-		if !s.n.append {
-			return nil
-		}
-	}
-	// The sinks' files must hold every time the fold covers: sync them and
-	// acknowledge in the checkpoint.
-	for _, s := range e.sinks {
-		if err := s.csv.Sync(); err != nil {
-			return fmt.Errorf("pwlog: sink %q: %w", s.n.name, err)
-		}
-		s.ack = SinkAck{Time: e.written, Offset: s.csv.Offset()}
-	}
-	f, err := e.takeFold(e.currentAcks(), false)
-	if err != nil {
-		return err
-	}
-	ch := make(chan error, 1)
-	e.compactCh = ch
-	e.lastFold = time.Now()
-	go func() { ch <- e.compact(e.ctx, f) }()
 	return nil
 }
 

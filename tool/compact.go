@@ -1,0 +1,182 @@
+package tool
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/pwlog/pwlog/backend"
+	"github.com/pwlog/pwlog/compaction"
+	"github.com/pwlog/pwlog/differential"
+	"github.com/pwlog/pwlog/internal/storage"
+	"github.com/pwlog/pwlog/record"
+	"github.com/pwlog/pwlog/vfs"
+	"github.com/pwlog/pwlog/wal"
+)
+
+// CompactStats reports what Compact did.
+type CompactStats struct {
+	// BytesBefore and BytesAfter are the bytes of every file of the
+	// storage but its lock file, as Inspect counts them.
+	BytesBefore int64 `json:"bytes_before"`
+	BytesAfter  int64 `json:"bytes_after"`
+	// FoldedLSN is the last log record folded into the checkpoint; the
+	// log keeps only what follows it.
+	FoldedLSN uint64 `json:"folded_lsn"`
+	// Compacted is false when the log held nothing to fold: only
+	// garbage was collected, and the fields below describe the
+	// checkpoint as it stands.
+	Compacted bool `json:"compacted"`
+	compaction.Stats
+}
+
+// CompactOptions configures Compact.
+type CompactOptions struct {
+	// Logger receives one line per step. Default slog.Default().
+	Logger *slog.Logger
+	// FS is the filesystem written through; see pwlog.Config.FS.
+	// Default vfs.Default.
+	FS vfs.FS
+	// Progress, when set, receives how many of the log's records after
+	// the checkpoint have been read, of total; writing the checkpoint
+	// follows the last call.
+	Progress func(done, total int64)
+}
+
+// Compact folds the committed log of a stopped pipeline's storage into its
+// checkpoint, merges runs, truncates the log and deletes what the new
+// checkpoint does not need. It takes the storage lock, so it refuses
+// (storage.ErrLocked, also pwlog.ErrLocked) while a pipeline runs. Sink
+// rows that a crashed execution did not get to acknowledge stay in the
+// log for the next one to re-emit: the fold stops before the first of
+// them.
+func Compact(ctx context.Context, dir string, opts *CompactOptions) (CompactStats, error) {
+	var st CompactStats
+	var o CompactOptions
+	if opts != nil {
+		o = *opts
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.FS == nil {
+		o.FS = vfs.Default
+	}
+	if _, err := storage.Check(o.FS, dir); err != nil {
+		return st, err
+	}
+	lock, err := storage.TakeLock(o.FS, dir)
+	if err != nil {
+		return st, err
+	}
+	defer lock.Close()
+	if err := storage.EnsureMarker(o.FS, dir); err != nil {
+		return st, err
+	}
+	st.BytesBefore = storage.Bytes(o.FS, dir)
+	l, err := wal.Open(storage.LogDir(dir), &wal.Options{Logger: o.Logger, FS: o.FS})
+	if err != nil {
+		return st, fmt.Errorf("pwlog: open log: %w", err)
+	}
+	defer l.Close()
+	b, err := backend.NewFilesystemFS(o.FS, storage.CheckpointDir(dir))
+	if err != nil {
+		return st, fmt.Errorf("pwlog: checkpoint storage: %w", err)
+	}
+	comp, err := compaction.Open(ctx, b, l, nil)
+	if err != nil {
+		return st, fmt.Errorf("pwlog: %w", err)
+	}
+	f, err := foldLog(l, comp, o.Progress)
+	if err != nil {
+		return st, err
+	}
+	if m := comp.Manifest(); f.LSN > 0 && (m == nil || f.LSN > m.LSN) {
+		start := time.Now()
+		cs, err := comp.Apply(ctx, f)
+		st.Stats, st.Compacted = cs, true
+		if err != nil {
+			return st, fmt.Errorf("pwlog: %w", err)
+		}
+		o.Logger.Info("Compacted the log into a checkpoint", slog.Uint64("manifest", cs.Seq),
+			slog.Uint64("lsn", f.LSN), slog.Int64("entries_folded", cs.EntriesFolded), slog.Duration("duration", time.Since(start)))
+	} else {
+		n, err := comp.Collect(ctx)
+		if err != nil {
+			return st, fmt.Errorf("pwlog: %w", err)
+		}
+		st.ObjectsDeleted = n
+		if m != nil {
+			st.Seq = m.Seq
+			st.LiveRuns = len(m.Runs)
+			for _, r := range m.Runs {
+				st.LiveBytes += r.Bytes
+			}
+		}
+	}
+	if m := comp.Manifest(); m != nil {
+		st.FoldedLSN = m.LSN
+	}
+	if err := l.Close(); err != nil {
+		return st, err
+	}
+	st.BytesAfter = storage.Bytes(o.FS, dir)
+	return st, nil
+}
+
+// foldLog reads the log after the checkpoint and returns the compaction
+// fold up to the last commit at which every sink had acknowledged every
+// row; a fold with LSN 0 when there is no such commit.
+func foldLog(l *wal.Log, comp *compaction.Compactor, progress func(done, total int64)) (compaction.Fold, error) {
+	var f compaction.Fold
+	s, err := storage.NewState(comp.Manifest())
+	if err != nil {
+		return f, fmt.Errorf("pwlog: %w", err)
+	}
+	pending := map[compaction.ArrKey]*differential.Deltas{}
+	folded := map[compaction.ArrKey]*differential.Deltas{}
+	s.OnState = func(_ uint64, r *record.State, _ int) error {
+		k := compaction.ArrKey{Operator: r.Operator, Arrangement: r.Arrangement}
+		d := pending[k]
+		if d == nil {
+			d = &differential.Deltas{}
+			pending[k] = d
+		}
+		d.Append(r.Deltas)
+		return nil
+	}
+	s.OnCommit = func(lsn uint64, _ *record.Commit) error {
+		if !s.AllAcked() {
+			return nil
+		}
+		// Every sink holds every row so far: a point to fold to.
+		for k, d := range pending {
+			fd := folded[k]
+			if fd == nil {
+				fd = &differential.Deltas{}
+				folded[k] = fd
+			}
+			fd.Append(*d)
+		}
+		clear(pending)
+		meta, err := record.EncodeMeta(&record.Meta{Offsets: s.Offsets, Acks: s.Acks, Catalog: s.Catalog})
+		if err != nil {
+			return err
+		}
+		f = compaction.Fold{LSN: lsn, Clock: s.Clock, Fingerprint: s.Fingerprint, Deltas: folded, Meta: meta}
+		return nil
+	}
+	from := max(l.FirstLSN(), s.LSN+1)
+	total := int64(l.LastLSN()) - int64(from) + 1
+	err = l.Replay(from, func(r wal.Record) error {
+		if progress != nil && (r.LSN%256 == 0 || r.LSN == l.LastLSN()) {
+			progress(int64(r.LSN-from)+1, total)
+		}
+		return s.Add(r)
+	})
+	if err != nil {
+		return f, fmt.Errorf("pwlog: read log: %w", err)
+	}
+	return f, nil
+}
