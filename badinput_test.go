@@ -1,4 +1,4 @@
-package pwlog
+package pwlog_test
 
 import (
 	"errors"
@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pwlog/pwlog"
+	"github.com/pwlog/pwlog/internal/storage"
 	"github.com/pwlog/pwlog/sources"
 	"github.com/pwlog/pwlog/vfs"
 )
@@ -68,17 +70,17 @@ func TestBadInput(t *testing.T) {
 // the pid of the first.
 func TestStorageLock(t *testing.T) {
 	dir := t.TempDir()
-	l, err := lockStorage(vfs.Default, dir)
+	l, err := storage.TakeLock(vfs.Default, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = lockStorage(vfs.Default, dir)
-	if !errors.Is(err, ErrLocked) || !strings.Contains(err.Error(), "process "+itoa(int64(os.Getpid()))) {
+	_, err = storage.TakeLock(vfs.Default, dir)
+	if !errors.Is(err, pwlog.ErrLocked) || !strings.Contains(err.Error(), "process "+itoa(int64(os.Getpid()))) {
 		t.Fatalf("second lock: %v, want ErrLocked naming pid %d", err, os.Getpid())
 	}
 	input := filepath.Join(dir, "in")
 	os.Mkdir(input, 0o755)
-	if err := runSessions(t, input, filepath.Join(dir, "o.csv"), dir, false); !errors.Is(err, ErrLocked) {
+	if err := runSessions(t, input, filepath.Join(dir, "o.csv"), dir, false); !errors.Is(err, pwlog.ErrLocked) {
 		t.Fatalf("a run on a locked storage: %v, want ErrLocked", err)
 	}
 	l.Close()
@@ -89,9 +91,9 @@ func TestStorageLock(t *testing.T) {
 
 // TestDuplicateName: a persistent name used twice is an error.
 func TestDuplicateName(t *testing.T) {
-	p := New()
-	a := p.ReadCSV("x", t.TempDir(), Schema{{Name: "k", Type: TypeStr}})
-	a.GroupBy("k").Reduce("x", Out("k", Col("k")))
+	p := pwlog.New()
+	a := p.ReadCSV("x", t.TempDir(), pwlog.Schema{{Name: "k", Type: pwlog.TypeStr}})
+	a.GroupBy("k").Reduce("x", pwlog.Out("k", pwlog.Col("k")))
 	err := p.Run(t.Context(), quietConfig(""))
 	if err == nil || !strings.Contains(err.Error(), `name "x" is used twice`) {
 		t.Fatalf("got %v", err)

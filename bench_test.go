@@ -1,4 +1,4 @@
-package pwlog
+package pwlog_test
 
 import (
 	"context"
@@ -9,7 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pwlog/pwlog"
 	"github.com/pwlog/pwlog/internal/gen"
+	"github.com/pwlog/pwlog/internal/tutorial"
 )
 
 // benchRows is the data set size of the pipeline benchmarks:
@@ -54,7 +56,9 @@ func BenchmarkSessions(b *testing.B) {
 				}
 				cfg := quietConfig(storage)
 				cfg.SnapshotInterval = c.interval
-				if err := sessionsPipeline(input, os.DevNull, false).Run(context.Background(), cfg); err != nil {
+				p := pwlog.New()
+				tutorial.Sessions(p, input, 300).WriteCSV("output", os.DevNull)
+				if err := p.Run(context.Background(), cfg); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -68,7 +72,9 @@ func BenchmarkSessions(b *testing.B) {
 func BenchmarkRerun(b *testing.B) {
 	input, rows := benchInput(b)
 	base := filepath.Join(b.TempDir(), "storage")
-	if err := sessionsPipeline(input, os.DevNull, false).Run(context.Background(), quietConfig(base)); err != nil {
+	p := pwlog.New()
+	tutorial.Sessions(p, input, 300).WriteCSV("output", os.DevNull)
+	if err := p.Run(context.Background(), quietConfig(base)); err != nil {
 		b.Fatal(err)
 	}
 	if _, err := gen.Write(input, gen.Spec{Seed: 2, Rows: 1000, Users: rows / 100, Files: 1, FirstFile: 100}); err != nil {
@@ -82,7 +88,9 @@ func BenchmarkRerun(b *testing.B) {
 			b.Fatalf("%v: %s", err, out)
 		}
 		b.StartTimer()
-		if err := sessionsPipeline(input, os.DevNull, false).Run(context.Background(), quietConfig(storage)); err != nil {
+		p := pwlog.New()
+		tutorial.Sessions(p, input, 300).WriteCSV("output", os.DevNull)
+		if err := p.Run(context.Background(), quietConfig(storage)); err != nil {
 			b.Fatal(err)
 		}
 	}

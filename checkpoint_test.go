@@ -1,4 +1,4 @@
-package pwlog
+package pwlog_test
 
 import (
 	"context"
@@ -10,16 +10,21 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pwlog/pwlog"
 	"github.com/pwlog/pwlog/backend"
 	"github.com/pwlog/pwlog/compaction"
+	"github.com/pwlog/pwlog/internal/base"
 	"github.com/pwlog/pwlog/internal/gen"
 	"github.com/pwlog/pwlog/internal/model"
+	istorage "github.com/pwlog/pwlog/internal/storage"
+	"github.com/pwlog/pwlog/internal/tutorial"
+	"github.com/pwlog/pwlog/tool"
 	"github.com/pwlog/pwlog/vfs"
 )
 
 func latestManifest(t *testing.T, storage string) (seq, lsn uint64, runs int) {
 	t.Helper()
-	b, err := backend.NewFilesystem(filepath.Join(storage, checkpointDir))
+	b, err := backend.NewFilesystem(filepath.Join(storage, base.CheckpointDir))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,7 +46,8 @@ func TestBackgroundCompaction(t *testing.T) {
 	if _, err := gen.Write(input, gen.Spec{Seed: 11, Rows: 20_000, Users: 300, Files: 10}); err != nil {
 		t.Fatal(err)
 	}
-	p := sessionsPipeline(input, output, true)
+	p := pwlog.New()
+	tutorial.Sessions(p, input, 300).WriteCSV("output", output, pwlog.SinkOptions{Append: true})
 	cfg := quietConfig(storage)
 	cfg.BatchRows = 500
 	cfg.CompactBytes = 1
@@ -85,14 +91,15 @@ func TestCompactStoppedStorage(t *testing.T) {
 		t.Fatal(err)
 	}
 	os.WriteFile(filepath.Join(input, "zz_bad.csv"), []byte("user_id,access_time\nx,y\n"), 0o644)
-	p := sessionsPipeline(input, output, true)
+	p := pwlog.New()
+	tutorial.Sessions(p, input, 300).WriteCSV("output", output, pwlog.SinkOptions{Append: true})
 	cfg := quietConfig(storage)
 	cfg.BatchRows = 700
 	if err := p.Run(t.Context(), cfg); err == nil {
 		t.Fatal("the bad file was accepted")
 	}
 	logged := walBytes(t, storage)
-	st, err := Compact(t.Context(), storage, &CompactOptions{Logger: quietConfig("").Logger})
+	st, err := tool.Compact(t.Context(), storage, &tool.CompactOptions{Logger: quietConfig("").Logger})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,15 +115,15 @@ func TestCompactStoppedStorage(t *testing.T) {
 	if got, want := consolidated(t, readSink(t, output)), model.Strings(model.Sessions(acc, 300)); !slices.Equal(got, want) {
 		t.Fatalf("changelog consolidates to %d rows, want %d", len(got), len(want))
 	}
-	l, err := lockStorage(vfs.Default, storage)
+	l, err := istorage.TakeLock(vfs.Default, storage)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Compact(t.Context(), storage, nil); !errors.Is(err, ErrLocked) {
+	if _, err := tool.Compact(t.Context(), storage, nil); !errors.Is(err, pwlog.ErrLocked) {
 		t.Fatalf("compact of a locked storage: %v", err)
 	}
 	l.Close()
-	if _, err := Compact(t.Context(), input, nil); !errors.Is(err, ErrFormat) {
+	if _, err := tool.Compact(t.Context(), input, nil); !errors.Is(err, pwlog.ErrFormat) {
 		t.Fatalf("compact of a non-storage: %v", err)
 	}
 }
@@ -149,7 +156,8 @@ func TestCompactionByTime(t *testing.T) {
 	if _, err := gen.Write(input, gen.Spec{Seed: 13, Rows: 5000, Users: 100, Files: 5}); err != nil {
 		t.Fatal(err)
 	}
-	p := sessionsPipeline(input, filepath.Join(dir, "changelog.csv"), true)
+	p := pwlog.New()
+	tutorial.Sessions(p, input, 300).WriteCSV("output", filepath.Join(dir, "changelog.csv"), pwlog.SinkOptions{Append: true})
 	cfg := quietConfig(storage)
 	cfg.BatchRows = 250
 	cfg.CompactBytes = 1 << 40

@@ -51,6 +51,8 @@ type engine struct {
 	// storage holds it.
 	catalog    *record.Catalog
 	catalogued bool
+	// restored is what the storage held when the execution opened it.
+	restored record.Summary
 }
 
 // sinkState is a sink during a run.

@@ -1,4 +1,17 @@
-package pwlog
+// Fault tests: the k-th mutating filesystem operation of a run fails
+// (ENOSPC, EIO) for every k, the process living on. The run must stop
+// with an error carrying the errno, lose nothing it committed, and the
+// next run on a healthy disk must reach exactly the from-scratch result.
+// The kit is crash_kit_test.go's.
+//
+// It is exhaustive and deterministic: go test runs it whole, and `make
+// fuzz` runs it the same (PWLOG_CRASH_SEEDS does not change it):
+//
+//	go test -run TestFaultAtEveryWrite .
+//
+// PWLOG_CRASH_STRIDE=s tries every s-th operation only.
+
+package pwlog_test
 
 import (
 	"errors"

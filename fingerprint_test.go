@@ -1,4 +1,4 @@
-package pwlog
+package pwlog_test
 
 import (
 	"errors"
@@ -6,6 +6,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/pwlog/pwlog"
+	"github.com/pwlog/pwlog/internal/storage"
 )
 
 // TestChangedPipelineRefused: a restart with a changed operator is
@@ -19,13 +22,13 @@ func TestChangedPipelineRefused(t *testing.T) {
 	if err := runSessions(t, input, output, storage, false); err != nil {
 		t.Fatal(err)
 	}
-	changed := New()
-	changed.ReadCSV("accesses", input, Schema{{Name: "user_id", Type: TypeStr}, {Name: "access_time", Type: TypeInt}}).
-		WindowBy("sessions", Session{Time: "access_time", Instance: []string{"user_id"}, MaxGap: 600}).
-		Reduce("session_stats", Out("user_id", Col("user_id")), Out("count", Count())).
+	changed := pwlog.New()
+	changed.ReadCSV("accesses", input, pwlog.Schema{{Name: "user_id", Type: pwlog.TypeStr}, {Name: "access_time", Type: pwlog.TypeInt}}).
+		WindowBy("sessions", pwlog.Session{Time: "access_time", Instance: []string{"user_id"}, MaxGap: 600}).
+		Reduce("session_stats", pwlog.Out("user_id", pwlog.Col("user_id")), pwlog.Out("count", pwlog.Count())).
 		WriteCSV("output", output)
 	err := changed.Run(t.Context(), quietConfig(storage))
-	if !errors.Is(err, ErrPipelineChanged) {
+	if !errors.Is(err, pwlog.ErrPipelineChanged) {
 		t.Fatalf("got %v, want ErrPipelineChanged", err)
 	}
 	for _, want := range []string{"operator sessions changed", "max_gap=300", "max_gap=600", "operator session_stats changed"} {
@@ -44,10 +47,10 @@ func TestChangedPipelineRefused(t *testing.T) {
 
 func TestFingerprintDiff(t *testing.T) {
 	stored := []string{"source a: csv(x:int)", "operator b: reduce() <- a"}
-	if d := fingerprintDiff(stored, stored); d != "" {
+	if d := storage.FingerprintDiff(stored, stored); d != "" {
 		t.Fatalf("equal fingerprints differ: %s", d)
 	}
-	d := fingerprintDiff(stored, []string{"source a: csv(x:str)", "operator c: reduce() <- a"})
+	d := storage.FingerprintDiff(stored, []string{"source a: csv(x:str)", "operator c: reduce() <- a"})
 	for _, want := range []string{"source a changed", "operator c is new", "operator b is gone"} {
 		if !strings.Contains(d, want) {
 			t.Errorf("%q does not mention %q", d, want)

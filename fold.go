@@ -93,7 +93,7 @@ func (e *engine) compact(ctx context.Context, f compaction.Fold) error {
 	start := time.Now()
 	st, err := e.comp.Apply(ctx, f)
 	if err != nil {
-		return fmt.Errorf("pwlog: compaction: %w", err)
+		return fmt.Errorf("pwlog: %w", err)
 	}
 	e.foldedLSN = f.LSN
 	e.log.Info("Compacted the log into a checkpoint",

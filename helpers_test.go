@@ -1,4 +1,4 @@
-package pwlog
+package pwlog_test
 
 import (
 	"bufio"
@@ -11,40 +11,26 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/pwlog/pwlog"
+	"github.com/pwlog/pwlog/internal/tutorial"
 )
 
-// sessionsPipeline builds the tutorial's pipeline, its source tuned by
-// opts.
-func sessionsPipeline(input, output string, appendMode bool, opts ...CSVOptions) *Pipeline {
-	p := New()
-	events := p.ReadCSV("accesses", input, Schema{
-		{Name: "user_id", Type: TypeStr},
-		{Name: "access_time", Type: TypeInt},
-	}, opts...)
-	events.WindowBy("sessions", Session{Time: "access_time", Instance: []string{"user_id"}, MaxGap: 300}).
-		Reduce("session_stats",
-			Out("user_id", Col("user_id")),
-			Out("session_length", Sub(Max("access_time"), Min("access_time"))),
-			Out("session_start", Min("access_time")),
-			Out("session_finish", Max("access_time")),
-			Out("count", Count()),
-		).
-		WriteCSV("output", output, SinkOptions{Append: appendMode})
-	return p
-}
-
-func quietConfig(storage string) Config {
-	cfg := Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+func quietConfig(storage string) pwlog.Config {
+	cfg := pwlog.Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	if storage != "" {
-		cfg.Backend = Filesystem(storage)
+		cfg.Backend = pwlog.Filesystem(storage)
 	}
 	return cfg
 }
 
-// runSessions runs the tutorial pipeline once.
+// runSessions runs the tutorial pipeline (internal/tutorial.Sessions,
+// max gap 300, its sink "output" at output) once.
 func runSessions(t testing.TB, input, output, storage string, appendMode bool) error {
 	t.Helper()
-	return sessionsPipeline(input, output, appendMode).Run(context.Background(), quietConfig(storage))
+	p := pwlog.New()
+	tutorial.Sessions(p, input, 300).WriteCSV("output", output, pwlog.SinkOptions{Append: appendMode})
+	return p.Run(context.Background(), quietConfig(storage))
 }
 
 // sinkLine is one data line of a CSV sink: the row's columns as written,
@@ -120,6 +106,37 @@ func signed(lines []sinkLine) []string {
 	return out
 }
 
+// signedLines turns "+row"/"-row" strings back into sink lines.
+func signedLines(ss []string) []sinkLine {
+	out := make([]sinkLine, len(ss))
+	for i, s := range ss {
+		out[i] = sinkLine{row: s[1:], diff: 1}
+		if s[0] == '-' {
+			out[i].diff = -1
+		}
+	}
+	return out
+}
+
+// consolidatedSigned sums diffs per row and returns the non-zero ones as
+// sorted "row=diff" strings.
+func consolidatedSigned(lines []sinkLine) []string {
+	count := map[string]int64{}
+	for _, l := range lines {
+		count[l.row] += l.diff
+	}
+	var out []string
+	for row, n := range count {
+		if n != 0 {
+			out = append(out, row+"="+itoa(n))
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
 // consolidated folds lines into the set of rows with a positive count;
 // it fails the test on a row whose count is not 0 or 1.
 func consolidated(t testing.TB, lines []sinkLine) []string {
@@ -157,4 +174,16 @@ func copyFiles(t testing.TB, from, to string) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// walBytes returns the bytes of the WAL's segments.
+func walBytes(t *testing.T, storage string) int64 {
+	paths, _ := filepath.Glob(filepath.Join(storage, "wal", "0*"))
+	var n int64
+	for _, p := range paths {
+		if fi, err := os.Stat(p); err == nil {
+			n += fi.Size()
+		}
+	}
+	return n
 }

@@ -1,4 +1,10 @@
-package pwlog
+// Kill tests: the built examples/sessions (go build, once per test binary;
+// TestMain removes it) killed with SIGKILL at random moments and
+// restarted, and two processes on one storage. They prove what the
+// in-process crash tests cannot: a real process death, the storage lock
+// of the operating system. -short skips them.
+
+package pwlog_test
 
 import (
 	"bytes"
@@ -18,6 +24,7 @@ import (
 
 	"github.com/pwlog/pwlog/internal/gen"
 	"github.com/pwlog/pwlog/internal/model"
+	"github.com/pwlog/pwlog/tool"
 )
 
 // TestKillLoop runs the built examples/sessions in append mode, killing
@@ -75,7 +82,7 @@ func TestKillLoop(t *testing.T) {
 				// Compacting a crashed run's storage must keep the rows its
 				// changelog still lacks.
 				if kills%3 == 0 {
-					if _, err := Compact(t.Context(), storage, &CompactOptions{Logger: quietConfig("").Logger}); err != nil {
+					if _, err := tool.Compact(t.Context(), storage, &tool.CompactOptions{Logger: quietConfig("").Logger}); err != nil {
 						t.Fatalf("compact after a kill: %v", err)
 					}
 				}
@@ -172,14 +179,6 @@ func TestSecondProcessRefused(t *testing.T) {
 	}
 }
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if builtBin != "" {
-		os.RemoveAll(filepath.Dir(builtBin))
-	}
-	os.Exit(code)
-}
-
 // TestKilledFreshRun: in the default mode each run writes a fresh file;
 // after runs killed with SIGKILL, the next finished run's file holds every
 // delta since the last finished run, so nothing committed is lost.
@@ -231,16 +230,4 @@ func TestKilledFreshRun(t *testing.T) {
 	if got := consolidated(t, readSink(t, output)); !slices.Equal(got, want) {
 		t.Fatalf("the finished run's file consolidates to %d rows, want %d", len(got), len(want))
 	}
-}
-
-// walBytes returns the bytes of the WAL's segments.
-func walBytes(t *testing.T, storage string) int64 {
-	paths, _ := filepath.Glob(filepath.Join(storage, "wal", "0*"))
-	var n int64
-	for _, p := range paths {
-		if fi, err := os.Stat(p); err == nil {
-			n += fi.Size()
-		}
-	}
-	return n
 }

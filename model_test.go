@@ -1,18 +1,19 @@
-package pwlog
+package pwlog_test
 
 import (
 	"context"
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"testing"
 
 	"pgregory.net/rapid"
 
+	"github.com/pwlog/pwlog"
 	"github.com/pwlog/pwlog/differential"
 	"github.com/pwlog/pwlog/internal/gen"
 	"github.com/pwlog/pwlog/internal/model"
+	"github.com/pwlog/pwlog/internal/tutorial"
 )
 
 // TestRunsMatchModel adds random files over several runs; every run must
@@ -51,7 +52,8 @@ func TestRunsMatchModel(t *testing.T) {
 				}
 				files += n
 			}
-			p := sessionsPipeline(input, output, appendMode)
+			p := pwlog.New()
+			tutorial.Sessions(p, input, 300).WriteCSV("output", output, pwlog.SinkOptions{Append: appendMode})
 			cfg := quietConfig(storage)
 			cfg.BatchRows = batch
 			cfg.CompactBytes = compactBytes
@@ -87,37 +89,6 @@ func TestRunsMatchModel(t *testing.T) {
 	})
 }
 
-// signedLines turns "+row"/"-row" strings back into sink lines.
-func signedLines(ss []string) []sinkLine {
-	out := make([]sinkLine, len(ss))
-	for i, s := range ss {
-		out[i] = sinkLine{row: s[1:], diff: 1}
-		if s[0] == '-' {
-			out[i].diff = -1
-		}
-	}
-	return out
-}
-
-// consolidatedSigned sums diffs per row and returns the non-zero ones as
-// sorted "row=diff" strings.
-func consolidatedSigned(lines []sinkLine) []string {
-	count := map[string]int64{}
-	for _, l := range lines {
-		count[l.row] += l.diff
-	}
-	var out []string
-	for row, n := range count {
-		if n != 0 {
-			out = append(out, row+"="+itoa(n))
-		}
-	}
-	slices.Sort(out)
-	return out
-}
-
-func itoa(n int64) string { return strconv.FormatInt(n, 10) }
-
 // TestRestartRebuildsArrangements checks that the state rebuilt from the
 // log after several runs equals the state of one uninterrupted run over
 // the same files.
@@ -134,31 +105,32 @@ func TestRestartRebuildsArrangements(t *testing.T) {
 		}
 	}
 	// A run with nothing new only replays.
-	restarted := sessionsPipeline(input, filepath.Join(dir, "out.csv"), false)
+	restarted := pwlog.New()
+	tutorial.Sessions(restarted, input, 300).WriteCSV("output", filepath.Join(dir, "out.csv"))
 	if err := restarted.Run(context.Background(), quietConfig(storage)); err != nil {
 		t.Fatal(err)
 	}
 	if got := readSink(t, filepath.Join(dir, "out.csv")); len(got) != 0 {
 		t.Fatalf("a run with no new input emitted %d rows", len(got))
 	}
-	once := sessionsPipeline(input, filepath.Join(dir, "once.csv"), false)
+	once := pwlog.New()
+	tutorial.Sessions(once, input, 300).WriteCSV("output", filepath.Join(dir, "once.csv"))
 	if err := once.Run(context.Background(), quietConfig("")); err != nil {
 		t.Fatal(err)
 	}
 	compared := 0
-	for i, n := range once.nodes {
-		if n.op == nil {
-			continue
-		}
-		want := n.op.Arrangements()
-		got := restarted.nodes[i].op.Arrangements()
+	ops, onceArrs := pwlog.Arrangements(once)
+	_, restartedArrs := pwlog.Arrangements(restarted)
+	for i, name := range ops {
+		want := onceArrs[i]
+		got := restartedArrs[i]
 		for j := range want {
 			if want[j].Len() == 0 {
-				t.Fatalf("%s/%s is empty", n.name, want[j].Name())
+				t.Fatalf("%s/%s is empty", name, want[j].Name())
 			}
 			if !equalDeltas(got[j].Snapshot(), want[j].Snapshot()) {
 				t.Fatalf("%s/%s: restarted state differs from an uninterrupted run's (%d vs %d entries)",
-					n.name, want[j].Name(), got[j].Len(), want[j].Len())
+					name, want[j].Name(), got[j].Len(), want[j].Len())
 			}
 			compared++
 		}

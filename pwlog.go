@@ -3,20 +3,18 @@
 // A Pipeline reads sources (CSV directories), runs operators over them
 // (session windows, groupby-reduce) and writes sinks whose rows carry a
 // logical time and a diff (+1 insert, -1 retract). With a Backend in its
-// Config, a run appends every input event, every operator state delta and
-// every sink output of a logical time to a write-ahead log, followed by a
-// commit record holding the sources' offsets, and makes that batch durable
-// before any sink sees it. The next run rebuilds the operators' state from
+// Config, an execution (one call of Run) appends every input event, every
+// operator state delta and every sink output of a logical time to a
+// write-ahead log, followed by a commit record holding the sources'
+// offsets, and makes that batch durable before any sink sees it. The
+// next execution rebuilds the operators' state from the checkpoint and
 // the log without recomputing, skips the input already read, and emits
-// only the new deltas; a run killed at any moment loses nothing committed
+// only the new deltas; one killed at any moment loses nothing committed
 // and, in append mode, emits nothing twice.
 //
-// Storage layout:
-//
-//	storage/
-//	  PWLOG     format marker: "pwlog storage format N"
-//	  LOCK      held (flock) by the running process; holds its pid
-//	  wal/      the record log (package wal): one batch per logical time
+// The storage directory's layout is drawn in internal/base; the tools
+// that inspect, dump, verify and compact it are in package tool;
+// ARCHITECTURE.md at the repository's root maps the code.
 package pwlog
 
 import (

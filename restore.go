@@ -74,6 +74,10 @@ func (e *engine) open() error {
 			e.offsets[n.name] = prev
 		}
 		r, changed, err := e.openSource(n, prev)
+		var ce *sources.ChangedFileError
+		if errors.As(err, &ce) && n.byFile == nil {
+			return fmt.Errorf("pwlog: source %q: %w; with CSVOptions{Retract: true} the source retracts the rows a changed or deleted file gave and reads it again", n.name, err)
+		}
 		if err != nil {
 			return fmt.Errorf("pwlog: source %q: %w", n.name, err)
 		}
@@ -203,7 +207,7 @@ func (e *engine) openCheckpoint(ctx context.Context, b backend.Backend) (*storag
 	start := time.Now()
 	comp, err := compaction.Open(ctx, b, e.wal, nil)
 	if err != nil {
-		return nil, fmt.Errorf("pwlog: open checkpoint: %w", err)
+		return nil, fmt.Errorf("pwlog: %w", err)
 	}
 	e.comp = comp
 	m := comp.Manifest()
@@ -317,6 +321,7 @@ func (e *engine) replay(st *storage.State) error {
 	if err != nil {
 		return fmt.Errorf("pwlog: replay: %w", err)
 	}
+	e.restored = st.Summary()
 	e.offsets, e.clock, e.foldedLSN = st.Offsets, st.Clock, st.LSN
 	if m := st.Manifest; m != nil {
 		e.foldedLSN = m.LSN

@@ -1,4 +1,4 @@
-package pwlog
+package pwlog_test
 
 import (
 	"errors"
@@ -9,15 +9,19 @@ import (
 
 	"pgregory.net/rapid"
 
+	"github.com/pwlog/pwlog"
 	"github.com/pwlog/pwlog/internal/gen"
 	"github.com/pwlog/pwlog/internal/model"
+	"github.com/pwlog/pwlog/internal/tutorial"
 	"github.com/pwlog/pwlog/sources"
 )
 
 // retractingPipeline is the tutorial's pipeline over a source that
 // retracts changed and deleted files.
-func retractingPipeline(input, output string, appendMode bool) *Pipeline {
-	return sessionsPipeline(input, output, appendMode, CSVOptions{Retract: true})
+func retractingPipeline(input, output string, appendMode bool) *pwlog.Pipeline {
+	p := pwlog.New()
+	tutorial.Sessions(p, input, 300, pwlog.CSVOptions{Retract: true}).WriteCSV("output", output, pwlog.SinkOptions{Append: appendMode})
+	return p
 }
 
 func currentSessions(t testing.TB, input string) []string {

@@ -1,4 +1,4 @@
-package pwlog
+package pwlog_test
 
 import (
 	"os"
@@ -7,6 +7,11 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/pwlog/pwlog"
+	"github.com/pwlog/pwlog/internal/storage"
+	"github.com/pwlog/pwlog/internal/tutorial"
+	"github.com/pwlog/pwlog/record"
+	"github.com/pwlog/pwlog/tool"
 	"github.com/pwlog/pwlog/vfs"
 	"github.com/pwlog/pwlog/vfs/errorfs"
 	"github.com/pwlog/pwlog/wal"
@@ -15,7 +20,7 @@ import (
 // failCheckpoints is a Config whose checkpoint writes fail: a run commits
 // to the log, then fails at its final compaction, so the log keeps its
 // records for the test to read.
-func failCheckpoints(storage string) Config {
+func failCheckpoints(storage string) pwlog.Config {
 	cfg := quietConfig(storage)
 	cfg.FS = errorfs.Wrap(vfs.Default, errorfs.NewRandom(1, 1, syscall.EIO,
 		errorfs.And(errorfs.Mutating, errorfs.PathContains("checkpoints"))))
@@ -41,25 +46,29 @@ func TestCatalogFollowsThePipeline(t *testing.T) {
 	if err := runSessions(t, input, filepath.Join(dir, "out.csv"), storage, false); err != nil {
 		t.Fatal(err)
 	}
-	info, err := Inspect(t.Context(), storage, nil)
+	info, err := tool.Inspect(t.Context(), storage, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := sessionsPipeline(input, "x", false).catalog(); !info.Catalog.Equal(want) {
+	built := pwlog.New()
+	tutorial.Sessions(built, input, 300).WriteCSV("output", "x")
+	if want := pwlog.Catalog(built); !info.Catalog.Equal(want) {
 		t.Fatalf("catalog %+v, want %+v", info.Catalog, want)
 	}
 	if got := info.Catalog.Arrangements["sessions/by_instance"]; !slices.Equal(got.Group, []string{"user_id"}) || !slices.Equal(got.Row, []string{"access_time"}) {
 		t.Fatalf("session window columns: %+v", got)
 	}
 
-	withSink := func() *Pipeline {
-		p := sessionsPipeline(input, filepath.Join(dir, "out.csv"), false)
-		(&Table{p: p, node: p.nodes[len(p.nodes)-1]}).WriteCSV("second", filepath.Join(dir, "second.csv"))
+	withSink := func() *pwlog.Pipeline {
+		p := pwlog.New()
+		stats := tutorial.Sessions(p, input, 300)
+		stats.WriteCSV("output", filepath.Join(dir, "out.csv"))
+		stats.WriteCSV("second", filepath.Join(dir, "second.csv"))
 		return p
 	}
-	pipelineRecords := func() []*PipelineRecord {
-		var out []*PipelineRecord
-		err := Dump(t.Context(), storage, &DumpOptions{Kinds: []wal.Kind{KindPipeline}}, func(e *DumpEntry) error {
+	pipelineRecords := func() []*record.Pipeline {
+		var out []*record.Pipeline
+		_, err := tool.Dump(t.Context(), storage, &tool.DumpOptions{Kinds: []wal.Kind{record.KindPipeline}}, func(e *tool.DumpEntry) error {
 			out = append(out, e.Pipeline)
 			return nil
 		})
@@ -89,13 +98,14 @@ func TestCatalogFollowsThePipeline(t *testing.T) {
 // shows it as such, with the source's columns naming the rows.
 func TestDumpRetractingSourceState(t *testing.T) {
 	dir, input, storage := tutorialDirs(t)
-	p := sessionsPipeline(input, filepath.Join(dir, "out.csv"), false, CSVOptions{Retract: true})
+	p := pwlog.New()
+	tutorial.Sessions(p, input, 300, pwlog.CSVOptions{Retract: true}).WriteCSV("output", filepath.Join(dir, "out.csv"))
 	if err := p.Run(t.Context(), quietConfig(storage)); err != nil {
 		t.Fatal(err)
 	}
 	var files []string
-	err := Dump(t.Context(), storage, &DumpOptions{Checkpoint: true, Sources: []string{"accesses"}}, func(e *DumpEntry) error {
-		if e.Kind != KindRun || e.Operator != "accesses" || e.Arrangement != "by_file" || e.Error != "" {
+	_, err := tool.Dump(t.Context(), storage, &tool.DumpOptions{Checkpoint: true, Sources: []string{"accesses"}}, func(e *tool.DumpEntry) error {
+		if e.Kind != tool.KindRun || e.Operator != "accesses" || e.Arrangement != "by_file" || e.Error != "" {
 			t.Fatalf("entry %+v", e)
 		}
 		for _, r := range e.Rows {
@@ -123,11 +133,13 @@ func TestCompactProgress(t *testing.T) {
 		t.Fatal(err)
 	}
 	copyFiles(t, "testdata/tutorial/run2", input)
-	if err := sessionsPipeline(input, filepath.Join(dir, "out.csv"), false).Run(t.Context(), failCheckpoints(storage)); err == nil {
+	p := pwlog.New()
+	tutorial.Sessions(p, input, 300).WriteCSV("output", filepath.Join(dir, "out.csv"))
+	if err := p.Run(t.Context(), failCheckpoints(storage)); err == nil {
 		t.Fatal("the run's compaction did not fail")
 	}
 	var calls [][2]int64
-	st, err := Compact(t.Context(), storage, &CompactOptions{Logger: quietConfig("").Logger,
+	st, err := tool.Compact(t.Context(), storage, &tool.CompactOptions{Logger: quietConfig("").Logger,
 		Progress: func(done, total int64) { calls = append(calls, [2]int64{done, total}) }})
 	if err != nil {
 		t.Fatal(err)
@@ -142,14 +154,14 @@ func TestCompactProgress(t *testing.T) {
 // an error.
 func TestInspectStorageWithoutLog(t *testing.T) {
 	dir := t.TempDir()
-	if err := checkMarker(vfs.Default, dir); err != nil {
+	if err := storage.EnsureMarker(vfs.Default, dir); err != nil {
 		t.Fatal(err)
 	}
-	info, err := Inspect(t.Context(), dir, nil)
+	info, err := tool.Inspect(t.Context(), dir, nil)
 	if err != nil || info.Clock != 0 || info.WAL.LastLSN != 0 || len(info.Problems) > 0 {
 		t.Fatalf("inspect: %+v, %v", info, err)
 	}
-	rep, err := Verify(t.Context(), dir, nil)
+	rep, err := tool.Verify(t.Context(), dir, nil)
 	if err != nil || !rep.Sound() {
 		t.Fatalf("verify: %+v, %v", rep, err)
 	}

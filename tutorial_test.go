@@ -1,4 +1,4 @@
-package pwlog
+package pwlog_test
 
 import (
 	"encoding/csv"

@@ -86,11 +86,14 @@ var (
 // ErrCorrupt.
 type CorruptError struct {
 	Object string // object name, as given to the decoder
-	Offset int64  // byte offset in the file; a problem inside a run's compressed body is placed at the body's start
+	Offset int64  // byte offset in the file; a problem inside a run's compressed body is placed at the body's start; -1 for the whole file
 	Reason string
 }
 
 func (e *CorruptError) Error() string {
+	if e.Offset < 0 {
+		return fmt.Sprintf("checkpoint: corrupt: %s: %s", e.Object, e.Reason)
+	}
 	return fmt.Sprintf("checkpoint: corrupt: %s at offset %d: %s", e.Object, e.Offset, e.Reason)
 }
 

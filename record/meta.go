@@ -92,3 +92,20 @@ func DecodeMeta(data []byte) (*Meta, error) {
 	maps.Copy(m.Acks, w.Acks)
 	return m, nil
 }
+
+// Summary is what a storage's checkpoint and committed log add up to:
+// what every reader of a storage (a restart, a compaction, the tools)
+// must agree on.
+type Summary struct {
+	// LSN is the last commit folded in, or the checkpoint's LSN.
+	LSN   uint64
+	Clock uint64
+	// Times counts the committed logical times in the log after the
+	// checkpoint.
+	Times   int
+	Offsets Offsets
+	Acks    map[string]SinkAck
+	// Entries counts, per ArrangementKey, the entries of the
+	// checkpoint's runs plus the state deltas of the log after it.
+	Entries map[string]int64
+}

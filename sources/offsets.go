@@ -13,13 +13,13 @@ import (
 // in commit records (msgpack, tags as shown): the tags and meanings must not
 // change.
 type FileState struct {
-	Path    string `msgpack:"p"` // file name relative to the source directory (slash separated)
-	Size    int64  `msgpack:"s"` // file size when last read
-	ModTime int64  `msgpack:"m"` // modification time (unix ns) when last read
-	Head    uint64 `msgpack:"h"` // FNV-1a hash of the first min(4096, Offset) bytes: notices a rewrite
-	Offset  int64  `msgpack:"o"` // bytes consumed: the end of the last complete row read
-	Line    int64  `msgpack:"l"` // lines consumed, header included (for error line numbers after a resume)
-	Rows    int64  `msgpack:"r"` // rows read from the file so far
+	Path    string `msgpack:"p" json:"path"`     // file name relative to the source directory (slash separated)
+	Size    int64  `msgpack:"s" json:"size"`     // file size when last read
+	ModTime int64  `msgpack:"m" json:"mod_time"` // modification time (unix ns) when last read
+	Head    uint64 `msgpack:"h" json:"head"`     // FNV-1a hash of the first min(4096, Offset) bytes: notices a rewrite
+	Offset  int64  `msgpack:"o" json:"offset"`   // bytes consumed: the end of the last complete row read
+	Line    int64  `msgpack:"l" json:"line"`     // lines consumed, header included (for error line numbers after a resume)
+	Rows    int64  `msgpack:"r" json:"rows"`     // rows read from the file so far
 }
 
 // headSize is the most bytes FileState.Head covers.

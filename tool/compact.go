@@ -29,6 +29,10 @@ type CompactStats struct {
 	// checkpoint as it stands.
 	Compacted bool `json:"compacted"`
 	compaction.Stats
+	// Committed is what the checkpoint and the committed log added up to
+	// before the compaction (see StorageInfo.Committed): the compaction
+	// keeps it. It is not printed.
+	Committed record.Summary `json:"-"`
 }
 
 // CompactOptions configures Compact.
@@ -47,10 +51,12 @@ type CompactOptions struct {
 // Compact folds the committed log of a stopped pipeline's storage into its
 // checkpoint, merges runs, truncates the log and deletes what the new
 // checkpoint does not need. It takes the storage lock, so it refuses
-// (storage.ErrLocked, also pwlog.ErrLocked) while a pipeline runs. Sink
-// rows that a crashed execution did not get to acknowledge stay in the
-// log for the next one to re-emit: the fold stops before the first of
-// them.
+// (ErrLocked) while a pipeline runs, and it refuses a storage whose
+// format marker is damaged (a *MarkerError). Sink rows that a crashed
+// execution did not get to acknowledge stay in the log for the next one
+// to re-emit: the fold stops before the first of them. When there is
+// nothing to fold it only deletes garbage: Compacted is false and the
+// stats describe the checkpoint in force.
 func Compact(ctx context.Context, dir string, opts *CompactOptions) (CompactStats, error) {
 	var st CompactStats
 	var o CompactOptions
@@ -63,7 +69,7 @@ func Compact(ctx context.Context, dir string, opts *CompactOptions) (CompactStat
 	if o.FS == nil {
 		o.FS = vfs.Default
 	}
-	if _, err := storage.Check(o.FS, dir); err != nil {
+	if _, err := checkStorage(o.FS, dir); err != nil {
 		return st, err
 	}
 	lock, err := storage.TakeLock(o.FS, dir)
@@ -88,7 +94,7 @@ func Compact(ctx context.Context, dir string, opts *CompactOptions) (CompactStat
 	if err != nil {
 		return st, fmt.Errorf("pwlog: %w", err)
 	}
-	f, err := foldLog(l, comp, o.Progress)
+	f, err := foldLog(l, comp, o.Progress, &st.Committed)
 	if err != nil {
 		return st, err
 	}
@@ -127,13 +133,15 @@ func Compact(ctx context.Context, dir string, opts *CompactOptions) (CompactStat
 
 // foldLog reads the log after the checkpoint and returns the compaction
 // fold up to the last commit at which every sink had acknowledged every
-// row; a fold with LSN 0 when there is no such commit.
-func foldLog(l *wal.Log, comp *compaction.Compactor, progress func(done, total int64)) (compaction.Fold, error) {
+// row; a fold with LSN 0 when there is no such commit. It sets sum to
+// what the checkpoint and the whole committed log add up to.
+func foldLog(l *wal.Log, comp *compaction.Compactor, progress func(done, total int64), sum *record.Summary) (compaction.Fold, error) {
 	var f compaction.Fold
 	s, err := storage.NewState(comp.Manifest())
 	if err != nil {
 		return f, fmt.Errorf("pwlog: %w", err)
 	}
+	var encErr error // the one error of the hooks
 	pending := map[compaction.ArrKey]*differential.Deltas{}
 	folded := map[compaction.ArrKey]*differential.Deltas{}
 	s.OnState = func(_ uint64, r *record.State, _ int) error {
@@ -162,6 +170,7 @@ func foldLog(l *wal.Log, comp *compaction.Compactor, progress func(done, total i
 		clear(pending)
 		meta, err := record.EncodeMeta(&record.Meta{Offsets: s.Offsets, Acks: s.Acks, Catalog: s.Catalog})
 		if err != nil {
+			encErr = err
 			return err
 		}
 		f = compaction.Fold{LSN: lsn, Clock: s.Clock, Fingerprint: s.Fingerprint, Deltas: folded, Meta: meta}
@@ -173,10 +182,17 @@ func foldLog(l *wal.Log, comp *compaction.Compactor, progress func(done, total i
 		if progress != nil && (r.LSN%256 == 0 || r.LSN == l.LastLSN()) {
 			progress(int64(r.LSN-from)+1, total)
 		}
-		return s.Add(r)
+		err := s.Add(r)
+		if err != nil && err != encErr {
+			// A record that does not decode, or a batch that breaks
+			// the format's rules.
+			err = &damageError{err}
+		}
+		return err
 	})
 	if err != nil {
 		return f, fmt.Errorf("pwlog: read log: %w", err)
 	}
+	*sum = s.Summary()
 	return f, nil
 }

@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
+	"strings"
 
 	"github.com/pwlog/pwlog/checkpoint"
 	"github.com/pwlog/pwlog/differential"
@@ -27,9 +29,11 @@ type DumpOptions struct {
 	// Kinds keeps only records of these kinds.
 	Kinds []wal.Kind
 	// Sources, Operators and Sinks keep only records of these sources
-	// (input records, and commits that advanced them), operators (state
-	// records) and sinks (output records, and commits that acknowledged
-	// them). Given several, a record naming any of them is kept.
+	// (input records, the state records of a retracting source, and
+	// commits that advanced them), operators (state records) and sinks
+	// (output records, and commits that acknowledged them). Given several,
+	// a record naming any of them is kept. A name the storage does not
+	// know fails Dump with an *UnknownNameError.
 	Sources, Operators, Sinks []string
 	// Checkpoint also delivers, before the log's records, the entries of
 	// the live checkpoint's runs: one DumpEntry of kind KindRun per group
@@ -122,31 +126,64 @@ func valueJSON(v differential.Value) ([]byte, error) {
 	return json.Marshal(v.S)
 }
 
+// DumpSummary says what Dump read.
+type DumpSummary struct {
+	// Records counts the records of the log, whatever the filters;
+	// Delivered counts the entries fn received, checkpoint runs included.
+	Records   int `json:"records"`
+	Delivered int `json:"delivered"`
+	// Manifest is the live checkpoint's manifest, "" when there is none;
+	// ManifestLSN the last log record folded into it.
+	Manifest    string `json:"manifest,omitempty"`
+	ManifestLSN uint64 `json:"manifest_lsn,omitempty"`
+}
+
+// Folded reports whether the log is empty because everything was folded
+// into a checkpoint, as after a run that finished: its records are gone,
+// its state is in the checkpoint's runs (DumpOptions.Checkpoint).
+func (s DumpSummary) Folded() bool { return s.Records == 0 && s.Manifest != "" }
+
 // Dump delivers the log records of the storage in dir to fn, in LSN order,
-// decoded, without changing the storage. It fails when dir is not a pwlog
-// storage this build reads, on a read error and on damage that ends the
+// decoded, without changing the storage, and says what it read. It fails
+// when dir is not a pwlog storage this build reads (a *MarkerError when
+// its format marker is damaged), on a read error, on damage that ends the
 // log early (a *wal.CorruptError, after fn has seen the records before
-// it); a record whose body does not decode is delivered with Error set.
-func Dump(ctx context.Context, dir string, opts *DumpOptions, fn func(*DumpEntry) error) error {
+// it), on a damaged manifest (a *checkpoint.CorruptError, after fn has
+// seen the log's records, their columns unnamed unless the log names
+// them), and with an *UnknownNameError when a source, operator or sink of
+// the options is not one the storage knows (after the scan: fn has seen
+// the records of the names it knows). A record whose body does not
+// decode is delivered with Error set.
+func Dump(ctx context.Context, dir string, opts *DumpOptions, fn func(*DumpEntry) error) (DumpSummary, error) {
+	var sum DumpSummary
 	var o DumpOptions
 	if opts != nil {
 		o = *opts
 	}
 	o.ReadOptions = o.withDefaults()
-	v, err := openView(o.FS, dir)
+	v, err := openView(o.FS, dir, false)
 	if err != nil {
-		return err
+		return sum, err
 	}
+	if v.manifest != nil {
+		sum.Manifest, sum.ManifestLSN = v.manifestName, v.manifest.LSN
+	}
+	deliver := func(d *DumpEntry) error {
+		sum.Delivered++
+		return fn(d)
+	}
+	known := newKnownNames(v)
 	cat := v.state.Catalog
 	if o.Checkpoint {
-		if err := o.dumpRuns(ctx, v, cat, fn); err != nil {
-			return err
+		if err := o.dumpRuns(ctx, v, cat, deliver); err != nil {
+			return sum, err
 		}
 	}
 	scan, err := v.scanLog(o.Progress, func(e wal.Entry) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
+		sum.Records++
 		// Pipeline records are always decoded: they name the columns of
 		// the records after them.
 		inRange := e.LSN >= o.FromLSN && (o.ToLSN == 0 || e.LSN <= o.ToLSN)
@@ -160,19 +197,143 @@ func Dump(ctx context.Context, dir string, opts *DumpOptions, fn func(*DumpEntry
 		} else if err := d.fill(rec, cat); err != nil {
 			d.Error = err.Error()
 		}
-		if pr, ok := rec.(*record.Pipeline); ok && pr.Catalog != nil {
-			cat = pr.Catalog
+		if pr, ok := rec.(*record.Pipeline); ok {
+			known.addPipeline(pr)
+			if pr.Catalog != nil {
+				cat = pr.Catalog
+			}
 		}
+		known.addEntry(d)
 		if !inRange || !o.keep(e.Kind, d) {
 			return nil
 		}
-		return fn(d)
+		return deliver(d)
 	})
 	if err != nil {
-		return err
+		return sum, err
 	}
 	if len(scan.Problems) > 0 {
-		return scan.Problems[0]
+		return sum, scan.Problems[0]
+	}
+	if v.manifestErr != nil {
+		// The records were delivered, with the columns the log names.
+		return sum, v.manifestErr
+	}
+	return sum, known.check(dir, &o)
+}
+
+// knownNames collects the names of the sources, operators and sinks a
+// storage knows: from its catalogs and fingerprints, the checkpoint's
+// offsets, acknowledgements and runs, and the records Dump decoded.
+type knownNames struct {
+	sources, operators, sinks, tables map[string]bool
+	// catalog is set when a catalog was seen: without one (a storage
+	// written before catalogs), sinks cannot be known for sure and no
+	// name is refused.
+	catalog bool
+}
+
+func newKnownNames(v *view) *knownNames {
+	k := &knownNames{sources: map[string]bool{}, operators: map[string]bool{}, sinks: map[string]bool{}, tables: map[string]bool{}}
+	st := v.state
+	k.addPipeline(&record.Pipeline{Lines: st.Fingerprint, Catalog: st.Catalog})
+	for name := range st.Offsets {
+		k.sources[name] = true
+	}
+	for name := range st.Acks {
+		k.sinks[name] = true
+	}
+	if v.manifest != nil {
+		for _, r := range v.manifest.Runs {
+			k.operators[r.Operator] = true
+		}
+	}
+	return k
+}
+
+// addPipeline adds the names of a pipeline record: its fingerprint names
+// sources and operators ("source NAME: ...", "operator NAME: ..."), its
+// catalog's tables are sources and sinks, its arrangements' keys name
+// operators (or sources that keep state).
+func (k *knownNames) addPipeline(p *record.Pipeline) {
+	for _, l := range p.Lines {
+		what, rest, _ := strings.Cut(l, " ")
+		name, _, ok := strings.Cut(rest, ": ")
+		switch {
+		case !ok:
+		case what == "source":
+			k.sources[name] = true
+		case what == "operator":
+			k.operators[name] = true
+		}
+	}
+	c := p.Catalog
+	if c == nil {
+		return
+	}
+	k.catalog = true
+	for name := range c.Tables {
+		k.tables[name] = true
+	}
+	for key := range c.Arrangements {
+		if i := strings.LastIndexByte(key, '/'); i >= 0 {
+			k.operators[key[:i]] = true
+		}
+	}
+}
+
+// addEntry adds the names a decoded record holds.
+func (k *knownNames) addEntry(d *DumpEntry) {
+	if d.Source != "" {
+		k.sources[d.Source] = true
+	}
+	if d.Operator != "" {
+		k.operators[d.Operator] = true
+	}
+	if d.Sink != "" {
+		k.sinks[d.Sink] = true
+	}
+	if c := d.Commit; c != nil {
+		for name := range c.Sources {
+			k.sources[name] = true
+		}
+		for name := range c.Removed {
+			k.sources[name] = true
+		}
+		for name := range c.Acks {
+			k.sinks[name] = true
+		}
+	}
+}
+
+// check returns an *UnknownNameError for the first kind of name of o
+// (sources, operators, sinks) that names something the storage does not
+// know.
+func (k *knownNames) check(dir string, o *DumpOptions) error {
+	if !k.catalog {
+		return nil
+	}
+	// A catalog's table is a source's or a sink's: a sink when no
+	// fingerprint, offset or record says it is a source.
+	for name := range k.tables {
+		if !k.sources[name] {
+			k.sinks[name] = true
+		}
+	}
+	for _, c := range []struct {
+		what  string
+		asked []string
+		known map[string]bool
+	}{{"source", o.Sources, k.sources}, {"operator", o.Operators, k.operators}, {"sink", o.Sinks, k.sinks}} {
+		var unknown []string
+		for _, name := range c.asked {
+			if !c.known[name] && !slices.Contains(unknown, name) {
+				unknown = append(unknown, name)
+			}
+		}
+		if len(unknown) > 0 {
+			return &UnknownNameError{Dir: dir, What: c.what, Names: unknown, Known: slices.Sorted(maps.Keys(c.known))}
+		}
 	}
 	return nil
 }
@@ -192,7 +353,7 @@ func (o *DumpOptions) keep(kind wal.Kind, d *DumpEntry) bool {
 	}
 	switch {
 	case d.Source != "" && slices.Contains(o.Sources, d.Source),
-		d.Operator != "" && slices.Contains(o.Operators, d.Operator),
+		d.Operator != "" && (slices.Contains(o.Operators, d.Operator) || slices.Contains(o.Sources, d.Operator)),
 		d.Sink != "" && slices.Contains(o.Sinks, d.Sink):
 		return true
 	case d.Commit != nil:

@@ -24,14 +24,22 @@ type StorageInfo struct {
 	Pipeline []string        `json:"pipeline,omitempty"`
 	Catalog  *record.Catalog `json:"catalog,omitempty"`
 	// Clock is the last committed logical time, 0 when none.
-	Clock      uint64          `json:"clock"`
-	Checkpoint *CheckpointInfo `json:"checkpoint,omitempty"`
-	WAL        WALInfo         `json:"wal"`
-	Sources    []SourceInfo    `json:"sources"`
-	Sinks      []SinkInfo      `json:"sinks"`
+	Clock uint64 `json:"clock"`
+	// Checkpoint is the live checkpoint, nil when there is none or its
+	// manifest is damaged: DamagedManifest names it then, and Problems
+	// says why.
+	Checkpoint      *CheckpointInfo `json:"checkpoint,omitempty"`
+	DamagedManifest string          `json:"damaged_manifest,omitempty"`
+	WAL             WALInfo         `json:"wal"`
+	Sources         []SourceInfo    `json:"sources"`
+	Sinks           []SinkInfo      `json:"sinks"`
 	// Problems lists damage met on the way, each naming its file; Verify
 	// checks everything and tells more.
 	Problems []string `json:"problems,omitempty"`
+	// Committed is what the checkpoint and the committed log add up to,
+	// as every reader of the storage folds them (a restart, Compact,
+	// Verify): it is not printed.
+	Committed record.Summary `json:"-"`
 }
 
 // CheckpointInfo describes the live checkpoint.
@@ -130,12 +138,13 @@ type SinkInfo struct {
 // in StorageInfo.Problems.
 func Inspect(ctx context.Context, dir string, opts *ReadOptions) (*StorageInfo, error) {
 	o := opts.withDefaults()
-	v, err := openView(o.FS, dir)
+	v, err := openView(o.FS, dir, false)
 	if err != nil {
 		return nil, err
 	}
 	info := &StorageInfo{Dir: dir, Format: v.format, Bytes: storage.Bytes(o.FS, dir), Lock: storage.ProbeLock(o.FS, dir)}
 	if v.manifestErr != nil {
+		info.DamagedManifest = v.manifestName
 		info.Problems = append(info.Problems, v.manifestErr.Error())
 	}
 	if v.manifest != nil {
@@ -161,6 +170,7 @@ func Inspect(ctx context.Context, dir string, opts *ReadOptions) (*StorageInfo, 
 		return nil, err
 	}
 	info.Pipeline, info.Catalog, info.Clock = st.Fingerprint, st.Catalog, st.Clock
+	info.Committed = st.Summary()
 	info.WAL.fill(scan, st.Log)
 	if scan.TailBytes > 0 {
 		tail.Bytes, tail.Damage = scan.TailBytes, scan.TailDamage

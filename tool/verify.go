@@ -9,6 +9,7 @@ import (
 
 	"github.com/pwlog/pwlog/checkpoint"
 	"github.com/pwlog/pwlog/differential"
+	"github.com/pwlog/pwlog/internal/base"
 	"github.com/pwlog/pwlog/internal/storage"
 	"github.com/pwlog/pwlog/record"
 	"github.com/pwlog/pwlog/vfs"
@@ -50,6 +51,9 @@ type VerifyReport struct {
 	Manifests int   `json:"manifests"`
 	Runs      int   `json:"runs"`
 	Bytes     int64 `json:"bytes"`
+	// Committed is what the checkpoint and the committed log add up to
+	// (see StorageInfo.Committed); it is not printed.
+	Committed record.Summary `json:"-"`
 }
 
 // Sound reports whether Verify found no damage.
@@ -63,10 +67,12 @@ func (r *VerifyReport) Sound() bool { return len(r.Problems) == 0 }
 // there, of the size and checksum it records, sorted and consolidated;
 // and that the log after the checkpoint follows it without a gap. It
 // fails only when it cannot run: dir is not a pwlog storage this build
-// reads, or a file cannot be read for a reason other than damage.
+// reads, or a file cannot be read for a reason other than damage. A
+// damaged format marker is a problem, not a failure: the rest is checked
+// as this build's format.
 func Verify(ctx context.Context, dir string, opts *ReadOptions) (*VerifyReport, error) {
 	o := opts.withDefaults()
-	v, err := openView(o.FS, dir)
+	v, err := openView(o.FS, dir, true)
 	if err != nil {
 		return nil, err
 	}
@@ -87,6 +93,10 @@ func Verify(ctx context.Context, dir string, opts *ReadOptions) (*VerifyReport, 
 		}
 	}
 
+	if me := v.markerErr; me != nil {
+		vr.problem(me.path(), -1, 0, "the format marker %s is damaged: it %s; the log and checkpoints were checked as format %d",
+			base.Marker, me.what(), v.format)
+	}
 	vr.checkManifests()
 	if err := vr.checkRuns(ctx, progress); err != nil {
 		return nil, err
@@ -103,6 +113,7 @@ func Verify(ctx context.Context, dir string, opts *ReadOptions) (*VerifyReport, 
 		return nil, err
 	}
 	vr.checkLog(scan)
+	rep.Committed = vr.st.Summary()
 	progress(total)
 	rep.Bytes = total
 	return rep, nil

@@ -51,20 +51,30 @@ type view struct {
 	manifest     *checkpoint.Manifest
 	manifestName string
 	manifestErr  error
+	// markerErr is the damage of the format marker, when openView was
+	// told to read a storage with a damaged marker; format is then this
+	// build's.
+	markerErr *MarkerError
 	// state is the manifest's state, before the log: an empty storage's
 	// when there is no manifest or it is damaged.
 	state *storage.State
 }
 
 // openView reads dir's marker and checkpoint files. It fails when dir is
-// not a pwlog storage this build reads; a damaged manifest is not an
-// error but recorded in manifestErr.
-func openView(fsys vfs.FS, dir string) (*view, error) {
-	format, err := storage.Check(fsys, dir)
+// not a pwlog storage this build reads, and with a *MarkerError when its
+// marker is damaged unless damagedMarker is set: then the storage is read
+// as one of this build's format and the damage is in markerErr. A damaged
+// manifest is not an error but recorded in manifestErr.
+func openView(fsys vfs.FS, dir string, damagedMarker bool) (*view, error) {
+	format, err := checkStorage(fsys, dir)
+	var me *MarkerError
+	if damagedMarker && errors.As(err, &me) {
+		format, err = storage.FormatVersion, nil
+	}
 	if err != nil {
 		return nil, err
 	}
-	v := &view{fs: fsys, dir: dir, format: format}
+	v := &view{fs: fsys, dir: dir, format: format, markerErr: me}
 	if err := v.listCheckpoint(); err != nil {
 		return nil, err
 	}

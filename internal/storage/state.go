@@ -2,6 +2,7 @@ package storage
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 
 	"github.com/pwlog/pwlog/checkpoint"
@@ -282,4 +283,14 @@ func (s *State) pipeline(lsn uint64, r *record.Pipeline) error {
 		s.Catalog = r.Catalog
 	}
 	return nil
+}
+
+// Summary returns what the state adds up to, in maps of its own.
+func (s *State) Summary() record.Summary {
+	sum := record.Summary{LSN: s.LSN, Clock: s.Clock, Times: s.Log.Times, Offsets: s.Offsets.Clone(),
+		Acks: maps.Clone(s.Acks), Entries: map[string]int64{}}
+	for k, n := range s.Entries {
+		sum.Entries[record.ArrangementKey(k.Operator, k.Arrangement)] = n
+	}
+	return sum
 }

@@ -18,7 +18,14 @@ func newCompact(o *options) *cobra.Command {
 the committed log into the checkpoint, merges runs, truncates the log
 behind the new checkpoint and deletes the files nothing uses. It takes
 the storage's lock, so it refuses while a pipeline runs on DIR. It
-prints the storage's size before and after: N -> M bytes.`,
+prints the storage's size before and after: N -> M bytes. When the log
+holds nothing to fold (a run that finished folded it) it only deletes
+garbage.
+
+Exit status: 0 when it compacted or had nothing to do, 1 when it met
+damage (the checkpoint in force stays; pwlog verify tells more), 2 when
+it could not run, 3 when another process holds the storage. See
+pwlog --help.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			logger := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -34,18 +41,24 @@ prints the storage's size before and after: N -> M bytes.`,
 			}
 			p := newPrinter(cmd.OutOrStdout(), o)
 			if p.json {
-				p.object(compactJSON{Dir: args[0], BytesBefore: st.BytesBefore, BytesAfter: st.BytesAfter,
+				p.object(compactJSON{Dir: args[0], Compacted: st.Compacted, BytesBefore: st.BytesBefore, BytesAfter: st.BytesAfter,
 					FoldedLSN: st.FoldedLSN, Manifest: st.Seq, EntriesFolded: st.EntriesFolded,
 					RunsWritten: st.RunsWritten, RunsMerged: st.RunsMerged, LiveRuns: st.LiveRuns,
 					LiveBytes: st.LiveBytes, FilesDeleted: st.ObjectsDeleted})
 				return p.err
 			}
 			p.linef("%s: %d -> %d bytes (%s -> %s)", args[0], st.BytesBefore, st.BytesAfter, size(st.BytesBefore), size(st.BytesAfter))
-			if st.Seq > 0 {
-				p.linef("folded the log up to LSN %d into manifest %d: %s entries; %d runs written, %d merged; %d live runs, %s; %s deleted",
-					st.FoldedLSN, st.Seq, count(st.EntriesFolded), st.RunsWritten, st.RunsMerged, st.LiveRuns, size(st.LiveBytes), plural(st.ObjectsDeleted, "file"))
-			} else {
-				p.linef("nothing to fold: the checkpoint covers the log up to LSN %d; %s deleted", st.FoldedLSN, plural(st.ObjectsDeleted, "file"))
+			switch {
+			case st.Compacted:
+				p.linef("folded the log up to LSN %d into manifest %d: %s entries; %d runs written, %d merged; %s, %s; %s deleted",
+					st.FoldedLSN, st.Seq, count(st.EntriesFolded), st.RunsWritten, st.RunsMerged,
+					plural(st.LiveRuns, "live run"), size(st.LiveBytes), plural(st.ObjectsDeleted, "file"))
+			case st.Seq > 0:
+				p.linef("nothing to fold: manifest %d covers the log up to LSN %d; %s, %s; %s deleted",
+					st.Seq, st.FoldedLSN, plural(st.LiveRuns, "live run"), size(st.LiveBytes), plural(st.ObjectsDeleted, "file"))
+			default:
+				p.linef("nothing to fold: no checkpoint, and the log holds no time every sink acknowledged; %s deleted",
+					plural(st.ObjectsDeleted, "file"))
 			}
 			return p.err
 		},
@@ -56,11 +69,15 @@ prints the storage's size before and after: N -> M bytes.`,
 
 // compactJSON is compact's --json output.
 type compactJSON struct {
-	Dir           string `json:"dir"`
+	Dir string `json:"dir"`
+	// Compacted is false when the log held nothing to fold: compact only
+	// deleted garbage, and Manifest and the live runs describe the
+	// checkpoint in force.
+	Compacted     bool   `json:"compacted"`
 	BytesBefore   int64  `json:"bytes_before"`
 	BytesAfter    int64  `json:"bytes_after"`
 	FoldedLSN     uint64 `json:"folded_lsn"`
-	Manifest      uint64 `json:"manifest,omitempty"` // the manifest published; 0 when nothing was folded
+	Manifest      uint64 `json:"manifest,omitempty"` // the manifest in force after compact; 0 when there is none
 	EntriesFolded int64  `json:"entries_folded"`
 	RunsWritten   int    `json:"runs_written"`
 	RunsMerged    int    `json:"runs_merged"`

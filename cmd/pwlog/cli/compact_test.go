@@ -41,14 +41,41 @@ func TestCompact(t *testing.T) {
 		t.Errorf("verify after compact: exit %d\n%s", r.code, r.out)
 	}
 
-	// Again: nothing to fold.
+	var liveBytes int64
+	for _, a := range after.Checkpoint.Arrangements {
+		liveBytes += a.Bytes
+	}
+	first := compactJSON{Dir: "$DIR", Compacted: true, BytesBefore: before.Bytes, BytesAfter: after.Bytes,
+		FoldedLSN: after.Checkpoint.LSN, Manifest: after.Checkpoint.Seq, LiveRuns: after.Checkpoint.Runs, LiveBytes: liveBytes}
+
+	// Again: nothing to fold. The checkpoint in force is described as it
+	// stands: its manifest and live runs, not zeros.
 	r = run(t, dir, "compact", "--json", dir)
 	var st compactJSON
 	if err := json.Unmarshal([]byte(r.out), &st); err != nil || r.code != ExitOK {
 		t.Fatalf("exit %d, %v: %s", r.code, err, r.out)
 	}
-	if st.Manifest != 0 || st.FoldedLSN != after.Checkpoint.LSN || st.BytesAfter != after.Bytes {
-		t.Errorf("second compact: %+v", st)
+	want := compactJSON{Dir: "$DIR", BytesBefore: after.Bytes, BytesAfter: after.Bytes, FoldedLSN: after.Checkpoint.LSN,
+		Manifest: after.Checkpoint.Seq, LiveRuns: after.Checkpoint.Runs, LiveBytes: liveBytes}
+	if st != want {
+		t.Errorf("second compact --json:\n got %+v\nwant %+v", st, want)
+	}
+	r = run(t, dir, "compact", dir)
+	wantText := "$DIR: " + itoa(uint64(after.Bytes)) + " -> " + itoa(uint64(after.Bytes)) + " bytes (2.3 KiB -> 2.3 KiB)\n" +
+		"nothing to fold: manifest 2 covers the log up to LSN 13; 4 live runs, 870 B; 0 files deleted\n"
+	if r.code != ExitOK || r.out != wantText {
+		t.Errorf("second compact: exit %d\n%s\nwant\n%s", r.code, r.out, wantText)
+	}
+
+	// The first compact's JSON, on a fresh copy: what it folded.
+	dir = storage(t)
+	r = run(t, dir, "compact", "--json", dir)
+	if err := json.Unmarshal([]byte(strings.ReplaceAll(r.out, dir, "$DIR")), &st); err != nil || r.code != ExitOK {
+		t.Fatalf("exit %d, %v: %s", r.code, err, r.out)
+	}
+	first.EntriesFolded, first.RunsWritten, first.RunsMerged, first.FilesDeleted = st.EntriesFolded, st.RunsWritten, st.RunsMerged, st.FilesDeleted
+	if st != first || st.EntriesFolded == 0 || st.RunsWritten == 0 {
+		t.Errorf("compact --json:\n got %+v\nwant %+v", st, first)
 	}
 }
 
@@ -63,7 +90,7 @@ func TestCompactRefusesLockedStorage(t *testing.T) {
 	defer lock.Close()
 	was := snapshot(t, dir)
 	r := run(t, dir, "compact", dir)
-	if r.code != ExitFailed || r.err != "pwlog: storage is locked: $DIR is in use by process 4242 since 2023-11-14T22:13:20Z\n" {
+	if r.code != ExitLocked || r.err != "pwlog: storage is locked: $DIR is in use by process 4242 since 2023-11-14T22:13:20Z\n" {
 		t.Fatalf("exit %d, stderr %q", r.code, r.err)
 	}
 	if snapshot(t, dir) != was {

@@ -34,7 +34,18 @@ one JSON object.
 
 Kinds: pipeline (the pipeline's fingerprint and columns), input (a
 source's rows of a time), state (an operator's state deltas), output (a
-sink's rows), commit (ends a time: the sources' offsets, sink acks).`,
+sink's rows), commit (ends a time: the sources' offsets, sink acks).
+
+A run that finishes, and pwlog compact, fold the log into the checkpoint:
+its records are gone and dump prints nothing (it says so on stderr);
+--checkpoint prints the checkpoint's state, one line per group of each
+run.
+
+Exit status: 0 when it printed what was asked, 1 when it met damage (a
+corrupt log or checkpoint, a record that does not decode; it prints what
+comes before), 2 when it could not run, or --source, --operator or
+--sink names something the storage does not know (the error lists what
+it knows). See pwlog --help.`,
 		Example: `  pwlog dump storage --kind input --source accesses
   pwlog dump storage --time 1700000000001..1700000000005 --kind state,output
   pwlog dump storage --from-lsn 40 --json | jq .rows`,
@@ -49,7 +60,11 @@ sink's rows), commit (ends a time: the sources' offsets, sink acks).`,
 			}
 			d.Sources, d.Operators, d.Sinks = srcs, ops, sinks
 			p := newPrinter(cmd.OutOrStdout(), o)
-			err = tool.Dump(cmd.Context(), args[0], &d, func(e *tool.DumpEntry) error {
+			undecodable := 0
+			sum, err := tool.Dump(cmd.Context(), args[0], &d, func(e *tool.DumpEntry) error {
+				if e.Error != "" && e.Committed {
+					undecodable++
+				}
 				if p.json {
 					p.object(e)
 				} else {
@@ -60,7 +75,18 @@ sink's rows), commit (ends a time: the sources' offsets, sink acks).`,
 			if err != nil {
 				return fail(err)
 			}
-			return p.err
+			if p.err != nil {
+				return p.err
+			}
+			if undecodable > 0 {
+				return &exitError{ExitDamaged, fmt.Errorf("%s is damaged: %s undecodable (pwlog verify checks everything)",
+					args[0], plural(undecodable, "record"))}
+			}
+			if sum.Delivered == 0 && sum.Folded() && !d.Checkpoint {
+				fmt.Fprintf(cmd.ErrOrStderr(), "pwlog: nothing to print: the log of %s is empty, everything up to LSN %d is folded into its checkpoint (%s); dump --checkpoint prints the checkpoint's state\n",
+					args[0], sum.ManifestLSN, sum.Manifest)
+			}
+			return nil
 		},
 	}
 	f := cmd.Flags()
@@ -68,7 +94,7 @@ sink's rows), commit (ends a time: the sources' offsets, sink acks).`,
 	f.Uint64Var(&d.ToLSN, "to-lsn", 0, "only records with this LSN or an earlier one")
 	f.StringVar(&times, "time", "", "only records of this logical time, or of a range `T1..T2` (either end may be left out)")
 	f.StringVar(&kinds, "kind", "", "only records of these kinds, comma separated: "+strings.Join(kindNames(), ","))
-	f.StringSliceVar(&srcs, "source", nil, "only records of these sources: input records and the commits that advanced them")
+	f.StringSliceVar(&srcs, "source", nil, "only records of these sources: input records, a retracting source's state records, and the commits that advanced them")
 	f.StringSliceVar(&ops, "operator", nil, "only state records of these operators")
 	f.StringSliceVar(&sinks, "sink", nil, "only records of these sinks: output records and the commits that acknowledged them")
 	f.BoolVar(&d.Checkpoint, "checkpoint", false, "first print the live checkpoint's runs, one line per group of each run, with its entries (the state the log's records apply to)")

@@ -145,7 +145,6 @@ func TestDumpFilters(t *testing.T) {
 		{[]string{"--sink", "output"}, func(e dumpEntry) bool {
 			return e.Sink == "output" || (e.Commit != nil && e.Commit.Acks["output"] != (record.SinkAck{}))
 		}},
-		{[]string{"--operator", "nosuch"}, func(dumpEntry) bool { return false }},
 	}
 	for _, c := range cases {
 		var want []uint64
@@ -160,6 +159,19 @@ func TestDumpFilters(t *testing.T) {
 		}
 		if !slices.Equal(got, want) {
 			t.Errorf("dump %v: LSNs %v, want %v", c.args, got, want)
+		}
+	}
+	// A name the storage does not know is an error listing those it knows.
+	for _, c := range []struct{ flag, want string }{
+		{"--source", `$DIR has no source "nosuch"; its sources are: accesses`},
+		{"--operator", `$DIR has no operator "nosuch"; its operators are: session_stats, sessions`},
+		{"--sink", `$DIR has no sink "nosuch"; its sinks are: output`},
+		{"--source", `$DIR has no source "output"; its sources are: accesses`},
+	} {
+		name := c.want[strings.Index(c.want, `"`)+1 : strings.LastIndex(c.want, `"`)]
+		r := run(t, dir, "dump", c.flag, name, dir)
+		if r.code != ExitCantRun || r.out != "" || r.err != "pwlog: "+c.want+"\n" {
+			t.Errorf("dump %s %s: exit %d, stdout %q, stderr %q, want 2 and %q", c.flag, name, r.code, r.out, r.err, c.want)
 		}
 	}
 	if r := run(t, dir, "dump", "--kind", "nosuch", dir); r.code != ExitCantRun || !strings.Contains(r.err, `unknown kind "nosuch"; the kinds are commit, input, output, pipeline, state`) {
@@ -181,3 +193,30 @@ func (e dumpEntry) commitSources() map[string]bool {
 }
 
 func itoa(n uint64) string { return strconv.FormatUint(n, 10) }
+
+// After a run that finishes (or compact), the log is empty: dump says on
+// stderr that it was folded into the checkpoint, and points to
+// --checkpoint.
+func TestDumpFolded(t *testing.T) {
+	dir := storage(t)
+	if r := run(t, dir, "compact", dir); r.code != ExitOK {
+		t.Fatalf("compact: exit %d: %s", r.code, r.err)
+	}
+	const notice = "pwlog: nothing to print: the log of $DIR is empty, everything up to LSN 13 is folded into its checkpoint (MANIFEST-00000000000000000002); dump --checkpoint prints the checkpoint's state\n"
+	for _, args := range [][]string{{"dump", dir}, {"dump", "--json", dir}, {"dump", "--kind", "input", dir}} {
+		r := run(t, dir, args...)
+		if r.code != ExitOK || r.out != "" || r.err != notice {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q", args, r.code, r.out, r.err)
+		}
+	}
+	r := run(t, dir, "dump", "--checkpoint", dir)
+	if r.code != ExitOK || r.out == "" || r.err != "" {
+		t.Errorf("--checkpoint: exit %d, stdout %q, stderr %q", r.code, r.out, r.err)
+	}
+	// A log a filter leaves nothing of is not an empty one: no notice.
+	dir = storage(t)
+	r = run(t, dir, "dump", "--kind", "pipeline", dir)
+	if r.code != ExitOK || r.out != "" || r.err != "" {
+		t.Errorf("filtered: exit %d, stdout %q, stderr %q", r.code, r.out, r.err)
+	}
+}

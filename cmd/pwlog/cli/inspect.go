@@ -18,7 +18,13 @@ format version; the live checkpoint (LSN, logical time, runs per
 arrangement with entries and bytes); the log (LSN range, segments, bytes,
 committed times after the checkpoint, an uncommitted tail); every source
 with the files, bytes and rows it has read; every sink and its position;
-the logical clock; and whether a process holds the storage's lock.`,
+the logical clock; and whether a process holds the storage's lock. It
+lists the damage it meets on the way; pwlog verify checks everything.
+
+Exit status: 0 when it found no damage, 1 when it lists problems (or
+the storage's format marker is damaged), 2 when it could not run. A
+storage locked by a running pipeline is inspected all the same. See
+pwlog --help.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			info, err := tool.Inspect(cmd.Context(), args[0], nil)
@@ -31,7 +37,13 @@ the logical clock; and whether a process holds the storage's lock.`,
 			} else {
 				printInspect(p, info)
 			}
-			return p.err
+			if p.err != nil {
+				return p.err
+			}
+			if n := len(info.Problems); n > 0 {
+				return &exitError{ExitDamaged, fmt.Errorf("%s is damaged: %s (pwlog verify checks everything)", info.Dir, plural(n, "problem"))}
+			}
+			return nil
 		},
 	}
 }
@@ -70,6 +82,8 @@ func printInspect(p *printer, s *tool.StorageInfo) {
 		if n := len(c.Garbage); n > 0 {
 			p.linef("  %d unused files the next compaction deletes: %s", n, strings.Join(c.Garbage, ", "))
 		}
+	} else if s.DamagedManifest != "" {
+		p.linef("checkpoint  %s is damaged (see the problems below): what it holds is unknown", s.DamagedManifest)
 	} else {
 		p.linef("checkpoint  none: the log holds everything")
 	}

@@ -2,9 +2,18 @@
 // storage directory. Run executes it; New returns the command tree for
 // embedding in another program.
 //
-// Exit status: 0 when the command did its job, 1 when it failed (and for
-// verify: the storage is damaged), 2 when it could not run (bad usage,
-// not a pwlog storage, a newer format).
+// Exit status, the same for every command (exitCodes, printed by
+// pwlog --help):
+//
+//	0  done; verify: the storage is sound
+//	1  the storage is damaged: verify found problems, inspect listed
+//	   some, dump or compact met damage (a corrupt log or checkpoint, a
+//	   damaged format marker)
+//	2  could not run: bad usage (an unknown command, flag or name), a
+//	   directory that is missing or not a pwlog storage, a format this
+//	   build does not read, an I/O error, interrupted
+//	3  locked: another process (a running pipeline) holds the storage;
+//	   only compact takes the lock
 package cli
 
 import (
@@ -15,15 +24,28 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/pwlog/pwlog"
+	"github.com/pwlog/pwlog/tool"
 )
 
 // Exit statuses.
 const (
 	ExitOK      = 0
-	ExitFailed  = 1 // the command failed; verify: the storage is damaged
-	ExitCantRun = 2 // bad usage, not a pwlog storage, unreadable
+	ExitDamaged = 1 // the storage is damaged
+	ExitCantRun = 2 // bad usage, not a pwlog storage, unreadable, interrupted
+	ExitLocked  = 3 // another process holds the storage
 )
+
+// exitCodes is the table of exit statuses, for the help texts.
+const exitCodes = `Exit status, the same for every command:
+  0  done; verify: the storage is sound
+  1  the storage is damaged: verify found problems, inspect listed some,
+     dump or compact met damage (a corrupt log or checkpoint, a damaged
+     format marker)
+  2  could not run: bad usage (an unknown command, flag or name), a
+     directory that is missing or not a pwlog storage, a format this
+     build does not read, an I/O error, interrupted
+  3  locked: another process (a running pipeline) holds the storage;
+     only compact takes the lock`
 
 // exitError carries a command's exit status with its message.
 type exitError struct {
@@ -34,13 +56,25 @@ type exitError struct {
 func (e *exitError) Error() string { return e.err.Error() }
 func (e *exitError) Unwrap() error { return e.err }
 
-// fail returns err with the exit status its kind calls for: an
-// unsupported storage cannot be worked on (2), anything else failed (1).
+// fail returns err with the exit status its kind calls for (exitCodes).
 func fail(err error) error {
-	if errors.Is(err, pwlog.ErrFormat) {
-		return &exitError{ExitCantRun, err}
+	return &exitError{exitCode(err), err}
+}
+
+// exitCode returns the exit status for a command's error.
+func exitCode(err error) int {
+	var ee *exitError
+	switch {
+	case errors.As(err, &ee):
+		return ee.code
+	case errors.Is(err, tool.ErrLocked):
+		return ExitLocked
+	case tool.IsDamage(err): // a damaged marker too, though it wraps ErrFormat
+		return ExitDamaged
 	}
-	return &exitError{ExitFailed, err}
+	// Not a storage, a newer format, a missing directory, an unknown
+	// name, an I/O error, interrupted.
+	return ExitCantRun
 }
 
 // options are the flags every command shares.
@@ -57,7 +91,9 @@ func New() *cobra.Command {
 		Short: "Inspect, dump, verify and compact pwlog storage directories",
 		Long: `pwlog looks inside the storage directory of a persistent pipeline:
 what it has read, what state it keeps, how big it is, whether it is sound;
-and compacts it. Only compact writes, and it takes the storage's lock.`,
+and compacts it. Only compact writes, and it takes the storage's lock.
+
+` + exitCodes,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
@@ -80,13 +116,10 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err == nil {
 		return ExitOK
 	}
-	var ee *exitError
-	code := ExitCantRun // cobra's own errors: unknown command, bad args
-	if errors.As(err, &ee) {
-		code = ee.code
-	}
+	// cobra's own errors (unknown command, bad args) are bad usage:
+	// exitCode gives them ExitCantRun.
 	fmt.Fprintf(stderr, "pwlog: %v\n", trimPrefix(err))
-	return code
+	return exitCode(err)
 }
 
 // trimPrefix drops the library's "pwlog: " prefix, which Run prints once.

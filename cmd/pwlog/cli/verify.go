@@ -17,17 +17,18 @@ checksum of the log, the manifests and the checkpoint runs; the
 continuity of the log's frames and segments; that every record decodes
 and every batch is consistent; that the live manifest's runs are there,
 whole, sorted and consolidated; that the log follows the checkpoint
-without a gap. It prints each problem with its file and offset.
+without a gap. It prints each problem with its file and offset. A
+damaged format marker is one: the rest is checked as this build's format.
 
-Exit status: 0 when the storage is sound, 1 when it is damaged, 2 when
-verify could not run.`,
+Exit status: 0 when the storage is sound, 1 when it is damaged (it
+prints the problems), 2 when verify could not run (see pwlog --help).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			bar := newProgress(cmd.ErrOrStderr(), "verify")
 			rep, err := tool.Verify(cmd.Context(), args[0], &tool.ReadOptions{Progress: bar.update})
 			bar.done()
 			if err != nil {
-				return &exitError{ExitCantRun, err}
+				return fail(err)
 			}
 			p := newPrinter(cmd.OutOrStdout(), o)
 			if p.json {
@@ -42,7 +43,7 @@ verify could not run.`,
 				return p.err
 			}
 			if !rep.Sound() {
-				return &exitError{ExitFailed, fmt.Errorf("%s is damaged: %s", rep.Dir, plural(len(rep.Problems), "problem"))}
+				return &exitError{ExitDamaged, fmt.Errorf("%s is damaged: %s", rep.Dir, plural(len(rep.Problems), "problem"))}
 			}
 			return nil
 		},

@@ -40,7 +40,7 @@ func TestVerifyDamaged(t *testing.T) {
 	seg := filepath.Join(dir, "wal", "00000000000000000008")
 	flip(t, seg, 200) // inside a frame followed by valid ones: corruption, not a torn tail
 	r := run(t, dir, "verify", dir)
-	if r.code != ExitFailed {
+	if r.code != ExitDamaged {
 		t.Fatalf("exit %d, want 1: %s%s", r.code, r.out, r.err)
 	}
 	golden(t, "verify-damaged.txt", r.out)
@@ -52,7 +52,7 @@ func TestVerifyDamaged(t *testing.T) {
 	}
 
 	r = run(t, dir, "verify", "--json", dir)
-	if r.code != ExitFailed {
+	if r.code != ExitDamaged {
 		t.Fatalf("--json: exit %d", r.code)
 	}
 	golden(t, "verify-damaged.json", r.out)
@@ -96,7 +96,7 @@ func TestVerifyMissingRunAndTornTail(t *testing.T) {
 		t.Fatal(err)
 	}
 	r = run(t, dir, "verify", dir)
-	if r.code != ExitFailed || !strings.Contains(r.out, "problem: $DIR/checkpoints/runs/00000000000000000002.run: missing: manifest MANIFEST-00000000000000000001 lists it") {
+	if r.code != ExitDamaged || !strings.Contains(r.out, "problem: $DIR/checkpoints/runs/00000000000000000002.run: missing: manifest MANIFEST-00000000000000000001 lists it") {
 		t.Fatalf("missing run: exit %d:\n%s", r.code, r.out)
 	}
 }

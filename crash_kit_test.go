@@ -1,4 +1,10 @@
-package pwlog
+// The crash kit of crash_test.go, fault_test.go and damage_test.go: the
+// scenario of a crash (crashSetup), counting a run's mutating filesystem
+// operations, crashing it at the k-th one and building crash images
+// (vfs.Recorder), and the checks every recovery must pass
+// (checkRecovers, checkChangelog).
+
+package pwlog_test
 
 import (
 	"bytes"
@@ -14,8 +20,11 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/pwlog/pwlog"
 	"github.com/pwlog/pwlog/internal/gen"
 	"github.com/pwlog/pwlog/internal/model"
+	"github.com/pwlog/pwlog/internal/tutorial"
+	"github.com/pwlog/pwlog/tool"
 	"github.com/pwlog/pwlog/vfs"
 	"github.com/pwlog/pwlog/vfs/errorfs"
 )
@@ -30,15 +39,16 @@ import (
 // crashSetup is one crash scenario's fixed part.
 type crashSetup struct {
 	input        string // the CSV directory
-	batch        int    // Config.BatchRows
-	compactBytes int64  // Config.CompactBytes
+	batch        int    // pwlog.Config.BatchRows
+	compactBytes int64  // pwlog.Config.CompactBytes
 	interval     bool   // a positive SnapshotInterval
 }
 
 // run runs the sessions pipeline in append mode with storage and sink
 // under root, through fsys.
 func (c crashSetup) run(root string, fsys vfs.FS) error {
-	p := sessionsPipeline(c.input, filepath.Join(root, "out.csv"), true)
+	p := pwlog.New()
+	tutorial.Sessions(p, c.input, 300).WriteCSV("output", filepath.Join(root, "out.csv"), pwlog.SinkOptions{Append: true})
 	cfg := quietConfig(filepath.Join(root, "storage"))
 	cfg.FS = fsys
 	cfg.BatchRows = c.batch
@@ -93,12 +103,16 @@ func (c crashSetup) checkRecovers(t testing.TB, img, what string) {
 	kept := completeTimes(before)
 	// What a crash leaves is not damage: verify, before the run repairs
 	// anything, finds none (a crash before the marker leaves no storage).
-	rep, err := Verify(context.Background(), filepath.Join(img, "storage"), nil)
+	rep, err := tool.Verify(context.Background(), filepath.Join(img, "storage"), nil)
 	switch {
-	case err != nil && !errors.Is(err, ErrFormat) && !errors.Is(err, fs.ErrNotExist):
+	case err != nil && !errors.Is(err, pwlog.ErrFormat) && !errors.Is(err, fs.ErrNotExist):
 		t.Fatalf("%s: verify could not run on the crash image: %v", what, err)
 	case err == nil && !rep.Sound():
 		t.Fatalf("%s: verify reports damage on a crash image: %v", what, rep.Problems)
+	}
+	// The four readers of the log agree on what the crash left committed.
+	if r, ok := readAll(t, img, c); ok {
+		r.checkAgree(t, what)
 	}
 	if err := c.run(img, vfs.Default); err != nil {
 		t.Fatalf("%s: the run after the crash failed: %v", what, err)

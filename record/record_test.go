@@ -1,4 +1,4 @@
-package pwlog
+package record
 
 import (
 	"bytes"
@@ -12,7 +12,7 @@ import (
 // A commit record's maps are encoded in key order: equal records give
 // equal bytes, whatever the map iteration order, and decode back equal.
 func TestCommitRecordEncodingIsReproducible(t *testing.T) {
-	c := &CommitRecord{Time: 7, Sources: map[string][]sources.FileState{},
+	c := &Commit{Time: 7, Sources: map[string][]sources.FileState{},
 		Removed: map[string][]string{}, Acks: map[string]SinkAck{}}
 	for i := range 40 {
 		name := fmt.Sprintf("s%02d", i)
@@ -20,12 +20,12 @@ func TestCommitRecordEncodingIsReproducible(t *testing.T) {
 		c.Removed[name] = []string{name + ".old"}
 		c.Acks[name] = SinkAck{Time: uint64(i), Offset: int64(i)}
 	}
-	first, err := record(KindCommit, c)
+	first, err := Encode(KindCommit, c)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for range 10 {
-		r, err := record(KindCommit, c)
+		r, err := Encode(KindCommit, c)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -33,7 +33,7 @@ func TestCommitRecordEncodingIsReproducible(t *testing.T) {
 			t.Fatal("two encodings of one commit record differ")
 		}
 	}
-	v, err := DecodeRecord(KindCommit, first.Data)
+	v, err := Decode(KindCommit, first.Data)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,36 @@
+package pwlog_test
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// The root package's tests are black-box: they drive pwlog through its
+// public API, the tools (package tool) and the storage on disk; what the
+// public API does not show comes through the few hooks of export_test.go.
+//
+//	tutorial_test.go      the tutorial's runs, fresh and append mode
+//	model_test.go         runs against the from-scratch model (rapid)
+//	retract_test.go       changed and deleted input files
+//	badinput_test.go      bad rows, the storage lock, bad pipelines
+//	fingerprint_test.go   a changed pipeline is refused
+//	checkpoint_test.go    compaction in the background, by time, stopped
+//	tools_test.go         what inspect, dump, verify and compact see
+//	crash_test.go         crashes at every operation, the crash state machine
+//	crash_kit_test.go     the crash kit: crash a run, build crash images
+//	fault_test.go         a failed write with the process living on
+//	damage_test.go        every file damaged: reported, never wrong rows
+//	corruption_test.go    bit flips and bad records a checksum passes
+//	kill_test.go          the built example killed with SIGKILL
+//
+// `make fuzz` runs the crash, fault, damage and model tests long.
+
+// TestMain removes the binary kill_test.go builds.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if builtBin != "" {
+		os.RemoveAll(filepath.Dir(builtBin))
+	}
+	os.Exit(code)
+}
