@@ -107,9 +107,9 @@ func parseHeader(b []byte) (header, *CorruptError) {
 }
 
 // checkFrame validates a whole frame (one tidwall entry): header, that the
-// body fills the entry exactly, and the CRC. It returns the stored payload,
-// a subslice of b.
-func checkFrame(b []byte) (header, []byte, *CorruptError) {
+// body fills the entry exactly, and, when crc is set, the CRC. It returns
+// the stored payload, a subslice of b.
+func checkFrame(b []byte, crc bool) (header, []byte, *CorruptError) {
 	h, err := parseHeader(b)
 	if err != nil {
 		return h, nil, err
@@ -118,10 +118,13 @@ func checkFrame(b []byte) (header, []byte, *CorruptError) {
 		return h, nil, frameError("frame body length %d, entry holds %d", h.n, len(b)-headerSize)
 	}
 	payload := b[headerSize:]
-	crc := crc32.Update(0, crcTable, b[:16])
-	crc = crc32.Update(crc, crcTable, payload)
-	if crc != h.crc {
-		return h, nil, frameError("CRC mismatch (stored %#08x, computed %#08x)", h.crc, crc)
+	if !crc {
+		return h, payload, nil
+	}
+	sum := crc32.Update(0, crcTable, b[:16])
+	sum = crc32.Update(sum, crcTable, payload)
+	if sum != h.crc {
+		return h, nil, frameError("CRC mismatch (stored %#08x, computed %#08x)", h.crc, sum)
 	}
 	return h, payload, nil
 }
@@ -162,7 +165,7 @@ func decodeBody(dst []byte, flags byte, payload []byte) ([]byte, *CorruptError) 
 // ErrCorrupt. DecodeFrame does not know which LSN b should hold: the
 // caller compares.
 func DecodeFrame(b []byte) (lsn uint64, kind Kind, body []byte, err error) {
-	h, payload, cerr := checkFrame(b)
+	h, payload, cerr := checkFrame(b, true)
 	if cerr != nil {
 		return 0, 0, nil, cerr
 	}

@@ -23,19 +23,6 @@ const maxLaterChecks = 4096
 // keepSuffix names the file stageStart writes before a front truncation.
 const keepSuffix = ".KEEP"
 
-// openState is what the log must hold after repair.
-type openState struct {
-	first, last uint64
-}
-
-// cutPoint is a position in the log: segment index, byte offset and the
-// LSN of the last frame before it.
-type cutPoint struct {
-	seg int
-	off int
-	lsn uint64
-}
-
 // truncPlan is how Open finishes a front (or back) truncation of
 // tidwall/wal, or a front truncation of ours, that a crash interrupted,
 // the way tidwall's own Open would, so that the checks after it see the
@@ -43,6 +30,13 @@ type cutPoint struct {
 // segment to <lsn>.START, removes the older segments and renames
 // <lsn>.START to <lsn>; a <lsn>.END file is the same for the back. Our
 // <lsn>.KEEP file (stageStart) holds what the first segment must be.
+//
+// The START/END recovery mirrors tidwall/wal v1.2.1's Open: of the names
+// that start with 20 digits of a non-zero index, the segments, the last
+// .START and the first .END in name order count; every one before the
+// .START is removed and the .START renamed to its segment; every one after
+// the .END is removed and the .END renamed over its segment; a .START and
+// an .END together are corrupt (TestTidwallTruncateRecovery).
 //
 // planTruncate decides the plan from a directory listing alone;
 // finishTruncate applies it; Scan reads the segments it leads to without
@@ -208,74 +202,133 @@ func finishTruncate(dir string, o *Options) error {
 }
 
 // repair checks the segments of dir and cuts the tail after the last valid
-// commit frame. Sealed segments (all but the last) must hold exactly the
-// LSNs up to the next segment's name, with consistent frame headers; the
-// last is validated frame by frame. A damaged position in the last segment
-// is a torn tail unless a valid frame with a larger LSN follows it.
-func repair(dir string, o *Options) (openState, error) {
+// commit frame: checkSealed, then findCut and applyCut. Sealed segments
+// (all but the last) must hold exactly the LSNs up to the next segment's
+// name, with consistent frame headers; the segments findCut reads are
+// validated frame by frame. It returns the cut, whose first and last are
+// what the log holds after it.
+func repair(dir string, o *Options) (logCut, error) {
 	segs, err := listSegments(o.FS, dir)
 	if err != nil {
-		return openState{}, err
-	}
-	if len(segs) == 0 {
-		return openState{first: 1, last: 0}, nil
+		return logCut{}, err
 	}
 	n := len(segs)
-	sizes := make([]int, n)
-	var buf []byte
+	var buf, tail []byte
 	for i := 0; i < n-1; i++ {
 		if buf, err = readFile(o.FS, segs[i].path, buf); err != nil {
-			return openState{}, fmt.Errorf("wal: open: %w", err)
+			return logCut{}, fmt.Errorf("wal: open: %w", err)
 		}
-		sizes[i] = len(buf)
 		if err := checkSealed(segs[i], segs[i+1], buf); err != nil {
-			return openState{}, err
+			return logCut{}, err
 		}
 	}
-	tailData, err := readFile(o.FS, segs[n-1].path, nil)
+	c, err := findCut(segs, func(i int) ([]byte, error) {
+		var err error
+		if i == n-1 {
+			tail, err = readFile(o.FS, segs[i].path, nil)
+			return tail, err
+		}
+		buf, err = readFile(o.FS, segs[i].path, buf)
+		return buf, err
+	})
 	if err != nil {
-		return openState{}, fmt.Errorf("wal: open: %w", err)
+		return logCut{}, fmt.Errorf("wal: open: %w", err)
 	}
-	sizes[n-1] = len(tailData)
-	scan, err := scanTail(segs[n-1], tailData)
-	if err != nil {
-		return openState{}, err
+	if c.problem != nil {
+		return logCut{}, c.problem
 	}
-	cut := cutPoint{seg: 0, off: 0, lsn: segs[0].start - 1}
-	if scan.commitEnd >= 0 {
-		cut = cutPoint{seg: n - 1, off: scan.commitEnd, lsn: scan.commitLSN}
-	} else {
-		// The last commit is in a sealed segment, or there is none.
-		for j := n - 2; j >= 0; j-- {
-			if buf, err = readFile(o.FS, segs[j].path, buf); err != nil {
-				return openState{}, fmt.Errorf("wal: open: %w", err)
-			}
-			end, lsn, err := lastCommit(segs[j], buf)
-			if err != nil {
-				return openState{}, err
-			}
-			if end >= 0 {
-				cut = cutPoint{seg: j, off: end, lsn: lsn}
-				break
-			}
+	// findCut read segment c.seg last.
+	data := buf
+	if c.seg == n-1 {
+		data = tail
+	}
+	if err := applyCut(dir, o, c, data); err != nil {
+		return logCut{}, err
+	}
+	return c, nil
+}
+
+// logCut is where Open cuts a log: after its last valid commit frame.
+type logCut struct {
+	segs []segment
+	// first and last are the LSNs the log holds after the cut: last is the
+	// LSN of the last valid commit frame, first-1 when there is none.
+	first, last uint64
+	seg, off    int // the cut: segment index and offset after that frame
+	bytes       int // bytes after the cut: the rest of seg and every later segment
+	// scans are what findCut found in each segment it read, from seg to
+	// the last; nil for the segments before seg.
+	scans []*segScan
+	// problem is the first damage found, from the last segment back, that
+	// is not a torn tail; nil when none: Open refuses the log.
+	problem *CorruptError
+}
+
+// tail is what findCut found in the last segment.
+func (c *logCut) tail() *segScan { return c.scans[len(c.scans)-1] }
+
+// reason says why the cut removes bytes.
+func (c *logCut) reason() string {
+	if t := c.tail().torn; t != "" {
+		return t
+	}
+	return "uncommitted frames after the last commit"
+}
+
+// findCut finds where Open cuts the log made of segs, in LSN order:
+// after the last valid commit frame. read returns the bytes of segment i;
+// findCut calls it for the last segment and then back to the one holding
+// the last commit (segment 0 when there is none), each once, so the last
+// call is for the cut's segment. It writes nothing: Open carries the cut
+// out (applyCut), Scan reports it.
+//
+// Damage in the last segment is a torn tail, cut, unless tornTail finds
+// it is corruption. Any other damage in a segment read is a problem; the
+// commit frames before it still count. A log without segments holds
+// nothing from LSN 1 (first 1, last 0), as tidwall/wal v1.2.1 starts one
+// with AllowEmpty.
+func findCut(segs []segment, read func(i int) ([]byte, error)) (logCut, error) {
+	n := len(segs)
+	c := logCut{segs: segs, first: 1, scans: make([]*segScan, n)}
+	if n == 0 {
+		return c, nil
+	}
+	c.first = segs[0].start
+	c.last = c.first - 1
+	for i := n - 1; i >= 0; i-- {
+		data, err := read(i)
+		if err != nil {
+			return c, err
+		}
+		r := scanSegment(segs, i, data)
+		c.scans[i] = &r
+		c.seg, c.bytes = i, c.bytes+r.size
+		if c.problem == nil {
+			c.problem = r.problem
+		}
+		if r.commitEnd >= 0 {
+			c.off, c.last = r.commitEnd, r.commitLSN
+			c.bytes -= r.commitEnd
+			break
 		}
 	}
-	state := openState{first: segs[0].start, last: cut.lsn}
-	cutBytes := sizes[cut.seg] - cut.off
-	for k := cut.seg + 1; k < n; k++ {
-		cutBytes += sizes[k]
-	}
-	if cutBytes == 0 {
-		return state, nil
-	}
-	reason := "uncommitted frames after the last commit"
-	if scan.damage != "" {
-		reason = scan.tornReason(segs[n-1])
+	return c, nil
+}
+
+// applyCut carries out c on the log in dir: the segments after c.seg
+// become .broken copies (empty ones are removed), segment c.seg, whose
+// content is data, is copied to .broken and truncated at c.off (cutFile),
+// the directory is fsynced after each step, and one line is logged. A cut
+// of no bytes does nothing.
+func applyCut(dir string, o *Options, c logCut, data []byte) error {
+	if c.bytes == 0 {
+		return nil
 	}
 	var removed []string
-	for k := n - 1; k > cut.seg; k-- {
-		p := segs[k].path
-		if sizes[k] > 0 {
+	for k := len(c.segs) - 1; k > c.seg; k-- {
+		p := c.segs[k].path
+		var err error
+		if c.scans[k].size > 0 {
 			err = o.FS.Rename(p, p+".broken")
 			removed = append(removed, filepath.Base(p)+" -> "+filepath.Base(p)+".broken")
 		} else {
@@ -286,43 +339,38 @@ func repair(dir string, o *Options) (openState, error) {
 			err = o.FS.SyncDir(dir)
 		}
 		if err != nil {
-			return openState{}, fmt.Errorf("wal: repair %s: %w", dir, err)
+			return fmt.Errorf("wal: repair %s: %w", dir, err)
 		}
 	}
-	s := segs[cut.seg]
+	s := c.segs[c.seg]
 	broken := ""
-	if cut.off < sizes[cut.seg] {
-		data := tailData
-		if cut.seg != n-1 {
-			if data, err = readFile(o.FS, s.path, buf); err != nil {
-				return openState{}, fmt.Errorf("wal: repair: %w", err)
-			}
-		}
+	if c.off < len(data) {
 		broken = s.path + ".broken"
-		if err := cutFile(o.FS, s.path, broken, data, cut.off, o.NoSync); err != nil {
-			return openState{}, fmt.Errorf("wal: repair %s: %w", s.path, err)
+		if err := cutFile(o.FS, s.path, broken, data, c.off, o.NoSync); err != nil {
+			return fmt.Errorf("wal: repair %s: %w", s.path, err)
 		}
 	}
 	if !o.NoSync {
 		if err := o.FS.SyncDir(dir); err != nil {
-			return openState{}, fmt.Errorf("wal: repair %s: fsync: %w", dir, err)
+			return fmt.Errorf("wal: repair %s: fsync: %w", dir, err)
 		}
 	}
+	tail := c.tail()
 	attrs := []any{
-		slog.String("file", s.path), slog.Int("offset", cut.off), slog.Int("bytes", cutBytes),
-		slog.Uint64("last_commit_lsn", cut.lsn),
+		slog.String("file", s.path), slog.Int("offset", c.off), slog.Int("bytes", c.bytes),
+		slog.Uint64("last_commit_lsn", c.last),
 	}
-	if scan.next-1 > cut.lsn {
-		attrs = append(attrs, slog.String("dropped_lsns", fmt.Sprintf("%d..%d", cut.lsn+1, scan.next-1)))
+	if tail.next-1 > c.last {
+		attrs = append(attrs, slog.String("dropped_lsns", fmt.Sprintf("%d..%d", c.last+1, tail.next-1)))
 	} else {
 		attrs = append(attrs, slog.String("dropped_lsns", "none"))
 	}
-	if scan.damage != "" {
-		attrs = append(attrs, slog.Int("damaged_bytes", len(tailData)-scan.validEnd))
+	if tail.torn != "" {
+		attrs = append(attrs, slog.Int("damaged_bytes", tail.size-tail.end))
 	}
-	attrs = append(attrs, slog.String("reason", reason), slog.String("broken_copy", broken), slog.Any("removed", removed))
+	attrs = append(attrs, slog.String("reason", c.reason()), slog.String("broken_copy", broken), slog.Any("removed", removed))
 	o.Logger.Warn("wal: cut the log tail after the last commit", attrs...)
-	return state, nil
+	return nil
 }
 
 // cutFile copies data, the content of path, to broken (replacing an older
@@ -362,108 +410,97 @@ func cutFile(fsys vfs.FS, path, broken string, data []byte, size int, noSync boo
 // checkSealed walks the entries of a sealed segment without checking CRCs:
 // every entry must lie inside the file, carry a frame header with the
 // expected LSN and length, and the segment must end where next begins.
-// Sealed segments are never torn (tidwall fsyncs a segment before it
-// creates the next), so any failure is corruption.
+// Sealed segments are never torn (tidwall/wal v1.2.1 fsyncs a segment
+// before it creates the next, TestTidwallSyncsSealedSegments), so any
+// failure is corruption.
 func checkSealed(s, next segment, data []byte) error {
-	off, lsn := 0, s.start
-	for off < len(data) {
-		n, m := entryLen(data[off:])
-		if m <= 0 {
-			return &CorruptError{File: s.path, Offset: int64(off), LSN: lsn,
-				Reason: "entry length runs past the end of a sealed segment"}
-		}
-		h, cerr := parseHeader(data[off+m : off+m+n])
-		if cerr != nil {
-			return cerr.at(s.path, off, lsn)
-		}
-		if h.lsn != lsn {
-			return &CorruptError{File: s.path, Offset: int64(off), LSN: lsn,
-				Reason: fmt.Sprintf("frame holds LSN %d", h.lsn)}
-		}
-		if uint64(h.n) != uint64(n-headerSize) {
-			return &CorruptError{File: s.path, Offset: int64(off), LSN: lsn,
-				Reason: fmt.Sprintf("frame body length %d, entry holds %d", h.n, n-headerSize)}
-		}
-		off += m + n
-		lsn++
+	it := newFrameIter(s, data)
+	for it.next(headerOnly) {
 	}
-	if lsn != next.start {
-		return &CorruptError{File: s.path, Offset: int64(off), LSN: lsn,
-			Reason: fmt.Sprintf("segment holds LSNs %d..%d but the next segment %s starts at %d: a segment is missing or damaged",
-				s.start, lsn-1, filepath.Base(next.path), next.start)}
+	if it.err != nil {
+		return it.err
+	}
+	if it.lsn != next.start {
+		return gapError(s, next, it.off, it.lsn)
 	}
 	return nil
 }
 
-// validEntry validates the tidwall entry at the start of b, which must hold
-// lsn, and returns its size and header.
-func validEntry(b []byte, lsn uint64) (int, header, *CorruptError) {
-	n, m := entryLen(b)
-	if m <= 0 {
-		return 0, header{}, frameError("entry length runs past the end of the file")
-	}
-	h, _, cerr := checkFrame(b[m : m+n])
-	if cerr != nil {
-		return 0, h, cerr
-	}
-	if h.lsn != lsn {
-		return 0, h, frameError("frame holds LSN %d", h.lsn)
-	}
-	return m + n, h, nil
+// gapError is the damage of sealed segment s whose entries end at off
+// before LSN lsn, while the next segment starts at another LSN.
+func gapError(s, next segment, off int, lsn uint64) *CorruptError {
+	return &CorruptError{File: s.path, Offset: int64(off), LSN: lsn,
+		Reason: fmt.Sprintf("segment holds LSNs %d..%d but the next segment %s starts at %d: a segment is missing or damaged",
+			s.start, lsn-1, filepath.Base(next.path), next.start)}
 }
 
-// tailScan is the result of validating the last segment.
-type tailScan struct {
+// segScan is what scanSegment found in one segment.
+type segScan struct {
+	size      int    // bytes of the segment
+	end       int    // offset after the last valid frame
 	next      uint64 // LSN after the last valid frame
-	validEnd  int    // offset after the last valid frame
-	commitEnd int    // offset after the last commit frame; -1 when none
+	commitEnd int    // offset after the last valid commit frame; -1 when none
 	commitLSN uint64
-	damage    string // why the scan stopped before the end of the file; "" if it did not
+	torn      string // the last segment: where and why its tail is torn; "" when it is not
+	problem   *CorruptError
 }
 
-// tornReason says where and why the last segment s is torn, for a scan
-// that found damage.
-func (res *tailScan) tornReason(s segment) string {
-	return fmt.Sprintf("torn tail at %s offset %d: %s", filepath.Base(s.path), res.validEnd, res.damage)
-}
-
-// scanTail validates the last segment frame by frame. At the first invalid
-// position it decides between a torn tail (returned as damage, to be cut)
-// and corruption (a valid frame with a larger LSN follows: an error).
-func scanTail(s segment, data []byte) (tailScan, error) {
-	res := tailScan{next: s.start, commitEnd: -1}
-	off := 0
-	for off < len(data) {
-		size, h, cerr := validEntry(data[off:], res.next)
-		if cerr != nil {
-			q, lsn, found, undecided := findLaterFrame(data, off, res.next-1)
-			switch {
-			case found && vfs.ZeroSector(data[off:q], int64(off)):
-				// A machine crash left a hole: a sector of the unsynced
-				// tail was never written, while later ones were. What
-				// follows it was never synced either (an fsync covers
-				// the whole file), so it is a torn tail, cut like one.
-				res.damage = fmt.Sprintf("%s; an unwritten (zero) sector before offset %d, where a frame with LSN %d follows", cerr.Reason, q, lsn)
-			case found:
-				return res, &CorruptError{File: s.path, Offset: int64(off), LSN: res.next,
-					Reason: fmt.Sprintf("%s, and a valid frame with LSN %d follows at offset %d", cerr.Reason, lsn, q)}
-			case undecided:
-				return res, &CorruptError{File: s.path, Offset: int64(off), LSN: res.next,
-					Reason: fmt.Sprintf("%s, followed by too many plausible frame headers to tell a torn tail", cerr.Reason)}
-			}
-			if res.damage == "" {
-				res.damage = cerr.Reason
-			}
-			break
+// scanSegment validates segment i of segs, whose content is data, frame
+// by frame (wholeFrame) up to the first damage. In the last segment the
+// damage is a torn tail or a problem (tornTail). A sealed segment must
+// hold valid frames from its first LSN up to the one before the next
+// segment's and end there; any other content is a problem.
+func scanSegment(segs []segment, i int, data []byte) segScan {
+	s := segs[i]
+	last := i == len(segs)-1
+	r := segScan{size: len(data), commitEnd: -1}
+	it := newFrameIter(s, data)
+	for (last || it.lsn != segs[i+1].start) && it.next(wholeFrame) {
+		if it.cur.hdr.kind == KindCommit {
+			r.commitEnd, r.commitLSN = it.off, it.cur.lsn
 		}
-		off += size
-		if h.kind == KindCommit {
-			res.commitEnd, res.commitLSN = off, res.next
-		}
-		res.next++
-		res.validEnd = off
 	}
-	return res, nil
+	r.end, r.next = it.off, it.lsn
+	switch {
+	case it.err != nil && last:
+		r.torn, r.problem = tornTail(s, data, it.err)
+	case it.err != nil:
+		r.problem = it.err
+	case last:
+		// The last segment ends where it ends.
+	case it.off < len(data):
+		r.problem = &CorruptError{File: s.path, Offset: int64(it.off), LSN: it.lsn,
+			Reason: fmt.Sprintf("the segment goes on past LSN %d, where the next segment %s starts: a segment is damaged or misnamed",
+				it.lsn-1, filepath.Base(segs[i+1].path))}
+	case it.lsn != segs[i+1].start:
+		r.problem = gapError(s, segs[i+1], it.off, it.lsn)
+	}
+	return r
+}
+
+// tornTail decides whether damage, where the scan of the last segment s
+// (content data) stopped, is a torn tail, which it describes, or
+// corruption, which it returns as the problem: a valid frame with a larger
+// LSN follows the damage, or too many plausible frame headers to tell
+// (findLaterFrame). A machine crash can leave a sector of the unsynced
+// tail unwritten (zeros) while later ones were written; what follows such
+// a hole was never synced either (an fsync covers the whole file), so a
+// hole is torn even when a valid frame follows it.
+func tornTail(s segment, data []byte, damage *CorruptError) (torn string, problem *CorruptError) {
+	off, lsn := int(damage.Offset), damage.LSN
+	why := damage.Reason
+	q, later, found, undecided := findLaterFrame(data, off, lsn-1)
+	switch {
+	case found && vfs.ZeroSector(data[off:q], int64(off)):
+		why = fmt.Sprintf("%s; an unwritten (zero) sector before offset %d, where a frame with LSN %d follows", why, q, later)
+	case found:
+		return "", &CorruptError{File: s.path, Offset: int64(off), LSN: lsn,
+			Reason: fmt.Sprintf("%s, and a valid frame with LSN %d follows at offset %d", why, later, q)}
+	case undecided:
+		return "", &CorruptError{File: s.path, Offset: int64(off), LSN: lsn,
+			Reason: fmt.Sprintf("%s, followed by too many plausible frame headers to tell a torn tail", why)}
+	}
+	return fmt.Sprintf("torn tail at %s offset %d: %s", filepath.Base(s.path), off, why), nil
 }
 
 // findLaterFrame looks for a valid frame starting at or after from whose
@@ -494,29 +531,9 @@ func findLaterFrame(data []byte, from int, lastGood uint64) (q int, lsn uint64, 
 		if checks++; checks > maxLaterChecks {
 			return 0, 0, false, true
 		}
-		if _, _, cerr := checkFrame(b[:headerSize+int(n)]); cerr == nil {
+		if _, _, cerr := checkFrame(b[:headerSize+int(n)], true); cerr == nil {
 			return q, lsn, true, false
 		}
 	}
 	return 0, 0, false, false
-}
-
-// lastCommit validates a sealed segment frame by frame and returns the
-// offset after its last commit frame and that frame's LSN; end is -1 when
-// it holds none. Any damage is corruption.
-func lastCommit(s segment, data []byte) (end int, lsn uint64, err error) {
-	end = -1
-	off, next := 0, s.start
-	for off < len(data) {
-		size, h, cerr := validEntry(data[off:], next)
-		if cerr != nil {
-			return -1, 0, cerr.at(s.path, off, next)
-		}
-		off += size
-		if h.kind == KindCommit {
-			end, lsn = off, next
-		}
-		next++
-	}
-	return end, lsn, nil
 }

@@ -593,14 +593,14 @@ func addTailSeeds(f *testing.F) []byte {
 func FuzzScanTail(f *testing.F) {
 	addTailSeeds(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
-		res, err := scanTail(segment{start: 1, path: "tail"}, data)
-		if err != nil {
-			if !errors.Is(err, ErrCorrupt) {
-				t.Fatalf("error %v does not wrap ErrCorrupt", err)
+		res := scanSegment([]segment{{start: 1, path: "tail"}}, 0, data)
+		if res.problem != nil {
+			if !errors.Is(res.problem, ErrCorrupt) {
+				t.Fatalf("error %v does not wrap ErrCorrupt", res.problem)
 			}
 			return
 		}
-		if res.validEnd > len(data) || res.commitEnd > res.validEnd || (res.damage == "") != (res.validEnd == len(data)) {
+		if res.end > len(data) || res.commitEnd > res.end || (res.torn == "") != (res.end == len(data)) {
 			t.Fatalf("inconsistent scan %+v of %d bytes", res, len(data))
 		}
 		if res.commitEnd >= 0 && (res.commitLSN == 0 || res.commitLSN >= res.next) {

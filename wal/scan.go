@@ -1,7 +1,6 @@
 package wal
 
 import (
-	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -24,10 +23,10 @@ type SegmentInfo struct {
 	// Path is the file that holds the segment's content: its segment
 	// file, or the .START, .END or .KEEP file that Open would rename to
 	// it to finish an interrupted truncation.
-	Path     string
-	FirstLSN uint64 // from the segment name
-	LastLSN  uint64 // of the last valid frame in it; FirstLSN-1 when it holds none
-	Bytes    int64  // size of Path
+	Path     string `json:"file"`
+	FirstLSN uint64 `json:"first_lsn"` // from the segment name
+	LastLSN  uint64 `json:"last_lsn"`  // of the last valid frame in it; FirstLSN-1 when it holds none
+	Bytes    int64  `json:"bytes"`     // size of Path
 }
 
 // Info describes a log as Scan found it, without changing it. When
@@ -153,84 +152,63 @@ func Scan(dir string, opts *ScanOptions, fn func(Entry) error) (Info, error) {
 		total += sizes[i]
 	}
 
-	// The last commit first, so that Committed is known before fn: back
-	// from the last segment to the last one holding a valid commit frame,
-	// as repair looks for it.
-	// The bytes read here are kept for the delivery below (usually the
-	// last segment only): every segment is read once, and a log growing
-	// under the scan is seen as it was.
-	res := make([]*segScan, n)
-	cut := -1
-	for i := n - 1; i >= 0 && cut < 0; i-- {
+	// The cut first, found as Open finds it, so that Committed is known
+	// before fn. The bytes findCut reads (usually the last segment only)
+	// are kept for the delivery below: every segment is read once, and a
+	// log growing under the scan is seen as it was.
+	kept := make([][]byte, n)
+	c, err := findCut(segs, func(i int) ([]byte, error) {
 		data, err := readFile(o.FS, segs[i].path, nil)
-		if err != nil {
-			return info, fmt.Errorf("wal: scan: %w", err)
-		}
-		r := scanSegment(segs, i, data)
-		r.data = data
-		res[i] = &r
-		if r.commitEnd >= 0 {
-			cut = i
-		}
+		kept[i] = data
+		return data, err
+	})
+	if err != nil {
+		return info, fmt.Errorf("wal: scan: %w", err)
 	}
-	if cut >= 0 {
-		info.LastCommitLSN = res[cut].commitLSN
-		info.TailBytes = int64(res[cut].size - res[cut].commitEnd)
-	} else {
-		cut = 0
-		info.TailBytes = int64(res[0].size)
+	if c.last >= c.first {
+		info.LastCommitLSN = c.last
 	}
-	for k := cut + 1; k < n; k++ {
-		info.TailBytes += int64(res[k].size)
-	}
-	info.TailDamage = res[n-1].torn
+	info.TailBytes = int64(c.bytes)
+	info.TailDamage = c.tail().torn
 
 	// Then every segment in order, delivering its valid frames: those
 	// before r.end, which scanSegment checked (CRC, LSN), so only their
 	// headers are read again.
-	var buf, scratch []byte
+	var it frameIter
+	var buf []byte
 	var done int64
 	for i, s := range segs {
-		r := res[i]
+		r, data := c.scans[i], kept[i]
 		if r == nil {
 			if buf, err = readFile(o.FS, s.path, buf); err != nil {
 				return info, fmt.Errorf("wal: scan: %w", err)
 			}
 			rr := scanSegment(segs, i, buf)
-			rr.data = buf
-			r = &rr
+			r, data = &rr, buf
 		}
-		data := r.data
-		lsn := s.start
-		for off := 0; off < r.end; lsn++ {
-			n, m := entryLen(data[off:])
-			frame := data[off+m : off+m+n]
-			h, _ := parseHeader(frame)
-			body, cerr := decodeBody(scratch, h.flags, frame[headerSize:])
+		it.reset(s, data[:r.end])
+		for it.next(headerOnly) {
+			body, cerr := it.body()
 			if cerr != nil {
 				// The CRC holds: a writer stored a body that does not
 				// decode. repair keeps such a frame; Replay refuses it.
-				r.problem, r.end, r.next = cerr.at(s.path, off, lsn), off, lsn
+				r.problem, r.end, r.next = cerr, it.cur.off, it.cur.lsn
 				break
-			}
-			if h.flags&flagSnappy != 0 {
-				scratch = body
 			}
 			if fn != nil {
 				err := fn(Entry{
-					Record:    Record{LSN: lsn, Kind: h.kind, Data: body},
+					Record:    Record{LSN: it.cur.lsn, Kind: it.cur.hdr.kind, Data: body},
 					File:      s.path,
-					Offset:    int64(off),
-					Size:      m + n,
-					Committed: lsn <= info.LastCommitLSN,
+					Offset:    int64(it.cur.off),
+					Size:      it.cur.size,
+					Committed: it.cur.lsn <= info.LastCommitLSN,
 				})
 				if err != nil {
 					return info, err
 				}
 			}
-			off += m + n
 		}
-		r.data = nil
+		kept[i] = nil
 		if r.problem != nil {
 			info.Problems = append(info.Problems, r.problem)
 		}
@@ -242,66 +220,6 @@ func Scan(dir string, opts *ScanOptions, fn func(Entry) error) (Info, error) {
 		}
 	}
 	info.FirstLSN = segs[0].start
-	info.LastLSN = res[n-1].next - 1
+	info.LastLSN = c.tail().next - 1
 	return info, nil
-}
-
-// segScan is what Scan found in one segment.
-type segScan struct {
-	size      int    // bytes read
-	end       int    // offset after the last valid frame
-	next      uint64 // LSN after the last valid frame
-	commitEnd int    // offset after the last valid commit frame; -1 when none
-	commitLSN uint64
-	torn      string // the last segment: where and why its tail is torn; "" when it is not
-	problem   *CorruptError
-	data      []byte // the bytes scanned, until their frames are delivered
-}
-
-// scanSegment validates segment i of segs, whose content is data, frame
-// by frame up to the first damage. The last segment is scanned as repair
-// does (scanTail), telling a torn tail from corruption. A sealed segment
-// must hold valid frames from its first LSN up to the one before the next
-// segment's and end there; any other content is a problem.
-func scanSegment(segs []segment, i int, data []byte) segScan {
-	s := segs[i]
-	if i == len(segs)-1 {
-		ts, err := scanTail(s, data)
-		r := segScan{size: len(data), end: ts.validEnd, next: ts.next, commitEnd: ts.commitEnd, commitLSN: ts.commitLSN}
-		switch {
-		case err != nil:
-			if !errors.As(err, &r.problem) {
-				r.problem = &CorruptError{File: s.path, Offset: int64(ts.validEnd), LSN: ts.next, Reason: err.Error()}
-			}
-		case ts.damage != "":
-			r.torn = ts.tornReason(s)
-		}
-		return r
-	}
-	next := segs[i+1]
-	r := segScan{size: len(data), next: s.start, commitEnd: -1}
-	for r.end < len(data) {
-		if r.next == next.start {
-			r.problem = &CorruptError{File: s.path, Offset: int64(r.end), LSN: r.next,
-				Reason: fmt.Sprintf("the segment goes on past LSN %d, where the next segment %s starts: a segment is damaged or misnamed",
-					r.next-1, filepath.Base(next.path))}
-			return r
-		}
-		size, h, cerr := validEntry(data[r.end:], r.next)
-		if cerr != nil {
-			r.problem = cerr.at(s.path, r.end, r.next)
-			return r
-		}
-		r.end += size
-		if h.kind == KindCommit {
-			r.commitEnd, r.commitLSN = r.end, r.next
-		}
-		r.next++
-	}
-	if r.next != next.start {
-		r.problem = &CorruptError{File: s.path, Offset: int64(r.end), LSN: r.next,
-			Reason: fmt.Sprintf("segment holds LSNs %d..%d but the next segment %s starts at %d: a segment is missing or damaged",
-				s.start, r.next-1, filepath.Base(next.path), next.start)}
-	}
-	return r
 }

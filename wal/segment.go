@@ -20,13 +20,15 @@ type segment struct {
 	path  string
 }
 
-// segmentName is the file name of the segment starting at lsn, the same as
-// tidwall/wal's.
+// segmentName is the file name of the segment starting at lsn. It mirrors
+// tidwall/wal v1.2.1, which names a segment by the index of its first entry
+// in 20 decimal digits (TestTidwallEntries).
 func segmentName(lsn uint64) string { return fmt.Sprintf("%020d", lsn) }
 
 // parseSegmentName returns the first LSN of a segment file name: exactly
 // 20 decimal digits, not zero. Other names (.broken copies, tidwall's
-// .START/.END files) are not segments.
+// .START/.END files) are not segments. It mirrors what tidwall/wal v1.2.1
+// loads as a segment: a 20-byte name that parses as a non-zero index.
 func parseSegmentName(name string) (uint64, bool) {
 	if len(name) != 20 {
 		return 0, false
@@ -62,9 +64,18 @@ func listSegments(fsys vfs.FS, dir string) ([]segment, error) {
 	return segs, nil
 }
 
+// findSegment returns the index in segs of the segment that holds lsn if
+// any does: the last one starting at or before it; -1 when none does.
+func findSegment(segs []segment, lsn uint64) int {
+	return sort.Search(len(segs), func(i int) bool { return segs[i].start > lsn }) - 1
+}
+
 // entryLen decodes the uvarint length at the start of the tidwall entry b.
 // It returns the frame length n and the size m of the uvarint; m <= 0 when
-// the length is truncated, overflows or runs past the end of b.
+// the length is truncated, overflows or runs past the end of b. This is
+// the entry framing of tidwall/wal v1.2.1's binary format, a uvarint length
+// and that many bytes, which its Open also refuses when the length runs
+// past the end of the last segment (TestTidwallEntries).
 func entryLen(b []byte) (n, m int) {
 	v, m := binary.Uvarint(b)
 	if m <= 0 {
@@ -82,8 +93,108 @@ func entrySize(n int) int {
 	return binary.PutUvarint(b[:], uint64(n)) + n
 }
 
+// frameCheck is how much of an entry frameIter checks.
+type frameCheck uint8
+
+const (
+	// lengthOnly checks that the entry's uvarint length fits in the segment.
+	lengthOnly frameCheck = iota
+	// headerOnly also checks the frame header (parseHeader), that the body
+	// fills the entry exactly and that the frame holds the expected LSN.
+	headerOnly
+	// wholeFrame also checks the CRC.
+	wholeFrame
+)
+
+// frameIter walks the tidwall entries of one segment's bytes, in order,
+// each expected to hold the LSN after the one before. It is the one parser
+// of segments: Replay, stageStart, checkSealed, scanSegment (for findCut
+// and Scan) and Scan's delivery all step through entries with it.
+type frameIter struct {
+	seg  segment
+	data []byte
+	off  int    // offset of the next entry: after the last valid one
+	lsn  uint64 // LSN the next entry must hold
+	// err is the damage next stopped at, placed at seg's file, off and
+	// lsn; nil while next has not failed.
+	err *CorruptError
+	// cur is the entry the last successful next stepped over.
+	cur entry
+	// scratch holds decoded bodies; reset keeps it.
+	scratch []byte
+}
+
+// entry is one tidwall entry of a segment, as frameIter checked it.
+type entry struct {
+	off     int    // offset of the entry in the segment
+	size    int    // bytes of the entry: uvarint length and frame
+	lsn     uint64 // LSN it holds
+	hdr     header // the frame header; zero when only the length was checked
+	payload []byte // the stored body, a subslice of the segment's bytes
+}
+
+// newFrameIter returns an iterator at the first entry of data, the bytes
+// of segment s.
+func newFrameIter(s segment, data []byte) frameIter {
+	return frameIter{seg: s, data: data, lsn: s.start}
+}
+
+// reset moves the iterator to the first entry of data, the bytes of
+// segment s, keeping its scratch buffer.
+func (it *frameIter) reset(s segment, data []byte) {
+	*it = frameIter{seg: s, data: data, lsn: s.start, scratch: it.scratch}
+}
+
+// next checks the entry at off as check says and steps over it: it
+// returns true with cur describing the entry and off and lsn after it. It
+// returns false, leaving off and lsn at the entry, at the end of data and
+// at damage, which it records in err.
+func (it *frameIter) next(check frameCheck) bool {
+	if it.err != nil || it.off >= len(it.data) {
+		return false
+	}
+	b := it.data[it.off:]
+	n, m := entryLen(b)
+	var h header
+	var payload []byte
+	var cerr *CorruptError
+	switch {
+	case m <= 0:
+		cerr = frameError("entry length runs past the end of the file")
+	case check >= headerOnly:
+		h, payload, cerr = checkFrame(b[m:m+n], check == wholeFrame)
+		if cerr == nil && h.lsn != it.lsn {
+			cerr = frameError("frame holds LSN %d", h.lsn)
+		}
+	}
+	if cerr != nil {
+		it.err = cerr.at(it.seg.path, it.off, it.lsn)
+		return false
+	}
+	it.cur = entry{off: it.off, size: m + n, lsn: it.lsn, hdr: h, payload: payload}
+	it.off += m + n
+	it.lsn++
+	return true
+}
+
+// body returns the body of the current entry, checked at headerOnly or
+// wholeFrame, uncompressed: its payload, or the payload decoded into the
+// scratch buffer, valid until the next call. A body that does not decode
+// is damage placed at the entry.
+func (it *frameIter) body() ([]byte, *CorruptError) {
+	body, cerr := decodeBody(it.scratch, it.cur.hdr.flags, it.cur.payload)
+	if cerr != nil {
+		return nil, cerr.at(it.seg.path, it.cur.off, it.cur.lsn)
+	}
+	if it.cur.hdr.flags&flagSnappy != 0 {
+		it.scratch = body
+	}
+	return body, nil
+}
+
 // tailState mirrors tidwall/wal's tail segment: its first LSN and its size,
-// which tidwall keeps in memory as the segment's buffer.
+// which tidwall keeps in memory as the segment's buffer (after an Open, the
+// size of the file).
 type tailState struct {
 	start uint64
 	bytes int
@@ -93,7 +204,8 @@ type tailState struct {
 // given sizes, following LSN last: before the batch, a tail of more than
 // segSize bytes starts a new segment; after each entry, a tail of at least
 // segSize bytes starts a new segment after it. It returns how many segment
-// files the batch creates.
+// files the batch creates. The rule is tidwall/wal v1.2.1's WriteBatch
+// (TestTidwallRollover).
 func (t *tailState) apply(last uint64, sizes []int, segSize int) (created int) {
 	if t.bytes > segSize {
 		*t = tailState{start: last + 1}

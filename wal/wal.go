@@ -36,10 +36,10 @@
 // fsynced after a segment file is created, removed or renamed. A failed
 // write or fsync is fatal for the Log: it is never retried.
 //
-// tidwall/wal itself always fsyncs a segment before it starts the next one
-// (and on Close), even with NoSync; so every segment but the last is durable
-// once the next one exists, and an fsync of the last segment makes
-// everything written so far durable.
+// tidwall/wal itself (v1.2.1) always fsyncs a segment before it starts the
+// next one (and on Close), even with NoSync; so every segment but the last
+// is durable once the next one exists, and an fsync of the last segment
+// makes everything written so far durable.
 package wal
 
 import (
@@ -410,13 +410,13 @@ func (l *Log) WaitDurable(lsn uint64) error {
 
 // stageStart writes <lsn>.KEEP, holding what tidwall's TruncateFront is
 // about to make the first segment (the entries from lsn on in their
-// segment), and fsyncs it and the directory. tidwall then writes a START
-// file, removes the older segments and renames the START file, with no
-// directory fsync in between, so a crash may persist any subset of those
-// steps, even none of the rename's two names. With the KEEP file durable
-// first, finishTruncate completes the truncation from it at the next
-// Open, whatever the crash kept. TruncateFront removes it once the new
-// first segment is durable. wmu and syncMu are held.
+// segment), and fsyncs it and the directory. tidwall/wal v1.2.1 then
+// writes a START file, removes the older segments and renames the START
+// file, with no directory fsync in between, so a crash may persist any
+// subset of those steps, even none of the rename's two names. With the
+// KEEP file durable first, finishTruncate completes the truncation from it
+// at the next Open, whatever the crash kept. TruncateFront removes it once
+// the new first segment is durable. wmu and syncMu are held.
 func (l *Log) stageStart(lsn, last uint64) error {
 	var data []byte
 	if lsn <= last {
@@ -424,11 +424,8 @@ func (l *Log) stageStart(lsn, last uint64) error {
 		if err != nil {
 			return err
 		}
-		i := len(segs) - 1
-		for i > 0 && segs[i].start > lsn {
-			i--
-		}
-		if len(segs) == 0 || segs[i].start > lsn {
+		i := findSegment(segs, lsn)
+		if i < 0 {
 			return fmt.Errorf("no segment holds LSN %d", lsn)
 		}
 		s := segs[i]
@@ -436,15 +433,16 @@ func (l *Log) stageStart(lsn, last uint64) error {
 		if err != nil {
 			return err
 		}
-		off := 0
-		for next := s.start; next < lsn; next++ {
-			size, _, cerr := validEntry(buf[off:], next)
-			if cerr != nil {
-				return cerr.at(s.path, off, next)
-			}
-			off += size
+		it := newFrameIter(s, buf)
+		for it.lsn < lsn && it.next(wholeFrame) {
 		}
-		data = buf[off:]
+		if it.err != nil {
+			return it.err
+		}
+		if it.lsn < lsn {
+			return &CorruptError{File: s.path, Offset: int64(it.off), LSN: it.lsn, Reason: "entry length runs past the end of the file"}
+		}
+		data = buf[it.off:]
 	}
 	// Written whole before it has its name: a KEEP file is complete.
 	return vfs.WriteFileAtomic(l.opts.FS, filepath.Join(l.dir, segmentName(lsn)+keepSuffix), data, 0o640)
@@ -573,15 +571,13 @@ func (l *Log) Replay(from uint64, fn func(Record) error) error {
 	if err != nil {
 		return err
 	}
-	i := len(segs) - 1
-	for i >= 0 && segs[i].start > from {
-		i--
-	}
+	i := findSegment(segs, from)
 	if i < 0 {
 		return &CorruptError{File: l.dir, Offset: -1, LSN: from,
 			Reason: fmt.Sprintf("no segment holds LSN %d", from)}
 	}
-	var buf, scratch []byte
+	var it frameIter
+	var buf []byte
 	lsn := segs[i].start
 	for ; i < len(segs) && lsn <= last; i++ {
 		s := segs[i]
@@ -592,33 +588,22 @@ func (l *Log) Replay(from uint64, fn func(Record) error) error {
 		if buf, err = readFile(l.opts.FS, s.path, buf); err != nil {
 			return fmt.Errorf("wal: replay: %w", err)
 		}
-		for off := 0; off < len(buf) && lsn <= last; lsn++ {
-			n, m := entryLen(buf[off:])
-			if m <= 0 {
-				return &CorruptError{File: s.path, Offset: int64(off), LSN: lsn, Reason: "entry length runs past the end of the file"}
-			}
-			if lsn >= from {
-				h, payload, cerr := checkFrame(buf[off+m : off+m+n])
-				if cerr != nil {
-					return cerr.at(s.path, off, lsn)
-				}
-				if h.lsn != lsn {
-					return &CorruptError{File: s.path, Offset: int64(off), LSN: lsn,
-						Reason: fmt.Sprintf("frame holds LSN %d", h.lsn)}
-				}
-				body, cerr := decodeBody(scratch, h.flags, payload)
-				if cerr != nil {
-					return cerr.at(s.path, off, lsn)
-				}
-				if h.flags&flagSnappy != 0 {
-					scratch = body
-				}
-				if err := fn(Record{LSN: lsn, Kind: h.kind, Data: body}); err != nil {
-					return err
-				}
-			}
-			off += m + n
+		it.reset(s, buf)
+		for it.lsn < from && it.next(lengthOnly) {
 		}
+		for it.lsn <= last && it.next(wholeFrame) {
+			body, cerr := it.body()
+			if cerr != nil {
+				return cerr
+			}
+			if err := fn(Record{LSN: it.cur.lsn, Kind: it.cur.hdr.kind, Data: body}); err != nil {
+				return err
+			}
+		}
+		if it.err != nil {
+			return it.err
+		}
+		lsn = it.lsn
 	}
 	if lsn <= last {
 		return &CorruptError{File: segs[len(segs)-1].path, Offset: -1, LSN: lsn,
