@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/pwlog/pwlog/internal/base"
 	"github.com/pwlog/pwlog/vfs"
 )
 
@@ -19,9 +20,6 @@ import (
 // reported as corruption rather than cut: hostile bytes must not make Open
 // slow, and a tail we cannot prove torn is not cut.
 const maxLaterChecks = 4096
-
-// keepSuffix names the file stageStart writes before a front truncation.
-const keepSuffix = ".KEEP"
 
 // truncPlan is how Open finishes a front (or back) truncation of
 // tidwall/wal, or a front truncation of ours, that a crash interrupted,
@@ -83,24 +81,24 @@ func planTruncate(dir string, des []fs.DirEntry) (truncPlan, *CorruptError) {
 	keep := ""
 	for _, de := range des {
 		name := de.Name()
-		if de.IsDir() || len(name) < 20 {
+		if de.IsDir() || len(name) < base.SegmentDigits {
 			continue
 		}
-		if _, ok := parseSegmentName(name[:20]); !ok {
+		if _, ok := base.ParseSegmentName(name[:base.SegmentDigits]); !ok {
 			continue
 		}
 		switch {
-		case len(name) == 20:
-		case len(name) == 20+len(keepSuffix) && strings.HasSuffix(name, keepSuffix):
+		case len(name) == base.SegmentDigits:
+		case len(name) == base.SegmentDigits+len(base.KeepSuffix) && strings.HasSuffix(name, base.KeepSuffix):
 			keep = name
 			continue
-		case len(name) == 26 && strings.HasSuffix(name, ".START"):
+		case len(name) == base.SegmentDigits+len(base.StartSuffix) && strings.HasSuffix(name, base.StartSuffix):
 			startIdx = len(names)
-		case len(name) == 24 && strings.HasSuffix(name, ".END"):
+		case len(name) == base.SegmentDigits+len(base.EndSuffix) && strings.HasSuffix(name, base.EndSuffix):
 			if endIdx == -1 {
 				endIdx = len(names)
 			}
-		case strings.HasSuffix(name, ".TEMP"), strings.HasSuffix(name, keepSuffix+".tmp"):
+		case strings.HasSuffix(name, base.TruncTempSuffix), strings.HasSuffix(name, base.KeepSuffix+base.TempSuffix):
 			p.leftovers = append(p.leftovers, name)
 			continue
 		default:
@@ -111,7 +109,7 @@ func planTruncate(dir string, des []fs.DirEntry) (truncPlan, *CorruptError) {
 	content := map[uint64]string{} // segment LSN -> name of the file holding its content
 	for _, name := range names {
 		if len(name) == 20 {
-			lsn, _ := parseSegmentName(name)
+			lsn, _ := base.ParseSegmentName(name)
 			content[lsn] = name
 		}
 	}
@@ -131,11 +129,11 @@ func planTruncate(dir string, des []fs.DirEntry) (truncPlan, *CorruptError) {
 	step := func(from string, remove []string) {
 		for _, name := range remove {
 			if len(name) == 20 {
-				lsn, _ := parseSegmentName(name)
+				lsn, _ := base.ParseSegmentName(name)
 				delete(content, lsn)
 			}
 		}
-		lsn, _ := parseSegmentName(from[:20])
+		lsn, _ := base.ParseSegmentName(from[:base.SegmentDigits])
 		content[lsn] = from
 		p.steps = append(p.steps, truncStep{from: from, remove: remove})
 	}
@@ -149,11 +147,11 @@ func planTruncate(dir string, des []fs.DirEntry) (truncPlan, *CorruptError) {
 		// A front truncation of ours did not finish (TruncateFront,
 		// stageStart): the KEEP file holds what the first segment must
 		// be; older segments, as the steps above leave them, go.
-		lsn, _ := parseSegmentName(keep[:20])
+		lsn, _ := base.ParseSegmentName(keep[:base.SegmentDigits])
 		var remove []string
 		for _, sg := range segs() {
 			if sg.start < lsn {
-				remove = append(remove, segmentName(sg.start))
+				remove = append(remove, base.SegmentName(sg.start))
 			}
 		}
 		step(keep, remove)
@@ -186,7 +184,7 @@ func finishTruncate(dir string, o *Options) error {
 				return fmt.Errorf("wal: open %s: finish truncation: %w", dir, err)
 			}
 		}
-		if err := o.FS.Rename(filepath.Join(dir, st.from), filepath.Join(dir, st.from[:20])); err != nil {
+		if err := o.FS.Rename(filepath.Join(dir, st.from), filepath.Join(dir, st.from[:base.SegmentDigits])); err != nil {
 			return fmt.Errorf("wal: open %s: finish truncation: %w", dir, err)
 		}
 		o.Logger.Warn("wal: finished an interrupted truncation",
@@ -329,8 +327,8 @@ func applyCut(dir string, o *Options, c logCut, data []byte) error {
 		p := c.segs[k].path
 		var err error
 		if c.scans[k].size > 0 {
-			err = o.FS.Rename(p, p+".broken")
-			removed = append(removed, filepath.Base(p)+" -> "+filepath.Base(p)+".broken")
+			err = o.FS.Rename(p, p+base.BrokenSuffix)
+			removed = append(removed, filepath.Base(p)+" -> "+filepath.Base(p)+base.BrokenSuffix)
 		} else {
 			err = o.FS.Remove(p)
 			removed = append(removed, filepath.Base(p)+" (empty)")
@@ -345,7 +343,7 @@ func applyCut(dir string, o *Options, c logCut, data []byte) error {
 	s := c.segs[c.seg]
 	broken := ""
 	if c.off < len(data) {
-		broken = s.path + ".broken"
+		broken = s.path + base.BrokenSuffix
 		if err := cutFile(o.FS, s.path, broken, data, c.off, o.NoSync); err != nil {
 			return fmt.Errorf("wal: repair %s: %w", s.path, err)
 		}

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/pwlog/pwlog/internal/base"
 )
 
 // The repair harness: one pristine log, many ways to damage a copy of it,
@@ -460,10 +462,12 @@ func TestRepairSegments(t *testing.T) {
 			want: outcome{corrupt: true, atOpen: true, inError: []string{h.segs[1]}},
 		},
 		{
-			name:   "an empty tail after the last commit is kept",
-			damage: func(t *testing.T, dir string) { writeFile(t, filepath.Join(dir, segmentName(h.lastCommit()+1)), nil) },
+			name: "an empty tail after the last commit is kept",
+			damage: func(t *testing.T, dir string) {
+				writeFile(t, filepath.Join(dir, base.SegmentName(h.lastCommit()+1)), nil)
+			},
 			want: outcome{last: h.lastCommit(), check: func(t *testing.T, dir string) {
-				if got := segNames(t, dir); got[len(got)-1] != segmentName(h.lastCommit()+1) {
+				if got := segNames(t, dir); got[len(got)-1] != base.SegmentName(h.lastCommit()+1) {
 					t.Fatalf("segments %v", got)
 				}
 			}},
@@ -491,7 +495,7 @@ func TestRepairInterruptedTruncation(t *testing.T) {
 		t.Fatal("harness: segment 1 holds fewer than 3 entries")
 	}
 	start := h.files[h.segs[1]][h.frames[k-1].off:]
-	startName := segmentName(k) + ".START"
+	startName := base.SegmentName(k) + ".START"
 	for i, removed := range [][]string{nil, {h.segs[0]}, {h.segs[0], h.segs[1]}} {
 		h.run(t, corruption{
 			name: fmt.Sprintf("crash %d inside TruncateFront(%d)", i, k),
@@ -503,7 +507,7 @@ func TestRepairInterruptedTruncation(t *testing.T) {
 				}
 			},
 			want: outcome{first: k, last: h.lastCommit(), check: func(t *testing.T, dir string) {
-				if got := segNames(t, dir); got[0] != segmentName(k) || len(got) != len(h.segs)-1 {
+				if got := segNames(t, dir); got[0] != base.SegmentName(k) || len(got) != len(h.segs)-1 {
 					t.Fatalf("segments %v", got)
 				}
 				if left, _ := filepath.Glob(filepath.Join(dir, "*.START*")); len(left) > 0 {
@@ -531,7 +535,7 @@ func TestRepairNothingCommitted(t *testing.T) {
 	if l.FirstLSN() != 1 || l.LastLSN() != 0 {
 		t.Fatalf("LSNs %d..%d, want an empty log at 1", l.FirstLSN(), l.LastLSN())
 	}
-	if got := segNames(t, dir); len(got) != 1 || got[0] != segmentName(1) {
+	if got := segNames(t, dir); len(got) != 1 || got[0] != base.SegmentName(1) {
 		t.Fatalf("segments %v", got)
 	}
 	if lsn := mustAppend(t, l, []Record{{Kind: KindCommit, Data: []byte("first")}}); lsn != 1 {

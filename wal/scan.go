@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/pwlog/pwlog/internal/base"
 	"github.com/pwlog/pwlog/vfs"
 )
 
@@ -126,8 +127,8 @@ func Scan(dir string, opts *ScanOptions, fn func(Entry) error) (Info, error) {
 	}
 	for _, de := range des {
 		name := de.Name()
-		if !de.IsDir() && strings.HasSuffix(name, ".broken") {
-			if _, ok := parseSegmentName(strings.TrimSuffix(name, ".broken")); ok {
+		if !de.IsDir() && strings.HasSuffix(name, base.BrokenSuffix) {
+			if _, ok := base.ParseSegmentName(strings.TrimSuffix(name, base.BrokenSuffix)); ok {
 				info.Broken = append(info.Broken, filepath.Join(dir, name))
 			}
 		}

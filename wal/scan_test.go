@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pwlog/pwlog/internal/base"
 	"github.com/pwlog/pwlog/vfs"
 )
 
@@ -226,7 +227,7 @@ func TestScanHealthy(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if sg.Bytes != fi.Size() || filepath.Base(sg.Path) != segmentName(sg.FirstLSN) {
+		if sg.Bytes != fi.Size() || filepath.Base(sg.Path) != base.SegmentName(sg.FirstLSN) {
 			t.Fatalf("segment %+v, file of %d bytes", sg, fi.Size())
 		}
 		if i > 0 && sg.FirstLSN != info.Segments[i-1].LastLSN+1 || sg.LastLSN < sg.FirstLSN {
@@ -497,7 +498,7 @@ func TestScanProblems(t *testing.T) {
 		// holding the rest of it: segment 1 goes on past its start.
 		dir := h.restore(t)
 		f, lsn := second(1)
-		writeFile(t, filepath.Join(dir, segmentName(lsn)), h.files[h.segs[1]][f.off:])
+		writeFile(t, filepath.Join(dir, base.SegmentName(lsn)), h.files[h.segs[1]][f.off:])
 		s := scanChecked(t, dir)
 		ps := s.info.Problems
 		if len(ps) != 1 || ps[0].File != path(dir, h.segs[1]) || ps[0].Offset != int64(f.off) || ps[0].LSN != lsn {
@@ -579,7 +580,7 @@ func TestScanInterruptedTruncation(t *testing.T) {
 	}
 	stageKeep(t, l, k)
 	mustClose(t, l)
-	keepName := segmentName(k) + keepSuffix
+	keepName := base.SegmentName(k) + base.KeepSuffix
 	keep, err := os.ReadFile(filepath.Join(src, keepName))
 	if err != nil {
 		t.Fatal(err)
@@ -591,11 +592,11 @@ func TestScanInterruptedTruncation(t *testing.T) {
 	}{
 		{"KEEP only", func(t *testing.T, dir string) {}},
 		{"KEEP, a KEEP.tmp and a START.TEMP", func(t *testing.T, dir string) {
-			writeFile(t, filepath.Join(dir, segmentName(k+5)+keepSuffix+".tmp"), keep[:3])
-			writeFile(t, filepath.Join(dir, segmentName(k)+".START.TEMP"), keep[:7])
+			writeFile(t, filepath.Join(dir, base.SegmentName(k+5)+base.KeepSuffix+base.TempSuffix), keep[:3])
+			writeFile(t, filepath.Join(dir, base.SegmentName(k)+".START.TEMP"), keep[:7])
 		}},
 		{"KEEP, START, first segment removed", func(t *testing.T, dir string) {
-			writeFile(t, filepath.Join(dir, segmentName(k)+".START"), keep)
+			writeFile(t, filepath.Join(dir, base.SegmentName(k)+".START"), keep)
 			removeFile(segs[0])(t, dir)
 		}},
 		{"KEEP, older segments removed", func(t *testing.T, dir string) {
@@ -616,8 +617,8 @@ func TestScanInterruptedTruncation(t *testing.T) {
 				t.Fatalf("first segment %+v", sg)
 			}
 			wantInterrupted := []string{filepath.Join(info.Dir, keepName)}
-			if _, err := os.Stat(filepath.Join(dir, segmentName(k)+".START")); err == nil {
-				wantInterrupted = append(wantInterrupted, filepath.Join(info.Dir, segmentName(k)+".START"))
+			if _, err := os.Stat(filepath.Join(dir, base.SegmentName(k)+".START")); err == nil {
+				wantInterrupted = append(wantInterrupted, filepath.Join(info.Dir, base.SegmentName(k)+".START"))
 			}
 			if !slices.Equal(info.Interrupted, wantInterrupted) {
 				t.Fatalf("interrupted %v, want %v", info.Interrupted, wantInterrupted)
@@ -635,7 +636,7 @@ func TestScanInterruptedTruncation(t *testing.T) {
 			}
 			mustClose(t, l)
 			after := scanChecked(t, dir)
-			if len(after.info.Interrupted) > 0 || after.info.Segments[0].Path != filepath.Join(after.info.Dir, segmentName(k)) {
+			if len(after.info.Interrupted) > 0 || after.info.Segments[0].Path != filepath.Join(after.info.Dir, base.SegmentName(k)) {
 				t.Fatalf("after Open: %+v", after.info)
 			}
 			for _, name := range info.Interrupted {
@@ -645,7 +646,7 @@ func TestScanInterruptedTruncation(t *testing.T) {
 			}
 			var want []string
 			for _, sg := range info.Segments {
-				want = append(want, segmentName(sg.FirstLSN))
+				want = append(want, base.SegmentName(sg.FirstLSN))
 			}
 			if got := segNames(t, dir); !slices.Equal(got, want) {
 				t.Fatalf("segments after Open %v, Scan saw %v", got, want)
@@ -655,8 +656,8 @@ func TestScanInterruptedTruncation(t *testing.T) {
 
 	t.Run("START and END", func(t *testing.T) {
 		dir := copyDir(t, src)
-		writeFile(t, filepath.Join(dir, segmentName(k)+".START"), keep)
-		writeFile(t, filepath.Join(dir, segmentName(k+1)+".END"), keep)
+		writeFile(t, filepath.Join(dir, base.SegmentName(k)+".START"), keep)
+		writeFile(t, filepath.Join(dir, base.SegmentName(k+1)+".END"), keep)
 		s := scanChecked(t, dir)
 		if len(s.info.Problems) != 1 || !strings.Contains(s.info.Problems[0].Reason, "both ends") {
 			t.Fatalf("problems %v", s.info.Problems)
@@ -684,7 +685,7 @@ func TestScanUndecodableBody(t *testing.T) {
 	bad := len(seg)
 	seg = append(seg, entryOf(appendFrame(nil, 2, KindCommit, flagSnappy, []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}))...)
 	seg = append(seg, entryOf(EncodeFrame(nil, 3, KindCommit, []byte("three")))...)
-	writeFile(t, filepath.Join(dir, segmentName(1)), seg)
+	writeFile(t, filepath.Join(dir, base.SegmentName(1)), seg)
 	s := scanChecked(t, dir)
 	ps := s.info.Problems
 	if len(ps) != 1 || ps[0].Offset != int64(bad) || ps[0].LSN != 2 || !strings.Contains(ps[0].Reason, "snappy") {
@@ -710,7 +711,7 @@ func FuzzScan(f *testing.F) {
 	f.Add(append(bytes.Clone(log), entryOf(appendFrame(nil, 5, KindCommit, flagSnappy, []byte{0xff, 0xff}))...))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		dir := t.TempDir()
-		writeFile(t, filepath.Join(dir, segmentName(1)), data)
+		writeFile(t, filepath.Join(dir, base.SegmentName(1)), data)
 		s := scanChecked(t, dir)
 		o, _ := harnessOpts(false)
 		if len(s.info.Problems) == 0 {

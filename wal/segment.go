@@ -9,8 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strconv"
 
+	"github.com/pwlog/pwlog/internal/base"
 	"github.com/pwlog/pwlog/vfs"
 )
 
@@ -20,30 +20,10 @@ type segment struct {
 	path  string
 }
 
-// segmentName is the file name of the segment starting at lsn. It mirrors
-// tidwall/wal v1.2.1, which names a segment by the index of its first entry
-// in 20 decimal digits (TestTidwallEntries).
-func segmentName(lsn uint64) string { return fmt.Sprintf("%020d", lsn) }
-
-// parseSegmentName returns the first LSN of a segment file name: exactly
-// 20 decimal digits, not zero. Other names (.broken copies, tidwall's
-// .START/.END files) are not segments. It mirrors what tidwall/wal v1.2.1
-// loads as a segment: a 20-byte name that parses as a non-zero index.
-func parseSegmentName(name string) (uint64, bool) {
-	if len(name) != 20 {
-		return 0, false
-	}
-	for i := 0; i < len(name); i++ {
-		if name[i] < '0' || name[i] > '9' {
-			return 0, false
-		}
-	}
-	v, err := strconv.ParseUint(name, 10, 64)
-	if err != nil || v == 0 {
-		return 0, false
-	}
-	return v, true
-}
+// Segment names are base.SegmentName and base.ParseSegmentName. They
+// mirror tidwall/wal v1.2.1, which names a segment by the index of its
+// first entry in 20 decimal digits and loads as a segment any 20-byte name
+// that parses as a non-zero index (TestTidwallEntries).
 
 // listSegments returns the segment files of dir in LSN order.
 func listSegments(fsys vfs.FS, dir string) ([]segment, error) {
@@ -56,7 +36,7 @@ func listSegments(fsys vfs.FS, dir string) ([]segment, error) {
 		if de.IsDir() {
 			continue
 		}
-		if v, ok := parseSegmentName(de.Name()); ok {
+		if v, ok := base.ParseSegmentName(de.Name()); ok {
 			segs = append(segs, segment{start: v, path: filepath.Join(dir, de.Name())})
 		}
 	}

@@ -25,6 +25,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/pwlog/pwlog/internal/base"
 	"github.com/pwlog/pwlog/vfs"
 	tidwal "github.com/tidwall/wal"
 )
@@ -179,7 +180,7 @@ func TestTidwallEntries(t *testing.T) {
 	if err := tw.Close(); err != nil {
 		t.Fatal(err)
 	}
-	s := segment{start: 1, path: filepath.Join(dir, segmentName(1))}
+	s := segment{start: 1, path: filepath.Join(dir, base.SegmentName(1))}
 	data, err := os.ReadFile(s.path)
 	if err != nil {
 		t.Fatal(err)
@@ -264,7 +265,7 @@ func TestTidwallRollover(t *testing.T) {
 		}
 		if len(segs) != nsegs || s.start != tail.start || int(fi.Size()) != tail.bytes {
 			t.Fatalf("batch %d (SegmentSize %d, entries %v): tidwall has %d segments, the last %s of %d bytes; the rule says %d, %s of %d bytes",
-				i, segSize, sizes, len(segs), filepath.Base(s.path), fi.Size(), nsegs, segmentName(tail.start), tail.bytes)
+				i, segSize, sizes, len(segs), filepath.Base(s.path), fi.Size(), nsegs, base.SegmentName(tail.start), tail.bytes)
 		}
 	}
 	if err := tw.Close(); err != nil {
@@ -303,7 +304,7 @@ func TestTidwallTruncateRecovery(t *testing.T) {
 		block uint64 // the name, as an LSN, where tidwall stops
 		more  func(t *testing.T, dir string)
 	}
-	removeSeg := func(lsn uint64) func(*testing.T, string) { return removeFile(segmentName(lsn)) }
+	removeSeg := func(lsn uint64) func(*testing.T, string) { return removeFile(base.SegmentName(lsn)) }
 	crashes := []crash{
 		{name: "front, nothing removed", front: true, lsn: 10, block: 1},
 		{name: "front, one removed", front: true, lsn: 10, block: 5},
@@ -311,7 +312,7 @@ func TestTidwallTruncateRecovery(t *testing.T) {
 		{name: "front, all removed, not renamed", front: true, lsn: 10, block: 10},
 		{name: "front at a segment start", front: true, lsn: 9, block: 5},
 		{name: "front, with a .START.TEMP", front: true, lsn: 10, block: 5, more: func(t *testing.T, dir string) {
-			writeFile(t, filepath.Join(dir, segmentName(12)+".START.TEMP"), []byte("part"))
+			writeFile(t, filepath.Join(dir, base.SegmentName(12)+".START.TEMP"), []byte("part"))
 		}},
 		{name: "back, nothing removed", lsn: 10, block: 9},
 		{name: "back, one removed", lsn: 10, block: 13},
@@ -328,7 +329,7 @@ func TestTidwallTruncateRecovery(t *testing.T) {
 			if _, err := tw.Read(c.lsn); err != nil {
 				t.Fatal(err)
 			}
-			blocked := filepath.Join(img, segmentName(c.block))
+			blocked := filepath.Join(img, base.SegmentName(c.block))
 			saved, _ := os.ReadFile(blocked)
 			if err := os.RemoveAll(blocked); err != nil {
 				t.Fatal(err)
@@ -344,7 +345,7 @@ func TestTidwallTruncateRecovery(t *testing.T) {
 				err = tw.TruncateBack(c.lsn)
 			}
 			if err == nil {
-				t.Fatalf("tidwall's truncation did not stop at %s", segmentName(c.block))
+				t.Fatalf("tidwall's truncation did not stop at %s", base.SegmentName(c.block))
 			}
 			tw.Close()
 			if err := os.RemoveAll(blocked); err != nil {
@@ -371,7 +372,7 @@ func TestTidwallTruncateRecovery(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				planned[segmentName(s.start)] = string(b)
+				planned[base.SegmentName(s.start)] = string(b)
 			}
 
 			theirs := copyDir(t, img)
@@ -403,8 +404,8 @@ func TestTidwallTruncateRecovery(t *testing.T) {
 
 	t.Run("front and back", func(t *testing.T) {
 		img := copyDir(t, src)
-		writeFile(t, filepath.Join(img, segmentName(10)+".START"), nil)
-		writeFile(t, filepath.Join(img, segmentName(13)+".END"), nil)
+		writeFile(t, filepath.Join(img, base.SegmentName(10)+".START"), nil)
+		writeFile(t, filepath.Join(img, base.SegmentName(13)+".END"), nil)
 		if _, err := tidwal.Open(img, &tidwal.Options{NoSync: true, AllowEmpty: true}); !errors.Is(err, tidwal.ErrCorrupt) {
 			t.Fatalf("tidwall's Open: %v", err)
 		}
@@ -433,7 +434,7 @@ func TestTidwallSyncsSealedSegments(t *testing.T) {
 		t.Skipf("fsync of %s does not fail here (%v): the test cannot see fsyncs", os.DevNull, serr)
 	}
 	dir := t.TempDir()
-	if err := os.Symlink(os.DevNull, filepath.Join(dir, segmentName(1))); err != nil {
+	if err := os.Symlink(os.DevNull, filepath.Join(dir, base.SegmentName(1))); err != nil {
 		t.Skip(err)
 	}
 	tw := twOpen(t, dir, 100)
@@ -445,7 +446,7 @@ func TestTidwallSyncsSealedSegments(t *testing.T) {
 	if err := tw.WriteBatch(&b); !errors.Is(err, syscall.EINVAL) {
 		t.Fatalf("a write that starts a segment: %v, want the fsync's EINVAL", err)
 	}
-	if _, err := os.Lstat(filepath.Join(dir, segmentName(3))); !errors.Is(err, fs.ErrNotExist) {
+	if _, err := os.Lstat(filepath.Join(dir, base.SegmentName(3))); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("tidwall created the next segment before the fsync of the last (%v)", err)
 	}
 	if err := tw.Close(); !errors.Is(err, syscall.EINVAL) {

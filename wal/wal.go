@@ -51,6 +51,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/pwlog/pwlog/internal/base"
 	"github.com/pwlog/pwlog/vfs"
 
 	tidwal "github.com/tidwall/wal"
@@ -445,7 +446,7 @@ func (l *Log) stageStart(lsn, last uint64) error {
 		data = buf[it.off:]
 	}
 	// Written whole before it has its name: a KEEP file is complete.
-	return vfs.WriteFileAtomic(l.opts.FS, filepath.Join(l.dir, segmentName(lsn)+keepSuffix), data, 0o640)
+	return vfs.WriteFileAtomic(l.opts.FS, filepath.Join(l.dir, base.SegmentName(lsn)+base.KeepSuffix), data, 0o640)
 }
 
 // TruncateFront removes the records before lsn and fsyncs the directory.
@@ -490,7 +491,7 @@ func (l *Log) TruncateFront(lsn uint64) error {
 	// tidwall wrote the new first segment as a new file: fsync it
 	// ourselves before its name is made durable.
 	if !l.opts.NoSync {
-		if err := vfs.SyncFile(l.opts.FS, filepath.Join(l.dir, segmentName(lsn))); err != nil {
+		if err := vfs.SyncFile(l.opts.FS, filepath.Join(l.dir, base.SegmentName(lsn))); err != nil {
 			return l.fail(fmt.Errorf("wal: truncate front to LSN %d: %w", lsn, err))
 		}
 	}
@@ -505,7 +506,7 @@ func (l *Log) TruncateFront(lsn uint64) error {
 		}
 		// The new first segment is durable: the KEEP file has served.
 		// Its removal is durable before any write reaches that segment.
-		err := l.opts.FS.Remove(filepath.Join(l.dir, segmentName(lsn)+keepSuffix))
+		err := l.opts.FS.Remove(filepath.Join(l.dir, base.SegmentName(lsn)+base.KeepSuffix))
 		if err == nil {
 			err = l.syncDir()
 		}

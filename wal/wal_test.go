@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pwlog/pwlog/internal/base"
 	"github.com/pwlog/pwlog/vfs"
 )
 
@@ -627,7 +628,7 @@ func TestSegmentRollover(t *testing.T) {
 
 		var names []string
 		for _, s := range starts {
-			names = append(names, segmentName(s))
+			names = append(names, base.SegmentName(s))
 		}
 		if got := segNames(t, dir); strings.Join(got, ",") != strings.Join(names, ",") {
 			t.Fatalf("append %d: segments %v, model %v", i, got, names)
@@ -691,7 +692,7 @@ func TestTruncateFront(t *testing.T) {
 	if len(segs) < 5 {
 		t.Fatalf("only %d segments", len(segs))
 	}
-	s2, _ := parseSegmentName(segs[2])
+	s2, _ := base.ParseSegmentName(segs[2])
 	k := s2 + 1 // inside the third segment
 	before := dirSyncs.Load()
 	if err := l.TruncateFront(k); err != nil {
@@ -703,7 +704,7 @@ func TestTruncateFront(t *testing.T) {
 	if l.FirstLSN() != k {
 		t.Fatalf("FirstLSN %d, want %d", l.FirstLSN(), k)
 	}
-	if got := segNames(t, dir); got[0] != segmentName(k) || len(got) != len(segs)-2 {
+	if got := segNames(t, dir); got[0] != base.SegmentName(k) || len(got) != len(segs)-2 {
 		t.Fatalf("segments after TruncateFront(%d): %v (before %v)", k, got, segs)
 	}
 	checkRecords(t, replayAll(t, l, 0), want[k-1:])
@@ -725,7 +726,7 @@ func TestTruncateFront(t *testing.T) {
 
 	// Into the tail segment: the mirror follows tidwall's reloaded tail.
 	segs = segNames(t, dir)
-	tailStart, _ := parseSegmentName(segs[len(segs)-1])
+	tailStart, _ := base.ParseSegmentName(segs[len(segs)-1])
 	if tailStart == l.LastLSN() {
 		appendN(1)
 	}
@@ -773,7 +774,7 @@ func TestTruncateFront(t *testing.T) {
 
 func mustParse(t testing.TB, name string) uint64 {
 	t.Helper()
-	v, ok := parseSegmentName(name)
+	v, ok := base.ParseSegmentName(name)
 	if !ok {
 		t.Fatalf("bad segment name %q", name)
 	}
@@ -836,7 +837,7 @@ func TestOpenCreatesDir(t *testing.T) {
 	}
 	mustAppend(t, l, []Record{{Kind: KindCommit, Data: []byte("x")}})
 	mustClose(t, l)
-	if got := segNames(t, dir); len(got) != 1 || got[0] != segmentName(1) {
+	if got := segNames(t, dir); len(got) != 1 || got[0] != base.SegmentName(1) {
 		t.Fatalf("segments %v", got)
 	}
 }

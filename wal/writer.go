@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/pwlog/pwlog/internal/base"
 	"github.com/pwlog/pwlog/vfs"
 	tidwal "github.com/tidwall/wal"
 )
@@ -167,7 +168,7 @@ func (l *Log) fsyncTail() error {
 	}
 	if l.syncFD == nil || l.syncFDAt != l.syncStart {
 		l.closeSyncFD()
-		f, err := l.opts.FS.OpenFile(filepath.Join(l.dir, segmentName(l.syncStart)), os.O_WRONLY, 0)
+		f, err := l.opts.FS.OpenFile(filepath.Join(l.dir, base.SegmentName(l.syncStart)), os.O_WRONLY, 0)
 		if err != nil {
 			return err
 		}
