@@ -39,6 +39,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/pwlog/pwlog/internal/base"
 )
 
 // Backend stores whole immutable objects by name. Names follow the rules in
@@ -91,8 +93,9 @@ var (
 )
 
 // tempPrefix starts the base name of every temporary file the Filesystem
-// writes; names with a segment starting with it are bad names.
-const tempPrefix = ".tmp-"
+// writes (base.TempPrefix, ".tmp-"); names with a segment starting with it
+// are bad names.
+const tempPrefix = base.TempPrefix
 
 // Operation names, used in error messages and passed to Mem's failure hook.
 const (

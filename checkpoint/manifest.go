@@ -3,11 +3,10 @@ package checkpoint
 import (
 	"fmt"
 	"path"
-	"strconv"
-	"strings"
 
 	"github.com/vmihailenco/msgpack/v5"
 
+	"github.com/pwlog/pwlog/internal/base"
 	"github.com/pwlog/pwlog/internal/msgpackx"
 )
 
@@ -22,37 +21,19 @@ type Manifest struct {
 	Meta        []byte    `msgpack:"m"` // the engine's own state at LSN (source offsets, sink acks), opaque here
 }
 
-const (
-	manifestPrefix = "MANIFEST-"
-	runPrefix      = "runs/"
-	runSuffix      = ".run"
-)
-
-// ManifestName returns the object name of manifest seq:
+// ManifestName returns the object name of manifest seq (base.ManifestName:
 // "MANIFEST-" and seq in 20 zero-padded digits, so that names sort as
-// sequence numbers do.
-func ManifestName(seq uint64) string { return fmt.Sprintf("%s%020d", manifestPrefix, seq) }
+// sequence numbers do).
+func ManifestName(seq uint64) string { return base.ManifestName(seq) }
 
 // ParseManifestName returns the sequence number of a manifest's object
 // name, and false for any name ManifestName does not return (temporary
 // files, runs).
-func ParseManifestName(name string) (seq uint64, ok bool) {
-	digits, ok := strings.CutPrefix(name, manifestPrefix)
-	if !ok || len(digits) != 20 {
-		return 0, false
-	}
-	for i := 0; i < len(digits); i++ {
-		if digits[i] < '0' || digits[i] > '9' {
-			return 0, false
-		}
-	}
-	seq, err := strconv.ParseUint(digits, 10, 64)
-	return seq, err == nil
-}
+func ParseManifestName(name string) (seq uint64, ok bool) { return base.ParseManifestName(name) }
 
-// RunName returns the object name of run id: "runs/", id in 20
-// zero-padded digits, ".run".
-func RunName(id uint64) string { return fmt.Sprintf("%s%020d%s", runPrefix, id, runSuffix) }
+// RunName returns the object name of run id (base.RunName: "runs/", id in
+// 20 zero-padded digits, ".run").
+func RunName(id uint64) string { return base.RunName(id) }
 
 // check returns why m breaks a manifest's invariants, or "".
 func (m *Manifest) check() string {

@@ -33,6 +33,7 @@ import (
 	"github.com/pwlog/pwlog/backend"
 	"github.com/pwlog/pwlog/checkpoint"
 	"github.com/pwlog/pwlog/differential"
+	"github.com/pwlog/pwlog/internal/base"
 	"github.com/pwlog/pwlog/wal"
 )
 
@@ -103,18 +104,18 @@ func Open(ctx context.Context, b backend.Backend, log *wal.Log, opts *Options) (
 		return nil, err
 	}
 	c.cur = m
-	runs, err := b.List(ctx, "runs/")
+	runs, err := b.List(ctx, base.RunPrefix)
 	if err != nil {
 		return nil, fmt.Errorf("compaction: %w", err)
 	}
 	for _, name := range runs {
-		if id, ok := parseRunID(name); ok && id >= c.nextID {
+		if id, ok := base.ParseRunName(name); ok && id >= c.nextID {
 			c.nextID = id + 1
 		}
 	}
 	if m != nil {
 		for _, r := range m.Runs {
-			if id, ok := parseRunID(r.Name); ok && id >= c.nextID {
+			if id, ok := base.ParseRunName(r.Name); ok && id >= c.nextID {
 				c.nextID = id + 1
 			}
 		}
@@ -130,7 +131,7 @@ func (c *Compactor) Manifest() *checkpoint.Manifest { return c.cur }
 
 // Latest returns the newest manifest of b, or nil when there is none.
 func Latest(ctx context.Context, b backend.Backend) (*checkpoint.Manifest, error) {
-	names, err := b.List(ctx, "MANIFEST-")
+	names, err := b.List(ctx, base.ManifestPrefix)
 	if err != nil {
 		return nil, fmt.Errorf("compaction: list manifests: %w", err)
 	}
@@ -376,7 +377,7 @@ func (c *Compactor) Collect(ctx context.Context) (int, error) {
 		keep[r.Name] = true
 	}
 	var names []string
-	for _, prefix := range []string{"runs/", "MANIFEST-"} {
+	for _, prefix := range []string{base.RunPrefix, base.ManifestPrefix} {
 		ns, err := c.b.List(ctx, prefix)
 		if err != nil {
 			return 0, fmt.Errorf("compaction: collect: %w", err)
@@ -403,23 +404,4 @@ func sortKeys(keys []ArrKey) {
 	slices.SortFunc(keys, func(a, b ArrKey) int {
 		return strings.Compare(a.Operator+"\x00"+a.Arrangement, b.Operator+"\x00"+b.Arrangement)
 	})
-}
-
-func parseRunID(name string) (uint64, bool) {
-	s, ok := strings.CutPrefix(name, "runs/")
-	if !ok {
-		return 0, false
-	}
-	s, ok = strings.CutSuffix(s, ".run")
-	if !ok || s == "" {
-		return 0, false
-	}
-	var id uint64
-	for _, c := range s {
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		id = id*10 + uint64(c-'0')
-	}
-	return id, true
 }
