@@ -3,7 +3,7 @@ BIN := bin
 # Bounded by default; `make fuzz` runs long.
 FUZZTIME ?= 60s
 
-.PHONY: all build test demo bench fuzz lint clean
+.PHONY: all build test demo bench fuzz lint cross clean
 
 all: build
 
@@ -15,9 +15,8 @@ build:
 # The crash state machine runs SM_CHECKS sequences here; `make fuzz` runs
 # many more.
 SM_CHECKS ?= 30
-test:
-	$(GO) vet ./...
-	cd bench && $(GO) vet ./... && $(GO) test ./...
+test: lint cross
+	cd bench && $(GO) test ./...
 	$(GO) test -race -timeout 20m -skip 'TestCrashStateMachine' ./...
 	RAPID_CHECKS=$(SM_CHECKS) $(GO) test -race -timeout 20m -run 'TestCrashStateMachine' .
 
@@ -48,16 +47,29 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDecodeFrame -fuzztime $(FUZZTIME) ./wal/
 	$(GO) test -run '^$$' -fuzz FuzzScanTail -fuzztime $(FUZZTIME) ./wal/
 	$(GO) test -run '^$$' -fuzz 'FuzzScan$$' -fuzztime $(FUZZTIME) ./wal/
-	$(GO) test -run '^$$' -fuzz FuzzDecodeRecord -fuzztime $(FUZZTIME) .
+	$(GO) test -run '^$$' -fuzz FuzzDecodeRecord -fuzztime $(FUZZTIME) ./record/
 	$(GO) test -run '^$$' -fuzz FuzzParseCSV -fuzztime $(FUZZTIME) ./sources/
 	$(GO) test -run '^$$' -fuzz FuzzDecodeRow -fuzztime $(FUZZTIME) ./differential/
 	$(GO) test -run '^$$' -fuzz FuzzDecodeRun -fuzztime $(FUZZTIME) ./checkpoint/
 	$(GO) test -run '^$$' -fuzz FuzzDecodeManifest -fuzztime $(FUZZTIME) ./checkpoint/
 	$(GO) test -run '^$$' -fuzz FuzzCheck -fuzztime $(FUZZTIME) ./internal/msgpackx/
 
+# gofmt, go vet and staticcheck over the library and bench/. staticcheck
+# is built by the go command at a pinned version, nothing to install.
+STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 lint:
+	@unformatted="$$(gofmt -l .)"; if [ -n "$$unformatted" ]; then \
+		echo "gofmt -l: not formatted:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
-	test -z "$$(gofmt -l .)"
+	$(STATICCHECK) ./...
+	cd bench && $(GO) vet ./... && $(STATICCHECK) ./...
+
+# The library, its commands and bench/ build on Linux, macOS and Windows.
+cross:
+	GOOS=linux $(GO) build ./...
+	GOOS=darwin $(GO) build ./...
+	GOOS=windows $(GO) build ./...
+	cd bench && GOOS=linux $(GO) build ./... && GOOS=darwin $(GO) build ./... && GOOS=windows $(GO) build ./...
 
 clean:
 	rm -rf $(BIN)

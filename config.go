@@ -30,11 +30,11 @@ type Config struct {
 	BatchRows int
 	// Logger receives one line per recovery phase. Default slog.Default().
 	Logger *slog.Logger
-	// CompactBytes is how many bytes of state deltas a run commits before
+	// CompactBytes is how many bytes of state deltas an execution commits before
 	// it folds them into a checkpoint in the background, while it goes on
-	// committing. Every run that finishes also compacts at its end. Runs
+	// committing. Every execution that finishes also compacts at its end. Executions
 	// with a fresh-mode sink compact only at their end (their sink rows
-	// must stay in the log until the run finishes). Negative: only at the
+	// must stay in the log until the execution finishes). Negative: only at the
 	// end. Default 64 MiB.
 	CompactBytes int64
 	// CompactInterval also starts a background compaction once this long

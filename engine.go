@@ -17,13 +17,13 @@ import (
 	"github.com/pwlog/pwlog/wal"
 )
 
-// engine is one run of a Pipeline.
+// engine is one execution of a Pipeline.
 type engine struct {
 	p     *Pipeline
 	cfg   Config
 	log   *slog.Logger
 	lock  *storage.Lock
-	wal   *wal.Log // nil when the run is not persistent
+	wal   *wal.Log // nil when the execution is not persistent
 	clock uint64   // the last committed logical time
 
 	offsets record.Offsets          // source -> file -> state
@@ -34,15 +34,15 @@ type engine struct {
 	queue   []pendingWrite // committed times waiting for their fsync
 	written uint64         // the last committed time the sinks have written
 
-	stats     runStats
-	comp      *compaction.Compactor                       // nil when the run is not persistent
+	stats     execStats
+	comp      *compaction.Compactor                       // nil when the execution is not persistent
 	fold      map[compaction.ArrKey][]differential.Deltas // committed state deltas since the checkpoint, in chunks
 	foldLen   map[compaction.ArrKey]int
 	foldBytes int64
 	foldedLSN uint64          // the checkpoint's LSN
-	lastFold  time.Time       // when the last compaction started (or the run)
+	lastFold  time.Time       // when the last compaction started (or the execution)
 	compactCh chan error      // the result of a background compaction
-	ctx       context.Context // the run's context
+	ctx       context.Context // the execution's context
 
 	// fingerprinted is set once the storage holds the pipeline's
 	// fingerprint; the first commit of a storage logs it.
@@ -55,7 +55,7 @@ type engine struct {
 	restored record.Summary
 }
 
-// sinkState is a sink during a run.
+// sinkState is a sink during an execution.
 type sinkState struct {
 	n      *sinkNode
 	csv    *sources.CSVSink
@@ -72,7 +72,7 @@ type pendingWrite struct {
 	rows [][]differential.Update // by sink
 }
 
-type runStats struct {
+type execStats struct {
 	times, rows, outputs int
 }
 
@@ -82,25 +82,25 @@ type runStats struct {
 //
 // Errors: building errors of the pipeline; ErrLocked when another process
 // holds the storage; input errors (*sources.InputError) naming file, line
-// and column; write and fsync errors of the log, which stop the run. Every
+// and column; write and fsync errors of the log, which stop the execution. Every
 // time committed before an error stays committed.
 func (p *Pipeline) Run(ctx context.Context, cfg Config) error {
 	if p.err != nil {
 		return p.err
 	}
 	if p.started {
-		return errors.New("pwlog: a Pipeline runs once; build a new one for the next run")
+		return errors.New("pwlog: a Pipeline runs once; build a new one for the next execution")
 	}
 	p.started = true
 	e := newEngine(ctx, p, cfg)
 	err := e.open()
 	if err == nil {
-		err = e.run(ctx)
+		err = e.loop(ctx)
 	}
 	return errors.Join(err, e.close(err == nil))
 }
 
-// newEngine returns the engine of one run of p.
+// newEngine returns the engine of one execution of p.
 func newEngine(ctx context.Context, p *Pipeline, cfg Config) *engine {
 	e := &engine{p: p, cfg: cfg.withDefaults(), offsets: record.Offsets{},
 		pending: make([][]differential.Update, len(p.nodes)), removed: map[string][]string{},
@@ -121,7 +121,7 @@ func (e *engine) nextTime() uint64 {
 	return t
 }
 
-func (e *engine) run(ctx context.Context) error {
+func (e *engine) loop(ctx context.Context) error {
 	start := time.Now()
 	e.lastFold = start
 	done := make([]bool, len(e.p.nodes))
@@ -332,13 +332,13 @@ func (e *engine) drain(final bool) error {
 	return nil
 }
 
-// close finishes the run: sinks are synced and, after a run that finished,
+// close finishes the execution: sinks are synced and, after an execution that finished,
 // fresh-mode sinks are acknowledged in the log; then the log and the lock
 // are released.
 func (e *engine) close(finished bool) error {
 	var errs []error
 	if e.compactCh != nil {
-		// A background compaction's error is the run's error.
+		// A background compaction's error is the execution's error.
 		if err := <-e.compactCh; err != nil {
 			errs = append(errs, err)
 			finished = false
@@ -346,7 +346,7 @@ func (e *engine) close(finished bool) error {
 		e.compactCh = nil
 	}
 	// Acknowledge what each sink's file now durably holds: everything up
-	// to the last time written. A fresh-mode file only counts when the run
+	// to the last time written. A fresh-mode file only counts when the execution
 	// finished; an append-mode changelog counts even after a failure, so
 	// that the log need not keep its rows.
 	acks := map[string]record.SinkAck{}
@@ -367,7 +367,7 @@ func (e *engine) close(finished bool) error {
 			finished = false
 		}
 	}
-	// Fold what this run committed: the next restart loads it instead of
+	// Fold what this execution committed: the next restart loads it instead of
 	// replaying the log.
 	if finished && e.wal != nil && errors.Join(errs...) == nil && e.wal.LastLSN() > e.foldedLSN {
 		f, err := e.takeFold(e.currentAcks(), true)

@@ -25,7 +25,7 @@ func (e *engine) arrangements() map[compaction.ArrKey]*differential.Arrangement 
 
 // addToFold keeps a committed state delta for the next compaction. The
 // fold is a list of chunks, joined only if a compaction needs them: the
-// final compaction of a long run often checkpoints from snapshots instead.
+// final compaction of a long execution often checkpoints from snapshots instead.
 func (e *engine) addToFold(k compaction.ArrKey, d differential.Deltas, bytes int) {
 	if e.comp == nil {
 		return
@@ -116,7 +116,7 @@ func (e *engine) currentAcks() map[string]record.SinkAck {
 
 // maybeCompact starts a background compaction when enough state deltas
 // wait for one and the sinks hold every committed time, and collects the
-// result of one that finished. A failed compaction fails the run: its
+// result of one that finished. A failed compaction fails the execution: its
 // deltas left the in-memory fold, and only a restart from the previous
 // checkpoint and the whole log gets them back.
 func (e *engine) maybeCompact() error {

@@ -134,13 +134,13 @@ func (p *Pipeline) add(n *node) *Table {
 // CSVOptions tunes a CSV source.
 type CSVOptions struct {
 	// OnBadRow, when set, skips rows that do not parse and reports each
-	// one to it; by default a bad row fails the run.
+	// one to it; by default a bad row fails the execution.
 	OnBadRow func(*sources.InputError)
 	// Retract keeps the rows each file contributed in the source's state
 	// (and its checkpoints), so that a file rewritten, truncated or deleted
 	// after it was read is retracted: its old rows leave the pipeline and
 	// a rewritten file is read again. It costs about the input's size in
-	// storage and memory. Without it, a changed file fails the run with a
+	// storage and memory. Without it, a changed file fails the execution with a
 	// *sources.ChangedFileError and a deleted file's rows stay.
 	Retract bool
 }
@@ -171,7 +171,7 @@ func (t *Table) Schema() Schema { return t.node.schema }
 func (t *Table) addOp(op operators.Operator, err error) *Table {
 	if err != nil {
 		t.p.fail(fmt.Errorf("pwlog: %w", err))
-		// Keep building so later calls report their own names; the run
+		// Keep building so later calls report their own names; the execution
 		// refuses to start.
 		return &Table{p: t.p, node: &node{name: "(invalid)", input: t.node}}
 	}
@@ -235,10 +235,10 @@ func (g *Grouped) Reduce(name string, outs ...Output) *Table {
 
 // SinkOptions tunes a CSV sink.
 type SinkOptions struct {
-	// Append keeps one changelog file across runs, exactly once: a
+	// Append keeps one changelog file across executions, exactly once: a
 	// restart cuts a torn last time and re-emits committed times from the
-	// log. It needs persistent storage. By default each run writes a
-	// fresh file holding only that run's deltas.
+	// log. It needs persistent storage. By default each execution writes a
+	// fresh file holding only that execution's deltas.
 	Append bool
 }
 

@@ -9,7 +9,7 @@ func TestRowRoundTrip(t *testing.T) {
 	rows := []Row{
 		{},
 		{Null(), Bool(true), Bool(false), Int(0), Int(-1), Int(math.MaxInt64), Int(math.MinInt64)},
-		{Float(1.5), Float(-0.0), Float(math.Inf(1)), String(""), String("héllo \"q\""), Bytes([]byte{0, 1, 2})},
+		{Float(1.5), Float(math.Copysign(0, -1)), Float(math.Inf(1)), String(""), String("héllo \"q\""), Bytes([]byte{0, 1, 2})},
 	}
 	for _, r := range rows {
 		enc := EncodeRow(r)

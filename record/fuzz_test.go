@@ -274,8 +274,9 @@ func readRecordSeed(t testing.TB, name string) []byte {
 	if err != nil {
 		t.Fatalf("%v (run go test -run TestDecodeRecordSeeds -update-record-seeds)", err)
 	}
-	body, ok := strings.CutPrefix(string(f), "go test fuzz v1\n[]byte(")
-	if body, ok = strings.CutSuffix(body, ")\n"); !ok {
+	body, ok1 := strings.CutPrefix(string(f), "go test fuzz v1\n[]byte(")
+	body, ok2 := strings.CutSuffix(body, ")\n")
+	if !ok1 || !ok2 {
 		t.Fatalf("%s: not a corpus file of one []byte", name)
 	}
 	s, err := strconv.Unquote(body)

@@ -26,7 +26,7 @@
 // the columns, and FileState.Line keeps error line numbers right.
 //
 // A row's key hashes the source name, the file path and the byte offset
-// where the row starts, so it is the same in every run that reads the row.
+// where the row starts, so it is the same in every execution that reads the row.
 //
 // # Sink changelog
 //
@@ -259,7 +259,7 @@ func (r *Reader) open(p *planned) (*os.File, error) {
 // directory, sorted. The slice belongs to the Reader.
 func (r *Reader) Deleted() []string { return r.deleted }
 
-// Next reads at most max rows, across files (max <= 0: no limit). It
+// Next reads at most limit rows, across files (limit <= 0: no limit). It
 // returns them as inserts (Diff +1, Time 0) with their keys, and the new
 // state of every file it advanced, one entry per file, final after this
 // call; the caller owns both slices. Once everything is read it returns
@@ -269,16 +269,16 @@ func (r *Reader) Deleted() []string { return r.deleted }
 // set), and then Next returns no rows and no states: the rows of the call
 // before the bad one are dropped, and states returned by earlier calls stay
 // the last good ones. The error is sticky.
-func (r *Reader) Next(max int) ([]differential.Update, []FileState, error) {
+func (r *Reader) Next(limit int) ([]differential.Update, []FileState, error) {
 	if r.err != nil {
 		return nil, nil, r.err
 	}
 	first := r.cur
 	var us []differential.Update
-	if max > 0 {
-		us = make([]differential.Update, 0, min(max, 4096))
+	if limit > 0 {
+		us = make([]differential.Update, 0, min(limit, 4096))
 	}
-	for r.cur < len(r.plan) && (max <= 0 || len(us) < max) {
+	for r.cur < len(r.plan) && (limit <= 0 || len(us) < limit) {
 		p := &r.plan[r.cur]
 		if r.c == nil {
 			if p.skip == 0 && p.st.Offset >= p.st.Size {
@@ -295,7 +295,7 @@ func (r *Reader) Next(max int) ([]differential.Update, []FileState, error) {
 		}
 		var done bool
 		var err error
-		us, done, err = r.read(p, us, max)
+		us, done, err = r.read(p, us, limit)
 		if err != nil {
 			return r.fail(err)
 		}
@@ -478,13 +478,13 @@ func (r *Reader) mapHeader(p *planned, hdr []string, line int64) ([]column, erro
 	return nil, &InputError{File: p.file, Line: line, Err: &problem{msg: b.String(), mark: ErrBadHeader}}
 }
 
-// read appends the rows of the open file to us until max rows or the end
+// read appends the rows of the open file to us until limit rows or the end
 // of the file; done reports the end.
-func (r *Reader) read(p *planned, us []differential.Update, max int) (_ []differential.Update, done bool, _ error) {
+func (r *Reader) read(p *planned, us []differential.Update, limit int) (_ []differential.Update, done bool, _ error) {
 	c := r.c
 	cr := c.cr
 	nf := len(c.cols)
-	for max <= 0 || len(us) < max {
+	for limit <= 0 || len(us) < limit {
 		start := cr.InputOffset()
 		rec, err := cr.Read()
 		if err != nil {
@@ -529,13 +529,13 @@ func (r *Reader) read(p *planned, us []differential.Update, max int) (_ []differ
 		}
 		r.slab = r.slab[nf:]
 		if len(us) == cap(us) {
-			// Double, not append's 1.25: a large max must not cost many copies.
+			// Double, not append's 1.25: a large limit must not cost many copies.
 			n := 2 * cap(us)
 			if n < 256 {
 				n = 256
 			}
-			if max > 0 && n > max {
-				n = max
+			if limit > 0 && n > limit {
+				n = limit
 			}
 			us = append(make([]differential.Update, 0, n), us...)
 		}

@@ -174,7 +174,7 @@ func TestResumeUnion(t *testing.T) {
 	}
 }
 
-// TestNextMaxAcrossFiles: max counts rows across files, and the state of a
+// TestNextMaxAcrossFiles: limit counts rows across files, and the state of a
 // file read in part resumes exactly there.
 func TestNextMaxAcrossFiles(t *testing.T) {
 	dir := makeDir(t, 3, 4, 5)
@@ -509,8 +509,8 @@ func BenchmarkNext(b *testing.B) {
 	const n = 1_000_000
 	dir, size := benchDir(b, n)
 	src := &CSVDir{Name: "s", Dir: dir, Schema: accessSchema}
-	for _, max := range []int{1000, 100_000} {
-		b.Run("max="+strconv.Itoa(max), func(b *testing.B) {
+	for _, limit := range []int{1000, 100_000} {
+		b.Run("limit="+strconv.Itoa(limit), func(b *testing.B) {
 			b.SetBytes(size)
 			b.ReportAllocs()
 			for b.Loop() {
@@ -520,7 +520,7 @@ func BenchmarkNext(b *testing.B) {
 				}
 				rows := 0
 				for {
-					us, _, err := r.Next(max)
+					us, _, err := r.Next(limit)
 					if errors.Is(err, io.EOF) {
 						break
 					}

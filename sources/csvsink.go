@@ -113,16 +113,16 @@ func appendValue(b []byte, v differential.Value) []byte {
 // OpenCSVSink opens the sink file at path for a table with these columns.
 //
 // Fresh mode (appendMode false) creates or truncates the file and writes
-// the header: each run gets a fresh file with only its own updates; resume
+// the header: each execution gets a fresh file with only its own updates; resume
 // is 0.
 //
-// Append mode keeps one changelog across runs. An existing file is
+// Append mode keeps one changelog across executions. An existing file is
 // recovered: its header must be the expected one (else an error wrapping
 // ErrSinkHeader), the file is fsynced, and resume is the last time present,
 // M: the file holds every time below M and the caller must write every time
 // from M on again. M's rows and any torn tail after them are cut from the
 // file, but lazily: the first Flush with data truncates the file there and
-// fsyncs it before writing. So a run that fails before writing leaves the
+// fsyncs it before writing. So an execution that fails before writing leaves the
 // file as it found it, and one killed before its first write is recovered
 // the same way next time. A missing, empty or header-only file gets the
 // header and resume 0.

@@ -94,9 +94,9 @@ func (e *ChangedFileError) Error() string {
 
 // quoteValue quotes a field for an error message, cutting long ones.
 func quoteValue(s string) string {
-	const max = 64
-	if len(s) > max {
-		return strconv.Quote(s[:max]) + "..."
+	const maxQuoted = 64
+	if len(s) > maxQuoted {
+		return strconv.Quote(s[:maxQuoted]) + "..."
 	}
 	return strconv.Quote(s)
 }

@@ -97,9 +97,9 @@ func TestBadInputAfterResume(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, dir, "x.csv", "\nuser_id,access_time\n\"a\nb\",1\n\nc,2\n\"d\n\ne\",3\nf,4\n\n\"g\nh\",oops\n")
 	src := &CSVDir{Name: "s", Dir: dir, Schema: accessSchema}
-	for _, max := range []int{1, 2, 3, 4} {
+	for _, limit := range []int{1, 2, 3, 4} {
 		r := open(t, src, nil)
-		_, sts, err := r.Next(max)
+		_, sts, err := r.Next(limit)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -108,10 +108,10 @@ func TestBadInputAfterResume(t *testing.T) {
 		_, _, err = open(t, src, states).Next(0)
 		var ie *InputError
 		if !errors.As(err, &ie) {
-			t.Fatalf("max %d: %v", max, err)
+			t.Fatalf("limit %d: %v", limit, err)
 		}
 		if want := filepath.Join(dir, "x.csv") + `:13: column 2 (access_time): invalid int "oops"`; err.Error() != want {
-			t.Fatalf("max %d: got %s, want %s", max, err, want)
+			t.Fatalf("limit %d: got %s, want %s", limit, err, want)
 		}
 	}
 }

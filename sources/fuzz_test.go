@@ -157,8 +157,8 @@ func FuzzParseCSV(f *testing.F) {
 	})
 }
 
-// readSkipping reads a source to its end with Next(max).
-func readSkipping(src *CSVDir, prev map[string]FileState, max int) ([]differential.Update, map[string]FileState, error) {
+// readSkipping reads a source to its end with Next(limit).
+func readSkipping(src *CSVDir, prev map[string]FileState, limit int) ([]differential.Update, map[string]FileState, error) {
 	r, err := src.Open(prev)
 	if err != nil {
 		return nil, nil, err
@@ -167,7 +167,7 @@ func readSkipping(src *CSVDir, prev map[string]FileState, max int) ([]differenti
 	states := map[string]FileState{}
 	var all []differential.Update
 	for {
-		us, sts, err := r.Next(max)
+		us, sts, err := r.Next(limit)
 		if errors.Is(err, io.EOF) {
 			return all, states, nil
 		}

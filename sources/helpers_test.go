@@ -6,7 +6,6 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -55,13 +54,13 @@ func open(t testing.TB, src *CSVDir, prev map[string]FileState) *Reader {
 	return r
 }
 
-// drain reads r to its end with Next(max) and returns the rows and the
+// drain reads r to its end with Next(limit) and returns the rows and the
 // final state of every file, merged over the calls as the engine does.
-func drain(t testing.TB, r *Reader, max int, states map[string]FileState) []differential.Update {
+func drain(t testing.TB, r *Reader, limit int, states map[string]FileState) []differential.Update {
 	t.Helper()
 	var all []differential.Update
 	for {
-		us, sts, err := r.Next(max)
+		us, sts, err := r.Next(limit)
 		if errors.Is(err, io.EOF) {
 			if len(us) != 0 || len(sts) != 0 {
 				t.Fatalf("Next returned %d rows and %d states with io.EOF", len(us), len(sts))
@@ -71,8 +70,8 @@ func drain(t testing.TB, r *Reader, max int, states map[string]FileState) []diff
 		if err != nil {
 			t.Fatalf("Next: %v", err)
 		}
-		if max > 0 && len(us) > max {
-			t.Fatalf("Next(%d) returned %d rows", max, len(us))
+		if limit > 0 && len(us) > limit {
+			t.Fatalf("Next(%d) returned %d rows", limit, len(us))
 		}
 		checkStates(t, sts)
 		for _, st := range sts {
@@ -118,9 +117,3 @@ func rowStrings(us []differential.Update) []string {
 func itoa(i int64) string { return strconv.FormatInt(i, 10) }
 
 func cloneStates(m map[string]FileState) map[string]FileState { return maps.Clone(m) }
-
-func sortedRows(us []differential.Update) []string {
-	s := rowStrings(us)
-	slices.Sort(s)
-	return s
-}

@@ -47,7 +47,7 @@ type DumpOptions struct {
 type DumpEntry struct {
 	LSN  uint64 `json:"lsn,omitempty"` // 0 for a checkpoint run
 	Kind string `json:"kind"`
-	// Committed is false for a record after the last commit: the next run
+	// Committed is false for a record after the last commit: the next execution
 	// cuts it.
 	Committed bool   `json:"committed"`
 	File      string `json:"file"`
@@ -139,7 +139,7 @@ type DumpSummary struct {
 }
 
 // Folded reports whether the log is empty because everything was folded
-// into a checkpoint, as after a run that finished: its records are gone,
+// into a checkpoint, as after an execution that finished: its records are gone,
 // its state is in the checkpoint's runs (DumpOptions.Checkpoint).
 func (s DumpSummary) Folded() bool { return s.Records == 0 && s.Manifest != "" }
 

@@ -3,12 +3,9 @@ package tool
 import (
 	"errors"
 	"fmt"
-	"io/fs"
-	"path/filepath"
 	"strings"
 
 	"github.com/pwlog/pwlog/checkpoint"
-	"github.com/pwlog/pwlog/internal/base"
 	"github.com/pwlog/pwlog/internal/storage"
 	"github.com/pwlog/pwlog/vfs"
 	"github.com/pwlog/pwlog/wal"
@@ -31,61 +28,13 @@ var (
 )
 
 // MarkerError reports a storage whose format marker (the file PWLOG) is
-// damaged: it does not hold a format marker, or it is missing while the
-// directory holds a log or checkpoints. The storage is one, damaged; its
-// log and checkpoints may be intact, and Verify checks them. It wraps
+// damaged or missing while its log or checkpoints exist. It wraps
 // ErrMarkerDamaged.
-type MarkerError struct {
-	Dir string
-	// Missing is true when there is no marker file; Content is what the
-	// file holds otherwise.
-	Missing bool
-	Content []byte
-	err     error // the storage's error
-}
+type MarkerError = storage.MarkerError
 
-func (e *MarkerError) Error() string {
-	return fmt.Sprintf("the format marker %s is damaged: %s %s", base.Marker, e.path(), e.what())
-}
-
-// what says what is wrong with the marker, after its path.
-func (e *MarkerError) what() string {
-	if e.Missing {
-		return fmt.Sprintf("is missing, but %s holds a %s/ or %s/", e.Dir, base.LogDir, base.CheckpointDir)
-	}
-	c, more := e.Content, ""
-	if len(c) > 40 {
-		c, more = c[:40], "..."
-	}
-	return fmt.Sprintf("holds %q%s, not %q", c, more, "pwlog storage format N\n")
-}
-
-func (e *MarkerError) path() string { return filepath.Join(e.Dir, base.Marker) }
-
-// Unwrap returns the storage's error, which wraps ErrMarkerDamaged.
-func (e *MarkerError) Unwrap() error { return e.err }
-
-// checkStorage returns the format of the storage dir, as storage.Check,
-// with a damaged marker reported as a *MarkerError.
-func checkStorage(fsys vfs.FS, dir string) (int, error) {
-	format, err := storage.Check(fsys, dir)
-	if !errors.Is(err, ErrMarkerDamaged) {
-		return format, err
-	}
-	me := &MarkerError{Dir: dir, err: err}
-	b, rerr := vfs.ReadFile(fsys, me.path())
-	switch {
-	case errors.Is(rerr, fs.ErrNotExist):
-		me.Missing = true
-	case rerr != nil:
-		// The marker was read a moment ago: the storage's error says
-		// what it held.
-		return 0, err
-	default:
-		me.Content = b
-	}
-	return 0, me
-}
+// checkStorage returns the format of the storage dir (storage.Check); a
+// damaged marker is a *MarkerError.
+func checkStorage(fsys vfs.FS, dir string) (int, error) { return storage.Check(fsys, dir) }
 
 // UnknownNameError reports a source, operator or sink that Dump was asked
 // to select and the storage does not know: no catalog, offset,

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"path/filepath"
 
 	"github.com/pwlog/pwlog/checkpoint"
 	"github.com/pwlog/pwlog/differential"
@@ -44,7 +45,7 @@ type VerifyReport struct {
 	// Problems is the damage: the storage is sound when there is none.
 	Problems []Problem `json:"problems"`
 	// Notes are findings that are not damage: a torn or uncommitted log
-	// tail the next run cuts, files the next compaction deletes.
+	// tail the next execution cuts, files the next compaction deletes.
 	Notes []string `json:"notes"`
 	// What was checked.
 	Records   int   `json:"records"`
@@ -94,8 +95,8 @@ func Verify(ctx context.Context, dir string, opts *ReadOptions) (*VerifyReport, 
 	}
 
 	if me := v.markerErr; me != nil {
-		vr.problem(me.path(), -1, 0, "the format marker %s is damaged: it %s; the log and checkpoints were checked as format %d",
-			base.Marker, me.what(), v.format)
+		vr.problem(filepath.Join(me.Dir, base.Marker), -1, 0, "the format marker %s is damaged: it %s; the log and checkpoints were checked as format %d",
+			base.Marker, me.Reason(), v.format)
 	}
 	vr.checkManifests()
 	if err := vr.checkRuns(ctx, progress); err != nil {
@@ -170,7 +171,7 @@ func (vr *verifier) checkManifests() {
 		}
 	}
 	for _, n := range v.temps {
-		vr.note("%s is a temporary file a crashed write left: the next run or compaction deletes it", v.cpPath(n))
+		vr.note("%s is a temporary file a crashed write left: the next execution or compaction deletes it", v.cpPath(n))
 	}
 }
 
@@ -310,10 +311,10 @@ func (vr *verifier) checkLog(scan wal.Info) {
 		if scan.TailDamage != "" {
 			why = "a torn tail: " + scan.TailDamage
 		}
-		vr.note("the log ends with %d bytes after its last commit (LSN %d), %s: the next run cuts them, as a crash leaves them", scan.TailBytes, scan.LastCommitLSN, why)
+		vr.note("the log ends with %d bytes after its last commit (LSN %d), %s: the next execution cuts them, as a crash leaves them", scan.TailBytes, scan.LastCommitLSN, why)
 	}
 	for _, f := range scan.Interrupted {
-		vr.note("%s: a log truncation a crash interrupted; the next run completes it", f)
+		vr.note("%s: a log truncation a crash interrupted; the next execution completes it", f)
 	}
 	for _, f := range scan.Broken {
 		vr.note("%s: a copy an earlier repair kept of a log tail it cut", f)

@@ -125,7 +125,7 @@ func TestVerifyDamagedMarker(t *testing.T) {
 			var me *MarkerError
 			if !errors.As(err, &me) || !errors.Is(err, ErrMarkerDamaged) || !errors.Is(err, ErrFormat) || !IsDamage(err) ||
 				me.Dir != dir || me.Missing != (c.name == "deleted") ||
-				!strings.HasPrefix(err.Error(), "the format marker PWLOG is damaged: "+marker+" "+strings.TrimPrefix(c.want, "it ")) {
+				!strings.HasPrefix(err.Error(), "pwlog: the format marker PWLOG is damaged: "+marker+" "+strings.TrimPrefix(c.want, "it ")) {
 				t.Errorf("%s: tool %d: %v", c.name, i, err)
 			}
 		}

@@ -26,7 +26,7 @@ import (
 // recorded but not enforced. Errors are those the operating system would
 // return, as *fs.PathError or *os.LinkError, with the same errnos
 // underneath (fs.ErrNotExist, fs.ErrExist, syscall.ENOTDIR, EISDIR,
-// ENOTEMPTY, EBADF, EINVAL, EWOULDBLOCK).
+// ENOTEMPTY, EBADF, EINVAL; a held lock is ErrLockHeld over EWOULDBLOCK).
 //
 // Rename follows os.Rename on Linux, including its refusal to rename
 // onto an existing directory (fs.ErrExist, even if it is empty).
@@ -351,8 +351,9 @@ func (m *MemFS) SyncDir(name string) error {
 }
 
 // Lock creates name if needed and opens it read-write, failing with an
-// error wrapping syscall.EWOULDBLOCK while another handle from Lock on
-// the same file (under any of its names) is open.
+// error wrapping ErrLockHeld (and so syscall.EWOULDBLOCK, see
+// ErrLockHeld) while another handle from Lock on the same file (under
+// any of its names) is open.
 func (m *MemFS) Lock(name string) (File, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -361,7 +362,7 @@ func (m *MemFS) Lock(name string) (File, error) {
 		return nil, err
 	}
 	if f.n.locked {
-		return nil, &fs.PathError{Op: "flock", Path: name, Err: syscall.EWOULDBLOCK}
+		return nil, lockHeld("flock", name, syscall.EWOULDBLOCK)
 	}
 	f.n.locked, f.lock = true, true
 	return f, nil

@@ -47,6 +47,7 @@ var errKinds = []struct {
 	{"EBADF", syscall.EBADF},
 	{"EINVAL", syscall.EINVAL},
 	{"EWOULDBLOCK", syscall.EWOULDBLOCK},
+	{"ErrLockHeld", ErrLockHeld},
 	{"EPERM", syscall.EPERM},
 	{"EBUSY", syscall.EBUSY},
 }
@@ -542,8 +543,8 @@ func TestMemLock(t *testing.T) {
 	}
 	_, err = m.Lock("/lk")
 	var pe *fs.PathError
-	if !errors.Is(err, syscall.EWOULDBLOCK) || !errors.As(err, &pe) || pe.Op != "flock" {
-		t.Fatalf("second Lock = %v; want a flock *fs.PathError wrapping EWOULDBLOCK", err)
+	if !errors.Is(err, ErrLockHeld) || !errors.Is(err, syscall.EWOULDBLOCK) || !errors.As(err, &pe) || pe.Op != "flock" {
+		t.Fatalf("second Lock = %v; want a flock *fs.PathError wrapping ErrLockHeld and EWOULDBLOCK", err)
 	}
 	// An ordinary open does not take the lock.
 	f, err := m.OpenFile("/lk", os.O_RDWR, 0)
@@ -551,8 +552,8 @@ func TestMemLock(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.Close()
-	if _, err := m.Lock("/lk"); !errors.Is(err, syscall.EWOULDBLOCK) {
-		t.Fatalf("Lock after closing a plain handle = %v; want EWOULDBLOCK", err)
+	if _, err := m.Lock("/lk"); !errors.Is(err, ErrLockHeld) {
+		t.Fatalf("Lock after closing a plain handle = %v; want ErrLockHeld", err)
 	}
 	// A clone holds no locks.
 	if l2, err := m.CrashClone(rand.New(rand.NewPCG(1, 2))).Lock("/lk"); err != nil {

@@ -100,14 +100,6 @@ func (r *Recorder) rel(name string) (string, bool) {
 	return rel, true
 }
 
-// inode returns fi's inode number, or 0 if it has none.
-func inode(fi fs.FileInfo) uint64 {
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		return uint64(st.Ino)
-	}
-	return 0
-}
-
 // tracked reports whether fi is a kind of file the shadow holds.
 func tracked(fi fs.FileInfo) bool { return fi.IsDir() || fi.Mode().IsRegular() }
 
@@ -348,7 +340,8 @@ func (r *Recorder) Lstat(name string) (fs.FileInfo, error) { return os.Lstat(nam
 func (r *Recorder) SyncDir(name string) error { return SyncFile(r, name) }
 
 // Lock creates name if needed, opens it read-write and takes an exclusive
-// flock on it without waiting, as Default.Lock does.
+// lock on it without waiting, as Default.Lock does; a held lock fails
+// with an error wrapping ErrLockHeld.
 func (r *Recorder) Lock(name string) (File, error) {
 	rel, ok := r.rel(name)
 	if !ok {

@@ -222,11 +222,11 @@ func TestRecorderLock(t *testing.T) {
 	name := filepath.Join(root, "LOCK")
 	l, err := r.Lock(name)
 	must(t, err)
-	if _, err := r.Lock(name); !errors.Is(err, syscall.EWOULDBLOCK) {
-		t.Fatalf("second Lock = %v; want EWOULDBLOCK", err)
+	if _, err := r.Lock(name); !errors.Is(err, ErrLockHeld) || !errors.Is(err, syscall.EWOULDBLOCK) {
+		t.Fatalf("second Lock = %v; want ErrLockHeld and EWOULDBLOCK", err)
 	}
-	if _, err := Default.Lock(name); !errors.Is(err, syscall.EWOULDBLOCK) {
-		t.Fatalf("Lock through the OS = %v; want EWOULDBLOCK", err)
+	if _, err := Default.Lock(name); !errors.Is(err, ErrLockHeld) || !errors.Is(err, syscall.EWOULDBLOCK) {
+		t.Fatalf("Lock through the OS = %v; want ErrLockHeld and EWOULDBLOCK", err)
 	}
 	must(t, l.Close())
 	l, err = r.Lock(name)

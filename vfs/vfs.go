@@ -29,6 +29,8 @@ import (
 	"os"
 	"path/filepath"
 	"syscall"
+
+	"github.com/pwlog/pwlog/internal/base"
 )
 
 // File is an open file.
@@ -77,14 +79,53 @@ type FS interface {
 	// SyncDir makes the entries of directory name durable.
 	SyncDir(name string) error
 	// Lock creates name if needed, opens it read-write and takes an
-	// exclusive advisory lock on it without waiting; a lock held by
-	// another holder fails with an error wrapping syscall.EWOULDBLOCK.
-	// Closing the returned File releases the lock, as does the death of
-	// the process.
+	// exclusive lock on it without waiting; a lock held by another holder
+	// (another process, or another File from Lock in this one) fails with
+	// an error wrapping ErrLockHeld. Closing the returned File releases
+	// the lock, as does the death of the process. The lock keeps out
+	// other Locks only: the file's contents stay readable and writable
+	// through other opens.
 	Lock(name string) (File, error)
 }
 
-// Default is the operating system's filesystem.
+// ErrLockHeld is the error, wrapped, of an FS.Lock that finds the lock
+// held by another holder. Default (wherever the operating system has
+// locks), MemFS, Recorder and the FS of package errorfs fail so, and an
+// FS of another package should too. Such an error also satisfies
+// errors.Is(err, syscall.EWOULDBLOCK), the errno with which flock
+// reports a held lock, so that callers testing for that errno keep
+// working on every operating system. Underneath, it wraps the operating
+// system's own error: EWOULDBLOCK on Unix, ERROR_LOCK_VIOLATION on
+// Windows.
+var ErrLockHeld = errors.New("lock held by another holder")
+
+// lockHeldError is the error of a Lock that found the lock held: it is
+// ErrLockHeld and syscall.EWOULDBLOCK for errors.Is, and unwraps to the
+// operating system's error, if any.
+type lockHeldError struct{ cause error }
+
+func (e lockHeldError) Error() string {
+	if e.cause == nil {
+		return ErrLockHeld.Error()
+	}
+	return ErrLockHeld.Error() + " (" + e.cause.Error() + ")"
+}
+
+func (e lockHeldError) Is(target error) bool {
+	return target == ErrLockHeld || target == error(syscall.EWOULDBLOCK)
+}
+
+func (e lockHeldError) Unwrap() error { return e.cause }
+
+// lockHeld returns the error of a Lock of name, operation op, that found
+// the lock held; cause is the operating system's error, or nil.
+func lockHeld(op, name string, cause error) error {
+	return &fs.PathError{Op: op, Path: name, Err: lockHeldError{cause}}
+}
+
+// Default is the operating system's filesystem. Its Lock is flock on
+// Linux, macOS, illumos and the BSDs and LockFileEx on Windows; on other
+// systems it fails with an error wrapping errors.ErrUnsupported.
 var Default FS = osFS{}
 
 type osFS struct{}
@@ -119,20 +160,6 @@ func (osFS) Lock(name string) (File, error) {
 		return nil, err
 	}
 	return osFile{f}, nil
-}
-
-// lockFile creates name if needed, opens it read-write and takes an
-// exclusive flock on it without waiting.
-func lockFile(name string) (*os.File, error) {
-	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o644)
-	if err != nil {
-		return nil, err
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		f.Close()
-		return nil, &fs.PathError{Op: "flock", Path: name, Err: err}
-	}
-	return f, nil
 }
 
 // Open opens name for reading.
@@ -170,9 +197,9 @@ func ReadFile(fsys FS, name string) ([]byte, error) {
 // WriteFileAtomic replaces name with data durably: a temporary file
 // beside it is written and synced, renamed over name, and the directory
 // synced. A crash leaves the old contents or the new ones, whole (and
-// perhaps the temporary file, name+".tmp").
+// perhaps the temporary file, name+base.TempSuffix: ".tmp").
 func WriteFileAtomic(fsys FS, name string, data []byte, perm fs.FileMode) error {
-	tmp := name + ".tmp"
+	tmp := name + base.TempSuffix
 	f, err := fsys.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, perm)
 	if err != nil {
 		return err

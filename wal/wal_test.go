@@ -401,7 +401,7 @@ func TestSyncInterval(t *testing.T) {
 		t.Fatal(err)
 	}
 	elapsed := time.Since(start)
-	if n, max := syncs.Load()-1, int64(elapsed/interval)+1; n > max {
+	if n, most := syncs.Load()-1, int64(elapsed/interval)+1; n > most {
 		t.Fatalf("%d fsyncs in %v: more than one per %v", n, elapsed, interval)
 	}
 

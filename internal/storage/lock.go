@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/pwlog/pwlog/internal/base"
@@ -42,7 +41,7 @@ func TakeLock(fsys vfs.FS, dir string) (*Lock, error) {
 }
 
 // lockHeld reports whether a Lock error says another process holds it.
-func lockHeld(err error) bool { return errors.Is(err, syscall.EWOULDBLOCK) }
+func lockHeld(err error) bool { return errors.Is(err, vfs.ErrLockHeld) }
 
 func describeHolder(s string) string {
 	s = strings.TrimSpace(s)

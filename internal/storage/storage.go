@@ -1,7 +1,6 @@
 // Package storage is what every reader and writer of a pwlog storage
-// directory shares: its format marker, its lock, a read-only view of its
-// checkpoint files, and State, the one fold of a manifest and the
-// committed log into what they describe. The engine (package pwlog) and
+// directory shares: its format marker, its lock, and State, the one fold
+// of a manifest and the committed log into what they describe. The engine (package pwlog) and
 // the tools (package tool) both use it; the layout of the directory is
 // drawn in package base.
 package storage
@@ -13,7 +12,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 
 	"github.com/pwlog/pwlog/internal/base"
 	"github.com/pwlog/pwlog/vfs"
@@ -25,10 +23,42 @@ const FormatVersion = 1
 // ErrFormat reports a storage directory this build cannot use.
 var ErrFormat = errors.New("pwlog: unsupported storage")
 
-// ErrMarkerDamaged reports a storage whose format marker is not one: the
-// directory holds a log or checkpoints, so it is a storage, but the
-// marker cannot tell which format. It wraps ErrFormat.
+// ErrMarkerDamaged reports a storage whose format marker is damaged
+// (see MarkerError). It wraps ErrFormat.
 var ErrMarkerDamaged = fmt.Errorf("%w: damaged format marker", ErrFormat)
+
+// MarkerError reports a storage whose format marker (the file PWLOG) is
+// damaged: it does not hold a format marker, or it is missing while the
+// directory holds a log or checkpoints. The directory is a storage,
+// damaged; its log and checkpoints may be intact, and tool.Verify checks
+// them. It wraps ErrMarkerDamaged.
+type MarkerError struct {
+	Dir string
+	// Missing is true when there is no marker file; Content is what the
+	// file holds otherwise.
+	Missing bool
+	Content []byte
+}
+
+func (e *MarkerError) Error() string {
+	return fmt.Sprintf("pwlog: the format marker %s is damaged: %s %s", base.Marker, filepath.Join(e.Dir, base.Marker), e.Reason())
+}
+
+// Reason says what is wrong with the marker, as a predicate of it:
+// "holds ..., not ..." or "is missing, but ...".
+func (e *MarkerError) Reason() string {
+	if e.Missing {
+		return fmt.Sprintf("is missing, but %s holds a %s/ or %s/", e.Dir, base.LogDir, base.CheckpointDir)
+	}
+	c, more := e.Content, ""
+	if len(c) > 40 {
+		c, more = c[:40], "..."
+	}
+	return fmt.Sprintf("holds %q%s, not %q", c, more, "pwlog storage format N\n")
+}
+
+// Unwrap returns ErrMarkerDamaged.
+func (e *MarkerError) Unwrap() error { return ErrMarkerDamaged }
 
 func markerText(v int) []byte { return fmt.Appendf(nil, "pwlog storage format %d\n", v) }
 
@@ -44,7 +74,7 @@ func ReadMarker(fsys vfs.FS, dir string) (int, error) {
 	}
 	var v int
 	if _, err := fmt.Sscanf(string(b), "pwlog storage format %d", &v); err != nil || !slices.Equal(b, markerText(v)) {
-		return 0, fmt.Errorf("%w: %s holds %q, not \"pwlog storage format N\"", ErrMarkerDamaged, p, truncate(b, 40))
+		return 0, &MarkerError{Dir: dir, Content: b}
 	}
 	switch {
 	case v > FormatVersion:
@@ -55,20 +85,13 @@ func ReadMarker(fsys vfs.FS, dir string) (int, error) {
 	return v, nil
 }
 
-func truncate(b []byte, n int) string {
-	if len(b) > n {
-		return string(b[:n]) + "..."
-	}
-	return string(b)
-}
-
 // Check returns the format of the existing storage dir. It fails,
 // wrapping ErrFormat, when dir is not a pwlog storage this build reads,
 // and wrapping fs.ErrNotExist when dir does not exist.
 func Check(fsys vfs.FS, dir string) (int, error) {
 	fi, err := fsys.Stat(dir)
 	if err != nil {
-		return 0, fmt.Errorf("pwlog: storage %s: %w", dir, err)
+		return 0, fmt.Errorf("pwlog: storage: %w", err)
 	}
 	if !fi.IsDir() {
 		return 0, fmt.Errorf("%w: %s is not a directory", ErrFormat, dir)
@@ -76,7 +99,7 @@ func Check(fsys vfs.FS, dir string) (int, error) {
 	format, err := ReadMarker(fsys, dir)
 	if errors.Is(err, fs.ErrNotExist) {
 		if hasData(fsys, dir) {
-			return 0, fmt.Errorf("%w: %s has a %s/ or %s/ but its %s marker is missing", ErrMarkerDamaged, dir, base.LogDir, base.CheckpointDir, base.Marker)
+			return 0, &MarkerError{Dir: dir, Missing: true}
 		}
 		return 0, fmt.Errorf("%w: %s is not a pwlog storage: it has no %s marker", ErrFormat, dir, base.Marker)
 	}
@@ -104,7 +127,7 @@ func EnsureMarker(fsys vfs.FS, dir string) error {
 		return fmt.Errorf("pwlog: %w", err)
 	}
 	if hasData(fsys, dir) {
-		return fmt.Errorf("%w: %s has a %s/ or %s/ but no %s marker", ErrMarkerDamaged, dir, base.LogDir, base.CheckpointDir, base.Marker)
+		return &MarkerError{Dir: dir, Missing: true}
 	}
 	path := filepath.Join(dir, base.Marker)
 	if err := vfs.WriteFileAtomic(fsys, path, markerText(FormatVersion), 0o644); err != nil {
@@ -152,10 +175,4 @@ func Bytes(fsys vfs.FS, dir string) int64 {
 		}
 	})
 	return n
-}
-
-// isTemp reports whether the slash-separated name is a temporary file.
-func isTemp(name string) bool {
-	b := name[strings.LastIndexByte(name, '/')+1:]
-	return strings.HasPrefix(b, base.TempPrefix) || strings.HasSuffix(b, base.TempSuffix)
 }

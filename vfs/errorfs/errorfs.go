@@ -73,7 +73,8 @@ func (o Op) String() string { return o.Kind.String() + " " + o.Path }
 
 // ErrInjected marks every error this package makes: errors.Is(err,
 // ErrInjected) tells an injected failure from a real one. The injected
-// error also wraps its errno (syscall.EIO, syscall.ENOSPC).
+// error also wraps its errno (syscall.EIO, syscall.ENOSPC); an injected
+// syscall.EWOULDBLOCK at an OpLock is also vfs.ErrLockHeld, a held lock.
 var ErrInjected = errors.New("errorfs: injected error")
 
 // Error is an injected error.
@@ -86,8 +87,17 @@ func (e *Error) Error() string {
 	return fmt.Sprintf("%s: %v (injected)", e.Op, e.Errno)
 }
 
-// Is makes errors.Is(err, ErrInjected) true.
-func (e *Error) Is(target error) bool { return target == ErrInjected }
+// Is makes errors.Is(err, ErrInjected) true, and errors.Is(err,
+// vfs.ErrLockHeld) true for syscall.EWOULDBLOCK at an OpLock.
+func (e *Error) Is(target error) bool {
+	switch target {
+	case ErrInjected:
+		return true
+	case vfs.ErrLockHeld:
+		return e.Op.Kind == OpLock && e.Errno == syscall.EWOULDBLOCK
+	}
+	return false
+}
 
 // Unwrap returns the errno.
 func (e *Error) Unwrap() error { return e.Errno }
@@ -100,9 +110,6 @@ type Injector interface {
 
 // Predicate selects operations.
 type Predicate func(Op) bool
-
-// Any selects every operation.
-func Any(Op) bool { return true }
 
 // Mutating selects the operations that change the filesystem (Kind.Mutates).
 func Mutating(op Op) bool { return op.Kind.Mutates() }
@@ -366,7 +373,8 @@ func (f *FS) SyncDir(name string) error {
 	return f.base.SyncDir(name)
 }
 
-// Lock implements vfs.FS.
+// Lock implements vfs.FS. A lock held underneath fails as the
+// underlying FS fails, with an error wrapping vfs.ErrLockHeld.
 func (f *FS) Lock(name string) (vfs.File, error) {
 	if err := f.check(OpLock, name); err != nil {
 		return nil, pathErr("flock", name, err)

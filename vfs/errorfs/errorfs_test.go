@@ -68,3 +68,30 @@ func TestToggleAndCounter(t *testing.T) {
 		t.Fatalf("counted %d mutating operations, want 5", c.Count())
 	}
 }
+
+// TestLockHeld: a lock held underneath passes through as vfs.ErrLockHeld;
+// an injected EWOULDBLOCK at a Lock is a held lock too, an injected EIO
+// is not.
+func TestLockHeld(t *testing.T) {
+	name := filepath.Join(t.TempDir(), "LOCK")
+	tg := NewToggle(syscall.EWOULDBLOCK, Kinds(OpLock))
+	fsys := Wrap(vfs.Default, tg)
+	l, err := fsys.Lock(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if _, err := fsys.Lock(name); !errors.Is(err, vfs.ErrLockHeld) || errors.Is(err, ErrInjected) {
+		t.Fatalf("second Lock: %v, want the real vfs.ErrLockHeld", err)
+	}
+	tg.Set(true)
+	other := filepath.Join(filepath.Dir(name), "OTHER")
+	if _, err := fsys.Lock(other); !errors.Is(err, vfs.ErrLockHeld) || !errors.Is(err, ErrInjected) {
+		t.Fatalf("Lock with EWOULDBLOCK injected: %v, want an injected vfs.ErrLockHeld", err)
+	}
+	eio := NewToggle(syscall.EIO, Kinds(OpLock))
+	eio.Set(true)
+	if _, err := Wrap(vfs.Default, eio).Lock(other); !errors.Is(err, syscall.EIO) || errors.Is(err, vfs.ErrLockHeld) {
+		t.Fatalf("Lock with EIO injected: %v, want EIO and no held lock", err)
+	}
+}

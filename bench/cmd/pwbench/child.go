@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/pwlog/pwlog"
@@ -25,7 +24,8 @@ import (
 type childResult struct {
 	Seconds float64 `json:"seconds"` // the work alone, without process start
 	Rows    int     `json:"rows,omitempty"`
-	// PeakRSS is filled in by the parent from the child's rusage.
+	// PeakRSS is filled in by the parent from the child's rusage (see
+	// peakRSS): 0 where the operating system does not report it.
 	PeakRSS int64 `json:"-"`
 }
 
@@ -48,9 +48,7 @@ func spawnEnv(env []string, job string, args ...string) childResult {
 	}
 	var r childResult
 	check(json.Unmarshal([]byte(out.String()), &r))
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		r.PeakRSS = ru.Maxrss << 10 // KiB on Linux
-	}
+	r.PeakRSS = peakRSS(cmd.ProcessState)
 	return r
 }
 

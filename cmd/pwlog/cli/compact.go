@@ -19,7 +19,7 @@ the committed log into the checkpoint, merges runs, truncates the log
 behind the new checkpoint and deletes the files nothing uses. It takes
 the storage's lock, so it refuses while a pipeline runs on DIR. It
 prints the storage's size before and after: N -> M bytes. When the log
-holds nothing to fold (a run that finished folded it) it only deletes
+holds nothing to fold (an execution that finished folded it) it only deletes
 garbage.
 
 Exit status: 0 when it compacted or had nothing to do, 1 when it met

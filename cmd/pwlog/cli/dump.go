@@ -29,14 +29,14 @@ func newDump(o *options) *cobra.Command {
 		Long: `dump prints the records of the storage directory DIR's log, one per line,
 in LSN order, without changing the storage. Rows are decoded and their
 values named by the pipeline's columns. Records after the last commit,
-which the next run cuts, are marked uncommitted. With --json each line is
+which the next execution cuts, are marked uncommitted. With --json each line is
 one JSON object.
 
 Kinds: pipeline (the pipeline's fingerprint and columns), input (a
 source's rows of a time), state (an operator's state deltas), output (a
 sink's rows), commit (ends a time: the sources' offsets, sink acks).
 
-A run that finishes, and pwlog compact, fold the log into the checkpoint:
+An execution that finishes, and pwlog compact, fold the log into the checkpoint:
 its records are gone and dump prints nothing (it says so on stderr);
 --checkpoint prints the checkpoint's state, one line per group of each
 run.

@@ -109,10 +109,10 @@ func printInspect(p *printer, s *tool.StorageInfo) {
 		if u.Damage != "" {
 			what = "a torn tail: " + u.Damage
 		}
-		p.linef("  uncommitted tail: %s, %d records, %s; the next run cuts it", size(u.Bytes), u.Records, what)
+		p.linef("  uncommitted tail: %s, %d records, %s; the next execution cuts it", size(u.Bytes), u.Records, what)
 	}
 	for _, f := range w.Interrupted {
-		p.linef("  interrupted truncation: %s (the next run completes it)", f)
+		p.linef("  interrupted truncation: %s (the next execution completes it)", f)
 	}
 	for _, f := range w.Broken {
 		p.linef("  copy of a cut tail: %s", f)

@@ -1,0 +1,9 @@
+//go:build !unix
+
+package main
+
+import "os"
+
+// peakRSS returns 0: the rusage of an exited process holds no peak
+// resident set size here.
+func peakRSS(*os.ProcessState) int64 { return 0 }
