@@ -37,7 +37,7 @@ var ErrLocked = storage.ErrLocked
 var ErrPipelineChanged = errors.New("pwlog: the pipeline differs from the one that wrote the storage")
 
 // open takes the storage, replays the log into the operators and sinks,
-// and seeks the sources (DESIGN section 7).
+// and seeks the sources (ARCHITECTURE.md, section 7).
 func (e *engine) open() error {
 	for _, s := range e.p.sinks {
 		e.sinks = append(e.sinks, &sinkState{n: s})

@@ -142,7 +142,7 @@ func (s *CSVDir) Open(prev map[string]FileState) (*Reader, error) {
 	}
 	files, err := listCSV(s.Dir)
 	if err != nil {
-		return nil, fmt.Errorf("sources: source %q: list %s: %w", s.Name, s.Dir, err)
+		return nil, fmt.Errorf("sources: list the directory: %w", err)
 	}
 	r := &Reader{src: s, br: bufio.NewReaderSize(nil, readBufferSize), head: make([]byte, 0, headSize)}
 	seen := make(map[string]bool, len(files))
@@ -184,16 +184,16 @@ func (s *CSVDir) Open(prev map[string]FileState) (*Reader, error) {
 // checkSchema refuses schemas the reader cannot fill.
 func (s *CSVDir) checkSchema() error {
 	if len(s.Schema) == 0 {
-		return fmt.Errorf("sources: source %q: empty schema", s.Name)
+		return errors.New("sources: empty schema")
 	}
 	for i, c := range s.Schema {
 		if s.Schema.Index(c.Name) != i {
-			return fmt.Errorf("sources: source %q: duplicate column %q", s.Name, c.Name)
+			return fmt.Errorf("sources: duplicate column %q", c.Name)
 		}
 		switch c.Type {
 		case differential.KindString, differential.KindInt, differential.KindFloat, differential.KindBool:
 		default:
-			return fmt.Errorf("sources: source %q: column %q: type %s cannot be read from CSV", s.Name, c.Name, c.Type)
+			return fmt.Errorf("sources: column %q: type %s cannot be read from CSV", c.Name, c.Type)
 		}
 	}
 	return nil
