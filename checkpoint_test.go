@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -20,6 +21,7 @@ import (
 	"github.com/pwlog/pwlog/internal/tutorial"
 	"github.com/pwlog/pwlog/tool"
 	"github.com/pwlog/pwlog/vfs"
+	"github.com/pwlog/pwlog/vfs/errorfs"
 )
 
 func latestManifest(t *testing.T, storage string) (seq, lsn uint64, runs int) {
@@ -167,5 +169,37 @@ func TestCompactionByTime(t *testing.T) {
 	}
 	if seq, _, _ := latestManifest(t, storage); seq < 3 {
 		t.Fatalf("%d compactions over 20 commits with a 1ns interval", seq)
+	}
+}
+
+// A storage whose log was never folded (the first execution's final
+// compaction failed) gets its first checkpoint from the next execution,
+// even when that one reads nothing new.
+func TestFirstCheckpointAfterFailedCompaction(t *testing.T) {
+	dir := t.TempDir()
+	input := filepath.Join(dir, "input")
+	os.Mkdir(input, 0o755)
+	copyFiles(t, "testdata/tutorial/run1", input)
+	store := filepath.Join(dir, "storage")
+	stop := errorfs.NewSticky(errorfs.NewOnIndex(0, syscall.EIO, errorfs.And(errorfs.Kinds(errorfs.OpCreate), errorfs.PathContains("checkpoints"))))
+	cfg := quietConfig(store)
+	cfg.FS = errorfs.Wrap(vfs.Default, stop)
+	p := pwlog.New()
+	tutorial.Sessions(p, input, 300).WriteCSV("output", filepath.Join(dir, "out.csv"), pwlog.SinkOptions{Append: true})
+	if err := p.Run(context.Background(), cfg); err == nil || !stop.Tripped() {
+		t.Fatalf("the first execution should fail at its compaction: %v", err)
+	}
+	manifests := func() int {
+		ms, _ := filepath.Glob(filepath.Join(store, base.CheckpointDir, base.ManifestPrefix+"*"))
+		return len(ms)
+	}
+	if n := manifests(); n != 0 {
+		t.Fatalf("%d manifests after the failed compaction", n)
+	}
+	if err := runSessions(t, input, filepath.Join(dir, "out.csv"), store, true); err != nil {
+		t.Fatal(err)
+	}
+	if n := manifests(); n != 1 {
+		t.Fatalf("%d manifests after an execution with nothing new, want 1", n)
 	}
 }

@@ -1,6 +1,7 @@
 package pwlog_test
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -63,6 +64,9 @@ func TestErrorsWrappedOnce(t *testing.T) {
 	tutorial.Sessions(changed, input, 600).WriteCSV("output", filepath.Join(dir, "b.csv"))
 	err = changed.Run(t.Context(), quietConfig(filepath.Join(dir, "s2")))
 	checkWrappedOnce(t, "changed pipeline in the log", err, []string{"pipeline differs"}, "max_gap=600")
+	if !errors.Is(err, pwlog.ErrPipelineChanged) {
+		t.Errorf("changed pipeline in the log: %v is not ErrPipelineChanged", err)
+	}
 
 	// A consumed file rewritten, without Retract: the error says what
 	// would handle it.

@@ -212,8 +212,11 @@ func (e *engine) openCheckpoint(ctx context.Context, b backend.Backend) (*storag
 	e.comp = comp
 	m := comp.Manifest()
 	st, err := storage.NewState(m)
-	if err != nil || m == nil {
-		return st, err
+	if err != nil {
+		return nil, fmt.Errorf("pwlog: %w", err)
+	}
+	if m == nil {
+		return st, nil
 	}
 	if err := e.checkFingerprint(m.Fingerprint); err != nil {
 		return nil, err
@@ -322,7 +325,7 @@ func (e *engine) replay(st *storage.State) error {
 		return fmt.Errorf("pwlog: replay: %w", err)
 	}
 	e.restored = st.Summary()
-	e.offsets, e.clock, e.foldedLSN = st.Offsets, st.Clock, st.LSN
+	e.offsets, e.clock, e.foldedLSN = st.Offsets, st.Clock, 0
 	if m := st.Manifest; m != nil {
 		e.foldedLSN = m.LSN
 	}

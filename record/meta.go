@@ -108,4 +108,8 @@ type Summary struct {
 	// Entries counts, per ArrangementKey, the entries of the
 	// checkpoint's runs plus the state deltas of the log after it.
 	Entries map[string]int64
+	// Unacked lists, per sink, the times of the committed output records
+	// after the sink's ack, in log order: what a restart re-emits where
+	// the sink's file lacks it. Nil when there are none.
+	Unacked map[string][]uint64
 }

@@ -151,7 +151,12 @@ func Inspect(ctx context.Context, dir string, opts *ReadOptions) (*StorageInfo, 
 		info.Checkpoint = v.checkpointInfo()
 	}
 	st := v.state
-	st.Problem = func(e *storage.BatchError) { info.Problems = append(info.Problems, e.Error()) }
+	// at places the records of the batch being folded, for its problems.
+	at := map[uint64]wal.Entry{}
+	st.Problem = func(be *storage.BatchError) {
+		e := at[be.LSN]
+		info.Problems = append(info.Problems, fmt.Sprintf("%s offset %d (LSN %d): %s record: %s", e.File, e.Offset, be.LSN, record.KindName(be.Kind), be.Reason))
+	}
 	var tail TailInfo
 	scan, err := v.scanLog(o.Progress, func(e wal.Entry) error {
 		if err := ctx.Err(); err != nil {
@@ -161,8 +166,15 @@ func Inspect(ctx context.Context, dir string, opts *ReadOptions) (*StorageInfo, 
 			tail.Records++
 			return nil
 		}
+		place := e
+		place.Data = nil
+		at[e.LSN] = place
 		if err := st.Add(e.Record); err != nil {
-			info.Problems = append(info.Problems, fmt.Sprintf("%s offset %d (LSN %d): %v", e.File, e.Offset, e.LSN, err))
+			// The fold's error names the LSN.
+			info.Problems = append(info.Problems, fmt.Sprintf("%s offset %d: %v", e.File, e.Offset, err))
+		}
+		if e.Kind == record.KindCommit {
+			clear(at)
 		}
 		return nil
 	})

@@ -269,7 +269,7 @@ func (vr *verifier) entry(e wal.Entry) {
 // batchProblem places a problem the fold found at its record.
 func (vr *verifier) batchProblem(be *storage.BatchError) {
 	e := vr.at[be.LSN]
-	vr.problem(e.File, e.Offset, be.LSN, "%s", be.Error())
+	vr.problem(e.File, e.Offset, be.LSN, "%s record: %s", record.KindName(be.Kind), be.Reason)
 }
 
 // checkRows decodes every row of a decoded record and checks that no

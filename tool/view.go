@@ -84,7 +84,12 @@ func openView(fsys vfs.FS, dir string, damagedMarker bool) (*view, error) {
 	}
 	if v.manifest != nil {
 		if v.state, err = storage.NewState(v.manifest); err != nil {
-			v.manifestErr = fmt.Errorf("%s: %w", v.cpPath(v.manifestName), err)
+			// Name the manifest by its path, as a decoding error does.
+			var ce *checkpoint.CorruptError
+			if errors.As(err, &ce) {
+				ce.Object = v.cpPath(v.manifestName)
+			}
+			v.manifestErr = err
 			v.manifest = nil
 		}
 	}

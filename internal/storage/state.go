@@ -127,6 +127,8 @@ func NewState(m *checkpoint.Manifest) (*State, error) {
 		return nil, &checkpoint.CorruptError{Object: checkpoint.ManifestName(m.Seq), Offset: -1, Reason: "engine state: " + err.Error()}
 	}
 	s.LSN, s.Clock, s.Fingerprint = m.LSN, m.Clock, m.Fingerprint
+	// The first commit after the checkpoint may not go back before it.
+	s.commits, s.lastBatch = 1, m.Clock
 	s.Offsets, s.Acks, s.Catalog = meta.Offsets, meta.Acks, meta.Catalog
 	for _, r := range m.Runs {
 		s.Entries[compaction.ArrKey{Operator: r.Operator, Arrangement: r.Arrangement}] += r.Entries
@@ -175,15 +177,34 @@ func (s *State) AddDecoded(lsn uint64, kind wal.Kind, v any, size int) error {
 	if lsn <= s.LSN {
 		return nil
 	}
+	if !decodedAs(kind, v) {
+		return fmt.Errorf("LSN %d: a %s record decoded as %T", lsn, record.KindName(kind), v)
+	}
 	if kind != record.KindCommit {
 		s.batch = append(s.batch, pending{lsn: lsn, kind: kind, v: v, size: size})
 		return nil
 	}
-	c, ok := v.(*record.Commit)
-	if !ok {
-		return fmt.Errorf("LSN %d: a commit record that is not one", lsn)
+	return s.commit(lsn, v.(*record.Commit))
+}
+
+// decodedAs reports whether v is what record.Decode returns for kind (an
+// input record may also be left undecoded: nil).
+func decodedAs(kind wal.Kind, v any) bool {
+	switch r := v.(type) {
+	case nil:
+		return kind == record.KindInput
+	case *record.Commit:
+		return kind == record.KindCommit && r != nil
+	case *record.Input:
+		return kind == record.KindInput && r != nil
+	case *record.State:
+		return kind == record.KindState && r != nil
+	case *record.Output:
+		return kind == record.KindOutput && r != nil
+	case *record.Pipeline:
+		return kind == record.KindPipeline && r != nil
 	}
-	return s.commit(lsn, c)
+	return false
 }
 
 func (s *State) problem(lsn uint64, kind wal.Kind, format string, args ...any) error {
@@ -266,16 +287,18 @@ func (s *State) commit(lsn uint64, c *record.Commit) error {
 
 // pipeline applies a committed pipeline record.
 func (s *State) pipeline(lsn uint64, r *record.Pipeline) error {
+	// The hook first: a reader that knows the pipeline (a restart) says
+	// how it differs from the stored one.
+	if s.OnPipeline != nil {
+		if err := s.OnPipeline(lsn, r); err != nil {
+			return err
+		}
+	}
 	if s.Fingerprint != nil {
 		if d := FingerprintDiff(s.Fingerprint, r.Lines); d != "" {
 			if err := s.problem(lsn, record.KindPipeline, "a second, different pipeline fingerprint in one storage: %s", d); err != nil {
 				return err
 			}
-		}
-	}
-	if s.OnPipeline != nil {
-		if err := s.OnPipeline(lsn, r); err != nil {
-			return err
 		}
 	}
 	s.Fingerprint = r.Lines
@@ -291,6 +314,14 @@ func (s *State) Summary() record.Summary {
 		Acks: maps.Clone(s.Acks), Entries: map[string]int64{}}
 	for k, n := range s.Entries {
 		sum.Entries[record.ArrangementKey(k.Operator, k.Arrangement)] = n
+	}
+	for name, us := range s.Unacked {
+		for _, o := range us {
+			if sum.Unacked == nil {
+				sum.Unacked = map[string][]uint64{}
+			}
+			sum.Unacked[name] = append(sum.Unacked[name], o.Time)
+		}
 	}
 	return sum
 }

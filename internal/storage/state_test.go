@@ -110,7 +110,8 @@ func TestStateFoldsCommittedBatches(t *testing.T) {
 	want := record.Summary{LSN: commit20, Clock: 20, Times: 2,
 		Offsets: record.Offsets{"src": {"a.csv": {Path: "a.csv", Offset: 9}}},
 		Acks:    map[string]record.SinkAck{"out": {Time: 10, Offset: 7}},
-		Entries: map[string]int64{"op/arr": 5}}
+		Entries: map[string]int64{"op/arr": 5},
+		Unacked: map[string][]uint64{"out": {20}}}
 	if got := s.Summary(); !reflect.DeepEqual(got, want) {
 		t.Fatalf("summary %+v\nwant %+v", got, want)
 	}
@@ -140,6 +141,22 @@ func TestStateStartsFromManifest(t *testing.T) {
 	if s.Offsets["src"]["a.csv"].Offset != 5 || s.Entries[arrKey("op", "arr")] != 8 || s.LSN != last || s.Clock != 11 ||
 		len(s.Unacked["out"]) != 0 || s.Log.Times != 1 || !s.Catalog.Equal(testCatalog) {
 		t.Fatalf("state %+v", s.Summary())
+	}
+
+	// The first commit after the checkpoint may not go back before its
+	// clock; an ack-only commit repeats it.
+	s, _ = NewState(m)
+	l = &log{t: t, next: 4}
+	l.add(record.KindCommit, &record.Commit{Time: 10, Acks: map[string]record.SinkAck{"out": {Time: 10}}})
+	back := l.add(record.KindCommit, &record.Commit{Time: 9})
+	var be *BatchError
+	for _, r := range l.recs {
+		if err = s.Add(r); err != nil {
+			break
+		}
+	}
+	if !errors.As(err, &be) || be.LSN != back {
+		t.Fatalf("a commit before the checkpoint's clock: %v", err)
 	}
 
 	m.Meta = []byte{0xc1} // never used in msgpack
@@ -222,6 +239,15 @@ func TestStateErrors(t *testing.T) {
 	}
 	if err := s.AddDecoded(6, record.KindCommit, nil, 1); err == nil {
 		t.Fatal("a nil commit was accepted")
+	}
+	if err := s.AddDecoded(7, record.KindState, (*record.State)(nil), 1); err == nil {
+		t.Fatal("a nil state record was accepted")
+	}
+	if err := s.AddDecoded(8, record.KindOutput, &record.State{}, 1); err == nil {
+		t.Fatal("an output record decoded as a state record was accepted")
+	}
+	if err := s.AddDecoded(9, record.KindInput, nil, 1); err != nil {
+		t.Fatalf("an undecoded input record: %v", err)
 	}
 	stop := errors.New("stop")
 	s, _ = NewState(nil)
