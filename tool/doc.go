@@ -1,0 +1,20 @@
+// Package tool holds pwlog's storage tools as Go functions: Inspect
+// describes a storage directory, Dump delivers its records decoded, Verify
+// checks every checksum and rule of its format, and Compact folds a
+// stopped pipeline's log into its checkpoint. The pwlog command
+// (cmd/pwlog) is a thin layer over them.
+//
+// Inspect, Dump and Verify read the files as they are: they write
+// nothing, not the marker, not the lock, not a repair (Inspect takes the
+// lock for an instant, when nobody holds it, to tell whether a process
+// does). Compact takes the storage's lock and refuses while a pipeline
+// runs.
+//
+// Inspect, Verify and Compact read the committed log through the same
+// fold a restart uses (internal/storage.State), so all of them agree on
+// what a storage commits; ARCHITECTURE.md, section 6, says how. Errors:
+// ErrFormat for a directory that is not a storage this build reads,
+// ErrMarkerDamaged (a *MarkerError) for a storage whose marker is
+// damaged, ErrLocked when Compact finds the storage in use; IsDamage
+// tells damage from an error that says the storage could not be read.
+package tool
