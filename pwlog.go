@@ -20,7 +20,11 @@ package pwlog
 import (
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/pwlog/pwlog/differential"
 	"github.com/pwlog/pwlog/operators"
@@ -85,6 +89,8 @@ type node struct {
 	byFile *differential.Arrangement
 	op     operators.Operator
 	index  int
+	// dir is a source's directory, absolute, its symbolic links resolved.
+	dir string
 }
 
 // sinkNode is a CSV sink reading a node.
@@ -93,6 +99,12 @@ type sinkNode struct {
 	input  *node
 	path   string
 	append bool
+	// entry is path absolute, with the symbolic links of its directories
+	// resolved: the directory entry the sink opens. file is the file it
+	// writes: entry with a link at entry followed too. device is set when
+	// file is a device (/dev/null), which several sinks may share.
+	entry, file string
+	device      bool
 }
 
 // Table is a stream of updates produced by a source or an operator.
@@ -145,22 +157,28 @@ type CSVOptions struct {
 	Retract bool
 }
 
-// ReadCSV adds a source that reads every *.csv file of dir, each with a
-// header line naming the schema's columns. name is the source's persistent
-// name: its offsets are stored under it.
+// ReadCSV adds a source that reads every *.csv file of dir and of its
+// subdirectories, each with a header line naming the schema's columns.
+// name is the source's persistent name: its offsets are stored under it.
+// A CSV sink of the pipeline whose file would be one of those is refused
+// (see Table.WriteCSV).
 func (p *Pipeline) ReadCSV(name, dir string, schema Schema, opts ...CSVOptions) *Table {
 	p.claim(name, "source "+dir)
 	if len(schema) == 0 {
 		p.fail(fmt.Errorf("pwlog: source %q: empty schema", name))
 	}
 	src := &sources.CSVDir{Name: name, Dir: dir, Schema: slices.Clone(schema)}
-	n := &node{name: name, schema: src.Schema, src: src}
+	n := &node{name: name, schema: src.Schema, src: src, dir: resolvePath(dir)}
 	for _, o := range opts {
 		src.OnBadRow = o.OnBadRow
 		if o.Retract {
 			n.byFile = differential.NewArrangement("by_file", nil)
 			n.byFile.SetColumns(differential.Columns{Row: schema.Names()})
 		}
+	}
+	// A sink added before this source may lie in its directory.
+	for _, s := range p.sinks {
+		p.checkSinkIn(s, n)
 	}
 	return p.add(n)
 }
@@ -244,6 +262,22 @@ type SinkOptions struct {
 
 // WriteCSV adds a sink writing the table's updates to path: the columns,
 // then time and diff. name is the sink's persistent name.
+//
+// Run refuses the pipeline, before it opens the storage or any file, when
+//   - the table has a column named time or diff: the sink appends its own
+//     columns of those names, so rename it (the name given to Out in a
+//     Reduce, or a source's schema and its files' header);
+//   - path ends in .csv and lies in the directory of a CSV source of the
+//     pipeline, or under it: the source would read the sink's rows back
+//     as input. A path not ending in .csv there is allowed, as the source
+//     never reads it;
+//   - another sink of the pipeline writes the same file. A device such as
+//     /dev/null may be shared;
+//   - path is empty.
+//
+// Paths are compared absolute, cleaned, and with the symbolic links of
+// the parts that exist at build time resolved, so in/../in/out.csv or a
+// link into the directory is refused like in/out.csv.
 func (t *Table) WriteCSV(name, path string, opts ...SinkOptions) {
 	if !t.p.claim(name, "sink "+path) {
 		return
@@ -253,6 +287,160 @@ func (t *Table) WriteCSV(name, path string, opts ...SinkOptions) {
 		s.append = o.Append
 	}
 	t.p.sinks = append(t.p.sinks, s)
+	if path == "" {
+		t.p.fail(fmt.Errorf("pwlog: sink %q: empty path", name))
+		return
+	}
+	t.p.checkSinkColumns(s)
+	s.entry, s.file = resolveFile(path)
+	if fi, err := os.Stat(s.file); err == nil && fi.Mode()&(fs.ModeDevice|fs.ModeCharDevice) != 0 {
+		s.device = true
+	}
+	for _, n := range t.p.nodes {
+		if n.src != nil {
+			t.p.checkSinkIn(s, n)
+		}
+	}
+	for _, o := range t.p.sinks[:len(t.p.sinks)-1] {
+		if o.file == s.file && !s.device {
+			file := ""
+			if path != s.file && path != o.path {
+				file = fmt.Sprintf(" (the file %q)", s.file)
+			}
+			t.p.fail(fmt.Errorf("pwlog: sink %q: path %q%s is written by sink %q (path %q) too; give each sink its own file",
+				name, path, file, o.name, o.path))
+		}
+	}
+}
+
+// checkSinkColumns refuses a sink whose table has a column named like
+// one the sink appends.
+func (p *Pipeline) checkSinkColumns(s *sinkNode) {
+	for _, c := range s.input.schema {
+		if c.Name != "time" && c.Name != "diff" {
+			continue
+		}
+		var how string
+		switch n := s.input; {
+		case n.op != nil:
+			how = fmt.Sprintf(" (give its Out in reduce %q another name)", n.name)
+		case n.src != nil:
+			how = fmt.Sprintf(" (in the schema of source %q and its files' header, or through a Reduce's Out before the sink)", n.name)
+		}
+		p.fail(fmt.Errorf("pwlog: sink %q: column %q of its table collides with the time and diff columns the sink appends to every row; rename it%s",
+			s.name, c.Name, how))
+		return
+	}
+}
+
+// checkSinkIn refuses a sink whose file the source src would read: a
+// *.csv entry in or under its directory, reached as is or through a link.
+func (p *Pipeline) checkSinkIn(s *sinkNode, src *node) {
+	if s.entry == "" {
+		return
+	}
+	for _, f := range []string{s.entry, s.file} {
+		if !strings.HasSuffix(filepath.Base(f), ".csv") || !within(f, src.dir) {
+			continue
+		}
+		// Name the file when links hide where it is.
+		via, lex := "", filepath.Clean(absPath(s.path))
+		if !strings.HasSuffix(lex, ".csv") || !within(lex, filepath.Clean(absPath(src.src.Dir))) {
+			via = fmt.Sprintf(" (the file %q)", f)
+		}
+		p.fail(fmt.Errorf("pwlog: sink %q: path %q%s lies in directory %q of source %q, which reads every *.csv file under it, so the sink's rows would be read back as input; write the sink outside that directory or to a name not ending in .csv",
+			s.name, s.path, via, src.src.Dir, src.name))
+		return
+	}
+}
+
+// within reports whether path lies in or under dir; both are absolute
+// and clean.
+func within(path, dir string) bool {
+	rel, err := filepath.Rel(dir, path)
+	return err == nil && rel != "." && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
+}
+
+// absPath returns path made absolute without cleaning it: a ".." after a
+// symbolic link must go up from the link's target, not from the link.
+func absPath(path string) string {
+	if filepath.IsAbs(path) {
+		return path
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		return path
+	}
+	return wd + string(filepath.Separator) + path
+}
+
+// resolvePath returns path absolute and clean, with the symbolic links of
+// its longest existing prefix resolved.
+func resolvePath(path string) string { return resolveLinks(absPath(path), 0) }
+
+// maxLinks bounds the symbolic links followed for one path, as the
+// kernel does.
+const maxLinks = 40
+
+// resolveLinks is resolvePath of an absolute path; depth counts the
+// dangling links followed so far.
+func resolveLinks(path string, depth int) string {
+	if r, err := filepath.EvalSymlinks(path); err == nil {
+		return filepath.Clean(r)
+	}
+	dir, base := splitLast(path)
+	if dir == path || base == "" || base == "." || base == ".." {
+		return filepath.Clean(path)
+	}
+	p := filepath.Join(resolveLinks(dir, depth), base)
+	// A dangling link: opening it with O_CREATE creates its target.
+	if depth < maxLinks {
+		if fi, err := os.Lstat(p); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
+			if target, err := os.Readlink(p); err == nil {
+				if !filepath.IsAbs(target) {
+					target = filepath.Dir(p) + string(filepath.Separator) + target
+				}
+				return resolveLinks(target, depth+1)
+			}
+		}
+	}
+	return p
+}
+
+// resolveFile returns a file path's directory entry (the path absolute
+// and clean, its directories' links resolved) and the file it names (a
+// link at the entry followed too).
+func resolveFile(path string) (entry, file string) {
+	abs := absPath(path)
+	dir, base := splitLast(abs)
+	if dir == abs || base == "" || base == "." || base == ".." {
+		entry = resolvePath(abs)
+	} else {
+		entry = filepath.Join(resolveLinks(dir, 0), base)
+	}
+	return entry, resolveLinks(entry, 0)
+}
+
+// splitLast splits path at its last separator, trailing separators
+// ignored; dir is path itself when there is nothing to split.
+func splitLast(path string) (dir, base string) {
+	vol := len(filepath.VolumeName(path))
+	end := len(path)
+	for end > vol+1 && os.IsPathSeparator(path[end-1]) {
+		end--
+	}
+	i := end - 1
+	for i >= vol && !os.IsPathSeparator(path[i]) {
+		i--
+	}
+	if i < vol {
+		return path, ""
+	}
+	dir = path[:i]
+	if i == vol { // the root
+		dir = path[:i+1]
+	}
+	return dir, path[i+1 : end]
 }
 
 // arrangements returns the node's state: an operator's arrangements, or a
