@@ -147,13 +147,17 @@ func (e *engine) loop(ctx context.Context) error {
 			rows, states, err := e.readers[n.index].Next(budget)
 			if errors.Is(err, io.EOF) {
 				done[n.index] = true
+				for _, ie := range e.readers[n.index].Unfinished() {
+					e.log.Warn("The last line of a file has no line end yet and does not parse yet; it is left unread until it is complete",
+						slog.String("source", n.name), slog.String("file", ie.File), slog.Int64("line", ie.Line), slog.String("error", ie.Error()))
+				}
 			} else if err != nil {
 				return fmt.Errorf("pwlog: source %q: %w", n.name, err)
 			} else {
 				allDone = false
 			}
 			if n.byFile != nil {
-				e.keepByFile(n, rows, states)
+				e.keepByFile(n, rows, states, e.readers[n.index].Counts())
 			}
 			if len(e.pending[n.index]) > 0 {
 				rows = append(rows, e.pending[n.index]...)
@@ -399,15 +403,16 @@ func (e *engine) appendCommit(c *record.Commit) error {
 	return nil
 }
 
-// keepByFile records the rows a retracting source just read under the
-// files they came from. Next returns rows in file order and one state per
-// file it advanced, in the same order, whose Rows grew by that file's
-// count.
-func (e *engine) keepByFile(n *node, rows []differential.Update, states []sources.FileState) {
+// keepByFile records the updates a retracting source just read under the
+// files they came from: Next returns them in file order and one state per
+// file it advanced, in the same order; counts (Reader.Counts) says how
+// many came from each. A retraction (a partial line read again) takes its
+// row out of the file's group.
+func (e *engine) keepByFile(n *node, rows []differential.Update, states []sources.FileState, counts []int) {
 	var enc []byte
 	i := 0
-	for _, st := range states {
-		count := int(st.Rows - e.offsets[n.name][st.Path].Rows)
+	for j, st := range states {
+		count := counts[j]
 		for _, u := range rows[i:min(i+count, len(rows))] {
 			enc = differential.AppendRow(enc[:0], u.Row)
 			n.byFile.Update(st.Path, u.Key, string(enc), u.Diff)

@@ -19,14 +19,54 @@
 //
 // On Open, a file with no state is read from its first byte, whatever its
 // name or modification time. A known file is skipped when it is exactly as
-// long as the bytes consumed; it is read on from Offset when it grew and
-// its first bytes still hash to Head; it is refused with a
-// *ChangedFileError when it shrank below Offset or its head changed. The
-// header is read again from the start of the file on every resume, to map
-// the columns, and FileState.Line keeps error line numbers right.
+// long as the bytes consumed; it is read on from Offset (or from Partial,
+// below) when it grew and its first bytes still hash to Head; it is
+// refused with a *ChangedFileError when it shrank below Offset or its head
+// changed. The header is read again from the start of the file on every
+// resume, to map the columns, and FileState.Line keeps error line numbers
+// right.
 //
 // A row's key hashes the source name, the file path and the byte offset
 // where the row starts, so it is the same in every execution that reads the row.
+//
+// # Lines still being written
+//
+// A file's last line may lack its line end: the file has no final newline,
+// or a writer has not finished the line yet. Such a line that parses is
+// read, and the file's state remembers where it starts (Partial) and a
+// hash of its bytes (PartialHash):
+//
+//	+--------+-------+-------+----------+- - - - - - - - - - -+
+//	| header | row   | row   | bob,10   | 05\nalice,3\n       |
+//	+--------+-------+-------+----------+- - - - - - - - - - -+
+//	                         ^          ^                     ^
+//	                         Partial    Offset: the size      Size now
+//	                                    when it was read
+//
+// When the file grows and those bytes are unchanged, the line is read
+// again from Partial. If it now gives another row (bob,1005), Next
+// returns the old row retracted (Diff -1, the same key, parsed again from
+// the file's own bytes) just before the new one; if it gives the same row
+// (only its line end was added), nothing. This needs no CSVDir option: it
+// is how an append is read. A partial line whose bytes changed is a
+// *ChangedFileError like any consumed byte.
+//
+// A last line without a line end that does not parse yet, but could once
+// complete, is not consumed and is no error: a last field cut short (an
+// int "" or "-", a float "1e", a bool "tr", a string cut inside a UTF-8
+// character), fewer fields than the header, a quoted field still open, a
+// header that does not match yet. Reader.Unfinished lists it (the engine
+// logs a warning), OnBadRow does not see it, and it is read once the file
+// grows. Bad input that no continuation can mend (too many fields, a bad
+// field before the last, a closed quoted field, "1x") is an error as on
+// any other line; skipped by OnBadRow, it is a partial line too, read
+// (and reported) again if the file grows from it. A file that ends with a
+// line end has no partial line: a quoted field still open there is an
+// error.
+//
+// A state written before Partial existed has none: its last row read
+// without a line end stays as read, a line end appended later ends it,
+// and any other continuation is a *ChangedFileError.
 //
 // # Sink changelog
 //
@@ -49,6 +89,7 @@ package sources
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -83,24 +124,28 @@ type CSVDir struct {
 // Reader reads the rows of a CSVDir that a set of FileStates has not
 // consumed yet. It is not safe for concurrent use.
 type Reader struct {
-	src     *CSVDir
-	plan    []planned // files with something to read, in name order
-	cur     int       // index in plan of the file being read
-	c       *cursor   // the open file, nil between files
-	deleted []string
-	opened  []string // paths opened, in order: lets tests see what was touched
-	br      *bufio.Reader
-	head    []byte               // the first min(headSize, size) bytes of the open file
-	slab    []differential.Value // rows are cut from it, to allocate them in bulk
-	err     error                // sticky: the error that stopped reading
+	src        *CSVDir
+	plan       []planned // files with something to read, in name order
+	cur        int       // index in plan of the file being read
+	c          *cursor   // the open file, nil between files
+	deleted    []string
+	unfinished []*InputError // last lines left unread because they do not parse yet
+	counts     []int         // updates per state returned by the last Next
+	extra      int           // retractions among the updates of the current Next
+	opened     []string      // paths opened, in order: lets tests see what was touched
+	br         *bufio.Reader
+	head       []byte               // the first min(headSize, size) bytes of the open file
+	slab       []differential.Value // rows are cut from it, to allocate them in bulk
+	err        error                // sticky: the error that stopped reading
 }
 
 // planned is a file to read and its state so far.
 type planned struct {
 	st    FileState
 	file  string // Dir joined with st.Path
-	skip  int64  // bytes at Offset that end an unterminated last row read earlier
+	skip  int64  // bytes at Offset that end an unterminated last row read earlier (states without Partial)
 	dirty bool   // st changed since Next last returned it
+	n     int    // updates from the file since Next last returned its state
 }
 
 // cursor is an open file positioned after its last consumed row.
@@ -114,6 +159,14 @@ type cursor struct {
 	lastEnd  int64               // csv reader offset after the last consumed row
 	lastLine int                 // csv reader line where the last consumed row starts, or ends when lastRow is nil
 	lastRow  differential.Row    // the last consumed row: its strings' newlines add to lastLine
+	size     int64               // the file's size as listed: the end of what is read
+	endsNL   bool                // the file's last byte is '\n'
+	quoted   bool                // the file ends with a closing quote (`"` or `"\r`)
+	// retract is the row read before from the line at FileState.Partial,
+	// which is read again now that the file grew: read retracts it unless
+	// the completed line gives the same row. nil when there is none.
+	retract *differential.Update
+	held    bool // the file's last line is left unread: it has no line end and does not parse yet
 }
 
 // column maps a field of the file's rows to the schema.
@@ -200,8 +253,9 @@ func (s *CSVDir) checkSchema() error {
 }
 
 // checkKnown verifies that a known file that grew still starts with the
-// bytes it was read with, and that its last row read, if it had no
-// newline, was not continued; it sets p.skip past the newline that ends it.
+// bytes it was read with, and that its last row read, if it had no line
+// end, was continued rather than changed. For a state without Partial it
+// refuses any continuation but a line end, and sets p.skip past it.
 func (r *Reader) checkKnown(p *planned) error {
 	f, err := r.open(p)
 	if err != nil {
@@ -220,6 +274,21 @@ func (r *Reader) checkKnown(p *planned) error {
 	}
 	if headHash(head) != p.st.Head {
 		return changed("its first " + strconv.Itoa(len(head)) + " bytes differ from those read")
+	}
+	if p.st.Partial > 0 {
+		if p.st.Partial >= p.st.Offset {
+			return changed("its state's partial line starts at byte " + strconv.FormatInt(p.st.Partial, 10) + ", not before the " + strconv.FormatInt(p.st.Offset, 10) + " bytes consumed")
+		}
+		h, err := hashRange(f, p.st.Partial, p.st.Offset)
+		if errors.Is(err, io.EOF) {
+			return changed("it shrank while being opened")
+		} else if err != nil {
+			return fmt.Errorf("sources: read %s: %w", p.file, err)
+		}
+		if h != p.st.PartialHash {
+			return changed("its last line, read without a line end, was rewritten rather than continued")
+		}
+		return nil // read again from Partial
 	}
 	if p.st.Offset == 0 || p.st.Offset >= p.st.Size {
 		return nil
@@ -259,26 +328,50 @@ func (r *Reader) open(p *planned) (*os.File, error) {
 // directory, sorted. The slice belongs to the Reader.
 func (r *Reader) Deleted() []string { return r.deleted }
 
+// Unfinished returns the last lines left unread so far because they have
+// no line end yet and do not parse yet (a field cut short, a quoted field
+// still open, fewer fields than the header, a header that does not match
+// yet): each as the *InputError it would be were the line complete. Such a
+// line is read once the file grows; bad input that no continuation can
+// make good is an error as on any other line. The slice belongs to the
+// Reader.
+func (r *Reader) Unfinished() []*InputError { return r.unfinished }
+
+// Counts returns, for each state the last call of Next returned, in the
+// same order, how many of its updates came from that file: a file's
+// updates are contiguous and in the order of the states. The slice belongs
+// to the Reader.
+func (r *Reader) Counts() []int { return r.counts }
+
 // Next reads at most limit rows, across files (limit <= 0: no limit). It
 // returns them as inserts (Diff +1, Time 0) with their keys, and the new
 // state of every file it advanced, one entry per file, final after this
 // call; the caller owns both slices. Once everything is read it returns
 // io.EOF and nothing else.
 //
+// A row read from a last line without a line end (FileState.Partial) is
+// read again when the file grew: when the completed line gives another
+// row, the old one is retracted (Diff -1, the same key) just before the
+// new one, in the same call, and on top of limit; a completed line that
+// gives no row (bad, skipped) only retracts. Counts tells which file each
+// update came from.
+//
 // Bad input stops reading with an *InputError (unless CSVDir.OnBadRow is
 // set), and then Next returns no rows and no states: the rows of the call
 // before the bad one are dropped, and states returned by earlier calls stay
 // the last good ones. The error is sticky.
 func (r *Reader) Next(limit int) ([]differential.Update, []FileState, error) {
+	r.counts = nil
 	if r.err != nil {
 		return nil, nil, r.err
 	}
 	first := r.cur
+	r.extra = 0
 	var us []differential.Update
 	if limit > 0 {
 		us = make([]differential.Update, 0, min(limit, 4096))
 	}
-	for r.cur < len(r.plan) && (limit <= 0 || len(us) < limit) {
+	for r.cur < len(r.plan) && (limit <= 0 || len(us)-r.extra < limit) {
 		p := &r.plan[r.cur]
 		if r.c == nil {
 			if p.skip == 0 && p.st.Offset >= p.st.Size {
@@ -295,10 +388,12 @@ func (r *Reader) Next(limit int) ([]differential.Update, []FileState, error) {
 		}
 		var done bool
 		var err error
+		before := len(us)
 		us, done, err = r.read(p, us, limit)
 		if err != nil {
 			return r.fail(err)
 		}
+		p.n += len(us) - before
 		if done {
 			if err := r.finish(p); err != nil {
 				return r.fail(err)
@@ -309,17 +404,19 @@ func (r *Reader) Next(limit int) ([]differential.Update, []FileState, error) {
 	var states []FileState
 	for i := first; i <= r.cur && i < len(r.plan); i++ {
 		p := &r.plan[i]
-		if !p.dirty {
+		if !p.dirty && p.n == 0 {
 			continue
 		}
 		if i == r.cur && r.c != nil {
 			r.settle(p, r.c)
 		}
 		states = append(states, p.st)
-		p.dirty = false
+		r.counts = append(r.counts, p.n)
+		p.dirty, p.n = false, 0
 	}
 	if len(us) == 0 {
 		if len(states) == 0 {
+			r.counts = nil
 			return nil, nil, io.EOF
 		}
 		us = nil
@@ -351,7 +448,9 @@ func (r *Reader) Close() error {
 }
 
 // start opens p's file, reads its header and positions a csv reader at the
-// first byte not consumed. It leaves r.c nil for a file with no header yet.
+// first byte not consumed, or at the partial line read before. It leaves
+// r.c nil for a file with no header yet, or whose unterminated header does
+// not parse yet.
 func (r *Reader) start(p *planned) error {
 	f, err := r.open(p)
 	if err != nil {
@@ -368,9 +467,17 @@ func (r *Reader) start(p *planned) error {
 	if _, err := f.ReadAt(r.head, 0); err != nil {
 		return fmt.Errorf("sources: read %s: %w", p.file, err)
 	}
-	c := &cursor{f: f, key: differential.NewHasher("csv")}
+	c := &cursor{f: f, key: differential.NewHasher("csv"), size: size}
 	c.key.String(r.src.Name)
 	c.key.String(p.st.Path)
+	var tail [2]byte
+	if n := min(2, size); n > 0 {
+		if _, err := f.ReadAt(tail[2-n:], size-n); err != nil {
+			return fmt.Errorf("sources: read %s: %w", p.file, err)
+		}
+	}
+	c.endsNL = tail[1] == '\n'
+	c.quoted = tail[1] == '"' || tail[1] == '\r' && tail[0] == '"'
 
 	// The header is always read from the start of the file.
 	var hr *csv.Reader
@@ -383,17 +490,30 @@ func (r *Reader) start(p *planned) error {
 	hr.FieldsPerRecord = -1
 	hr.ReuseRecord = true
 	hdr, err := hr.Read()
+	// A header not consumed yet that ends the file without a line end
+	// may still be being written: if it is not good yet, the file is left
+	// for later. (A good one cannot be continued into another good one.)
+	growing := p.st.Offset == 0 && !c.endsNL && hr.InputOffset() == size
+	var ie *InputError
 	switch {
 	case errors.Is(err, io.EOF) && p.st.Offset == 0:
 		return nil
 	case errors.Is(err, io.EOF):
 		return &InputError{File: p.file, Line: 1, Err: &problem{msg: "missing header", mark: ErrBadHeader}}
 	case err != nil:
-		_, err := r.readError(p, &cursor{f: f, cr: hr}, hdr, err, size)
+		_, _, err := r.readError(p, &cursor{f: f, cr: hr}, hdr, err, size)
+		if growing && errors.As(err, &ie) {
+			r.unfinished = append(r.unfinished, ie)
+			return nil
+		}
 		return err
 	}
 	line, _ := hr.FieldPos(0)
 	if c.cols, err = r.mapHeader(p, hdr, int64(line)); err != nil {
+		if growing && errors.As(err, &ie) {
+			r.unfinished = append(r.unfinished, ie)
+			return nil
+		}
 		return err
 	}
 	if p.st.Offset == 0 {
@@ -405,6 +525,11 @@ func (r *Reader) start(p *planned) error {
 	} else {
 		c.base = p.st.Offset + p.skip
 		c.baseLine = p.st.Line
+		if p.st.Partial > 0 {
+			if err := r.reread(p, c); err != nil {
+				return err
+			}
+		}
 		r.br.Reset(io.NewSectionReader(f, c.base, size-c.base))
 		c.cr = csv.NewReader(r.br)
 		c.cr.FieldsPerRecord = -1
@@ -418,6 +543,35 @@ func (r *Reader) start(p *planned) error {
 	}
 	ok = true
 	r.c = c
+	return nil
+}
+
+// reread positions c at the row read before from the line at
+// p.st.Partial, which had no line end, now that the file grew (checkKnown
+// checked that the line's bytes are those read): the state goes back to
+// before that line, and c.retract holds the row it gave, parsed again
+// from the file (none when it was a bad row, skipped).
+func (r *Reader) reread(p *planned, c *cursor) error {
+	old := make([]byte, p.st.Offset-p.st.Partial)
+	if _, err := c.f.ReadAt(old, p.st.Partial); err != nil {
+		return fmt.Errorf("sources: read %s: %w", p.file, err)
+	}
+	c.base = p.st.Partial
+	c.baseLine = p.st.Line - int64(bytes.Count(old, []byte{'\n'})) - 1
+	cr := csv.NewReader(bytes.NewReader(old))
+	cr.FieldsPerRecord = -1
+	if rec, err := cr.Read(); err == nil && len(rec) == len(c.cols) {
+		row := make(differential.Row, len(rec))
+		if _, prob := c.convert(rec, row); prob == nil {
+			k := c.key
+			k.Uint64(uint64(p.st.Partial))
+			c.retract = &differential.Update{Key: k.Key(), Row: row, Diff: -1}
+			p.st.Rows--
+		}
+	}
+	p.st.Offset, p.st.Line = c.base, c.baseLine
+	p.st.Partial, p.st.PartialHash = 0, 0
+	p.dirty = true
 	return nil
 }
 
@@ -484,20 +638,32 @@ func (r *Reader) read(p *planned, us []differential.Update, limit int) (_ []diff
 	c := r.c
 	cr := c.cr
 	nf := len(c.cols)
-	for limit <= 0 || len(us) < limit {
+	for limit <= 0 || len(us)-r.extra < limit {
 		start := cr.InputOffset()
 		rec, err := cr.Read()
 		if err != nil {
 			if errors.Is(err, io.EOF) {
-				return us, true, nil
+				return r.retractOld(us), true, nil
 			}
-			end, ie := r.readError(p, c, rec, err, p.st.Size)
+			end, atEOF, ie := r.readError(p, c, rec, err, p.st.Size)
 			var in *InputError
-			if r.src.OnBadRow == nil || !errors.As(ie, &in) {
+			if !errors.As(ie, &in) {
+				return nil, false, ie
+			}
+			var pe *csv.ParseError
+			errors.As(err, &pe)
+			if atEOF && c.unterminated() {
+				// A quoted field still open: the line is being written.
+				return r.hold(p, us, in, start, pe.StartLine), true, nil
+			}
+			if r.src.OnBadRow == nil {
 				return nil, false, ie
 			}
 			r.src.OnBadRow(in)
-			r.consumed(p, end)
+			us = r.retractOld(us)
+			if err := r.skipped(p, end, c.startOf(start, pe.StartLine)); err != nil {
+				return nil, false, err
+			}
 			continue
 		}
 		line, _ := cr.FieldPos(0)
@@ -506,11 +672,17 @@ func (r *Reader) read(p *planned, us []differential.Update, limit int) (_ []diff
 				msg:  "expected " + strconv.Itoa(nf) + " fields, got " + strconv.Itoa(len(rec)),
 				mark: ErrFieldCount,
 			}}
+			if len(rec) < nf && c.unterminated() {
+				return r.hold(p, us, ie, start, line), true, nil
+			}
 			if r.src.OnBadRow == nil {
 				return nil, false, ie
 			}
 			r.src.OnBadRow(ie)
-			r.consumed(p, c.baseLine+int64(line+newlines(rec)))
+			us = r.retractOld(us)
+			if err := r.skipped(p, c.baseLine+int64(line+newlines(rec)), c.startOf(start, line)); err != nil {
+				return nil, false, err
+			}
 			continue
 		}
 		if len(r.slab) < nf {
@@ -520,44 +692,173 @@ func (r *Reader) read(p *planned, us []differential.Update, limit int) (_ []diff
 		if i, prob := c.convert(rec, row); prob != nil {
 			fl, _ := cr.FieldPos(i)
 			ie := &InputError{File: p.file, Line: c.baseLine + int64(fl), Column: i + 1, Field: c.cols[i].name, Err: prob}
+			if i == nf-1 && !c.quoted && c.unterminated() && couldComplete(c.cols[i].kind, rec[i]) {
+				// The last field, cut short by the end of the file.
+				return r.hold(p, us, ie, start, line), true, nil
+			}
 			if r.src.OnBadRow == nil {
 				return nil, false, ie
 			}
 			r.src.OnBadRow(ie)
-			r.consumed(p, c.baseLine+int64(line+newlines(rec)))
+			us = r.retractOld(us)
+			if err := r.skipped(p, c.baseLine+int64(line+newlines(rec)), c.startOf(start, line)); err != nil {
+				return nil, false, err
+			}
 			continue
 		}
 		r.slab = r.slab[nf:]
-		if len(us) == cap(us) {
-			// Double, not append's 1.25: a large limit must not cost many copies.
-			n := 2 * cap(us)
-			if n < 256 {
-				n = 256
-			}
-			if limit > 0 && n > limit {
-				n = limit
-			}
-			us = append(make([]differential.Update, 0, n), us...)
-		}
-		if line > c.lastLine+1 {
-			// Blank lines may have been skipped before the row: its key
-			// is where the row itself starts, however much of what
-			// precedes it an earlier read consumed.
-			c.settleLine()
-			if skipped := line - c.lastLine - 1; skipped > 0 {
-				start += blankBytes(c.f, c.base+start, skipped)
-			}
-		}
+		// Its key is where the row itself starts, however much of the
+		// blank lines before it an earlier read consumed.
+		start = c.startOf(start, line)
 		k := c.key
 		k.Uint64(uint64(c.base + start))
-		us = append(us, differential.Update{Key: k.Key(), Row: row, Diff: 1})
+		u := differential.Update{Key: k.Key(), Row: row, Diff: 1}
+		emit := true
+		if old := c.retract; old != nil {
+			c.retract = nil
+			if old.Key == u.Key && old.Row.Equal(row) {
+				emit = false // the line only got its line end
+			} else {
+				us = append(us, *old)
+				r.extra++
+			}
+		}
+		if emit {
+			if len(us) == cap(us) {
+				// Double, not append's 1.25: a large limit must not cost many copies.
+				n := 2 * cap(us)
+				if n < 256 {
+					n = 256
+				}
+				if limit > 0 && n > limit+r.extra {
+					n = limit + r.extra
+				}
+				us = append(make([]differential.Update, 0, n), us...)
+			}
+			us = append(us, u)
+		}
 		c.lastEnd = cr.InputOffset()
 		c.lastLine, c.lastRow = line, row
 		p.st.Offset = c.base + c.lastEnd
 		p.st.Rows++
 		p.dirty = true
+		if c.unterminated() {
+			if err := r.markPartial(p, c.base+start); err != nil {
+				return nil, false, err
+			}
+		}
 	}
 	return us, false, nil
+}
+
+// startOf returns the csv reader offset where the record starting on
+// line begins, the reader having been at offset start before reading it:
+// past the blank lines it skipped first.
+func (c *cursor) startOf(start int64, line int) int64 {
+	if line > c.lastLine+1 {
+		c.settleLine()
+		if skipped := line - c.lastLine - 1; skipped > 0 {
+			start += blankBytes(c.f, c.base+start, skipped)
+		}
+	}
+	return start
+}
+
+// unterminated tells whether the record the csv reader read last ends at
+// the end of the file without a line end: its line may still be being
+// written.
+func (c *cursor) unterminated() bool {
+	return !c.endsNL && c.base+c.cr.InputOffset() == c.size
+}
+
+// retractOld appends the retraction of the row read before from a partial
+// line that is read again, if there is one.
+func (r *Reader) retractOld(us []differential.Update) []differential.Update {
+	if c := r.c; c.retract != nil {
+		us = append(us, *c.retract)
+		c.retract = nil
+		r.extra++
+	}
+	return us
+}
+
+// hold leaves the open file's last line unread: it has no line end and
+// does not parse yet, for the reason ie gives. The record starts on line
+// (csv reader line), the reader having been at start before it; the blank
+// lines before it are consumed. A row read from it before is retracted:
+// the line is read as a new one once it is complete.
+func (r *Reader) hold(p *planned, us []differential.Update, ie *InputError, start int64, line int) []differential.Update {
+	c := r.c
+	c.held = true
+	r.unfinished = append(r.unfinished, ie)
+	if start = c.startOf(start, line); start > c.lastEnd {
+		c.lastEnd = start
+		c.lastLine, c.lastRow = line-1, nil
+		p.st.Offset = c.base + start
+		p.dirty = true
+	}
+	return r.retractOld(us)
+}
+
+// skipped records a bad row skipped that starts at start (csv reader
+// offset, past blank lines) and ends on line end (absolute).
+func (r *Reader) skipped(p *planned, end, start int64) error {
+	r.consumed(p, end)
+	if r.c.unterminated() {
+		// Read again, as a whole, if the line goes on.
+		return r.markPartial(p, r.c.base+start)
+	}
+	return nil
+}
+
+// markPartial records that the row consumed last, which starts at from,
+// ends the file without a line end.
+func (r *Reader) markPartial(p *planned, from int64) error {
+	h, err := hashRange(r.c.f, from, p.st.Offset)
+	if err != nil {
+		return fmt.Errorf("sources: read %s: %w", p.file, err)
+	}
+	p.st.Partial, p.st.PartialHash = from, h
+	return nil
+}
+
+// couldComplete tells whether s, which does not parse as kind, could be
+// the beginning of a field that does: the last field of a line still
+// being written. When unsure it says yes: the line then waits.
+func couldComplete(kind differential.Kind, s string) bool {
+	switch kind {
+	case differential.KindString: // invalid UTF-8: a character cut short?
+		i := len(s)
+		for j := len(s) - 1; j >= 0 && j > len(s)-utf8.UTFMax; j-- {
+			if utf8.RuneStart(s[j]) {
+				i = j
+				break
+			}
+		}
+		return i < len(s) && !utf8.FullRuneInString(s[i:]) && utf8.ValidString(s[:i])
+	case differential.KindInt:
+		_, err := strconv.ParseInt(s+"0", 10, 64)
+		return err == nil
+	case differential.KindFloat:
+		for _, more := range []string{"0", "p0", "0p0"} {
+			if _, err := strconv.ParseFloat(s+more, 64); err == nil {
+				return true
+			}
+		}
+		w := s
+		if w != "" && (w[0] == '+' || w[0] == '-') {
+			w = w[1:]
+		}
+		w = strings.ToLower(w)
+		return strings.HasPrefix("infinity", w) || strings.HasPrefix("nan", w)
+	case differential.KindBool:
+		for _, w := range []string{"true", "True", "false", "False"} {
+			if strings.HasPrefix(w, s) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // consumed records a skipped bad row that ends on line end (absolute).
@@ -619,11 +920,12 @@ func valueProblem(kind, s string, err error) *problem {
 // readError turns an error of csv.Reader.Read into an *InputError, or an
 // I/O error. rec is the partial record returned with it; end is the size
 // of the file. It also returns the line (absolute) where the bytes the csv
-// reader consumed end: the rest of the line of the error, first.
-func (r *Reader) readError(p *planned, c *cursor, rec []string, err error, end int64) (int64, error) {
+// reader consumed end: the rest of the line of the error, first; and
+// whether the data ended inside a quoted field.
+func (r *Reader) readError(p *planned, c *cursor, rec []string, err error, end int64) (int64, bool, error) {
 	var pe *csv.ParseError
 	if !errors.As(err, &pe) {
-		return 0, fmt.Errorf("sources: read %s: %w", p.file, err)
+		return 0, false, fmt.Errorf("sources: read %s: %w", p.file, err)
 	}
 	consumedTo := c.baseLine + int64(pe.Line)
 	// The partial record holds the fields before the bad one.
@@ -648,7 +950,7 @@ func (r *Reader) readError(p *planned, c *cursor, rec []string, err error, end i
 		ie.Line = c.baseLine + int64(open)
 	}
 	ie.Err = quoteProblem(pe, atEOF)
-	return consumedTo, ie
+	return consumedTo, atEOF, ie
 }
 
 // quoteAtEOF tells, for a csv.ErrQuote at column col of the last line of
@@ -695,6 +997,9 @@ func (r *Reader) finish(p *planned) error {
 	r.c = nil
 	defer c.f.Close()
 	r.settle(p, c)
+	if c.held {
+		return nil // the unfinished last line and any blank lines before it wait
+	}
 	if end := c.cr.InputOffset(); end > c.lastEnd {
 		n, err := countLines(c.f, c.base+c.lastEnd, c.base+end)
 		if err != nil {

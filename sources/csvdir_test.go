@@ -266,7 +266,8 @@ func TestAppendedLines(t *testing.T) {
 }
 
 // TestUnterminatedLastRow: a last line without a newline is a row; a
-// newline appended later ends it, and a continuation is a change.
+// newline appended later ends it, and a continuation replaces the row
+// (partial_test.go has the details).
 func TestUnterminatedLastRow(t *testing.T) {
 	for _, nl := range []string{"\n", "\r\n"} {
 		dir := t.TempDir()
@@ -296,16 +297,17 @@ func TestUnterminatedLastRow(t *testing.T) {
 			t.Fatal("the key of the row after the newline differs from a full read's")
 		}
 	}
-	// The last row continued: changed.
+	// The last row continued: retracted, and the completed one read.
 	dir := t.TempDir()
 	writeFile(t, dir, "a.csv", "user_id,access_time\nbob,1")
 	src := &CSVDir{Name: "s", Dir: dir, Schema: accessSchema}
 	states := map[string]FileState{}
-	drain(t, open(t, src, nil), 0, states)
+	first := drain(t, open(t, src, nil), 0, states)
 	appendFile(t, dir, "a.csv", "2\n")
-	var ce *ChangedFileError
-	if _, err := src.Open(states); !errors.As(err, &ce) || ce.Path != "a.csv" {
-		t.Fatalf("continued last row: %v, want a ChangedFileError", err)
+	got := drain(t, open(t, src, cloneStates(states)), 0, states)
+	if len(got) != 2 || got[0].Diff != -1 || !got[0].Row.Equal(first[0].Row) || got[0].Key != first[0].Key ||
+		got[1].Diff != 1 || got[1].Row[1].AsInt() != 12 || got[1].Key != first[0].Key {
+		t.Fatalf("continued last row: %v after %v", rowStrings(got), rowStrings(first))
 	}
 }
 

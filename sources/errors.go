@@ -80,8 +80,10 @@ func (p *problem) Unwrap() []error {
 
 // ChangedFileError reports a file that changed in its consumed part since
 // it was read: it shrank below the bytes consumed, its first bytes differ,
-// or its unterminated last row was continued. Its rows were committed as
-// they were; reading on would mix two versions of the file.
+// its partial last line (FileState.Partial) was rewritten rather than
+// continued, or, in a state from before Partial existed, its last row read
+// without a line end was continued. Its rows were committed as they were;
+// reading on would mix two versions of the file.
 type ChangedFileError struct {
 	File   string // path as given: the source directory joined with the file's name
 	Path   string // the file's name relative to the source directory, as in FileState

@@ -6,6 +6,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -70,15 +71,69 @@ func drain(t testing.TB, r *Reader, limit int, states map[string]FileState) []di
 		if err != nil {
 			t.Fatalf("Next: %v", err)
 		}
-		if limit > 0 && len(us) > limit {
-			t.Fatalf("Next(%d) returned %d rows", limit, len(us))
+		if n := inserts(us); limit > 0 && n > limit {
+			t.Fatalf("Next(%d) returned %d rows", limit, n)
 		}
 		checkStates(t, sts)
+		checkCounts(t, r, us, sts)
 		for _, st := range sts {
 			states[st.Path] = st
 		}
 		all = append(all, us...)
 	}
+}
+
+// inserts counts the updates with a positive diff.
+func inserts(us []differential.Update) int {
+	n := 0
+	for _, u := range us {
+		if u.Diff > 0 {
+			n++
+		}
+	}
+	return n
+}
+
+// checkCounts checks that Reader.Counts accounts for every update of a
+// call, one count per state, and that a retraction comes first among its
+// file's updates.
+func checkCounts(t testing.TB, r *Reader, us []differential.Update, sts []FileState) {
+	t.Helper()
+	counts := r.Counts()
+	if len(counts) != len(sts) {
+		t.Fatalf("Counts() = %v for %d states", counts, len(sts))
+	}
+	i := 0
+	for _, n := range counts {
+		for j := i; j < i+n && j < len(us); j++ {
+			if us[j].Diff < 0 && j != i {
+				t.Fatalf("retraction at %d of its file's updates: %v", j-i, rowStrings(us[i:i+n]))
+			}
+		}
+		i += n
+	}
+	if i != len(us) {
+		t.Fatalf("Counts() = %v for %d updates", counts, len(us))
+	}
+}
+
+// net sums the diffs of equal updates (key and row) and returns the
+// non-zero ones, sorted, as rowStrings with the summed diff.
+func net(us []differential.Update) []string {
+	sum := map[string]int64{}
+	for _, u := range us {
+		v := u
+		v.Diff = 0
+		sum[rowStrings([]differential.Update{v})[0]] += u.Diff
+	}
+	var out []string
+	for s, d := range sum {
+		if d != 0 {
+			out = append(out, strings.TrimSuffix(s, "|d0")+"|d"+itoa(d))
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // checkStates checks that a call returns at most one state per file.

@@ -2,6 +2,7 @@ package sources
 
 import (
 	"errors"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -11,32 +12,72 @@ import (
 
 // FileState is what a source knows of one file it has read. It is persisted
 // in commit records (msgpack, tags as shown): the tags and meanings must not
-// change.
+// change. Fields added later are omitempty, and their zero value means what
+// a state written before them meant.
 type FileState struct {
 	Path    string `msgpack:"p" json:"path"`     // file name relative to the source directory (slash separated)
 	Size    int64  `msgpack:"s" json:"size"`     // file size when last read
 	ModTime int64  `msgpack:"m" json:"mod_time"` // modification time (unix ns) when last read
 	Head    uint64 `msgpack:"h" json:"head"`     // FNV-1a hash of the first min(4096, Offset) bytes: notices a rewrite
-	Offset  int64  `msgpack:"o" json:"offset"`   // bytes consumed: the end of the last complete row read
+	Offset  int64  `msgpack:"o" json:"offset"`   // bytes consumed: the end of the last row read (with Partial, the file's end then)
 	Line    int64  `msgpack:"l" json:"line"`     // lines consumed, header included (for error line numbers after a resume)
-	Rows    int64  `msgpack:"r" json:"rows"`     // rows read from the file so far
+	Rows    int64  `msgpack:"r" json:"rows"`     // rows read from the file so far, a Partial one included
+
+	// Partial, when > 0, is where the last row read starts: a row that
+	// ended at the end of the file without a line end, so that its line
+	// may still be being written. Offset is then the file's end, and Line
+	// and Rows count that row. When the file grows, the row is read again
+	// from Partial: if the completed line gives another row, the old one
+	// is retracted. 0: the last row read ended with its line end (or was
+	// read by a build without this field: a continued line is then a
+	// *ChangedFileError).
+	Partial int64 `msgpack:"u,omitempty" json:"partial,omitempty"`
+	// PartialHash is the FNV-1a hash of the bytes [Partial, Offset), the
+	// unfinished line as read: a grown file whose partial line changed
+	// instead of growing is a *ChangedFileError. Meaningless when Partial
+	// is 0.
+	PartialHash uint64 `msgpack:"v,omitempty" json:"partial_hash,omitempty"`
 }
 
 // headSize is the most bytes FileState.Head covers.
 const headSize = 4096
 
+// FNV-1a, 64 bits.
+const (
+	fnvOffset = 14695981039346656037
+	fnvPrime  = 1099511628211
+)
+
 // headHash is the 64-bit FNV-1a hash of b.
-func headHash(b []byte) uint64 {
-	const (
-		offset = 14695981039346656037
-		prime  = 1099511628211
-	)
-	h := uint64(offset)
+func headHash(b []byte) uint64 { return fnvAdd(fnvOffset, b) }
+
+// fnvAdd continues the FNV-1a hash h with b.
+func fnvAdd(h uint64, b []byte) uint64 {
 	for _, c := range b {
 		h ^= uint64(c)
-		h *= prime
+		h *= fnvPrime
 	}
 	return h
+}
+
+// hashRange returns the FNV-1a hash of the bytes [from, to) of f; it
+// fails with io.EOF when f ends before to.
+func hashRange(f io.ReaderAt, from, to int64) (uint64, error) {
+	var buf [4096]byte
+	h := uint64(fnvOffset)
+	for from < to {
+		b := buf[:min(int64(len(buf)), to-from)]
+		n, err := f.ReadAt(b, from)
+		if n < len(b) {
+			if err == nil {
+				err = io.EOF
+			}
+			return 0, err
+		}
+		h = fnvAdd(h, b)
+		from += int64(n)
+	}
+	return h, nil
 }
 
 // listedFile is a regular *.csv file found under a source directory.
