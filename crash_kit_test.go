@@ -188,18 +188,19 @@ func completeTimes(b []byte) []byte {
 
 // twoRuns writes two inputs of the tutorial's shape, in1 with two files
 // (seed, rows rows) and in2 with the same two and two more (seed+1), and
-// finishes a first run over in1 into the root done: the base of the
-// second-run tests, whose runs read in2.
+// finishes a first run into the root done over in2 when it held in1's
+// files only (the storage remembers the source's directory): the base of
+// the second-run tests, whose runs read in2.
 func twoRuns(t testing.TB, seed uint64, rows int) (in1, in2, done string) {
 	t.Helper()
 	tmp := t.TempDir()
 	in1, in2, done = filepath.Join(tmp, "in1"), filepath.Join(tmp, "in2"), filepath.Join(tmp, "done")
 	writeInput(t, in1, seed, 2, 0, rows)
 	writeInput(t, in2, seed, 2, 0, rows)
-	writeInput(t, in2, seed+1, 2, 2, rows)
-	if err := (crashSetup{input: in1, batch: 8, compactBytes: -1}).run(done, vfs.Default); err != nil {
+	if err := (crashSetup{input: in2, batch: 8, compactBytes: -1}).run(done, vfs.Default); err != nil {
 		t.Fatal(err)
 	}
+	writeInput(t, in2, seed+1, 2, 2, rows)
 	return in1, in2, done
 }
 

@@ -365,7 +365,11 @@ func (e *engine) close(finished bool) error {
 			acks[s.n.name] = s.ack
 		}
 	}
-	if len(acks) > 0 {
+	// A catalog the storage lacks (a source's new directory, or the
+	// directories of a storage written before they were recorded) is
+	// logged even when the execution committed nothing.
+	logCatalog := finished && e.wal != nil && e.fingerprinted && !e.catalogued
+	if len(acks) > 0 || logCatalog {
 		if err := e.appendCommit(&record.Commit{Time: e.clock, Acks: acks}); err != nil {
 			errs = append(errs, err)
 			finished = false
@@ -392,14 +396,28 @@ func (e *engine) close(finished bool) error {
 	return errors.Join(errs...)
 }
 
+// appendCommit appends an ack-only commit, after the pipeline record
+// when the storage lacks the pipeline's catalog.
 func (e *engine) appendCommit(c *record.Commit) error {
+	var recs []wal.Record
+	if e.fingerprinted && !e.catalogued {
+		r, err := record.Encode(record.KindPipeline, &record.Pipeline{Lines: e.p.Describe(), Catalog: e.catalog})
+		if err != nil {
+			return err
+		}
+		recs = append(recs, r)
+	}
+	if len(c.Acks) == 0 {
+		c.Acks = nil
+	}
 	r, err := record.Encode(record.KindCommit, c)
 	if err != nil {
 		return err
 	}
-	if _, err := e.wal.Append([]wal.Record{r}); err != nil {
+	if _, err := e.wal.Append(append(recs, r)); err != nil {
 		return fmt.Errorf("pwlog: commit: %w", err)
 	}
+	e.catalogued = true
 	return nil
 }
 

@@ -34,12 +34,16 @@ func (p *Pipeline) Describe() []string {
 	return lines
 }
 
-// catalog returns the pipeline's catalog.
+// catalog returns the pipeline's catalog: its column names and its
+// sources' directories. Neither is part of the fingerprint: a changed
+// catalog is logged again, and a moved source is checked at restart
+// (engine.checkDirs).
 func (p *Pipeline) catalog() *record.Catalog {
-	c := &record.Catalog{Tables: map[string][]string{}, Arrangements: map[string]differential.Columns{}}
+	c := &record.Catalog{Tables: map[string][]string{}, Arrangements: map[string]differential.Columns{}, Dirs: map[string]string{}}
 	for _, n := range p.nodes {
 		if n.src != nil {
 			c.Tables[n.name] = n.schema.Names()
+			c.Dirs[n.name] = n.dir
 		}
 		for _, a := range n.arrangements() {
 			c.Arrangements[record.ArrangementKey(n.name, a.Name())] = a.Columns()

@@ -91,6 +91,9 @@ type node struct {
 	index  int
 	// dir is a source's directory, absolute, its symbolic links resolved.
 	dir string
+	// moved accepts a source directory other than the stored one
+	// (CSVOptions.Moved).
+	moved bool
 }
 
 // sinkNode is a CSV sink reading a node.
@@ -155,11 +158,23 @@ type CSVOptions struct {
 	// storage and memory. Without it, a changed file fails the execution with a
 	// *sources.ChangedFileError and a deleted file's rows stay.
 	Retract bool
+	// Moved accepts a directory other than the one the storage recorded
+	// for the source: its files moved there, with the same names
+	// (relative to the directory) and contents, and the source goes on
+	// from where it stopped. The execution logs the move and records the
+	// new directory. Without it, a restart that reads the source from
+	// another directory fails with ErrSourceMoved. The same directory
+	// reached by another path (relative, or through a symbolic link) is
+	// not a move.
+	Moved bool
 }
 
 // ReadCSV adds a source that reads every *.csv file of dir and of its
 // subdirectories, each with a header line naming the schema's columns.
 // name is the source's persistent name: its offsets are stored under it.
+// The storage remembers dir (absolute, symbolic links resolved): a restart
+// reading the source from another directory is refused with
+// ErrSourceMoved unless CSVOptions.Moved says its files moved.
 // A CSV sink of the pipeline whose file would be one of those is refused
 // (see Table.WriteCSV).
 func (p *Pipeline) ReadCSV(name, dir string, schema Schema, opts ...CSVOptions) *Table {
@@ -175,6 +190,7 @@ func (p *Pipeline) ReadCSV(name, dir string, schema Schema, opts ...CSVOptions) 
 			n.byFile = differential.NewArrangement("by_file", nil)
 			n.byFile.SetColumns(differential.Columns{Row: schema.Names()})
 		}
+		n.moved = o.Moved
 	}
 	// A sink added before this source may lie in its directory.
 	for _, s := range p.sinks {

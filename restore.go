@@ -36,6 +36,12 @@ var ErrLocked = storage.ErrLocked
 // ErrPipelineChanged reports a storage written by a different pipeline.
 var ErrPipelineChanged = errors.New("pwlog: the pipeline differs from the one that wrote the storage")
 
+// ErrSourceMoved reports a source reading another directory than the one
+// the storage recorded for it: its offsets belong to the files of that
+// directory. CSVOptions.Moved accepts the new directory when the files
+// moved there.
+var ErrSourceMoved = errors.New("pwlog: the source reads another directory than the storage recorded")
+
 // open takes the storage, replays the log into the operators and sinks,
 // and seeks the sources (ARCHITECTURE.md, section 7).
 func (e *engine) open() error {
@@ -324,6 +330,9 @@ func (e *engine) replay(st *storage.State) error {
 	if err != nil {
 		return fmt.Errorf("pwlog: replay: %w", err)
 	}
+	if err := e.checkDirs(st.Catalog); err != nil {
+		return err
+	}
 	e.restored = st.Summary()
 	e.offsets, e.clock, e.foldedLSN = st.Offsets, st.Clock, 0
 	if m := st.Manifest; m != nil {
@@ -340,6 +349,28 @@ func (e *engine) replay(st *storage.State) error {
 	e.log.Info("Reached the end of the snapshot",
 		slog.Int("entries", records), slog.Int("times", st.Log.Times), slog.Int64("state_deltas", st.Log.StateDeltas),
 		slog.Uint64("clock", e.clock), slog.Duration("duration", time.Since(start)))
+	return nil
+}
+
+// checkDirs compares each source's directory with the one the storage
+// recorded for it; a storage written before directories were recorded
+// gets them at its next commit.
+func (e *engine) checkDirs(stored *record.Catalog) error {
+	if stored == nil {
+		return nil
+	}
+	for _, n := range e.p.nodes {
+		was := stored.Dirs[n.name]
+		if n.src == nil || was == "" || was == n.dir {
+			continue
+		}
+		if !n.moved {
+			return fmt.Errorf("%w: source %q read %s, but now reads %s; if its files moved there with the same names and contents, use CSVOptions{Moved: true}, else use a new storage directory",
+				ErrSourceMoved, n.name, was, n.dir)
+		}
+		e.log.Warn("The source moved to another directory; its offsets carry over (CSVOptions.Moved)",
+			slog.String("source", n.name), slog.String("from", was), slog.String("to", n.dir))
+	}
 	return nil
 }
 

@@ -20,6 +20,12 @@ type Catalog struct {
 	// Arrangements maps ArrangementKey(operator, arrangement) to the
 	// column names of its group keys and rows.
 	Arrangements map[string]differential.Columns `msgpack:"a,omitempty" json:"arrangements,omitempty"`
+	// Dirs maps a CSV source to the directory it reads: absolute, its
+	// symbolic links resolved. A restart that reads a source from another
+	// directory is refused unless told that the files moved. Nil in a
+	// storage written before directories were recorded: its next commit
+	// records them.
+	Dirs map[string]string `msgpack:"d,omitempty" json:"dirs,omitempty"`
 }
 
 // EncodeMsgpack implements msgpack.CustomEncoder: maps in key order.
@@ -27,11 +33,12 @@ func (c *Catalog) EncodeMsgpack(enc *msgpack.Encoder) error {
 	type wire struct {
 		Tables       msgpackx.SortedMap[[]string]             `msgpack:"t,omitempty"`
 		Arrangements msgpackx.SortedMap[differential.Columns] `msgpack:"a,omitempty"`
+		Dirs         msgpackx.SortedMap[string]               `msgpack:"d,omitempty"`
 	}
-	return enc.Encode(&wire{c.Tables, c.Arrangements})
+	return enc.Encode(&wire{c.Tables, c.Arrangements, c.Dirs})
 }
 
-// Equal reports whether c and o name the same columns.
+// Equal reports whether c and o name the same columns and directories.
 func (c *Catalog) Equal(o *Catalog) bool {
 	if c == nil || o == nil {
 		return c == o
@@ -39,7 +46,8 @@ func (c *Catalog) Equal(o *Catalog) bool {
 	return maps.EqualFunc(c.Tables, o.Tables, slices.Equal) &&
 		maps.EqualFunc(c.Arrangements, o.Arrangements, func(a, b differential.Columns) bool {
 			return slices.Equal(a.Group, b.Group) && slices.Equal(a.Row, b.Row)
-		})
+		}) &&
+		maps.Equal(c.Dirs, o.Dirs)
 }
 
 // Knows reports whether the catalog names the arrangement; a catalog

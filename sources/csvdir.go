@@ -13,18 +13,27 @@
 //	| header | row   | row   | row   | appended later  |
 //	+--------+-------+-------+-------+- - - - - - - - -+
 //	0        |<- Head: FNV-1a of     ^                 ^
-//	           the first             Offset, Line,     Size now
-//	           min(4096, Offset)     Rows
-//	           bytes
+//	|          the first             Offset, Line,     Size now
+//	|          min(4096, Offset)     Rows
+//	|          bytes                 |
+//	|<- Sum: FNV-1a of all the ----->|
+//	    bytes consumed
 //
 // On Open, a file with no state is read from its first byte, whatever its
-// name or modification time. A known file is skipped when it is exactly as
-// long as the bytes consumed; it is read on from Offset (or from Partial,
-// below) when it grew and its first bytes still hash to Head; it is
-// refused with a *ChangedFileError when it shrank below Offset or its head
-// changed. The header is read again from the start of the file on every
-// resume, to map the columns, and FileState.Line keeps error line numbers
-// right.
+// name or modification time. A known file whose size and modification
+// time are those of its state is not even opened when it was read to its
+// end. Otherwise its first bytes must still hash to Head and, when its
+// size or modification time changed, all the bytes consumed, [0, Offset),
+// must still hash to Sum (they are read again for that, once per changed
+// file); it is then read on from Offset (or from Partial, below), which
+// for a file only touched reads nothing. It is refused with a
+// *ChangedFileError when it shrank below Offset or a byte consumed
+// changed: a rewrite to the same size is noticed wherever it changes a
+// byte. Sum is kept as the bytes are consumed, by every call of Next. A
+// state written before Sum existed (0) is checked by its head only, as
+// then, and gets the Sum of the file as it is when the file is next read.
+// The header is read again from the start of the file on every resume,
+// to map the columns, and FileState.Line keeps error line numbers right.
 //
 // A row's key hashes the source name, the file path and the byte offset
 // where the row starts, so it is the same in every execution that reads the row.
@@ -43,11 +52,12 @@
 //	                         Partial    Offset: the size      Size now
 //	                                    when it was read
 //
-// When the file grows and those bytes are unchanged, the line is read
-// again from Partial. If it now gives another row (bob,1005), Next
-// returns the old row retracted (Diff -1, the same key, parsed again from
-// the file's own bytes) just before the new one; if it gives the same row
-// (only its line end was added), nothing. This needs no CSVDir option: it
+// Sum covers the partial line too, as every byte up to Offset; PartialHash
+// covers it alone. When the file grows and those bytes are unchanged, the
+// line is read again from Partial. If it now gives another row
+// (bob,1005), Next returns the old row retracted (Diff -1, the same key,
+// parsed again from the file's own bytes) just before the new one; if it
+// gives the same row (only its line end was added), nothing. This needs no CSVDir option: it
 // is how an append is read. A partial line whose bytes changed is a
 // *ChangedFileError like any consumed byte.
 //
@@ -135,6 +145,7 @@ type Reader struct {
 	opened     []string      // paths opened, in order: lets tests see what was touched
 	br         *bufio.Reader
 	head       []byte               // the first min(headSize, size) bytes of the open file
+	hashBuf    []byte               // reads the bytes FileState.Sum is brought up to date with
 	slab       []differential.Value // rows are cut from it, to allocate them in bulk
 	err        error                // sticky: the error that stopped reading
 }
@@ -146,6 +157,12 @@ type planned struct {
 	skip  int64  // bytes at Offset that end an unterminated last row read earlier (states without Partial)
 	dirty bool   // st changed since Next last returned it
 	n     int    // updates from the file since Next last returned its state
+	// st.Sum is the hash of the bytes [0, sumAt); Next brings it up to
+	// st.Offset before it returns the state.
+	sumAt int64
+	// partialSum is the hash of the bytes [0, st.Partial), where reading
+	// goes on when st.Partial > 0.
+	partialSum uint64
 }
 
 // cursor is an open file positioned after its last consumed row.
@@ -186,9 +203,11 @@ const (
 
 // Open lists Dir and prepares to read everything not yet consumed according
 // to prev, which it does not modify. Files are read in name order. A known
-// file that shrank below its consumed offset or whose first bytes changed
-// makes Open fail with a *ChangedFileError; a known file that disappeared
-// is reported by Reader.Deleted and otherwise ignored.
+// file that shrank below its consumed offset, whose first bytes changed,
+// or, when its size or modification time changed, whose bytes consumed no
+// longer hash to FileState.Sum, makes Open fail with a *ChangedFileError;
+// a known file that disappeared is reported by Reader.Deleted and
+// otherwise ignored. Dir may be a symbolic link to a directory.
 func (s *CSVDir) Open(prev map[string]FileState) (*Reader, error) {
 	if err := s.checkSchema(); err != nil {
 		return nil, err
@@ -204,7 +223,7 @@ func (s *CSVDir) Open(prev map[string]FileState) (*Reader, error) {
 		p := planned{file: filepath.Join(s.Dir, filepath.FromSlash(lf.path))}
 		old, known := prev[lf.path]
 		if !known {
-			p.st = FileState{Path: lf.path, Size: lf.size, ModTime: lf.modTime, Head: headHash(nil)}
+			p.st = FileState{Path: lf.path, Size: lf.size, ModTime: lf.modTime, Head: headHash(nil), Sum: headHash(nil)}
 			p.dirty = true
 			r.plan = append(r.plan, p)
 			continue
@@ -220,7 +239,7 @@ func (s *CSVDir) Open(prev map[string]FileState) (*Reader, error) {
 		p.st.Path = lf.path
 		p.dirty = lf.size != old.Size || lf.modTime != old.ModTime
 		p.st.Size, p.st.ModTime = lf.size, lf.modTime
-		if err := r.checkKnown(&p); err != nil {
+		if err := r.checkKnown(&p, p.dirty); err != nil {
 			return nil, err
 		}
 		r.plan = append(r.plan, p)
@@ -254,9 +273,13 @@ func (s *CSVDir) checkSchema() error {
 
 // checkKnown verifies that a known file that grew still starts with the
 // bytes it was read with, and that its last row read, if it had no line
-// end, was continued rather than changed. For a state without Partial it
-// refuses any continuation but a line end, and sets p.skip past it.
-func (r *Reader) checkKnown(p *planned) error {
+// end, was continued rather than changed. When the file's size or
+// modification time changed (touched), all the bytes consumed must still
+// hash to FileState.Sum. For a state without Partial it refuses any
+// continuation but a line end, and sets p.skip past it. It sets p.sumAt
+// and, with Partial, p.partialSum; a state without Sum gets one, of the
+// file as it is.
+func (r *Reader) checkKnown(p *planned, touched bool) error {
 	f, err := r.open(p)
 	if err != nil {
 		return err
@@ -275,9 +298,35 @@ func (r *Reader) checkKnown(p *planned) error {
 	if headHash(head) != p.st.Head {
 		return changed("its first " + strconv.Itoa(len(head)) + " bytes differ from those read")
 	}
+	hash := func(h uint64, from, to int64) (uint64, error) {
+		h, err := hashOn(f, h, from, to, r.hashBuffer())
+		if errors.Is(err, io.EOF) {
+			return 0, changed("it shrank while being opened")
+		} else if err != nil {
+			return 0, fmt.Errorf("sources: read %s: %w", p.file, err)
+		}
+		return h, nil
+	}
+	// checkSum compares the hash of the bytes consumed with Sum, or makes
+	// it Sum for a state without one.
+	checkSum := func(sum uint64) error {
+		if p.st.Sum == 0 {
+			p.st.Sum = sum
+		} else if sum != p.st.Sum {
+			return changed("its " + strconv.FormatInt(p.st.Offset, 10) + " bytes consumed differ from those read")
+		}
+		p.sumAt = p.st.Offset
+		return nil
+	}
 	if p.st.Partial > 0 {
 		if p.st.Partial >= p.st.Offset {
 			return changed("its state's partial line starts at byte " + strconv.FormatInt(p.st.Partial, 10) + ", not before the " + strconv.FormatInt(p.st.Offset, 10) + " bytes consumed")
+		}
+		// Reading goes on from Partial, whose Sum is needed: the bytes
+		// consumed are hashed in any case.
+		before, err := hash(fnvOffset, 0, p.st.Partial)
+		if err != nil {
+			return err
 		}
 		h, err := hashRange(f, p.st.Partial, p.st.Offset)
 		if errors.Is(err, io.EOF) {
@@ -288,7 +337,28 @@ func (r *Reader) checkKnown(p *planned) error {
 		if h != p.st.PartialHash {
 			return changed("its last line, read without a line end, was rewritten rather than continued")
 		}
-		return nil // read again from Partial
+		sum, err := hash(before, p.st.Partial, p.st.Offset)
+		if err != nil {
+			return err
+		}
+		p.partialSum = before
+		return checkSum(sum) // read again from Partial
+	}
+	if sum := p.st.Sum; p.st.Offset == 0 || !touched && sum != 0 {
+		// Untouched: read on from Offset (a read with a limit, or a
+		// last line left unread, stopped there).
+		if sum == 0 {
+			p.st.Sum = fnvOffset
+		}
+		p.sumAt = p.st.Offset
+	} else {
+		h, err := hash(fnvOffset, 0, p.st.Offset)
+		if err != nil {
+			return err
+		}
+		if err := checkSum(h); err != nil {
+			return err
+		}
 	}
 	if p.st.Offset == 0 || p.st.Offset >= p.st.Size {
 		return nil
@@ -311,6 +381,28 @@ func (r *Reader) checkKnown(p *planned) error {
 	default:
 		return changed("its last row, read without a newline, was continued")
 	}
+	return nil
+}
+
+// hashBuffer returns the buffer the consumed bytes are hashed through.
+func (r *Reader) hashBuffer() []byte {
+	if r.hashBuf == nil {
+		r.hashBuf = make([]byte, readBufferSize)
+	}
+	return r.hashBuf
+}
+
+// sumTo brings p.st.Sum up to p.st.Offset, reading the bytes of the open
+// file it does not cover yet.
+func (r *Reader) sumTo(p *planned, f *os.File) error {
+	if p.sumAt >= p.st.Offset {
+		return nil
+	}
+	h, err := hashOn(f, p.st.Sum, p.sumAt, p.st.Offset, r.hashBuffer())
+	if err != nil {
+		return fmt.Errorf("sources: read %s: %w", p.file, err)
+	}
+	p.st.Sum, p.sumAt = h, p.st.Offset
 	return nil
 }
 
@@ -408,7 +500,9 @@ func (r *Reader) Next(limit int) ([]differential.Update, []FileState, error) {
 			continue
 		}
 		if i == r.cur && r.c != nil {
-			r.settle(p, r.c)
+			if err := r.settle(p, r.c); err != nil {
+				return r.fail(err)
+			}
 		}
 		states = append(states, p.st)
 		r.counts = append(r.counts, p.n)
@@ -570,6 +664,7 @@ func (r *Reader) reread(p *planned, c *cursor) error {
 		}
 	}
 	p.st.Offset, p.st.Line = c.base, c.baseLine
+	p.st.Sum, p.sumAt = p.partialSum, c.base
 	p.st.Partial, p.st.PartialHash = 0, 0
 	p.dirty = true
 	return nil
@@ -996,7 +1091,9 @@ func (r *Reader) finish(p *planned) error {
 	c := r.c
 	r.c = nil
 	defer c.f.Close()
-	r.settle(p, c)
+	if err := r.settle(p, c); err != nil {
+		return err
+	}
 	if c.held {
 		return nil // the unfinished last line and any blank lines before it wait
 	}
@@ -1010,6 +1107,9 @@ func (r *Reader) finish(p *planned) error {
 		p.st.Line += n
 		p.st.Head = headHash(r.head[:min(int64(len(r.head)), p.st.Offset)])
 		p.dirty = true
+		if err := r.sumTo(p, c.f); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -1046,13 +1146,15 @@ func blankBytes(f *os.File, off int64, n int) int64 {
 	return int64(i)
 }
 
-// settle brings p.st.Line and p.st.Head up to date with the open file.
-func (r *Reader) settle(p *planned, c *cursor) {
+// settle brings p.st.Line, p.st.Head and p.st.Sum up to date with the
+// open file.
+func (r *Reader) settle(p *planned, c *cursor) error {
 	c.settleLine()
 	if c.cr != nil && c.lastLine > 0 {
 		p.st.Line = c.baseLine + int64(c.lastLine)
 	}
 	p.st.Head = headHash(r.head[:min(int64(len(r.head)), p.st.Offset)])
+	return r.sumTo(p, c.f)
 }
 
 // newlines counts the line breaks inside the fields of a record.

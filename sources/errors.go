@@ -80,10 +80,12 @@ func (p *problem) Unwrap() []error {
 
 // ChangedFileError reports a file that changed in its consumed part since
 // it was read: it shrank below the bytes consumed, its first bytes differ,
-// its partial last line (FileState.Partial) was rewritten rather than
-// continued, or, in a state from before Partial existed, its last row read
-// without a line end was continued. Its rows were committed as they were;
-// reading on would mix two versions of the file.
+// a byte consumed differs (FileState.Sum, checked when the file's size or
+// modification time changed), its partial last line (FileState.Partial)
+// was rewritten rather than continued, or, in a state from before Partial
+// existed, its last row read without a line end was continued. Its rows
+// were committed as they were; reading on would mix two versions of the
+// file.
 type ChangedFileError struct {
 	File   string // path as given: the source directory joined with the file's name
 	Path   string // the file's name relative to the source directory, as in FileState

@@ -19,7 +19,8 @@ import (
 // per Open, resuming from the states, gives the same rows, keys, reported
 // errors and states as one read; and the file read when only a prefix of
 // it was written, then again in full, gives the whole file's rows once
-// the partial last row read first is retracted. Seeds:
+// the partial last row read first is retracted. Every state's Sum is the
+// hash of the bytes it consumed. Seeds:
 // testdata/fuzz/FuzzParseCSV.
 func FuzzParseCSV(f *testing.F) {
 	f.Add([]byte("user_id,access_time\nalice,1701102730\nbob,1701102743\n"))
@@ -93,6 +94,9 @@ func FuzzParseCSV(f *testing.F) {
 				t.Fatalf("state %+v after a full read of %d bytes, %d lines, %d rows", st, len(body), lines, len(full))
 			}
 		}
+		if st.Sum != headHash(body[:st.Offset]) {
+			t.Fatalf("state %+v: Sum is not the hash of the %d bytes consumed", st, st.Offset)
+		}
 		switch {
 		case st.Partial == 0:
 		case body[len(body)-1] == '\n' || st.Partial >= st.Offset || st.Offset != int64(len(body)):
@@ -128,6 +132,9 @@ func FuzzParseCSV(f *testing.F) {
 			}
 			again = append(again, us...)
 			for _, st := range sts {
+				if st.Sum != headHash(body[:st.Offset]) {
+					t.Fatalf("row by row: state %+v: Sum is not the hash of the %d bytes consumed", st, st.Offset)
+				}
 				prev[st.Path] = st
 			}
 		}
@@ -164,6 +171,9 @@ func FuzzParseCSV(f *testing.F) {
 			first, states1, _, err := readSkipping(skip, nil, 0)
 			if err != nil || len(reports) > 0 {
 				continue
+			}
+			if st := states1["x.csv"]; st.Sum != headHash(body[:st.Offset]) {
+				t.Fatalf("cut %d: state %+v: Sum is not the hash of the %d bytes consumed", cut, st, st.Offset)
 			}
 			if err := os.WriteFile(filepath.Join(dir, "x.csv"), body, 0o644); err != nil {
 				t.Fatal(err)

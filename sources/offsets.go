@@ -37,6 +37,17 @@ type FileState struct {
 	// instead of growing is a *ChangedFileError. Meaningless when Partial
 	// is 0.
 	PartialHash uint64 `msgpack:"v,omitempty" json:"partial_hash,omitempty"`
+	// Sum is the FNV-1a hash of all the bytes consumed, [0, Offset): the
+	// header, the rows, the blank lines, and the partial line when there
+	// is one (PartialHash covers [Partial, Offset) again, on its own, so
+	// that a partial line rewritten rather than continued is named as
+	// such). It is kept as the bytes are read, and checked, by hashing
+	// the consumed bytes of the file again, when a known file's size or
+	// modification time changed: a rewrite anywhere in the consumed part
+	// is a *ChangedFileError. 0: a state written before Sum existed; only
+	// Head is checked then, and the next read of the file (one whose size
+	// or modification time changed) computes Sum from the file as it is.
+	Sum uint64 `msgpack:"c,omitempty" json:"sum,omitempty"`
 }
 
 // headSize is the most bytes FileState.Head covers.
@@ -64,7 +75,12 @@ func fnvAdd(h uint64, b []byte) uint64 {
 // fails with io.EOF when f ends before to.
 func hashRange(f io.ReaderAt, from, to int64) (uint64, error) {
 	var buf [4096]byte
-	h := uint64(fnvOffset)
+	return hashOn(f, fnvOffset, from, to, buf[:])
+}
+
+// hashOn continues the FNV-1a hash h with the bytes [from, to) of f,
+// read through buf; it fails with io.EOF when f ends before to.
+func hashOn(f io.ReaderAt, h uint64, from, to int64, buf []byte) (uint64, error) {
 	for from < to {
 		b := buf[:min(int64(len(buf)), to-from)]
 		n, err := f.ReadAt(b, from)
@@ -89,9 +105,18 @@ type listedFile struct {
 
 // listCSV returns every regular file named *.csv under dir (subdirectories
 // included, symbolic links to files followed), sorted by relative path.
+// dir itself may be a symbolic link to a directory: the paths are those
+// under the directory it names.
 func listCSV(dir string) ([]listedFile, error) {
+	root := dir
+	if info, err := os.Lstat(dir); err == nil && info.Mode()&fs.ModeSymlink != 0 {
+		// WalkDir would see the link as a file and not enter it.
+		if root, err = filepath.EvalSymlinks(dir); err != nil {
+			return nil, err
+		}
+	}
 	var out []listedFile
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
@@ -113,7 +138,7 @@ func listCSV(dir string) ([]listedFile, error) {
 		if !info.Mode().IsRegular() {
 			return nil
 		}
-		rel, err := filepath.Rel(dir, p)
+		rel, err := filepath.Rel(root, p)
 		if err != nil {
 			return err
 		}

@@ -360,7 +360,7 @@ func TestOldStateWithoutPartial(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := st
-	want.Partial, want.PartialHash = 0, 0
+	want.Partial, want.PartialHash, want.Sum = 0, 0, 0
 	if decoded != want {
 		t.Fatalf("decoded %+v, want %+v", decoded, want)
 	}

@@ -102,7 +102,10 @@ type TailInfo struct {
 
 // SourceInfo describes what a source has read.
 type SourceInfo struct {
-	Name  string           `json:"name"`
+	Name string `json:"name"`
+	// Dir is the directory the source reads, as the storage recorded it
+	// (absolute, symbolic links resolved); empty when it recorded none.
+	Dir   string           `json:"dir,omitempty"`
 	Files []SourceFileInfo `json:"files"`
 	Bytes int64            `json:"bytes"`
 	Rows  int64            `json:"rows"`
@@ -191,7 +194,7 @@ func Inspect(ctx context.Context, dir string, opts *ReadOptions) (*StorageInfo, 
 	for _, p := range scan.Problems {
 		info.Problems = append(info.Problems, p.Error())
 	}
-	info.Sources = sourceInfos(st.Offsets)
+	info.Sources = sourceInfos(st.Offsets, st.Catalog)
 	names := slices.Collect(maps.Keys(st.Acks))
 	for name := range st.LastOutput {
 		if _, ok := st.Acks[name]; !ok {
@@ -276,11 +279,15 @@ func (v *view) checkpointInfo() *CheckpointInfo {
 	return ci
 }
 
-// sourceInfos describes the sources' offsets, by name and path.
-func sourceInfos(offsets record.Offsets) []SourceInfo {
+// sourceInfos describes the sources' offsets, by name and path, and the
+// directories the catalog records for them.
+func sourceInfos(offsets record.Offsets, cat *record.Catalog) []SourceInfo {
 	out := []SourceInfo{}
 	for _, name := range slices.Sorted(maps.Keys(offsets)) {
 		s := SourceInfo{Name: name, Files: []SourceFileInfo{}}
+		if cat != nil {
+			s.Dir = cat.Dirs[name]
+		}
 		files := offsets[name]
 		for _, p := range slices.Sorted(maps.Keys(files)) {
 			st := files[p]

@@ -269,3 +269,34 @@ func TestStateErrors(t *testing.T) {
 func arrKey(op, arr string) compaction.ArrKey {
 	return compaction.ArrKey{Operator: op, Arrangement: arr}
 }
+
+// A storage's catalog records its sources' directories: a manifest
+// written before they were recorded has none, and a later batch of just
+// a pipeline record and a commit repeating the last time (what an
+// execution that committed nothing logs to record them) brings them
+// without breaking a rule.
+func TestStateCatalogDirs(t *testing.T) {
+	meta, err := record.EncodeMeta(&record.Meta{Offsets: record.Offsets{}, Catalog: testCatalog})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := []string{"source src: csv(x:int)"}
+	m := &checkpoint.Manifest{Seq: 1, LSN: 3, Clock: 10, Fingerprint: lines, Meta: meta}
+	s, err := NewState(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Catalog == nil || s.Catalog.Dirs != nil {
+		t.Fatalf("catalog %+v, want one without Dirs", s.Catalog)
+	}
+	withDirs := *testCatalog
+	withDirs.Dirs = map[string]string{"src": "/data/in"}
+	l := &log{t: t, next: 4}
+	l.add(record.KindPipeline, &record.Pipeline{Lines: lines, Catalog: &withDirs})
+	last := l.add(record.KindCommit, &record.Commit{Time: 10})
+	s.Problem = func(e *BatchError) { t.Errorf("problem: %v", e) }
+	feed(t, s, l.recs)
+	if !s.Catalog.Equal(&withDirs) || s.LSN != last || s.Clock != 10 || s.Log.Times != 1 {
+		t.Fatalf("catalog %+v, LSN %d, clock %d, times %d", s.Catalog, s.LSN, s.Clock, s.Log.Times)
+	}
+}

@@ -34,9 +34,14 @@ var (
 	fixtureOnce sync.Once
 	fixtureDir  string
 	fixtureErr  error
+	// fixtureInput is the fixture's source directory, inputPathLen long.
+	fixtureInput string
 )
 
 const tutorialData = "../../../testdata/tutorial"
+
+// inputPathLen is the length of the fixture's source directory.
+const inputPathLen = 160
 
 func TestMain(m *testing.M) {
 	flag.Parse()
@@ -58,7 +63,18 @@ func buildFixture() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	input, storage := filepath.Join(dir, "input"), filepath.Join(dir, "storage")
+	// The storage records the source's directory: a path of one length
+	// wherever the temporary directory is keeps the golden sizes.
+	real, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		return "", err
+	}
+	pad := inputPathLen - len(filepath.Join(real, "input"))
+	if pad < 0 {
+		return "", fmt.Errorf("the temporary directory %s is too long for the fixture", real)
+	}
+	fixtureInput = filepath.Join(real, "input"+strings.Repeat("_", pad))
+	input, storage := fixtureInput, filepath.Join(dir, "storage")
 	output := filepath.Join(dir, "sessions.csv")
 	if err := os.Mkdir(input, 0o755); err != nil {
 		return "", err
@@ -136,16 +152,20 @@ type result struct {
 }
 
 // run runs the pwlog command; every occurrence of dir in its output is
-// replaced by $DIR.
+// replaced by $DIR, and of the fixture's source directory (which the
+// storage records) by $INPUT.
 func run(t *testing.T, dir string, args ...string) result {
 	t.Helper()
 	var out, errb bytes.Buffer
 	code := Run(t.Context(), args, &out, &errb)
 	clean := func(s string) string {
-		if dir == "" {
-			return s
+		if dir != "" {
+			s = strings.ReplaceAll(s, dir, "$DIR")
 		}
-		return strings.ReplaceAll(s, dir, "$DIR")
+		if fixtureInput != "" {
+			s = strings.ReplaceAll(s, fixtureInput, "$INPUT")
+		}
+		return s
 	}
 	return result{out: clean(out.String()), err: clean(errb.String()), code: code}
 }

@@ -123,6 +123,11 @@ func printInspect(p *printer, s *tool.StorageInfo) {
 		p.linef("sources     none has read anything")
 	} else {
 		p.linef("sources")
+		for _, src := range s.Sources {
+			if src.Dir != "" {
+				p.linef("  %s reads %s", src.Name, src.Dir)
+			}
+		}
 		t := &table{indent: "  ", header: []string{"SOURCE", "FILE", ">ROWS", ">BYTES READ", ">LINES"}}
 		for _, src := range s.Sources {
 			for _, f := range src.Files {
