@@ -109,6 +109,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/pwlog/pwlog/differential"
@@ -129,6 +130,20 @@ type CSVDir struct {
 	// called with each one's *InputError and reading goes on. A bad header
 	// stays fatal.
 	OnBadRow func(*InputError)
+	// Streaming makes the reader take complete lines only: a last line
+	// without its line end is left unread (it is no partial line and is
+	// not listed by Reader.Unfinished) while the file's modification time
+	// is less than PartialLineTimeout old, as a writer may still be
+	// writing it. Once the file has been quiet that long, the line is read
+	// as in static mode (FileState.Partial): if the file then grows from
+	// it, its row is retracted and the completed line's row read. The
+	// reader itself does not watch the directory: a streaming caller opens
+	// a new Reader at the states it was given to see what changed.
+	Streaming bool
+	// PartialLineTimeout is how long, with Streaming, a file must have
+	// been quiet before its last line without a line end is read. 0 or
+	// negative: such a line is never read while streaming.
+	PartialLineTimeout time.Duration
 }
 
 // Reader reads the rows of a CSVDir that a set of FileStates has not
@@ -557,6 +572,15 @@ func (r *Reader) start(p *planned) error {
 		}
 	}()
 	size := p.st.Size
+	if r.src.Streaming && (r.src.PartialLineTimeout <= 0 || time.Since(time.Unix(0, p.st.ModTime)) < r.src.PartialLineTimeout) {
+		// Complete lines only: the end of what is read is the last line end.
+		if size, err = lastLineEnd(f, size); err != nil {
+			return fmt.Errorf("sources: read %s: %w", p.file, err)
+		}
+		if p.st.Offset > 0 && size <= p.st.Offset {
+			return nil // nothing complete beyond what was consumed
+		}
+	}
 	r.head = r.head[:min(headSize, size)]
 	if _, err := f.ReadAt(r.head, 0); err != nil {
 		return fmt.Errorf("sources: read %s: %w", p.file, err)
@@ -740,7 +764,7 @@ func (r *Reader) read(p *planned, us []differential.Update, limit int) (_ []diff
 			if errors.Is(err, io.EOF) {
 				return r.retractOld(us), true, nil
 			}
-			end, atEOF, ie := r.readError(p, c, rec, err, p.st.Size)
+			end, atEOF, ie := r.readError(p, c, rec, err, c.size)
 			var in *InputError
 			if !errors.As(ie, &in) {
 				return nil, false, ie
@@ -1190,4 +1214,21 @@ func countLines(f *os.File, from, to int64) (int64, error) {
 		n++
 	}
 	return n, nil
+}
+
+// lastLineEnd returns the offset just after the last '\n' among the first
+// size bytes of f, or 0 when there is none.
+func lastLineEnd(f *os.File, size int64) (int64, error) {
+	var buf [4096]byte
+	for end := size; end > 0; {
+		n := min(end, int64(len(buf)))
+		if _, err := f.ReadAt(buf[:n], end-n); err != nil {
+			return 0, err
+		}
+		if i := bytes.LastIndexByte(buf[:n], '\n'); i >= 0 {
+			return end - n + int64(i) + 1, nil
+		}
+		end -= n
+	}
+	return 0, nil
 }
