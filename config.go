@@ -28,6 +28,14 @@ type Config struct {
 	SnapshotInterval time.Duration
 	// BatchRows is the most input rows one logical time takes. Default 65536.
 	BatchRows int
+	// AutocommitDuration, with a streaming source (CSVOptions.Streaming),
+	// is the shortest time between two logical times that a source did not
+	// fill: rows that arrive meanwhile are committed together, as one
+	// time, sooner only when BatchRows is reached (Pathway's
+	// autocommit_duration_ms). A quiet source commits nothing, and the
+	// execution sleeps. Static pipelines commit as fast as they read.
+	// Default 100 ms.
+	AutocommitDuration time.Duration
 	// Logger receives one line per recovery phase. Default slog.Default().
 	Logger *slog.Logger
 	// CompactBytes is how many bytes of state deltas an execution commits before
@@ -55,6 +63,9 @@ type Config struct {
 func (c Config) withDefaults() Config {
 	if c.BatchRows <= 0 {
 		c.BatchRows = 1 << 16
+	}
+	if c.AutocommitDuration <= 0 {
+		c.AutocommitDuration = 100 * time.Millisecond
 	}
 	if c.CompactBytes == 0 {
 		c.CompactBytes = 64 << 20

@@ -53,6 +53,8 @@ type engine struct {
 	catalogued bool
 	// restored is what the storage held when the execution opened it.
 	restored record.Summary
+	// warned holds the warnings logged once per execution (engine.once).
+	warned map[string]bool
 }
 
 // sinkState is a sink during an execution.
@@ -80,6 +82,12 @@ type execStats struct {
 // ctx is done, or an error occurs. With cfg.Backend set, it first recovers
 // the persisted state and then processes only what is new.
 //
+// A pipeline with a streaming source (CSVOptions.Streaming) runs until ctx
+// is done: it then finishes the current time, writes every committed time
+// to the sinks, acknowledges them and compacts as a finished execution,
+// and returns nil. A static pipeline whose ctx is done before its sources
+// are exhausted returns ctx's error (every time committed stays).
+//
 // Errors: building errors of the pipeline; ErrLocked when another process
 // holds the storage; input errors (*sources.InputError) naming file, line
 // and column; write and fsync errors of the log, which stop the execution. Every
@@ -93,6 +101,11 @@ func (p *Pipeline) Run(ctx context.Context, cfg Config) error {
 	}
 	p.started = true
 	e := newEngine(ctx, p, cfg)
+	if p.streaming() {
+		// Cancelling ctx ends a streaming execution as a finished one: a
+		// background compaction goes on to its end.
+		e.ctx = context.WithoutCancel(ctx)
+	}
 	err := e.open()
 	if err == nil {
 		err = e.loop(ctx)
@@ -121,13 +134,29 @@ func (e *engine) nextTime() uint64 {
 	return t
 }
 
+// streaming tells whether a source of p is streaming.
+func (p *Pipeline) streaming() bool {
+	for _, n := range p.nodes {
+		if n.src != nil && n.src.Streaming {
+			return true
+		}
+	}
+	return false
+}
+
 func (e *engine) loop(ctx context.Context) error {
 	start := time.Now()
 	e.lastFold = start
+	streaming := e.p.streaming()
 	done := make([]bool, len(e.p.nodes))
+	nextPoll := make([]time.Time, len(e.p.nodes)) // streaming sources done: when to look again
+	var lastCommit time.Time
 	outputs := make([][]differential.Update, len(e.p.nodes))
 	for {
 		if err := ctx.Err(); err != nil {
+			if streaming {
+				break
+			}
 			return err
 		}
 		// 1. Sources hand over their new rows and offsets.
@@ -147,7 +176,11 @@ func (e *engine) loop(ctx context.Context) error {
 			rows, states, err := e.readers[n.index].Next(budget)
 			if errors.Is(err, io.EOF) {
 				done[n.index] = true
+				nextPoll[n.index] = time.Now().Add(n.poll)
 				for _, ie := range e.readers[n.index].Unfinished() {
+					if !e.once("unfinished", n.name, ie.Error()) {
+						continue
+					}
 					e.log.Warn("The last line of a file has no line end yet and does not parse yet; it is left unread until it is complete",
 						slog.String("source", n.name), slog.String("file", ie.File), slog.Int64("line", ie.Line), slog.String("error", ie.Error()))
 				}
@@ -174,8 +207,35 @@ func (e *engine) loop(ctx context.Context) error {
 			moved = moved || len(rows) > 0 || len(states) > 0 || len(e.removed[n.name]) > 0
 		}
 		if !moved {
-			if allDone {
+			if !allDone {
+				continue
+			}
+			if !streaming {
 				break
+			}
+			// Every source has read what is there: sleep until a streaming
+			// source looks again, and no sooner than AutocommitDuration after
+			// the last commit.
+			var wake time.Time
+			for _, n := range e.p.nodes {
+				if n.src != nil && n.src.Streaming && (wake.IsZero() || nextPoll[n.index].Before(wake)) {
+					wake = nextPoll[n.index]
+				}
+			}
+			if next := lastCommit.Add(e.cfg.AutocommitDuration); next.After(wake) {
+				wake = next
+			}
+			if !sleepUntil(ctx, wake) {
+				break
+			}
+			now := time.Now()
+			for _, n := range e.p.nodes {
+				if n.src != nil && n.src.Streaming && done[n.index] && !nextPoll[n.index].After(now) {
+					if err := e.seek(n); err != nil {
+						return err
+					}
+					done[n.index] = false
+				}
 			}
 			continue
 		}
@@ -207,6 +267,7 @@ func (e *engine) loop(ctx context.Context) error {
 		}
 		e.stats.times++
 		e.clock = t
+		lastCommit = time.Now()
 		// 5. Sinks write the rows of T once T is durable.
 		w.lsn = lsn
 		e.queue = append(e.queue, w)
@@ -224,6 +285,23 @@ func (e *engine) loop(ctx context.Context) error {
 		slog.Int("times", e.stats.times), slog.Int("rows", e.stats.rows),
 		slog.Int("output_rows", e.stats.outputs), slog.Duration("duration", time.Since(start)))
 	return nil
+}
+
+// sleepUntil waits until t or until ctx is done, and tells whether it
+// reached t.
+func sleepUntil(ctx context.Context, t time.Time) bool {
+	d := time.Until(t)
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }
 
 // commit appends the batch of time t to the WAL and returns its last LSN.

@@ -25,6 +25,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/pwlog/pwlog/differential"
 	"github.com/pwlog/pwlog/operators"
@@ -94,6 +95,8 @@ type node struct {
 	// moved accepts a source directory other than the stored one
 	// (CSVOptions.Moved).
 	moved bool
+	// poll is a streaming source's CSVOptions.PollInterval.
+	poll time.Duration
 }
 
 // sinkNode is a CSV sink reading a node.
@@ -167,6 +170,29 @@ type CSVOptions struct {
 	// reached by another path (relative, or through a symbolic link) is
 	// not a move.
 	Moved bool
+	// Streaming makes the source keep watching its directory, as
+	// Pathway's mode="streaming": at the end of what is there it does not
+	// stop the execution but looks again every PollInterval, and reads the
+	// files that appeared and the lines appended since. Files rewritten,
+	// truncated or deleted while the execution runs are treated as at a
+	// restart: with Retract their rows are retracted (and a rewritten file
+	// read again) in the next logical time; without it, a changed file
+	// stops the execution with a *sources.ChangedFileError and a deleted
+	// file's rows stay (logged once). Only complete lines are read: a last
+	// line without its line end waits for it, or for the file to be quiet
+	// for PartialLineTimeout. A pipeline with a streaming source runs until
+	// its context is cancelled, and then returns nil (see Run).
+	// Without Streaming the source is static: Run reads what is there and
+	// stops.
+	Streaming bool
+	// PollInterval is how often a streaming source lists its directory
+	// and looks at its files once it has read everything. Default 100 ms.
+	PollInterval time.Duration
+	// PartialLineTimeout is how long a streaming source waits, with the
+	// file quiet, before it reads a last line that has no line end yet
+	// (as a static source does at once; a line continued afterwards is
+	// retracted and read again). Default 3 s; negative: never.
+	PartialLineTimeout time.Duration
 }
 
 // ReadCSV adds a source that reads every *.csv file of dir and of its
@@ -191,6 +217,15 @@ func (p *Pipeline) ReadCSV(name, dir string, schema Schema, opts ...CSVOptions) 
 			n.byFile.SetColumns(differential.Columns{Row: schema.Names()})
 		}
 		n.moved = o.Moved
+		src.Streaming = o.Streaming
+		n.poll = o.PollInterval
+		if n.poll <= 0 {
+			n.poll = 100 * time.Millisecond
+		}
+		src.PartialLineTimeout = o.PartialLineTimeout
+		if src.PartialLineTimeout == 0 {
+			src.PartialLineTimeout = 3 * time.Second
+		}
 	}
 	// A sink added before this source may lie in its directory.
 	for _, s := range p.sinks {

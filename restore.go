@@ -8,6 +8,7 @@ import (
 	"maps"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -79,19 +80,8 @@ func (e *engine) open() error {
 			prev = map[string]sources.FileState{}
 			e.offsets[n.name] = prev
 		}
-		r, changed, err := e.openSource(n, prev)
-		var ce *sources.ChangedFileError
-		if errors.As(err, &ce) && n.byFile == nil {
-			return fmt.Errorf("pwlog: source %q: %w; with CSVOptions{Retract: true} the source retracts the rows a changed or deleted file gave and reads it again", n.name, err)
-		}
-		if err != nil {
-			return fmt.Errorf("pwlog: source %q: %w", n.name, err)
-		}
-		e.readers[n.index] = r
-		if n.byFile != nil {
-			if err := e.retract(n, append(changed, r.Deleted()...)); err != nil {
-				return err
-			}
+		if err := e.seek(n); err != nil {
+			return err
 		}
 		var bytes, rows int64
 		for _, st := range prev {
@@ -101,14 +91,50 @@ func (e *engine) open() error {
 		e.log.Info("Seek the data source to the frontier",
 			slog.String("source", n.name), slog.Int("files", len(prev)),
 			slog.Int64("bytes", bytes), slog.Int64("rows", rows))
-		if n.byFile == nil {
-			for _, name := range r.Deleted() {
-				e.log.Warn("A file read earlier is gone; its rows stay in the state (CSVOptions.Retract retracts them)",
-					slog.String("source", n.name), slog.String("file", name))
-			}
+	}
+	return nil
+}
+
+// seek opens a source's reader at its committed offsets, in place of the
+// one it had: a retracting source retracts the files changed or deleted
+// since they were read (in its next time), another fails on a changed
+// file and logs a deleted one, once per execution.
+func (e *engine) seek(n *node) error {
+	r, changed, err := e.openSource(n, e.offsets[n.name])
+	var ce *sources.ChangedFileError
+	if errors.As(err, &ce) && n.byFile == nil {
+		return fmt.Errorf("pwlog: source %q: %w; with CSVOptions{Retract: true} the source retracts the rows a changed or deleted file gave and reads it again", n.name, err)
+	}
+	if err != nil {
+		return fmt.Errorf("pwlog: source %q: %w", n.name, err)
+	}
+	if old := e.readers[n.index]; old != nil {
+		old.Close()
+	}
+	e.readers[n.index] = r
+	if n.byFile != nil {
+		return e.retract(n, append(changed, r.Deleted()...))
+	}
+	for _, name := range r.Deleted() {
+		if e.once("deleted", n.name, name) {
+			e.log.Warn("A file read earlier is gone; its rows stay in the state (CSVOptions.Retract retracts them)",
+				slog.String("source", n.name), slog.String("file", name))
 		}
 	}
 	return nil
+}
+
+// once tells whether the warning of these words is new to the execution.
+func (e *engine) once(words ...string) bool {
+	k := strings.Join(words, "\x00")
+	if e.warned[k] {
+		return false
+	}
+	if e.warned == nil {
+		e.warned = map[string]bool{}
+	}
+	e.warned[k] = true
+	return true
 }
 
 func (e *engine) openSink(s *sinkState) error {
