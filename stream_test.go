@@ -1,0 +1,172 @@
+package pwlog_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/pwlog/pwlog"
+	"github.com/pwlog/pwlog/internal/tutorial"
+	"github.com/pwlog/pwlog/tool"
+)
+
+// streamRun is a streaming execution of the tutorial pipeline, append
+// mode, running in a goroutine until stop.
+type streamRun struct {
+	cancel context.CancelFunc
+	done   chan error
+}
+
+func startStreaming(t *testing.T, input, output, storage string) *streamRun {
+	t.Helper()
+	p := pwlog.New()
+	tutorial.Sessions(p, input, 300, pwlog.CSVOptions{Streaming: true, PollInterval: 10 * time.Millisecond}).
+		WriteCSV("output", output, pwlog.SinkOptions{Append: true})
+	cfg := quietConfig(storage)
+	cfg.AutocommitDuration = 20 * time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &streamRun{cancel: cancel, done: make(chan error, 1)}
+	go func() { r.done <- p.Run(ctx, cfg) }()
+	return r
+}
+
+// stop cancels the run and checks that Run returns nil.
+func (r *streamRun) stop(t *testing.T) {
+	t.Helper()
+	r.cancel()
+	select {
+	case err := <-r.done:
+		if err != nil {
+			t.Fatalf("streaming Run after cancel: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("streaming Run did not return after cancel")
+	}
+}
+
+// appendTo appends body to the file name of dir, creating it.
+func appendTo(t *testing.T, dir, name, body string) {
+	t.Helper()
+	f, err := os.OpenFile(filepath.Join(dir, name), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteString(body); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// waitFor polls cond until it holds, failing after a deadline.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// waitConsolidates waits until the sink consolidates to the from-scratch
+// result of the complete lines of input: the sink's rows arrive while
+// the run goes on.
+func waitConsolidates(t *testing.T, what, output, input string) {
+	t.Helper()
+	ok := func() bool {
+		if _, err := os.Stat(output); err != nil {
+			return false
+		}
+		ft := &fakeT{TB: t}
+		func() {
+			defer func() { recover() }()
+			checkChangelog(ft, what, output, input)
+		}()
+		return !ft.failed
+	}
+	waitFor(t, what, ok)
+}
+
+// fakeT records a failure instead of stopping the test.
+type fakeT struct {
+	testing.TB
+	failed bool
+}
+
+func (f *fakeT) Fatal(args ...any)                 { f.failed = true; panic(f) }
+func (f *fakeT) Fatalf(format string, args ...any) { f.failed = true; panic(f) }
+func (f *fakeT) Helper()                           {}
+
+// TestStreamingRun: a streaming run reads a file, lines appended to it
+// (some in two pieces, the first without its line end) and a new file,
+// and returns nil when cancelled; its changelog consolidates to the
+// from-scratch result, and a second streaming run over the same storage
+// goes on exactly.
+func TestStreamingRun(t *testing.T) {
+	input := t.TempDir()
+	out := filepath.Join(t.TempDir(), "sessions.csv")
+	storage := t.TempDir()
+
+	appendTo(t, input, "a.csv", "user_id,access_time\nbob,100\nalice,200\n")
+	r := startStreaming(t, input, out, storage)
+	waitConsolidates(t, "first file", out, input)
+
+	// want holds the complete lines of input: what the sink must show.
+	want := t.TempDir()
+	copyFiles(t, input, want)
+	appendTo(t, input, "a.csv", "erin,1\nbob,2")
+	appendTo(t, want, "a.csv", "erin,1\n")
+	waitConsolidates(t, "a line and a half", out, want)
+	// The half line stays unread over many polls and autocommits.
+	time.Sleep(200 * time.Millisecond)
+	checkChangelog(t, "a half line", out, want)
+	appendTo(t, input, "a.csv", "50\ncarol,1000\nalice,1")
+	appendTo(t, want, "a.csv", "bob,250\ncarol,1000\n")
+	waitConsolidates(t, "a completed line and another half", out, want)
+	appendTo(t, input, "a.csv", "00\n")
+	appendTo(t, input, "b.csv", "user_id,access_time\ndave,5\nbob,600\n")
+	waitConsolidates(t, "appended lines and a new file", out, input)
+	r.stop(t)
+	checkChangelog(t, "after the first streaming run", out, input)
+
+	r = startStreaming(t, input, out, storage)
+	appendTo(t, input, "b.csv", "dave,90")
+	appendTo(t, input, "b.csv", "0\nerin,7\n")
+	appendTo(t, input, "c.csv", "user_id,access_time\nalice,150\n")
+	waitConsolidates(t, "second run", out, input)
+	r.stop(t)
+	checkChangelog(t, "after the second streaming run", out, input)
+}
+
+// TestStreamingQuiet: a streaming pipeline whose input does not change
+// commits nothing, over many autocommit windows.
+func TestStreamingQuiet(t *testing.T) {
+	input := t.TempDir()
+	out := filepath.Join(t.TempDir(), "sessions.csv")
+	storage := t.TempDir()
+	appendTo(t, input, "a.csv", "user_id,access_time\nbob,100\nalice,200\n")
+	r := startStreaming(t, input, out, storage)
+	waitConsolidates(t, "first file", out, input)
+	clock := func() uint64 {
+		info, err := tool.Inspect(context.Background(), storage, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return info.Clock
+	}
+	before := clock()
+	if before == 0 {
+		t.Fatal("no committed time")
+	}
+	time.Sleep(300 * time.Millisecond) // 15 autocommit windows, 30 polls
+	if after := clock(); after != before {
+		t.Fatalf("a quiet source committed: clock %d, then %d", before, after)
+	}
+	r.stop(t)
+	checkChangelog(t, "quiet run", out, input)
+}
