@@ -281,9 +281,14 @@ func (e *engine) loop(ctx context.Context) error {
 	if err := e.drain(true); err != nil {
 		return err
 	}
-	e.log.Info("Run finished",
+	msg := "Run finished"
+	if streaming {
+		msg = "Run stopped: every row read is committed and written to the sinks"
+	}
+	e.log.Info(msg,
 		slog.Int("times", e.stats.times), slog.Int("rows", e.stats.rows),
-		slog.Int("output_rows", e.stats.outputs), slog.Duration("duration", time.Since(start)))
+		slog.Int("output_rows", e.stats.outputs), slog.Uint64("last_time", e.clock),
+		slog.Duration("duration", time.Since(start)))
 	return nil
 }
 

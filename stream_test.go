@@ -3,7 +3,11 @@ package pwlog_test
 import (
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -169,4 +173,41 @@ func TestStreamingQuiet(t *testing.T) {
 	}
 	r.stop(t)
 	checkChangelog(t, "quiet run", out, input)
+}
+
+// TestSessionsStreamingSIGTERM: the built example in streaming mode reads
+// what is appended while it runs and, on SIGTERM, exits 0 having written
+// every complete line's deltas; it logs what it committed.
+func TestSessionsStreamingSIGTERM(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a binary")
+	}
+	bin := buildSessions(t)
+	input := t.TempDir()
+	out := filepath.Join(t.TempDir(), "sessions.csv")
+	storage := t.TempDir()
+	appendTo(t, input, "a.csv", "user_id,access_time\nbob,100\n")
+	for run := range 2 {
+		var stderr strings.Builder
+		cmd := exec.Command(bin, "-input", input, "-output", out, "-storage", storage, "-append",
+			"-mode", "streaming", "-autocommit-duration", "20ms")
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		waitConsolidates(t, "start", out, input)
+		appendTo(t, input, "a.csv", "alice,"+strconv.Itoa(200+run)+"\n")
+		appendTo(t, input, "b"+strconv.Itoa(run)+".csv", "user_id,access_time\nbob,"+strconv.Itoa(300+run*1000)+"\n")
+		waitConsolidates(t, "appended", out, input)
+		if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Wait(); err != nil {
+			t.Fatalf("run %d: %v after SIGTERM; stderr:\n%s", run, err, stderr.String())
+		}
+		if !strings.Contains(stderr.String(), "Run stopped") {
+			t.Fatalf("run %d: no log of what was committed:\n%s", run, stderr.String())
+		}
+		checkChangelog(t, "after SIGTERM", out, input)
+	}
 }

@@ -6,6 +6,12 @@
 //
 // With -storage it is persistent: run it, add files to the input
 // directory, run it again, and it emits only the new deltas.
+//
+// With -mode streaming it keeps watching the input directory, reading
+// new files and appended lines (complete lines only) and committing what
+// arrives at most every -autocommit-duration, until SIGINT or SIGTERM:
+// it then finishes the current time, syncs and acknowledges the output,
+// logs what it committed and exits 0.
 package main
 
 import (
@@ -29,19 +35,26 @@ func main() {
 	appendMode := flag.Bool("append", false, "keep one changelog in -output across runs, exactly once (needs -storage)")
 	maxGap := flag.Int64("max-gap", 300, "largest gap in seconds, exclusive, between two accesses of one session")
 	interval := flag.Duration("snapshot-interval", 0, "durability window of group commit (0: fsync every commit)")
+	mode := flag.String("mode", "static", "static: read the input and stop; streaming: keep watching it until SIGINT or SIGTERM")
+	autocommit := flag.Duration("autocommit-duration", 100*time.Millisecond, "streaming: the shortest time between two commits of arriving rows")
 	flag.Parse()
+	if *mode != "static" && *mode != "streaming" {
+		fmt.Fprintf(os.Stderr, "sessions: -mode is static or streaming, not %q\n", *mode)
+		flag.Usage()
+		os.Exit(2)
+	}
 	if *input == "" {
 		fmt.Fprintln(os.Stderr, "sessions: -input is required")
 		flag.Usage()
 		os.Exit(2)
 	}
-	if err := run(*input, *output, *storage, *appendMode, *maxGap, *interval); err != nil {
+	if err := run(*input, *output, *storage, *appendMode, *maxGap, *interval, *mode == "streaming", *autocommit); err != nil {
 		fmt.Fprintln(os.Stderr, "sessions:", err)
 		os.Exit(1)
 	}
 }
 
-func run(input, output, storage string, appendMode bool, maxGap int64, interval time.Duration) error {
+func run(input, output, storage string, appendMode bool, maxGap int64, interval time.Duration, streaming bool, autocommit time.Duration) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
@@ -49,7 +62,7 @@ func run(input, output, storage string, appendMode bool, maxGap int64, interval 
 	events := p.ReadCSV("accesses", input, pwlog.Schema{
 		{Name: "user_id", Type: pwlog.TypeStr},
 		{Name: "access_time", Type: pwlog.TypeInt},
-	})
+	}, pwlog.CSVOptions{Streaming: streaming})
 	sessions := events.
 		WindowBy("sessions", pwlog.Session{Time: "access_time", Instance: []string{"user_id"}, MaxGap: maxGap}).
 		Reduce("session_stats",
@@ -62,8 +75,9 @@ func run(input, output, storage string, appendMode bool, maxGap int64, interval 
 	sessions.WriteCSV("output", output, pwlog.SinkOptions{Append: appendMode})
 
 	cfg := pwlog.Config{
-		SnapshotInterval: interval,
-		Logger:           slog.New(slog.NewTextHandler(os.Stderr, nil)),
+		SnapshotInterval:   interval,
+		AutocommitDuration: autocommit,
+		Logger:             slog.New(slog.NewTextHandler(os.Stderr, nil)),
 	}
 	if storage != "" {
 		cfg.Backend = pwlog.Filesystem(storage)
