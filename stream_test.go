@@ -211,3 +211,32 @@ func TestSessionsStreamingSIGTERM(t *testing.T) {
 		checkChangelog(t, "after SIGTERM", out, input)
 	}
 }
+
+// TestStreamingRetract: with Retract, a file rewritten or deleted while a
+// streaming run goes on is retracted in a later time, as at a restart.
+func TestStreamingRetract(t *testing.T) {
+	input := t.TempDir()
+	out := filepath.Join(t.TempDir(), "sessions.csv")
+	storage := t.TempDir()
+	appendTo(t, input, "a.csv", "user_id,access_time\nbob,100\nalice,200\n")
+	appendTo(t, input, "b.csv", "user_id,access_time\ncarol,5\n")
+	p := pwlog.New()
+	tutorial.Sessions(p, input, 300, pwlog.CSVOptions{Streaming: true, Retract: true, PollInterval: 10 * time.Millisecond}).
+		WriteCSV("output", out, pwlog.SinkOptions{Append: true})
+	cfg := quietConfig(storage)
+	cfg.AutocommitDuration = 20 * time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &streamRun{cancel: cancel, done: make(chan error, 1)}
+	go func() { r.done <- p.Run(ctx, cfg) }()
+	waitConsolidates(t, "start", out, input)
+	if err := os.WriteFile(filepath.Join(input, "a.csv"), []byte("user_id,access_time\nbob,7\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	waitConsolidates(t, "a rewritten file", out, input)
+	if err := os.Remove(filepath.Join(input, "b.csv")); err != nil {
+		t.Fatal(err)
+	}
+	waitConsolidates(t, "a deleted file", out, input)
+	r.stop(t)
+	checkChangelog(t, "after the run", out, input)
+}
