@@ -25,11 +25,11 @@ func Arrangements(p *Pipeline) (operators []string, arrs [][]*differential.Arran
 	return operators, arrs
 }
 
-// RecoveredOffsets restores the storage of cfg as a run of p starts (lock,
-// marker, log repair, checkpoint, replay) and returns the source offsets
-// it restored, then lets the storage go. Unlike a run, it opens no sink
-// and no source and writes no commit.
-func RecoveredOffsets(p *Pipeline, cfg Config) (record.Offsets, error) {
+// restore restores the storage of cfg as an execution of p starts (lock,
+// marker, log repair, checkpoint, replay), then lets the storage go.
+// Unlike an execution, it opens no sink and no source and writes no
+// commit.
+func restore(p *Pipeline, cfg Config) (*engine, error) {
 	e := newEngine(context.Background(), p, cfg)
 	for _, s := range e.p.sinks {
 		e.sinks = append(e.sinks, &sinkState{n: s})
@@ -39,5 +39,19 @@ func RecoveredOffsets(p *Pipeline, cfg Config) (record.Offsets, error) {
 		e.wal.Close()
 	}
 	e.lock.Close()
+	return e, err
+}
+
+// RecoveredOffsets restores the storage of cfg (see restore) and returns
+// the source offsets it restored.
+func RecoveredOffsets(p *Pipeline, cfg Config) (record.Offsets, error) {
+	e, err := restore(p, cfg)
 	return e.offsets, err
+}
+
+// Restore restores the storage of cfg (see restore) and returns what it
+// restored.
+func Restore(p *Pipeline, cfg Config) (record.Summary, error) {
+	e, err := restore(p, cfg)
+	return e.restored, err
 }
