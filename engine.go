@@ -55,6 +55,11 @@ type engine struct {
 	restored record.Summary
 	// warned holds the warnings logged once per execution (engine.once).
 	warned map[string]bool
+	// watch wakes a streaming execution on a filesystem event in its
+	// sources' directories; nil when no source is watched. watched is
+	// set, by node index, for the sources it watches.
+	watch   *watcher
+	watched []bool
 }
 
 // sinkState is a sink during an execution.
@@ -152,6 +157,13 @@ func (e *engine) loop(ctx context.Context) error {
 	nextPoll := make([]time.Time, len(e.p.nodes)) // streaming sources done: when to look again
 	var lastCommit time.Time
 	outputs := make([][]differential.Update, len(e.p.nodes))
+	var wakeCh <-chan struct{}
+	if streaming {
+		e.startWatch()
+		if e.watch != nil {
+			wakeCh = e.watch.wake
+		}
+	}
 	for {
 		if err := ctx.Err(); err != nil {
 			if streaming {
@@ -176,7 +188,7 @@ func (e *engine) loop(ctx context.Context) error {
 			rows, states, err := e.readers[n.index].Next(budget)
 			if errors.Is(err, io.EOF) {
 				done[n.index] = true
-				nextPoll[n.index] = time.Now().Add(n.poll)
+				nextPoll[n.index] = time.Now().Add(e.pollInterval(n))
 				for _, ie := range e.readers[n.index].Unfinished() {
 					if !e.once("unfinished", n.name, ie.Error()) {
 						continue
@@ -214,23 +226,47 @@ func (e *engine) loop(ctx context.Context) error {
 				break
 			}
 			// Every source has read what is there: sleep until a streaming
-			// source looks again, and no sooner than AutocommitDuration after
-			// the last commit.
-			var wake time.Time
-			for _, n := range e.p.nodes {
-				if n.src != nil && n.src.Streaming && (wake.IsZero() || nextPoll[n.index].Before(wake)) {
-					wake = nextPoll[n.index]
+			// source looks again (its poll, or an event in its watched
+			// directories), and no sooner than AutocommitDuration after the
+			// last commit.
+			for {
+				now := time.Now()
+				var wake time.Time
+				for _, n := range e.p.nodes {
+					if n.src == nil || !n.src.Streaming {
+						continue
+					}
+					at := nextPoll[n.index]
+					if e.watched[n.index] {
+						if w := e.watch.next(n.index, now); !w.IsZero() && w.Before(at) {
+							at = w
+						}
+					}
+					if wake.IsZero() || at.Before(wake) {
+						wake = at
+					}
+				}
+				if next := lastCommit.Add(e.cfg.AutocommitDuration); next.After(wake) {
+					wake = next
+				}
+				if !wake.After(now) {
+					break
+				}
+				if !sleepUntil(ctx, wake, wakeCh) {
+					break
 				}
 			}
-			if next := lastCommit.Add(e.cfg.AutocommitDuration); next.After(wake) {
-				wake = next
-			}
-			if !sleepUntil(ctx, wake) {
+			if ctx.Err() != nil {
 				break
 			}
 			now := time.Now()
 			for _, n := range e.p.nodes {
-				if n.src != nil && n.src.Streaming && done[n.index] && !nextPoll[n.index].After(now) {
+				if n.src == nil || !n.src.Streaming || !done[n.index] {
+					continue
+				}
+				// take before the poll's test: it clears the event.
+				event := e.watched[n.index] && e.watch.take(n.index, now)
+				if event || !nextPoll[n.index].After(now) {
 					if err := e.seek(n); err != nil {
 						return err
 					}
@@ -292,9 +328,19 @@ func (e *engine) loop(ctx context.Context) error {
 	return nil
 }
 
-// sleepUntil waits until t or until ctx is done, and tells whether it
-// reached t.
-func sleepUntil(ctx context.Context, t time.Time) bool {
+// pollInterval is how often streaming source n looks again without an
+// event: its PollInterval, or the safety interval when its directories
+// are watched.
+func (e *engine) pollInterval(n *node) time.Duration {
+	if e.watched != nil && e.watched[n.index] {
+		return safetyPoll(n.poll)
+	}
+	return n.poll
+}
+
+// sleepUntil waits until t, until a value on wake (nil: none), or until
+// ctx is done, and tells whether ctx is not done.
+func sleepUntil(ctx context.Context, t time.Time, wake <-chan struct{}) bool {
 	d := time.Until(t)
 	if d <= 0 {
 		return ctx.Err() == nil
@@ -303,6 +349,8 @@ func sleepUntil(ctx context.Context, t time.Time) bool {
 	defer timer.Stop()
 	select {
 	case <-timer.C:
+		return true
+	case <-wake:
 		return true
 	case <-ctx.Done():
 		return false
@@ -424,6 +472,12 @@ func (e *engine) drain(final bool) error {
 // are released.
 func (e *engine) close(finished bool) error {
 	var errs []error
+	if e.watch != nil {
+		if err := e.watch.close(); err != nil {
+			e.log.Warn("Closing the streaming sources' watcher", slog.String("error", err.Error()))
+		}
+		e.watch = nil
+	}
 	if e.compactCh != nil {
 		// A background compaction's error is the execution's error.
 		if err := <-e.compactCh; err != nil {

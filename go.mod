@@ -3,6 +3,7 @@ module github.com/pwlog/pwlog
 go 1.26.8
 
 require (
+	github.com/fsnotify/fsnotify v1.10.1
 	github.com/golang/snappy v1.0.0
 	github.com/spf13/cobra v1.10.2
 	github.com/tidwall/wal v1.2.1

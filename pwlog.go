@@ -97,6 +97,8 @@ type node struct {
 	moved bool
 	// poll is a streaming source's CSVOptions.PollInterval.
 	poll time.Duration
+	// pollOnly is CSVOptions.Poll: the source polls, unwatched.
+	pollOnly bool
 }
 
 // sinkNode is a CSV sink reading a node.
@@ -172,8 +174,10 @@ type CSVOptions struct {
 	Moved bool
 	// Streaming makes the source keep watching its directory, as
 	// Pathway's mode="streaming": at the end of what is there it does not
-	// stop the execution but looks again every PollInterval, and reads the
-	// files that appeared and the lines appended since. Files rewritten,
+	// stop the execution but waits for a filesystem event (fsnotify) on a
+	// *.csv file or a new directory under its directory, or polls (see
+	// Poll), and then reads the files that appeared and the lines
+	// appended since. Files rewritten,
 	// truncated or deleted while the execution runs are treated as at a
 	// restart: with Retract their rows are retracted (and a rewritten file
 	// read again) in the next logical time; without it, a changed file
@@ -185,9 +189,18 @@ type CSVOptions struct {
 	// Without Streaming the source is static: Run reads what is there and
 	// stops.
 	Streaming bool
-	// PollInterval is how often a streaming source lists its directory
-	// and looks at its files once it has read everything. Default 100 ms.
+	// PollInterval is how often a streaming source that polls lists its
+	// directory and looks at its files once it has read everything.
+	// Default 100 ms. A source whose directories are watched still polls,
+	// as a safety against a missed event, every 10 PollIntervals (at
+	// least 1 s).
 	PollInterval time.Duration
+	// Poll makes a streaming source poll every PollInterval instead of
+	// watching its directories for events: for filesystems that send no
+	// events, such as network mounts (NFS, SMB, FUSE). A source also polls,
+	// with a warning logged, when its directories cannot be watched (for
+	// instance at the inotify watch limit).
+	Poll bool
 	// PartialLineTimeout is how long a streaming source waits, with the
 	// file quiet, before it reads a last line that has no line end yet
 	// (as a static source does at once; a line continued afterwards is
@@ -219,6 +232,7 @@ func (p *Pipeline) ReadCSV(name, dir string, schema Schema, opts ...CSVOptions) 
 		n.moved = o.Moved
 		src.Streaming = o.Streaming
 		n.poll = o.PollInterval
+		n.pollOnly = o.Poll
 		if n.poll <= 0 {
 			n.poll = 100 * time.Millisecond
 		}

@@ -240,3 +240,87 @@ func TestStreamingRetract(t *testing.T) {
 	r.stop(t)
 	checkChangelog(t, "after the run", out, input)
 }
+
+// runCopy runs a streaming pipeline copying the CSV files of input to
+// output (append mode) until the test ends.
+func runCopy(t *testing.T, input, output string, opts pwlog.CSVOptions) {
+	t.Helper()
+	p := pwlog.New()
+	p.ReadCSV("in", input, pwlog.Schema{{Name: "k", Type: pwlog.TypeStr}}, opts).
+		WriteCSV("out", output, pwlog.SinkOptions{Append: true})
+	cfg := quietConfig(t.TempDir())
+	cfg.AutocommitDuration = 20 * time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &streamRun{cancel: cancel, done: make(chan error, 1)}
+	go func() { r.done <- p.Run(ctx, cfg) }()
+	t.Cleanup(func() { r.stop(t) })
+}
+
+// sinkHas waits, at most within, for the sink file to hold word.
+func sinkHas(t *testing.T, output, word string, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		b, _ := os.ReadFile(output)
+		if strings.Contains(string(b), word) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%q not in the sink %s after %v; it holds:\n%s", word, output, within, b)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestStreamWatchWakes: with the directories watched, a line appended to
+// a file, a new file and a file in a new subdirectory reach the sink well
+// before a PollInterval of 5 s would look again.
+func TestStreamWatchWakes(t *testing.T) {
+	input := t.TempDir()
+	out := filepath.Join(t.TempDir(), "out.csv")
+	appendTo(t, input, "a.csv", "k\nfirst\n")
+	runCopy(t, input, out, pwlog.CSVOptions{Streaming: true, PollInterval: 5 * time.Second})
+	sinkHas(t, out, "first", 20*time.Second)
+
+	appendTo(t, input, "a.csv", "second\n")
+	sinkHas(t, out, "second", 2*time.Second)
+	appendTo(t, input, "b.csv", "k\nthird\n")
+	sinkHas(t, out, "third", 2*time.Second)
+	if err := os.MkdirAll(filepath.Join(input, "sub", "deeper"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	appendTo(t, filepath.Join(input, "sub", "deeper"), "c.csv", "k\nfourth\n")
+	sinkHas(t, out, "fourth", 2*time.Second)
+	appendTo(t, filepath.Join(input, "sub", "deeper"), "c.csv", "fifth\n")
+	sinkHas(t, out, "fifth", 2*time.Second)
+}
+
+// TestStreamPollOption: with Poll the source polls every PollInterval
+// and appended lines arrive as promptly.
+func TestStreamPollOption(t *testing.T) {
+	input := t.TempDir()
+	out := filepath.Join(t.TempDir(), "out.csv")
+	appendTo(t, input, "a.csv", "k\nfirst\n")
+	runCopy(t, input, out, pwlog.CSVOptions{Streaming: true, Poll: true, PollInterval: 50 * time.Millisecond})
+	sinkHas(t, out, "first", 20*time.Second)
+	appendTo(t, input, "a.csv", "second\n")
+	sinkHas(t, out, "second", 2*time.Second)
+	if err := os.MkdirAll(filepath.Join(input, "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	appendTo(t, filepath.Join(input, "sub"), "c.csv", "k\nthird\n")
+	sinkHas(t, out, "third", 2*time.Second)
+}
+
+// TestStreamWatchPartialLine: a watched source reads a last line without
+// its line end once the file has been quiet for PartialLineTimeout,
+// though no event comes then.
+func TestStreamWatchPartialLine(t *testing.T) {
+	input := t.TempDir()
+	out := filepath.Join(t.TempDir(), "out.csv")
+	appendTo(t, input, "a.csv", "k\nfirst\n")
+	runCopy(t, input, out, pwlog.CSVOptions{Streaming: true, PollInterval: 5 * time.Second, PartialLineTimeout: 200 * time.Millisecond})
+	sinkHas(t, out, "first", 20*time.Second)
+	appendTo(t, input, "a.csv", "unended")
+	sinkHas(t, out, "unended", 2*time.Second)
+}
