@@ -69,7 +69,7 @@ func Compact(ctx context.Context, dir string, opts *CompactOptions) (CompactStat
 	if o.FS == nil {
 		o.FS = vfs.Default
 	}
-	if _, err := checkStorage(o.FS, dir); err != nil {
+	if _, err := storage.Check(o.FS, dir); err != nil {
 		return st, err
 	}
 	lock, err := storage.TakeLock(o.FS, dir)

@@ -7,7 +7,6 @@ import (
 
 	"github.com/pwlog/pwlog/checkpoint"
 	"github.com/pwlog/pwlog/internal/storage"
-	"github.com/pwlog/pwlog/vfs"
 	"github.com/pwlog/pwlog/wal"
 )
 
@@ -31,10 +30,6 @@ var (
 // damaged or missing while its log or checkpoints exist. It wraps
 // ErrMarkerDamaged.
 type MarkerError = storage.MarkerError
-
-// checkStorage returns the format of the storage dir (storage.Check); a
-// damaged marker is a *MarkerError.
-func checkStorage(fsys vfs.FS, dir string) (int, error) { return storage.Check(fsys, dir) }
 
 // UnknownNameError reports a source, operator or sink that Dump was asked
 // to select and the storage does not know: no catalog, offset,

@@ -66,7 +66,7 @@ type view struct {
 // as one of this build's format and the damage is in markerErr. A damaged
 // manifest is not an error but recorded in manifestErr.
 func openView(fsys vfs.FS, dir string, damagedMarker bool) (*view, error) {
-	format, err := checkStorage(fsys, dir)
+	format, err := storage.Check(fsys, dir)
 	var me *MarkerError
 	if damagedMarker && errors.As(err, &me) {
 		format, err = storage.FormatVersion, nil
