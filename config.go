@@ -28,7 +28,7 @@ type Config struct {
 	SnapshotInterval time.Duration
 	// BatchRows is the most input rows one logical time takes. Default 65536.
 	BatchRows int
-	// AutocommitDuration, with a streaming source (CSVOptions.Streaming),
+	// AutocommitDuration, with a streaming source (FileOptions.Streaming),
 	// is the shortest time between two logical times that a source did not
 	// fill: rows that arrive meanwhile are committed together, as one
 	// time, sooner only when BatchRows is reached (Pathway's

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"reflect"
+	"strings"
 	"time"
 
 	"github.com/pwlog/pwlog/compaction"
@@ -29,7 +31,7 @@ type engine struct {
 	offsets record.Offsets          // source -> file -> state
 	pending [][]differential.Update // by node: retractions for the first batch
 	removed map[string][]string     // source -> files retracted, for the next commit
-	readers []*sources.Reader       // by node index; nil for operators
+	readers []sources.Reader        // by node index; nil for operators
 	sinks   []*sinkState
 	queue   []pendingWrite // committed times waiting for their fsync
 	written uint64         // the last committed time the sinks have written
@@ -60,14 +62,17 @@ type engine struct {
 	// set, by node index, for the sources it watches.
 	watch   *watcher
 	watched []bool
+	// acks holds the acknowledgements of AckOnWrite sinks that the next
+	// commit records.
+	acks map[string]record.SinkAck
 }
 
 // sinkState is a sink during an execution.
 type sinkState struct {
 	n      *sinkNode
-	csv    *sources.CSVSink
-	resume uint64           // append mode: the file holds every time < resume
-	ack    record.SinkAck   // the last acknowledgement found in the log
+	out    sources.Sink     // nil until opened
+	opened sources.Opened   // what its Open found
+	ack    record.SinkAck   // the last acknowledgement found in the log, or recorded
 	replay []*record.Output // committed times to re-emit, in time order
 }
 
@@ -87,8 +92,9 @@ type execStats struct {
 // ctx is done, or an error occurs. With cfg.Backend set, it first recovers
 // the persisted state and then processes only what is new.
 //
-// A pipeline with a streaming source (CSVOptions.Streaming) runs until ctx
-// is done: it then finishes the current time, writes every committed time
+// A pipeline with a streaming source (FileOptions.Streaming, a Feed) runs
+// until ctx is done, or until every streaming source has ended
+// (sources.Ender; a closed Feed): it then finishes the current time, writes every committed time
 // to the sinks, acknowledges them and compacts as a finished execution,
 // and returns nil. A static pipeline whose ctx is done before its sources
 // are exhausted returns ctx's error (every time committed stays).
@@ -142,7 +148,7 @@ func (e *engine) nextTime() uint64 {
 // streaming tells whether a source of p is streaming.
 func (p *Pipeline) streaming() bool {
 	for _, n := range p.nodes {
-		if n.src != nil && n.src.Streaming {
+		if n.src != nil && n.streaming {
 			return true
 		}
 	}
@@ -157,11 +163,16 @@ func (e *engine) loop(ctx context.Context) error {
 	nextPoll := make([]time.Time, len(e.p.nodes)) // streaming sources done: when to look again
 	var lastCommit time.Time
 	outputs := make([][]differential.Update, len(e.p.nodes))
-	var wakeCh <-chan struct{}
+	var wakeChs []<-chan struct{}
 	if streaming {
 		e.startWatch()
 		if e.watch != nil {
-			wakeCh = e.watch.wake
+			wakeChs = append(wakeChs, e.watch.wake)
+		}
+		for _, n := range e.p.nodes {
+			if nt, ok := n.src.(sources.Notifier); ok && n.streaming {
+				wakeChs = append(wakeChs, nt.Notify())
+			}
 		}
 	}
 	for {
@@ -185,11 +196,15 @@ func (e *engine) loop(ctx context.Context) error {
 				allDone = false
 				continue
 			}
-			rows, states, err := e.readers[n.index].Next(budget)
+			r := e.readers[n.index]
+			rows, states, err := r.Next(budget)
+			if err == nil && n.checked {
+				err = checkRows(n, rows, states)
+			}
 			if errors.Is(err, io.EOF) {
 				done[n.index] = true
 				nextPoll[n.index] = time.Now().Add(e.pollInterval(n))
-				for _, ie := range e.readers[n.index].Unfinished() {
+				for _, ie := range unfinished(r) {
 					if !e.once("unfinished", n.name, ie.Error()) {
 						continue
 					}
@@ -202,7 +217,7 @@ func (e *engine) loop(ctx context.Context) error {
 				allDone = false
 			}
 			if n.byFile != nil {
-				e.keepByFile(n, rows, states, e.readers[n.index].Counts())
+				e.keepByFile(n, rows, states, r.(sources.Partitioned).Counts())
 			}
 			if len(e.pending[n.index]) > 0 {
 				rows = append(rows, e.pending[n.index]...)
@@ -222,7 +237,7 @@ func (e *engine) loop(ctx context.Context) error {
 			if !allDone {
 				continue
 			}
-			if !streaming {
+			if !streaming || e.ended() {
 				break
 			}
 			// Every source has read what is there: sleep until a streaming
@@ -233,7 +248,7 @@ func (e *engine) loop(ctx context.Context) error {
 				now := time.Now()
 				var wake time.Time
 				for _, n := range e.p.nodes {
-					if n.src == nil || !n.src.Streaming {
+					if n.src == nil || !n.streaming {
 						continue
 					}
 					at := nextPoll[n.index]
@@ -252,7 +267,7 @@ func (e *engine) loop(ctx context.Context) error {
 				if !wake.After(now) {
 					break
 				}
-				if !sleepUntil(ctx, wake, wakeCh) {
+				if !sleepUntil(ctx, wake, wakeChs) {
 					break
 				}
 			}
@@ -261,11 +276,13 @@ func (e *engine) loop(ctx context.Context) error {
 			}
 			now := time.Now()
 			for _, n := range e.p.nodes {
-				if n.src == nil || !n.src.Streaming || !done[n.index] {
+				if n.src == nil || !n.streaming || !done[n.index] {
 					continue
 				}
-				// take before the poll's test: it clears the event.
-				event := e.watched[n.index] && e.watch.take(n.index, now)
+				// take before the poll's test: it clears the event. A
+				// notifying source is looked at on every wake: cheaply.
+				_, notifies := n.src.(sources.Notifier)
+				event := notifies || e.watched[n.index] && e.watch.take(n.index, now)
 				if event || !nextPoll[n.index].After(now) {
 					if err := e.seek(n); err != nil {
 						return err
@@ -338,23 +355,75 @@ func (e *engine) pollInterval(n *node) time.Duration {
 	return n.poll
 }
 
-// sleepUntil waits until t, until a value on wake (nil: none), or until
-// ctx is done, and tells whether ctx is not done.
-func sleepUntil(ctx context.Context, t time.Time, wake <-chan struct{}) bool {
+// sleepUntil waits until t, until a value on one of wake, or until ctx
+// is done, and tells whether ctx is not done.
+func sleepUntil(ctx context.Context, t time.Time, wake []<-chan struct{}) bool {
 	d := time.Until(t)
 	if d <= 0 {
 		return ctx.Err() == nil
 	}
 	timer := time.NewTimer(d)
 	defer timer.Stop()
-	select {
-	case <-timer.C:
-		return true
-	case <-wake:
-		return true
-	case <-ctx.Done():
-		return false
+	cases := make([]reflect.SelectCase, 0, 2+len(wake))
+	cases = append(cases,
+		reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ctx.Done())},
+		reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(timer.C)})
+	for _, w := range wake {
+		cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(w)})
 	}
+	chosen, _, _ := reflect.Select(cases)
+	return chosen != 0
+}
+
+// ended tells whether every streaming source has ended for good
+// (sources.Ender): a source without that notion never ends.
+func (e *engine) ended() bool {
+	for _, n := range e.p.nodes {
+		if n.src == nil || !n.streaming {
+			continue
+		}
+		if en, ok := n.src.(sources.Ender); !ok || !en.Ended() {
+			return false
+		}
+	}
+	return true
+}
+
+// unfinished returns the last lines a directory source left unread
+// because they do not parse yet.
+func unfinished(r sources.Reader) []*sources.InputError {
+	if u, ok := r.(interface{ Unfinished() []*sources.InputError }); ok {
+		return u.Unfinished()
+	}
+	return nil
+}
+
+// checkRows checks the rows a user's connector returned against its
+// source's schema.
+func checkRows(n *node, rows []differential.Update, states []sources.FileState) error {
+	for _, u := range rows {
+		if len(u.Row) != len(n.schema) {
+			return fmt.Errorf("a row of %d values for %d columns (%s)", len(u.Row), len(n.schema), partitions(states))
+		}
+		for j, v := range u.Row {
+			if v.Kind != differential.KindNull && v.Kind != n.schema[j].Type {
+				return fmt.Errorf("column %q: a %s value in a %s column (%s)", n.schema[j].Name, v.Kind, n.schema[j].Type, partitions(states))
+			}
+		}
+		if u.Diff == 0 {
+			return fmt.Errorf("a row with diff 0 (%s)", partitions(states))
+		}
+	}
+	return nil
+}
+
+// partitions names the partitions of a batch, for errors.
+func partitions(states []sources.FileState) string {
+	var names []string
+	for _, st := range states {
+		names = append(names, fmt.Sprintf("%q at %d", st.Path, st.Offset))
+	}
+	return "partitions " + strings.Join(names, ", ")
 }
 
 // commit appends the batch of time t to the WAL and returns its last LSN.
@@ -412,6 +481,9 @@ func (e *engine) commit(t uint64, outputs, sinkRows [][]differential.Update, adv
 	if len(e.removed) > 0 {
 		c.Removed = e.removed
 	}
+	if len(e.acks) > 0 {
+		c.Acks, e.acks = e.acks, nil
+	}
 	if err := add(record.KindCommit, c); err != nil {
 		return 0, err
 	}
@@ -449,7 +521,7 @@ func (e *engine) drain(final bool) error {
 			if len(w.rows[i]) == 0 {
 				continue
 			}
-			if err := s.csv.Write(w.time, w.rows[i]); err != nil {
+			if err := s.out.Write(w.time, w.rows[i]); err != nil {
 				return fmt.Errorf("pwlog: sink %q: %w", s.n.name, err)
 			}
 		}
@@ -459,8 +531,15 @@ func (e *engine) drain(final bool) error {
 	e.queue = e.queue[n:]
 	if n > 0 {
 		for _, s := range e.sinks {
-			if err := s.csv.Flush(); err != nil {
+			if err := s.out.Flush(); err != nil {
 				return fmt.Errorf("pwlog: sink %q: %w", s.n.name, err)
+			}
+			if s.opened.AckOnWrite && e.wal != nil && e.written > s.ack.Time {
+				s.ack = record.SinkAck{Time: e.written}
+				if e.acks == nil {
+					e.acks = map[string]record.SinkAck{}
+				}
+				e.acks[s.n.name] = s.ack
 			}
 		}
 	}
@@ -490,15 +569,18 @@ func (e *engine) close(finished bool) error {
 	// to the last time written. A fresh-mode file only counts when the execution
 	// finished; an append-mode changelog counts even after a failure, so
 	// that the log need not keep its rows.
-	acks := map[string]record.SinkAck{}
+	acks := e.acks
+	if acks == nil {
+		acks = map[string]record.SinkAck{}
+	}
 	for _, s := range e.sinks {
-		if s.csv == nil {
+		if s.out == nil {
 			continue
 		}
-		err := s.csv.Close()
+		err := s.out.Close()
 		errs = append(errs, err)
-		if err == nil && e.wal != nil && (finished || s.n.append) && e.written > s.ack.Time {
-			s.ack = record.SinkAck{Time: e.written, Offset: s.csv.Offset()}
+		if err == nil && e.wal != nil && (finished || s.opened.Changelog) && e.written > s.ack.Time {
+			s.ack = record.SinkAck{Time: e.written, Offset: sinkOffset(s.out)}
 			acks[s.n.name] = s.ack
 		}
 	}
@@ -531,6 +613,15 @@ func (e *engine) close(finished bool) error {
 	}
 	errs = append(errs, e.lock.Close())
 	return errors.Join(errs...)
+}
+
+// sinkOffset is a sink's position for its acknowledgement
+// (sources.Offsetter), 0 when it has none.
+func sinkOffset(out sources.Sink) int64 {
+	if o, ok := out.(sources.Offsetter); ok {
+		return o.Offset()
+	}
+	return 0
 }
 
 // appendCommit appends an ack-only commit, after the pipeline record

@@ -75,7 +75,7 @@ func TestErrorsWrappedOnce(t *testing.T) {
 	}
 	os.WriteFile(filepath.Join(input, "part_two.csv"), []byte("user_id,access_time\nbob,1\n"), 0o644)
 	err = runSessions(t, input, filepath.Join(dir, "c.csv"), filepath.Join(dir, "s3"), false)
-	checkWrappedOnce(t, "rewritten file", err, []string{`source "accesses"`}, "part_two.csv", "CSVOptions{Retract: true}")
+	checkWrappedOnce(t, "rewritten file", err, []string{`source "accesses"`}, "part_two.csv", "FileOptions{Retract: true}")
 }
 
 // Config.Backend takes any backend.Backend; one that keeps no local

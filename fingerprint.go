@@ -26,7 +26,7 @@ func (p *Pipeline) Describe() []string {
 			if n.byFile != nil {
 				retract = " retract"
 			}
-			lines = append(lines, fmt.Sprintf("source %s: csv(%s)%s", n.name, strings.Join(cols, ","), retract))
+			lines = append(lines, fmt.Sprintf("source %s: %s(%s)%s", n.name, n.kind, strings.Join(cols, ","), retract))
 		case n.op != nil:
 			lines = append(lines, fmt.Sprintf("operator %s: %s <- %s", n.name, n.op.Describe(), n.input.name))
 		}
@@ -43,7 +43,9 @@ func (p *Pipeline) catalog() *record.Catalog {
 	for _, n := range p.nodes {
 		if n.src != nil {
 			c.Tables[n.name] = n.schema.Names()
-			c.Dirs[n.name] = n.dir
+			if n.dir != "" {
+				c.Dirs[n.name] = n.dir
+			}
 		}
 		for _, a := range n.arrangements() {
 			c.Arrangements[record.ArrangementKey(n.name, a.Name())] = a.Columns()

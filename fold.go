@@ -139,17 +139,17 @@ func (e *engine) maybeCompact() error {
 		return nil
 	}
 	for _, s := range e.sinks {
-		if !s.n.append {
+		if !s.opened.Changelog {
 			return nil
 		}
 	}
 	// The sinks' files must hold every time the fold covers: sync them and
 	// acknowledge in the checkpoint.
 	for _, s := range e.sinks {
-		if err := s.csv.Sync(); err != nil {
+		if err := s.out.Sync(); err != nil {
 			return fmt.Errorf("pwlog: sink %q: %w", s.n.name, err)
 		}
-		s.ack = record.SinkAck{Time: e.written, Offset: s.csv.Offset()}
+		s.ack = record.SinkAck{Time: e.written, Offset: sinkOffset(s.out)}
 	}
 	f, err := e.takeFold(e.currentAcks(), false)
 	if err != nil {

@@ -21,9 +21,9 @@ import (
 func partialRun(t *testing.T, input, output, storage string, retract bool, batch int, logs *bytes.Buffer) error {
 	t.Helper()
 	p := pwlog.New()
-	var opts []pwlog.CSVOptions
+	var opts []pwlog.FileOptions
 	if retract {
-		opts = append(opts, pwlog.CSVOptions{Retract: true})
+		opts = append(opts, pwlog.FileOptions{Retract: true})
 	}
 	tutorial.Sessions(p, input, 300, opts...).WriteCSV("output", output, pwlog.SinkOptions{Append: true})
 	cfg := quietConfig(storage)
@@ -35,7 +35,7 @@ func partialRun(t *testing.T, input, output, storage string, retract bool, batch
 // TestPartialLastLine is issue 12: a file whose last line is still being
 // written (no newline yet) is read as it is; once the line is complete,
 // the next run retracts the row read from it and reads the completed
-// one, with or without CSVOptions.Retract. A last line that does not
+// one, with or without FileOptions.Retract. A last line that does not
 // parse yet waits, with a warning and no error. The changelog always
 // consolidates to the from-scratch result over what was readable.
 func TestPartialLastLine(t *testing.T) {
@@ -107,7 +107,7 @@ func TestPartialLastLine(t *testing.T) {
 }
 
 // TestPartialLastLineRewritten: a partial last line that is rewritten
-// rather than continued is a change: without CSVOptions.Retract it fails
+// rather than continued is a change: without FileOptions.Retract it fails
 // the run naming the file; with it, the file's rows are retracted and it
 // is read again.
 func TestPartialLastLineRewritten(t *testing.T) {

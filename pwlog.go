@@ -30,6 +30,7 @@ import (
 	"github.com/pwlog/pwlog/differential"
 	"github.com/pwlog/pwlog/operators"
 	"github.com/pwlog/pwlog/sources"
+	"github.com/pwlog/pwlog/vfs"
 )
 
 // Schema, Column and the column types, re-exported from package
@@ -59,6 +60,13 @@ var (
 	Mul   = operators.Mul
 )
 
+// Update is a row with its key, logical time and diff (+1 insert, -1
+// retract), as sinks receive it; Value is one of its values.
+type (
+	Update = differential.Update
+	Value  = differential.Value
+)
+
 // Expr computes a Reduce output column.
 type Expr = operators.Expr
 
@@ -84,27 +92,45 @@ type node struct {
 	name   string
 	schema differential.Schema
 	input  *node
-	src    *sources.CSVDir
+	src    sources.Source
+	// kind describes a source in the fingerprint: "csv", "jsonlines",
+	// "feed", or a user connector's description.
+	kind string
+	// checked is set for a source whose rows the engine checks against
+	// the schema: a user's connector.
+	checked bool
 	// byFile, for a source that retracts changed files, holds the rows
 	// each file contributed: file path -> rows.
 	byFile *differential.Arrangement
 	op     operators.Operator
 	index  int
-	// dir is a source's directory, absolute, its symbolic links resolved.
-	dir string
+	// srcDir is a directory source's directory as given; dir is the
+	// same, absolute, its symbolic links resolved. ext is the file name
+	// suffix it reads (".csv"). All empty for other sources.
+	srcDir, dir, ext string
 	// moved accepts a source directory other than the stored one
-	// (CSVOptions.Moved).
+	// (FileOptions.Moved).
 	moved bool
-	// poll is a streaming source's CSVOptions.PollInterval.
+	// streaming is set for a source that keeps reading (FileOptions.Streaming,
+	// ReadOptions.Streaming, a Feed).
+	streaming bool
+	// poll is a streaming source's PollInterval.
 	poll time.Duration
-	// pollOnly is CSVOptions.Poll: the source polls, unwatched.
+	// pollOnly is FileOptions.Poll: the source polls, unwatched.
 	pollOnly bool
+	// partialTimeout is a streaming directory source's PartialLineTimeout.
+	partialTimeout time.Duration
 }
 
-// sinkNode is a CSV sink reading a node.
+// sinkNode is a sink reading a node.
 type sinkNode struct {
-	name   string
-	input  *node
+	name  string
+	input *node
+	// out returns the sink's connector for an execution writing files
+	// through fsys.
+	out func(fsys vfs.FS) sources.Sink
+	// path is a file sink's path, append its append mode; "" and false
+	// for other sinks.
 	path   string
 	append bool
 	// entry is path absolute, with the symbolic links of its directories
@@ -151,8 +177,8 @@ func (p *Pipeline) add(n *node) *Table {
 	return &Table{p: p, node: n}
 }
 
-// CSVOptions tunes a CSV source.
-type CSVOptions struct {
+// FileOptions tunes a directory source: ReadCSV, ReadJSONLines.
+type FileOptions struct {
 	// OnBadRow, when set, skips rows that do not parse and reports each
 	// one to it; by default a bad row fails the execution.
 	OnBadRow func(*sources.InputError)
@@ -213,39 +239,121 @@ type CSVOptions struct {
 // name is the source's persistent name: its offsets are stored under it.
 // The storage remembers dir (absolute, symbolic links resolved): a restart
 // reading the source from another directory is refused with
-// ErrSourceMoved unless CSVOptions.Moved says its files moved.
-// A CSV sink of the pipeline whose file would be one of those is refused
+// ErrSourceMoved unless FileOptions.Moved says its files moved.
+// A sink of the pipeline whose file would be one of those is refused
 // (see Table.WriteCSV).
-func (p *Pipeline) ReadCSV(name, dir string, schema Schema, opts ...CSVOptions) *Table {
+func (p *Pipeline) ReadCSV(name, dir string, schema Schema, opts ...FileOptions) *Table {
+	src := &sources.CSVDir{Name: name, Dir: dir, Schema: slices.Clone(schema)}
+	var o FileOptions
+	for _, x := range opts {
+		o = x
+	}
+	src.OnBadRow = o.OnBadRow
+	src.Streaming = o.Streaming
+	n := p.fileSource(name, dir, ".csv", "csv", schema, src, o)
+	src.PartialLineTimeout = n.partialTimeout
+	return p.add(n)
+}
+
+// fileSource returns the node of a directory source whose files end in
+// ext.
+func (p *Pipeline) fileSource(name, dir, ext, kind string, schema Schema, src sources.Source, o FileOptions) *node {
 	p.claim(name, "source "+dir)
 	if len(schema) == 0 {
 		p.fail(fmt.Errorf("pwlog: source %q: empty schema", name))
 	}
-	src := &sources.CSVDir{Name: name, Dir: dir, Schema: slices.Clone(schema)}
-	n := &node{name: name, schema: src.Schema, src: src, dir: resolvePath(dir)}
-	for _, o := range opts {
-		src.OnBadRow = o.OnBadRow
-		if o.Retract {
-			n.byFile = differential.NewArrangement("by_file", nil)
-			n.byFile.SetColumns(differential.Columns{Row: schema.Names()})
-		}
-		n.moved = o.Moved
-		src.Streaming = o.Streaming
-		n.poll = o.PollInterval
-		n.pollOnly = o.Poll
-		if n.poll <= 0 {
-			n.poll = 100 * time.Millisecond
-		}
-		src.PartialLineTimeout = o.PartialLineTimeout
-		if src.PartialLineTimeout == 0 {
-			src.PartialLineTimeout = 3 * time.Second
-		}
+	n := &node{name: name, schema: slices.Clone(schema), src: src, kind: kind,
+		srcDir: dir, dir: resolvePath(dir), ext: ext, moved: o.Moved, streaming: o.Streaming,
+		poll: o.PollInterval, pollOnly: o.Poll, partialTimeout: o.PartialLineTimeout}
+	if o.Retract {
+		n.byFile = differential.NewArrangement("by_file", nil)
+		n.byFile.SetColumns(differential.Columns{Row: schema.Names()})
+	}
+	if n.poll <= 0 {
+		n.poll = 100 * time.Millisecond
+	}
+	if n.partialTimeout == 0 {
+		n.partialTimeout = 3 * time.Second
 	}
 	// A sink added before this source may lie in its directory.
 	for _, s := range p.sinks {
 		p.checkSinkIn(s, n)
 	}
+	return n
+}
+
+// ReadOptions tunes a source added with Read.
+type ReadOptions struct {
+	// Streaming: the source keeps reading (see sources.Reader.Next); the
+	// pipeline runs until its context is cancelled, or until every
+	// streaming source has ended (sources.Ender).
+	Streaming bool
+	// PollInterval is how often a streaming source is looked at again
+	// once it has read everything, when it does not notify
+	// (sources.Notifier). Default 100 ms; with a Notifier, 10 times that
+	// (at least 1 s), as a safety.
+	PollInterval time.Duration
+	// Retract keeps the rows each partition contributed, so that a
+	// partition the source reports deleted or changed is retracted. Its
+	// Reader must be a sources.Partitioned.
+	Retract bool
+	// Describe is the source's configuration in the pipeline's
+	// fingerprint: a restart with another one is refused. Default: the
+	// source's Go type.
+	Describe string
+}
+
+// Read adds a source read through a connector: a user's Source (a
+// message queue, a database), or one of package sources. name is the
+// source's persistent name. Every row the connector returns must have a
+// value of its column's type, or null, for every column of schema: the
+// execution fails, naming the source, the column and the partition, on
+// one that does not.
+func (p *Pipeline) Read(name string, schema Schema, src sources.Source, opts ...ReadOptions) *Table {
+	p.claim(name, "source")
+	if len(schema) == 0 {
+		p.fail(fmt.Errorf("pwlog: source %q: empty schema", name))
+	}
+	if src == nil {
+		p.fail(fmt.Errorf("pwlog: source %q: no connector", name))
+	}
+	var o ReadOptions
+	for _, x := range opts {
+		o = x
+	}
+	n := &node{name: name, schema: slices.Clone(schema), src: src, kind: o.Describe, checked: true,
+		streaming: o.Streaming, poll: o.PollInterval}
+	if n.kind == "" {
+		n.kind = fmt.Sprintf("%T", src)
+	}
+	if _, ok := src.(*sources.Feed); ok {
+		n.checked = false // Push checked the rows
+		n.streaming = true
+		if o.Describe == "" {
+			n.kind = "feed"
+		}
+	}
+	if _, ok := src.(sources.Notifier); ok && n.poll <= 0 {
+		n.poll = safetyPoll(0)
+	}
+	if n.poll <= 0 {
+		n.poll = 100 * time.Millisecond
+	}
+	if o.Retract {
+		n.byFile = differential.NewArrangement("by_file", nil)
+		n.byFile.SetColumns(differential.Columns{Row: schema.Names()})
+	}
 	return p.add(n)
+}
+
+// ReadFeed adds a source that a Go program feeds through the returned
+// sources.Feed: Push rows at offsets of the program's input, and, after
+// a restart, Resume says where to go on from. The pipeline is streaming:
+// it runs until its context is cancelled or the Feed is closed and
+// everything pushed is committed.
+func (p *Pipeline) ReadFeed(name string, schema Schema) (*Table, *sources.Feed) {
+	f := sources.NewFeed(name, schema)
+	return p.Read(name, schema, f), f
 }
 
 // Schema returns the table's columns.
@@ -351,6 +459,10 @@ func (t *Table) WriteCSV(name, path string, opts ...SinkOptions) {
 	for _, o := range opts {
 		s.append = o.Append
 	}
+	cols := t.node.schema.Names()
+	s.out = func(fsys vfs.FS) sources.Sink {
+		return &sources.CSVOutput{Path: path, Columns: cols, Append: s.append, FS: fsys}
+	}
 	t.p.sinks = append(t.p.sinks, s)
 	if path == "" {
 		t.p.fail(fmt.Errorf("pwlog: sink %q: empty path", name))
@@ -378,6 +490,33 @@ func (t *Table) WriteCSV(name, path string, opts ...SinkOptions) {
 	}
 }
 
+// Write adds a sink writing the table's updates through a connector: a
+// user's Sink (a message queue, a database), or one of package
+// sources. name is the sink's persistent name: its acknowledgements are
+// stored under it. The connector gets each committed time's rows once
+// the time is durable (see sources.Sink).
+func (t *Table) Write(name string, sink sources.Sink) {
+	if !t.p.claim(name, "sink") {
+		return
+	}
+	if sink == nil {
+		t.p.fail(fmt.Errorf("pwlog: sink %q: no connector", name))
+	}
+	t.p.sinks = append(t.p.sinks, &sinkNode{name: name, input: t.node, out: func(vfs.FS) sources.Sink { return sink }})
+}
+
+// Subscribe adds a sink that calls fn with the rows of each committed
+// time that changed the table, in time order, once the time is durable:
+// the rows are values, with Diff +1 for a row that appears and -1 for
+// one that goes. fn returning nil acknowledges the time, and later
+// executions do not call fn with it again; an error stops the
+// execution, and the next one calls fn with the time again. A crash
+// between fn's return and the commit that records it gives fn the time
+// again too: see sources.FuncOutput, whose Last closes that window.
+func (t *Table) Subscribe(name string, fn func(time uint64, rows []Update) error) {
+	t.Write(name, &sources.FuncOutput{Fn: fn})
+}
+
 // checkSinkColumns refuses a sink whose table has a column named like
 // one the sink appends.
 func (p *Pipeline) checkSinkColumns(s *sinkNode) {
@@ -398,23 +537,24 @@ func (p *Pipeline) checkSinkColumns(s *sinkNode) {
 	}
 }
 
-// checkSinkIn refuses a sink whose file the source src would read: a
-// *.csv entry in or under its directory, reached as is or through a link.
+// checkSinkIn refuses a sink whose file the directory source src would
+// read: an entry named *ext (*.csv, *.jsonl) in or under its directory,
+// reached as is or through a link.
 func (p *Pipeline) checkSinkIn(s *sinkNode, src *node) {
-	if s.entry == "" {
+	if s.entry == "" || src.dir == "" {
 		return
 	}
 	for _, f := range []string{s.entry, s.file} {
-		if !strings.HasSuffix(filepath.Base(f), ".csv") || !within(f, src.dir) {
+		if !strings.HasSuffix(filepath.Base(f), src.ext) || !within(f, src.dir) {
 			continue
 		}
 		// Name the file when links hide where it is.
 		via, lex := "", filepath.Clean(absPath(s.path))
-		if !strings.HasSuffix(lex, ".csv") || !within(lex, filepath.Clean(absPath(src.src.Dir))) {
+		if !strings.HasSuffix(lex, src.ext) || !within(lex, filepath.Clean(absPath(src.srcDir))) {
 			via = fmt.Sprintf(" (the file %q)", f)
 		}
-		p.fail(fmt.Errorf("pwlog: sink %q: path %q%s lies in directory %q of source %q, which reads every *.csv file under it, so the sink's rows would be read back as input; write the sink outside that directory or to a name not ending in .csv",
-			s.name, s.path, via, src.src.Dir, src.name))
+		p.fail(fmt.Errorf("pwlog: sink %q: path %q%s lies in directory %q of source %q, which reads every *%s file under it, so the sink's rows would be read back as input; write the sink outside that directory or to a name not ending in %s",
+			s.name, s.path, via, src.srcDir, src.name, src.ext, src.ext))
 		return
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -39,7 +38,7 @@ var ErrPipelineChanged = errors.New("pwlog: the pipeline differs from the one th
 
 // ErrSourceMoved reports a source reading another directory than the one
 // the storage recorded for it: its offsets belong to the files of that
-// directory. CSVOptions.Moved accepts the new directory when the files
+// directory. FileOptions.Moved accepts the new directory when the files
 // moved there.
 var ErrSourceMoved = errors.New("pwlog: the source reads another directory than the storage recorded")
 
@@ -59,7 +58,7 @@ func (e *engine) open() error {
 		return err
 	}
 	for _, s := range e.sinks {
-		if s.csv == nil {
+		if s.out == nil {
 			if err := e.openSink(s); err != nil {
 				return err
 			}
@@ -70,7 +69,7 @@ func (e *engine) open() error {
 	}
 	// Every committed time is now in every sink's file.
 	e.written = e.clock
-	e.readers = make([]*sources.Reader, len(e.p.nodes))
+	e.readers = make([]sources.Reader, len(e.p.nodes))
 	for _, n := range e.p.nodes {
 		if n.src == nil {
 			continue
@@ -103,7 +102,7 @@ func (e *engine) seek(n *node) error {
 	r, changed, err := e.openSource(n, e.offsets[n.name])
 	var ce *sources.ChangedFileError
 	if errors.As(err, &ce) && n.byFile == nil {
-		return fmt.Errorf("pwlog: source %q: %w; with CSVOptions{Retract: true} the source retracts the rows a changed or deleted file gave and reads it again", n.name, err)
+		return fmt.Errorf("pwlog: source %q: %w; with FileOptions{Retract: true} the source retracts the rows a changed or deleted file gave and reads it again", n.name, err)
 	}
 	if err != nil {
 		return fmt.Errorf("pwlog: source %q: %w", n.name, err)
@@ -112,12 +111,19 @@ func (e *engine) seek(n *node) error {
 		old.Close()
 	}
 	e.readers[n.index] = r
-	if n.byFile != nil {
-		return e.retract(n, append(changed, r.Deleted()...))
+	var deleted []string
+	if pr, ok := r.(sources.Partitioned); ok {
+		deleted = pr.Deleted()
+	} else if n.byFile != nil {
+		r.Close()
+		return fmt.Errorf("pwlog: source %q: Retract needs a connector whose Reader is a sources.Partitioned", n.name)
 	}
-	for _, name := range r.Deleted() {
+	if n.byFile != nil {
+		return e.retract(n, append(changed, deleted...))
+	}
+	for _, name := range deleted {
 		if e.once("deleted", n.name, name) {
-			e.log.Warn("A file read earlier is gone; its rows stay in the state (CSVOptions.Retract retracts them)",
+			e.log.Warn("A file read earlier is gone; its rows stay in the state (FileOptions.Retract retracts them)",
 				slog.String("source", n.name), slog.String("file", name))
 		}
 	}
@@ -138,26 +144,21 @@ func (e *engine) once(words ...string) bool {
 }
 
 func (e *engine) openSink(s *sinkState) error {
-	var hint int64
-	if s.n.append && s.ack.Offset > 0 {
-		hint = s.ack.Offset
-		// The log keeps no rows of acknowledged times: a changelog that
-		// lost some cannot be repaired from it.
-		if fi, err := e.cfg.FS.Stat(s.n.path); err != nil || fi.Size() < hint {
-			return fmt.Errorf("pwlog: sink %q: %s should hold at least %d bytes, every time up to %d, but %s; restore the file or start with a new storage directory",
-				s.n.name, s.n.path, hint, s.ack.Time, describeSize(fi, err))
-		}
-	}
-	csv, resume, err := sources.OpenCSVSinkFS(e.cfg.FS, s.n.path, s.n.input.schema.Names(), s.n.append, hint)
+	out := s.n.out(e.cfg.FS)
+	opened, err := out.Open(sources.Ack{Time: s.ack.Time, Offset: s.ack.Offset})
 	if err != nil {
 		return fmt.Errorf("pwlog: sink %q: %w", s.n.name, err)
 	}
-	if last := csv.LastTime(); s.n.append && last > e.clock {
-		csv.Close()
-		return fmt.Errorf("%w: sink %q: %s holds time %d, but the storage's last commit is time %d: the storage lost committed times (damaged, or restored from an older copy) or the file belongs to another storage; writing on would emit times twice",
-			ErrSinkAhead, s.n.name, s.n.path, last, e.clock)
+	if opened.Last > e.clock {
+		out.Close()
+		what := "its output"
+		if s.n.path != "" {
+			what = s.n.path
+		}
+		return fmt.Errorf("%w: sink %q: %s holds time %d, but the storage's last commit is time %d: the storage lost committed times (damaged, or restored from an older copy) or the output belongs to another storage; writing on would emit times twice",
+			ErrSinkAhead, s.n.name, what, opened.Last, e.clock)
 	}
-	s.csv, s.resume = csv, resume
+	s.out, s.opened = out, opened
 	return nil
 }
 
@@ -165,20 +166,20 @@ func (e *engine) openSink(s *sinkState) error {
 func (e *engine) reemit(s *sinkState) error {
 	rows := 0
 	for _, r := range s.replay {
-		if s.n.append && r.Time < s.resume {
+		if r.Time < s.opened.Resume {
 			continue
 		}
 		us, err := r.Updates()
 		if err != nil {
 			return err
 		}
-		if err := s.csv.Write(r.Time, us); err != nil {
+		if err := s.out.Write(r.Time, us); err != nil {
 			return fmt.Errorf("pwlog: sink %q: %w", s.n.name, err)
 		}
 		rows += len(us)
 	}
 	s.replay = nil
-	if err := s.csv.Flush(); err != nil {
+	if err := s.out.Flush(); err != nil {
 		return fmt.Errorf("pwlog: sink %q: %w", s.n.name, err)
 	}
 	if rows > 0 {
@@ -391,20 +392,13 @@ func (e *engine) checkDirs(stored *record.Catalog) error {
 			continue
 		}
 		if !n.moved {
-			return fmt.Errorf("%w: source %q read %s, but now reads %s; if its files moved there with the same names and contents, use CSVOptions{Moved: true}, else use a new storage directory",
+			return fmt.Errorf("%w: source %q read %s, but now reads %s; if its files moved there with the same names and contents, use FileOptions{Moved: true}, else use a new storage directory",
 				ErrSourceMoved, n.name, was, n.dir)
 		}
-		e.log.Warn("The source moved to another directory; its offsets carry over (CSVOptions.Moved)",
+		e.log.Warn("The source moved to another directory; its offsets carry over (FileOptions.Moved)",
 			slog.String("source", n.name), slog.String("from", was), slog.String("to", n.dir))
 	}
 	return nil
-}
-
-func describeSize(fi os.FileInfo, err error) string {
-	if err != nil {
-		return err.Error()
-	}
-	return fmt.Sprintf("it has %d", fi.Size())
 }
 
 // checkFingerprint compares the stored fingerprint with the pipeline's.
@@ -419,7 +413,7 @@ func (e *engine) checkFingerprint(stored []string) error {
 // retracts, a file changed since it was read is left out of the offsets
 // it opens with, so that it is read again from its start, and returned
 // among the changed files; other sources fail on it.
-func (e *engine) openSource(n *node, prev map[string]sources.FileState) (*sources.Reader, []string, error) {
+func (e *engine) openSource(n *node, prev map[string]sources.FileState) (sources.Reader, []string, error) {
 	var changed []string
 	for {
 		r, err := n.src.Open(prev)

@@ -20,7 +20,7 @@ import (
 // retracts changed and deleted files.
 func retractingPipeline(input, output string, appendMode bool) *pwlog.Pipeline {
 	p := pwlog.New()
-	tutorial.Sessions(p, input, 300, pwlog.CSVOptions{Retract: true}).WriteCSV("output", output, pwlog.SinkOptions{Append: appendMode})
+	tutorial.Sessions(p, input, 300, pwlog.FileOptions{Retract: true}).WriteCSV("output", output, pwlog.SinkOptions{Append: appendMode})
 	return p
 }
 
@@ -71,7 +71,7 @@ func TestRetractChangedAndDeletedFiles(t *testing.T) {
 	}
 }
 
-// TestChangedFileWithoutRetract: without CSVOptions.Retract a rewritten
+// TestChangedFileWithoutRetract: without FileOptions.Retract a rewritten
 // file fails the run, naming it.
 func TestChangedFileWithoutRetract(t *testing.T) {
 	dir := t.TempDir()

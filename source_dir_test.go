@@ -14,7 +14,7 @@ import (
 
 // runSessionsOpts runs the tutorial pipeline in append mode with the
 // source's options.
-func runSessionsOpts(input, output, storage string, opts ...pwlog.CSVOptions) error {
+func runSessionsOpts(input, output, storage string, opts ...pwlog.FileOptions) error {
 	p := pwlog.New()
 	tutorial.Sessions(p, input, 300, opts...).WriteCSV("output", output, pwlog.SinkOptions{Append: true})
 	return p.Run(context.Background(), quietConfig(storage))
@@ -68,7 +68,7 @@ func realPath(t *testing.T, p string) string {
 // TestSourceDirMoved: the storage remembers the source's directory. A
 // run reading files of the same names from another directory is refused
 // with ErrSourceMoved naming both; the same directory by a relative path
-// or a symbolic link is not a move; CSVOptions.Moved accepts the new
+// or a symbolic link is not a move; FileOptions.Moved accepts the new
 // directory, whose files the source goes on reading where it stopped,
 // and records it.
 func TestSourceDirMoved(t *testing.T) {
@@ -103,7 +103,7 @@ func TestSourceDirMoved(t *testing.T) {
 	if !errors.Is(err, pwlog.ErrSourceMoved) {
 		t.Fatalf("run on another directory: got %v, want ErrSourceMoved", err)
 	}
-	checkWrappedOnce(t, "run on another directory", err, []string{`"accesses"`, realPath(t, a), realPath(t, b)}, "CSVOptions{Moved: true}")
+	checkWrappedOnce(t, "run on another directory", err, []string{`"accesses"`, realPath(t, a), realPath(t, b)}, "FileOptions{Moved: true}")
 	if after, _ := os.ReadFile(output); string(after) != string(before) {
 		t.Fatal("the refused run wrote to the sink")
 	}
@@ -133,7 +133,7 @@ func TestSourceDirMoved(t *testing.T) {
 	// The files move to b, which then holds what a holds: Moved accepts
 	// it, reads nothing again, and records b.
 	copyFiles(t, filepath.Join(data, "run3"), b)
-	if err := runSessionsOpts(b, output, storage, pwlog.CSVOptions{Moved: true}); err != nil {
+	if err := runSessionsOpts(b, output, storage, pwlog.FileOptions{Moved: true}); err != nil {
 		t.Fatalf("run on b with Moved: %v", err)
 	}
 	checkChangelog(t, "after the move", output, b)
@@ -173,7 +173,7 @@ func TestSourceDirMovedWithNewRows(t *testing.T) {
 	}
 	copyFiles(t, "testdata/tutorial/run1", b)
 	copyFiles(t, "testdata/tutorial/run2", b)
-	if err := runSessionsOpts(b, output, storage, pwlog.CSVOptions{Moved: true}); err != nil {
+	if err := runSessionsOpts(b, output, storage, pwlog.FileOptions{Moved: true}); err != nil {
 		t.Fatal(err)
 	}
 	checkChangelog(t, "after the move", output, b)

@@ -26,7 +26,7 @@ type streamRun struct {
 func startStreaming(t *testing.T, input, output, storage string) *streamRun {
 	t.Helper()
 	p := pwlog.New()
-	tutorial.Sessions(p, input, 300, pwlog.CSVOptions{Streaming: true, PollInterval: 10 * time.Millisecond}).
+	tutorial.Sessions(p, input, 300, pwlog.FileOptions{Streaming: true, PollInterval: 10 * time.Millisecond}).
 		WriteCSV("output", output, pwlog.SinkOptions{Append: true})
 	cfg := quietConfig(storage)
 	cfg.AutocommitDuration = 20 * time.Millisecond
@@ -221,7 +221,7 @@ func TestStreamingRetract(t *testing.T) {
 	appendTo(t, input, "a.csv", "user_id,access_time\nbob,100\nalice,200\n")
 	appendTo(t, input, "b.csv", "user_id,access_time\ncarol,5\n")
 	p := pwlog.New()
-	tutorial.Sessions(p, input, 300, pwlog.CSVOptions{Streaming: true, Retract: true, PollInterval: 10 * time.Millisecond}).
+	tutorial.Sessions(p, input, 300, pwlog.FileOptions{Streaming: true, Retract: true, PollInterval: 10 * time.Millisecond}).
 		WriteCSV("output", out, pwlog.SinkOptions{Append: true})
 	cfg := quietConfig(storage)
 	cfg.AutocommitDuration = 20 * time.Millisecond
@@ -243,7 +243,7 @@ func TestStreamingRetract(t *testing.T) {
 
 // runCopy runs a streaming pipeline copying the CSV files of input to
 // output (append mode) until the test ends.
-func runCopy(t *testing.T, input, output string, opts pwlog.CSVOptions) {
+func runCopy(t *testing.T, input, output string, opts pwlog.FileOptions) {
 	t.Helper()
 	p := pwlog.New()
 	p.ReadCSV("in", input, pwlog.Schema{{Name: "k", Type: pwlog.TypeStr}}, opts).
@@ -279,7 +279,7 @@ func TestStreamWatchWakes(t *testing.T) {
 	input := t.TempDir()
 	out := filepath.Join(t.TempDir(), "out.csv")
 	appendTo(t, input, "a.csv", "k\nfirst\n")
-	runCopy(t, input, out, pwlog.CSVOptions{Streaming: true, PollInterval: 5 * time.Second})
+	runCopy(t, input, out, pwlog.FileOptions{Streaming: true, PollInterval: 5 * time.Second})
 	sinkHas(t, out, "first", 20*time.Second)
 
 	appendTo(t, input, "a.csv", "second\n")
@@ -301,7 +301,7 @@ func TestStreamPollOption(t *testing.T) {
 	input := t.TempDir()
 	out := filepath.Join(t.TempDir(), "out.csv")
 	appendTo(t, input, "a.csv", "k\nfirst\n")
-	runCopy(t, input, out, pwlog.CSVOptions{Streaming: true, Poll: true, PollInterval: 50 * time.Millisecond})
+	runCopy(t, input, out, pwlog.FileOptions{Streaming: true, Poll: true, PollInterval: 50 * time.Millisecond})
 	sinkHas(t, out, "first", 20*time.Second)
 	appendTo(t, input, "a.csv", "second\n")
 	sinkHas(t, out, "second", 2*time.Second)
@@ -319,7 +319,7 @@ func TestStreamWatchPartialLine(t *testing.T) {
 	input := t.TempDir()
 	out := filepath.Join(t.TempDir(), "out.csv")
 	appendTo(t, input, "a.csv", "k\nfirst\n")
-	runCopy(t, input, out, pwlog.CSVOptions{Streaming: true, PollInterval: 5 * time.Second, PartialLineTimeout: 200 * time.Millisecond})
+	runCopy(t, input, out, pwlog.FileOptions{Streaming: true, PollInterval: 5 * time.Second, PartialLineTimeout: 200 * time.Millisecond})
 	sinkHas(t, out, "first", 20*time.Second)
 	appendTo(t, input, "a.csv", "unended")
 	sinkHas(t, out, "unended", 2*time.Second)

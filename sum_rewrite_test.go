@@ -17,7 +17,7 @@ import (
 // TestSameSizeRewriteAfterHead: a file rewritten to the same size, with a
 // new modification time, that differs only after its first 4 KiB fails a
 // run naming it, and is retracted and read again by a source with
-// CSVOptions.Retract; a file only touched changes nothing.
+// FileOptions.Retract; a file only touched changes nothing.
 func TestSameSizeRewriteAfterHead(t *testing.T) {
 	var b strings.Builder
 	b.WriteString("user_id,access_time\n")

@@ -99,7 +99,7 @@ func TestCatalogFollowsThePipeline(t *testing.T) {
 func TestDumpRetractingSourceState(t *testing.T) {
 	dir, input, storage := tutorialDirs(t)
 	p := pwlog.New()
-	tutorial.Sessions(p, input, 300, pwlog.CSVOptions{Retract: true}).WriteCSV("output", filepath.Join(dir, "out.csv"))
+	tutorial.Sessions(p, input, 300, pwlog.FileOptions{Retract: true}).WriteCSV("output", filepath.Join(dir, "out.csv"))
 	if err := p.Run(t.Context(), quietConfig(storage)); err != nil {
 		t.Fatal(err)
 	}

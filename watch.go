@@ -43,19 +43,20 @@ type watcher struct {
 
 type watchRoot struct {
 	dir     string
+	ext     string // the suffix of the files the source reads
 	index   int
 	timeout time.Duration // the source's PartialLineTimeout
 }
 
 // startWatch watches the directories of the streaming sources that do
-// not poll (CSVOptions.Poll), and marks the nodes it watches in
+// not poll (FileOptions.Poll), and marks the nodes it watches in
 // e.watched. A source whose directories cannot be watched is logged and
 // polls.
 func (e *engine) startWatch() {
 	var roots []watchRoot
 	for _, n := range e.p.nodes {
-		if n.src != nil && n.src.Streaming && !n.pollOnly {
-			roots = append(roots, watchRoot{dir: n.dir, index: n.index, timeout: n.src.PartialLineTimeout})
+		if n.src != nil && n.streaming && n.dir != "" && !n.pollOnly {
+			roots = append(roots, watchRoot{dir: n.dir, ext: n.ext, index: n.index, timeout: n.partialTimeout})
 		}
 	}
 	e.watched = make([]bool, len(e.p.nodes))
@@ -138,11 +139,10 @@ func (w *watcher) run() {
 	}
 }
 
-// event marks the sources under ev's path dirty when it is a *.csv file's,
-// a new directory's or a removed or renamed one's, and watches a new
-// directory.
+// event marks the sources under ev's path dirty when it is the event of
+// a file a source reads (*.csv, *.jsonl), of a new directory, or of a
+// removed or renamed one, and watches a new directory.
 func (w *watcher) event(ev fsnotify.Event) {
-	csv := strings.HasSuffix(ev.Name, ".csv")
 	newDir := false
 	if ev.Has(fsnotify.Create) {
 		if info, err := os.Lstat(ev.Name); err == nil && info.IsDir() {
@@ -155,9 +155,6 @@ func (w *watcher) event(ev fsnotify.Event) {
 	}
 	// A directory removed or renamed away takes its files with it.
 	gone := ev.Has(fsnotify.Remove | fsnotify.Rename)
-	if !csv && !newDir && !gone {
-		return
-	}
 	now := time.Now()
 	marked := false
 	w.mu.Lock()
@@ -165,9 +162,13 @@ func (w *watcher) event(ev fsnotify.Event) {
 		if ev.Name != r.dir && !strings.HasPrefix(ev.Name, r.dir+string(filepath.Separator)) {
 			continue
 		}
+		read := strings.HasSuffix(ev.Name, r.ext)
+		if !read && !newDir && !gone {
+			continue
+		}
 		w.dirty[r.index] = true
 		marked = true
-		if csv && r.timeout > 0 && ev.Has(fsnotify.Write|fsnotify.Create) {
+		if read && r.timeout > 0 && ev.Has(fsnotify.Write|fsnotify.Create) {
 			w.partial[r.index] = now.Add(r.timeout + partialMargin)
 		}
 	}

@@ -65,7 +65,7 @@
 // complete, is not consumed and is no error: a last field cut short (an
 // int "" or "-", a float "1e", a bool "tr", a string cut inside a UTF-8
 // character), fewer fields than the header, a quoted field still open, a
-// header that does not match yet. Reader.Unfinished lists it (the engine
+// header that does not match yet. CSVReader.Unfinished lists it (the engine
 // logs a warning), OnBadRow does not see it, and it is read once the file
 // grows. Bad input that no continuation can mend (too many fields, a bad
 // field before the last, a closed quoted field, "1x") is an error as on
@@ -132,13 +132,13 @@ type CSVDir struct {
 	OnBadRow func(*InputError)
 	// Streaming makes the reader take complete lines only: a last line
 	// without its line end is left unread (it is no partial line and is
-	// not listed by Reader.Unfinished) while the file's modification time
+	// not listed by CSVReader.Unfinished) while the file's modification time
 	// is less than PartialLineTimeout old, as a writer may still be
 	// writing it. Once the file has been quiet that long, the line is read
 	// as in static mode (FileState.Partial): if the file then grows from
 	// it, its row is retracted and the completed line's row read. The
 	// reader itself does not watch the directory: a streaming caller opens
-	// a new Reader at the states it was given to see what changed.
+	// a new CSVReader at the states it was given to see what changed.
 	Streaming bool
 	// PartialLineTimeout is how long, with Streaming, a file must have
 	// been quiet before its last line without a line end is read. 0 or
@@ -146,9 +146,9 @@ type CSVDir struct {
 	PartialLineTimeout time.Duration
 }
 
-// Reader reads the rows of a CSVDir that a set of FileStates has not
+// CSVReader reads the rows of a CSVDir that a set of FileStates has not
 // consumed yet. It is not safe for concurrent use.
-type Reader struct {
+type CSVReader struct {
 	src        *CSVDir
 	plan       []planned // files with something to read, in name order
 	cur        int       // index in plan of the file being read
@@ -221,9 +221,19 @@ const (
 // file that shrank below its consumed offset, whose first bytes changed,
 // or, when its size or modification time changed, whose bytes consumed no
 // longer hash to FileState.Sum, makes Open fail with a *ChangedFileError;
-// a known file that disappeared is reported by Reader.Deleted and
-// otherwise ignored. Dir may be a symbolic link to a directory.
-func (s *CSVDir) Open(prev map[string]FileState) (*Reader, error) {
+// a known file that disappeared is reported by CSVReader.Deleted and
+// otherwise ignored. Dir may be a symbolic link to a directory. The
+// Reader is a *CSVReader.
+func (s *CSVDir) Open(prev map[string]FileState) (Reader, error) {
+	r, err := s.open(prev)
+	if err != nil {
+		return nil, err // not a nil *CSVReader in an interface
+	}
+	return r, nil
+}
+
+// open is Open returning the concrete reader.
+func (s *CSVDir) open(prev map[string]FileState) (*CSVReader, error) {
 	if err := s.checkSchema(); err != nil {
 		return nil, err
 	}
@@ -231,7 +241,7 @@ func (s *CSVDir) Open(prev map[string]FileState) (*Reader, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sources: list the directory: %w", err)
 	}
-	r := &Reader{src: s, br: bufio.NewReaderSize(nil, readBufferSize), head: make([]byte, 0, headSize)}
+	r := &CSVReader{src: s, br: bufio.NewReaderSize(nil, readBufferSize), head: make([]byte, 0, headSize)}
 	seen := make(map[string]bool, len(files))
 	for _, lf := range files {
 		seen[lf.path] = true
@@ -294,7 +304,7 @@ func (s *CSVDir) checkSchema() error {
 // continuation but a line end, and sets p.skip past it. It sets p.sumAt
 // and, with Partial, p.partialSum; a state without Sum gets one, of the
 // file as it is.
-func (r *Reader) checkKnown(p *planned, touched bool) error {
+func (r *CSVReader) checkKnown(p *planned, touched bool) error {
 	f, err := r.open(p)
 	if err != nil {
 		return err
@@ -400,7 +410,7 @@ func (r *Reader) checkKnown(p *planned, touched bool) error {
 }
 
 // hashBuffer returns the buffer the consumed bytes are hashed through.
-func (r *Reader) hashBuffer() []byte {
+func (r *CSVReader) hashBuffer() []byte {
 	if r.hashBuf == nil {
 		r.hashBuf = make([]byte, readBufferSize)
 	}
@@ -409,7 +419,7 @@ func (r *Reader) hashBuffer() []byte {
 
 // sumTo brings p.st.Sum up to p.st.Offset, reading the bytes of the open
 // file it does not cover yet.
-func (r *Reader) sumTo(p *planned, f *os.File) error {
+func (r *CSVReader) sumTo(p *planned, f *os.File) error {
 	if p.sumAt >= p.st.Offset {
 		return nil
 	}
@@ -422,7 +432,7 @@ func (r *Reader) sumTo(p *planned, f *os.File) error {
 }
 
 // open opens a file of the plan and notes it.
-func (r *Reader) open(p *planned) (*os.File, error) {
+func (r *CSVReader) open(p *planned) (*os.File, error) {
 	r.opened = append(r.opened, p.st.Path)
 	f, err := os.Open(p.file)
 	if err != nil {
@@ -432,8 +442,8 @@ func (r *Reader) open(p *planned) (*os.File, error) {
 }
 
 // Deleted returns the paths of known files that are gone from the
-// directory, sorted. The slice belongs to the Reader.
-func (r *Reader) Deleted() []string { return r.deleted }
+// directory, sorted. The slice belongs to the CSVReader.
+func (r *CSVReader) Deleted() []string { return r.deleted }
 
 // Unfinished returns the last lines left unread so far because they have
 // no line end yet and do not parse yet (a field cut short, a quoted field
@@ -441,14 +451,14 @@ func (r *Reader) Deleted() []string { return r.deleted }
 // yet): each as the *InputError it would be were the line complete. Such a
 // line is read once the file grows; bad input that no continuation can
 // make good is an error as on any other line. The slice belongs to the
-// Reader.
-func (r *Reader) Unfinished() []*InputError { return r.unfinished }
+// CSVReader.
+func (r *CSVReader) Unfinished() []*InputError { return r.unfinished }
 
 // Counts returns, for each state the last call of Next returned, in the
 // same order, how many of its updates came from that file: a file's
 // updates are contiguous and in the order of the states. The slice belongs
-// to the Reader.
-func (r *Reader) Counts() []int { return r.counts }
+// to the CSVReader.
+func (r *CSVReader) Counts() []int { return r.counts }
 
 // Next reads at most limit rows, across files (limit <= 0: no limit). It
 // returns them as inserts (Diff +1, Time 0) with their keys, and the new
@@ -467,7 +477,7 @@ func (r *Reader) Counts() []int { return r.counts }
 // set), and then Next returns no rows and no states: the rows of the call
 // before the bad one are dropped, and states returned by earlier calls stay
 // the last good ones. The error is sticky.
-func (r *Reader) Next(limit int) ([]differential.Update, []FileState, error) {
+func (r *CSVReader) Next(limit int) ([]differential.Update, []FileState, error) {
 	r.counts = nil
 	if r.err != nil {
 		return nil, nil, r.err
@@ -534,7 +544,7 @@ func (r *Reader) Next(limit int) ([]differential.Update, []FileState, error) {
 }
 
 // fail makes err sticky and closes the open file.
-func (r *Reader) fail(err error) ([]differential.Update, []FileState, error) {
+func (r *CSVReader) fail(err error) ([]differential.Update, []FileState, error) {
 	r.err = err
 	if r.c != nil {
 		r.c.f.Close()
@@ -544,7 +554,7 @@ func (r *Reader) fail(err error) ([]differential.Update, []FileState, error) {
 }
 
 // Close closes the open file, if any. Next fails after Close.
-func (r *Reader) Close() error {
+func (r *CSVReader) Close() error {
 	if r.err == nil {
 		r.err = errReaderClosed
 	}
@@ -560,7 +570,7 @@ func (r *Reader) Close() error {
 // first byte not consumed, or at the partial line read before. It leaves
 // r.c nil for a file with no header yet, or whose unterminated header does
 // not parse yet.
-func (r *Reader) start(p *planned) error {
+func (r *CSVReader) start(p *planned) error {
 	f, err := r.open(p)
 	if err != nil {
 		return err
@@ -669,7 +679,7 @@ func (r *Reader) start(p *planned) error {
 // checked that the line's bytes are those read): the state goes back to
 // before that line, and c.retract holds the row it gave, parsed again
 // from the file (none when it was a bad row, skipped).
-func (r *Reader) reread(p *planned, c *cursor) error {
+func (r *CSVReader) reread(p *planned, c *cursor) error {
 	old := make([]byte, p.st.Offset-p.st.Partial)
 	if _, err := c.f.ReadAt(old, p.st.Partial); err != nil {
 		return fmt.Errorf("sources: read %s: %w", p.file, err)
@@ -695,7 +705,7 @@ func (r *Reader) reread(p *planned, c *cursor) error {
 }
 
 // mapHeader maps the fields of a file's rows to the schema.
-func (r *Reader) mapHeader(p *planned, hdr []string, line int64) ([]column, error) {
+func (r *CSVReader) mapHeader(p *planned, hdr []string, line int64) ([]column, error) {
 	schema := r.src.Schema
 	cols := make([]column, len(hdr))
 	used := make([]bool, len(schema))
@@ -753,7 +763,7 @@ func (r *Reader) mapHeader(p *planned, hdr []string, line int64) ([]column, erro
 
 // read appends the rows of the open file to us until limit rows or the end
 // of the file; done reports the end.
-func (r *Reader) read(p *planned, us []differential.Update, limit int) (_ []differential.Update, done bool, _ error) {
+func (r *CSVReader) read(p *planned, us []differential.Update, limit int) (_ []differential.Update, done bool, _ error) {
 	c := r.c
 	cr := c.cr
 	nf := len(c.cols)
@@ -892,7 +902,7 @@ func (c *cursor) unterminated() bool {
 
 // retractOld appends the retraction of the row read before from a partial
 // line that is read again, if there is one.
-func (r *Reader) retractOld(us []differential.Update) []differential.Update {
+func (r *CSVReader) retractOld(us []differential.Update) []differential.Update {
 	if c := r.c; c.retract != nil {
 		us = append(us, *c.retract)
 		c.retract = nil
@@ -906,7 +916,7 @@ func (r *Reader) retractOld(us []differential.Update) []differential.Update {
 // (csv reader line), the reader having been at start before it; the blank
 // lines before it are consumed. A row read from it before is retracted:
 // the line is read as a new one once it is complete.
-func (r *Reader) hold(p *planned, us []differential.Update, ie *InputError, start int64, line int) []differential.Update {
+func (r *CSVReader) hold(p *planned, us []differential.Update, ie *InputError, start int64, line int) []differential.Update {
 	c := r.c
 	c.held = true
 	r.unfinished = append(r.unfinished, ie)
@@ -921,7 +931,7 @@ func (r *Reader) hold(p *planned, us []differential.Update, ie *InputError, star
 
 // skipped records a bad row skipped that starts at start (csv reader
 // offset, past blank lines) and ends on line end (absolute).
-func (r *Reader) skipped(p *planned, end, start int64) error {
+func (r *CSVReader) skipped(p *planned, end, start int64) error {
 	r.consumed(p, end)
 	if r.c.unterminated() {
 		// Read again, as a whole, if the line goes on.
@@ -932,7 +942,7 @@ func (r *Reader) skipped(p *planned, end, start int64) error {
 
 // markPartial records that the row consumed last, which starts at from,
 // ends the file without a line end.
-func (r *Reader) markPartial(p *planned, from int64) error {
+func (r *CSVReader) markPartial(p *planned, from int64) error {
 	h, err := hashRange(r.c.f, from, p.st.Offset)
 	if err != nil {
 		return fmt.Errorf("sources: read %s: %w", p.file, err)
@@ -981,7 +991,7 @@ func couldComplete(kind differential.Kind, s string) bool {
 }
 
 // consumed records a skipped bad row that ends on line end (absolute).
-func (r *Reader) consumed(p *planned, end int64) {
+func (r *CSVReader) consumed(p *planned, end int64) {
 	c := r.c
 	c.lastEnd = c.cr.InputOffset()
 	c.lastLine, c.lastRow = int(end-c.baseLine), nil
@@ -1041,7 +1051,7 @@ func valueProblem(kind, s string, err error) *problem {
 // of the file. It also returns the line (absolute) where the bytes the csv
 // reader consumed end: the rest of the line of the error, first; and
 // whether the data ended inside a quoted field.
-func (r *Reader) readError(p *planned, c *cursor, rec []string, err error, end int64) (int64, bool, error) {
+func (r *CSVReader) readError(p *planned, c *cursor, rec []string, err error, end int64) (int64, bool, error) {
 	var pe *csv.ParseError
 	if !errors.As(err, &pe) {
 		return 0, false, fmt.Errorf("sources: read %s: %w", p.file, err)
@@ -1111,7 +1121,7 @@ func quoteAtEOF(f *os.File, start, end int64, col int) (atEOF bool, extra int64)
 
 // finish records the end of the open file, trailing blank lines included,
 // and closes it.
-func (r *Reader) finish(p *planned) error {
+func (r *CSVReader) finish(p *planned) error {
 	c := r.c
 	r.c = nil
 	defer c.f.Close()
@@ -1172,7 +1182,7 @@ func blankBytes(f *os.File, off int64, n int) int64 {
 
 // settle brings p.st.Line, p.st.Head and p.st.Sum up to date with the
 // open file.
-func (r *Reader) settle(p *planned, c *cursor) error {
+func (r *CSVReader) settle(p *planned, c *cursor) error {
 	c.settleLine()
 	if c.cr != nil && c.lastLine > 0 {
 		p.st.Line = c.baseLine + int64(c.lastLine)

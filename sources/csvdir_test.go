@@ -516,7 +516,7 @@ func BenchmarkNext(b *testing.B) {
 			b.SetBytes(size)
 			b.ReportAllocs()
 			for b.Loop() {
-				r, err := src.Open(nil)
+				r, err := src.open(nil)
 				if err != nil {
 					b.Fatal(err)
 				}

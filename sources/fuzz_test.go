@@ -42,7 +42,7 @@ func FuzzParseCSV(f *testing.F) {
 
 		// Fatal mode: an *InputError or success.
 		strict := &CSVDir{Name: "s", Dir: dir, Schema: schema}
-		r, err := strict.Open(nil)
+		r, err := strict.open(nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -216,7 +216,7 @@ func FuzzParseCSV(f *testing.F) {
 // readSkipping reads a source to its end with Next(limit); it also returns
 // the unfinished lines, as errors.
 func readSkipping(src *CSVDir, prev map[string]FileState, limit int) ([]differential.Update, map[string]FileState, []string, error) {
-	r, err := src.Open(prev)
+	r, err := src.open(prev)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -240,7 +240,7 @@ func readSkipping(src *CSVDir, prev map[string]FileState, limit int) ([]differen
 
 // readOnce opens the source from prev and makes one call of Next(1).
 func readOnce(src *CSVDir, prev map[string]FileState) ([]differential.Update, []FileState, []string, error) {
-	r, err := src.Open(prev)
+	r, err := src.open(prev)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -249,7 +249,7 @@ func readOnce(src *CSVDir, prev map[string]FileState) ([]differential.Update, []
 	return us, sts, unfinishedStrings(r), err
 }
 
-func unfinishedStrings(r *Reader) []string {
+func unfinishedStrings(r *CSVReader) []string {
 	var out []string
 	for _, e := range r.Unfinished() {
 		out = append(out, e.Error())

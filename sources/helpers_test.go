@@ -46,9 +46,9 @@ func appendFile(t testing.TB, dir, name, body string) {
 	}
 }
 
-func open(t testing.TB, src *CSVDir, prev map[string]FileState) *Reader {
+func open(t testing.TB, src *CSVDir, prev map[string]FileState) *CSVReader {
 	t.Helper()
-	r, err := src.Open(prev)
+	r, err := src.open(prev)
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
@@ -57,7 +57,7 @@ func open(t testing.TB, src *CSVDir, prev map[string]FileState) *Reader {
 
 // drain reads r to its end with Next(limit) and returns the rows and the
 // final state of every file, merged over the calls as the engine does.
-func drain(t testing.TB, r *Reader, limit int, states map[string]FileState) []differential.Update {
+func drain(t testing.TB, r *CSVReader, limit int, states map[string]FileState) []differential.Update {
 	t.Helper()
 	var all []differential.Update
 	for {
@@ -94,10 +94,10 @@ func inserts(us []differential.Update) int {
 	return n
 }
 
-// checkCounts checks that Reader.Counts accounts for every update of a
+// checkCounts checks that CSVReader.Counts accounts for every update of a
 // call, one count per state, and that a retraction comes first among its
 // file's updates.
-func checkCounts(t testing.TB, r *Reader, us []differential.Update, sts []FileState) {
+func checkCounts(t testing.TB, r *CSVReader, us []differential.Update, sts []FileState) {
 	t.Helper()
 	counts := r.Counts()
 	if len(counts) != len(sts) {

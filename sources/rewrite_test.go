@@ -18,7 +18,7 @@ func TestSameSizeRewrite(t *testing.T) {
 	path := filepath.Join(dir, "a.csv")
 	os.WriteFile(path, []byte("user_id,access_time\nu0,1701100473\n"), 0o644)
 	src := &CSVDir{Name: "s", Dir: dir, Schema: differential.Schema{{Name: "user_id", Type: differential.KindString}, {Name: "access_time", Type: differential.KindInt}}}
-	r, err := src.Open(nil)
+	r, err := src.open(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -28,7 +28,7 @@ func TestSameSizeRewrite(t *testing.T) {
 	}
 	r.Close()
 	prev := map[string]FileState{"a.csv": states[0]}
-	if r, err := src.Open(prev); err != nil {
+	if r, err := src.open(prev); err != nil {
 		t.Fatalf("untouched file: %v", err)
 	} else {
 		r.Close()

@@ -58,9 +58,9 @@ func (f fixture) build(t *testing.T) string {
 				errorfs.And(errorfs.Mutating, errorfs.PathContains("checkpoints"))))
 		}
 		p := pwlog.New()
-		var opts []pwlog.CSVOptions
+		var opts []pwlog.FileOptions
 		if f.retract {
-			opts = append(opts, pwlog.CSVOptions{Retract: true})
+			opts = append(opts, pwlog.FileOptions{Retract: true})
 		}
 		tutorial.Sessions(p, input, 300, opts...).WriteCSV("output", filepath.Join(dir, "sessions.csv"), pwlog.SinkOptions{Append: true})
 		err := p.Run(context.Background(), cfg)

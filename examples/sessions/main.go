@@ -62,7 +62,7 @@ func run(input, output, storage string, appendMode bool, maxGap int64, interval 
 	events := p.ReadCSV("accesses", input, pwlog.Schema{
 		{Name: "user_id", Type: pwlog.TypeStr},
 		{Name: "access_time", Type: pwlog.TypeInt},
-	}, pwlog.CSVOptions{Streaming: streaming})
+	}, pwlog.FileOptions{Streaming: streaming})
 	sessions := events.
 		WindowBy("sessions", pwlog.Session{Time: "access_time", Instance: []string{"user_id"}, MaxGap: maxGap}).
 		Reduce("session_stats",

@@ -11,7 +11,7 @@ import "github.com/pwlog/pwlog"
 // "session_stats", and returns the reduce's table: user_id,
 // session_length, session_start, session_finish, count. opts tune the
 // source (pwlog.Pipeline.ReadCSV).
-func Sessions(p *pwlog.Pipeline, input string, maxGap int64, opts ...pwlog.CSVOptions) *pwlog.Table {
+func Sessions(p *pwlog.Pipeline, input string, maxGap int64, opts ...pwlog.FileOptions) *pwlog.Table {
 	return p.ReadCSV("accesses", input, pwlog.Schema{
 		{Name: "user_id", Type: pwlog.TypeStr},
 		{Name: "access_time", Type: pwlog.TypeInt},

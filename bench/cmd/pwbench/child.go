@@ -84,7 +84,7 @@ const maxGap = 300
 // source is marked as moved: its offsets carry over.
 func runPipeline(input, storage string, interval time.Duration) time.Duration {
 	p := pwlog.New()
-	tutorial.Sessions(p, input, maxGap, pwlog.CSVOptions{Moved: true}).WriteCSV("output", os.DevNull)
+	tutorial.Sessions(p, input, maxGap, pwlog.FileOptions{Moved: true}).WriteCSV("output", os.DevNull)
 	cfg := pwlog.Config{SnapshotInterval: interval, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	if storage != "" {
 		cfg.Backend = pwlog.Filesystem(storage)

@@ -1,0 +1,148 @@
+package sources
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/pwlog/pwlog/differential"
+	"github.com/pwlog/pwlog/vfs"
+)
+
+// CSVOutput is the Sink of a CSV file, written by a CSVSink: the table's
+// columns, then time and diff.
+//
+// In append mode the file is one changelog across executions: Open
+// recovers it (CSVSink's recovery: a torn last time is cut, and Resume is
+// that time), so every committed time reaches it exactly once. Otherwise
+// each execution truncates it and writes the times it commits.
+type CSVOutput struct {
+	Path    string
+	Columns []string // the table's column names
+	Append  bool
+	FS      vfs.FS // nil: vfs.Default
+
+	s *CSVSink
+}
+
+// Open opens the file. In append mode, an acknowledgement with an offset
+// says the file durably held that many bytes: a file now shorter lost
+// acknowledged times, which the log no longer holds, and Open fails.
+func (o *CSVOutput) Open(acked Ack) (Opened, error) {
+	fsys := o.FS
+	if fsys == nil {
+		fsys = vfs.Default
+	}
+	var hint int64
+	if o.Append && acked.Offset > 0 {
+		hint = acked.Offset
+		if err := checkHolds(fsys, o.Path, acked); err != nil {
+			return Opened{}, err
+		}
+	}
+	s, resume, err := OpenCSVSinkFS(fsys, o.Path, o.Columns, o.Append, hint)
+	if err != nil {
+		return Opened{}, err
+	}
+	o.s = s
+	return Opened{Resume: resume, Last: s.LastTime(), Changelog: o.Append}, nil
+}
+
+// checkHolds fails unless the file at path is at least acked.Offset bytes
+// long: the log keeps no rows of acknowledged times, so a changelog that
+// lost some cannot be repaired from it.
+func checkHolds(fsys vfs.FS, path string, acked Ack) error {
+	fi, err := fsys.Stat(path)
+	if err == nil && fi.Size() >= acked.Offset {
+		return nil
+	}
+	has := ""
+	if err != nil {
+		has = err.Error()
+	} else {
+		has = fmt.Sprintf("it has %d", fi.Size())
+	}
+	return fmt.Errorf("%s should hold at least %d bytes, every time up to %d, but %s; restore the file or start with a new storage directory",
+		path, acked.Offset, acked.Time, has)
+}
+
+// Write formats the rows of time t (CSVSink.Write).
+func (o *CSVOutput) Write(t uint64, rows []differential.Update) error {
+	return o.s.Write(t, rows)
+}
+
+// Flush writes the formatted times to the file.
+func (o *CSVOutput) Flush() error { return o.s.Flush() }
+
+// Sync writes and fsyncs the file.
+func (o *CSVOutput) Sync() error { return o.s.Sync() }
+
+// Offset returns the file's size after the last time flushed.
+func (o *CSVOutput) Offset() int64 { return o.s.Offset() }
+
+// Close fsyncs and closes the file.
+func (o *CSVOutput) Close() error {
+	if o.s == nil {
+		return nil
+	}
+	return o.s.Close()
+}
+
+// FuncOutput is the Sink of a Go function: the program that embeds the
+// pipeline receives each committed time's rows as values, never as text
+// to parse.
+//
+// Fn is called once per committed time that has rows for the sink, in
+// time order, after the time is durable in the storage. Returning nil
+// acknowledges the time: the engine records that with its next commit,
+// and no later execution calls Fn with it again. Returning an error
+// stops the execution; the time is given again by the next one. A crash
+// between Fn's return and that record gives the time again too, with
+// the same time and rows: a receiver that must see every time exactly
+// once keeps the last time it stored, with what it stored, and returns
+// it from Last.
+type FuncOutput struct {
+	Fn func(t uint64, rows []differential.Update) error
+	// Last, when set, returns the last time the receiver holds (0: none);
+	// Open calls it, and the execution does not give the receiver a time
+	// up to it again.
+	Last func() (uint64, error)
+
+	last uint64
+}
+
+// Open asks Last what the receiver holds.
+func (o *FuncOutput) Open(acked Ack) (Opened, error) {
+	if o.Fn == nil {
+		return Opened{}, errors.New("sources: FuncOutput without a function")
+	}
+	op := Opened{Changelog: true, AckOnWrite: true}
+	if o.Last != nil {
+		last, err := o.Last()
+		if err != nil {
+			return Opened{}, fmt.Errorf("sources: the receiver's last time: %w", err)
+		}
+		op.Last, op.Resume = last, last+1
+		if last == 0 {
+			op.Resume = 0
+		}
+	}
+	o.last = op.Last
+	return op, nil
+}
+
+// Write calls Fn, unless the receiver said it holds t.
+func (o *FuncOutput) Write(t uint64, rows []differential.Update) error {
+	if t <= o.last && o.last > 0 {
+		return nil
+	}
+	return o.Fn(t, rows)
+}
+
+// Flush does nothing: Write delivered the rows.
+func (o *FuncOutput) Flush() error { return nil }
+
+// Sync does nothing: Fn returned, so the receiver holds what it got.
+func (o *FuncOutput) Sync() error { return nil }
+
+// Close does nothing.
+func (o *FuncOutput) Close() error { return nil }
