@@ -121,7 +121,13 @@ func (p *Pipeline) Run(ctx context.Context, cfg Config) error {
 	if err == nil {
 		err = e.loop(ctx)
 	}
-	return errors.Join(err, e.close(err == nil))
+	err = errors.Join(err, e.close(err == nil))
+	for _, n := range p.nodes {
+		if f, ok := n.src.(sources.Finisher); ok {
+			f.Finished(err)
+		}
+	}
+	return err
 }
 
 // newEngine returns the engine of one execution of p.
@@ -163,12 +169,16 @@ func (e *engine) loop(ctx context.Context) error {
 	nextPoll := make([]time.Time, len(e.p.nodes)) // streaming sources done: when to look again
 	var lastCommit time.Time
 	outputs := make([][]differential.Update, len(e.p.nodes))
+	// wakeChs: the watcher's channel, then from firstNotify on the
+	// notifying sources'. notified is set by a value on one of those.
 	var wakeChs []<-chan struct{}
+	firstNotify, notified := 0, false
 	if streaming {
 		e.startWatch()
 		if e.watch != nil {
 			wakeChs = append(wakeChs, e.watch.wake)
 		}
+		firstNotify = len(wakeChs)
 		for _, n := range e.p.nodes {
 			if nt, ok := n.src.(sources.Notifier); ok && n.streaming {
 				wakeChs = append(wakeChs, nt.Notify())
@@ -252,6 +262,9 @@ func (e *engine) loop(ctx context.Context) error {
 						continue
 					}
 					at := nextPoll[n.index]
+					if _, ok := n.src.(sources.Notifier); ok && notified {
+						at = now
+					}
 					if e.watched[n.index] {
 						if w := e.watch.next(n.index, now); !w.IsZero() && w.Before(at) {
 							at = w
@@ -267,9 +280,11 @@ func (e *engine) loop(ctx context.Context) error {
 				if !wake.After(now) {
 					break
 				}
-				if !sleepUntil(ctx, wake, wakeChs) {
+				alive, ch := sleepUntil(ctx, wake, wakeChs)
+				if !alive {
 					break
 				}
+				notified = notified || ch >= firstNotify
 			}
 			if ctx.Err() != nil {
 				break
@@ -279,10 +294,9 @@ func (e *engine) loop(ctx context.Context) error {
 				if n.src == nil || !n.streaming || !done[n.index] {
 					continue
 				}
-				// take before the poll's test: it clears the event. A
-				// notifying source is looked at on every wake: cheaply.
+				// take before the poll's test: it clears the event.
 				_, notifies := n.src.(sources.Notifier)
-				event := notifies || e.watched[n.index] && e.watch.take(n.index, now)
+				event := notifies && notified || e.watched[n.index] && e.watch.take(n.index, now)
 				if event || !nextPoll[n.index].After(now) {
 					if err := e.seek(n); err != nil {
 						return err
@@ -290,6 +304,7 @@ func (e *engine) loop(ctx context.Context) error {
 					done[n.index] = false
 				}
 			}
+			notified = false
 			continue
 		}
 		// 2. Operators process the deltas in topological order.
@@ -356,11 +371,12 @@ func (e *engine) pollInterval(n *node) time.Duration {
 }
 
 // sleepUntil waits until t, until a value on one of wake, or until ctx
-// is done, and tells whether ctx is not done.
-func sleepUntil(ctx context.Context, t time.Time, wake []<-chan struct{}) bool {
+// is done, and tells whether ctx is not done and, when a value came, the
+// index in wake of its channel (else -1).
+func sleepUntil(ctx context.Context, t time.Time, wake []<-chan struct{}) (bool, int) {
 	d := time.Until(t)
 	if d <= 0 {
-		return ctx.Err() == nil
+		return ctx.Err() == nil, -1
 	}
 	timer := time.NewTimer(d)
 	defer timer.Stop()
@@ -372,7 +388,7 @@ func sleepUntil(ctx context.Context, t time.Time, wake []<-chan struct{}) bool {
 		cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(w)})
 	}
 	chosen, _, _ := reflect.Select(cases)
-	return chosen != 0
+	return chosen != 0, chosen - 2
 }
 
 // ended tells whether every streaming source has ended for good

@@ -61,10 +61,11 @@ var (
 )
 
 // Update is a row with its key, logical time and diff (+1 insert, -1
-// retract), as sinks receive it; Value is one of its values.
+// retract), as sinks receive it; Row is its values (differential.Int,
+// differential.String, ... make them).
 type (
 	Update = differential.Update
-	Value  = differential.Value
+	Row    = differential.Row
 )
 
 // Expr computes a Reduce output column.

@@ -78,6 +78,13 @@ type Ender interface {
 	Ended() bool
 }
 
+// Finisher is a Source told when an execution that read it ends, with
+// the execution's error (nil when it finished). A Feed uses it to
+// release a Resume that waits for an execution that failed to open.
+type Finisher interface {
+	Finished(err error)
+}
+
 // Ack is what a sink's output durably holds, as the storage records it:
 // every committed time up to Time, and Offset, the position the output
 // had then (a file's size; see Offsetter). A zero Ack holds nothing.

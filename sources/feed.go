@@ -31,7 +31,8 @@ type Feed struct {
 	pushed  map[string]int64 // partition -> the last offset pushed
 	closed  bool
 	resume  map[string]int64 // the committed offsets, once opened
-	opened  chan struct{}    // closed by the first Open
+	opened  chan struct{}    // closed by the first Open, or Finished
+	runErr  error            // the error of an execution that ended before Open
 	notify  chan struct{}    // one value: something was pushed, or the Feed closed
 	openOne sync.Once
 }
@@ -57,7 +58,8 @@ var ErrFeedClosed = errors.New("sources: the feed is closed")
 // last committed offset of each partition it knows (none at the first
 // execution): the program pushes its input from after them. Rows pushed
 // at a committed offset are dropped, so a program may also push from the
-// beginning.
+// beginning. An execution that fails before it opens the Feed (a locked
+// or damaged storage) makes Resume return its error.
 func (f *Feed) Resume(ctx context.Context) (map[string]int64, error) {
 	select {
 	case <-f.opened:
@@ -66,7 +68,24 @@ func (f *Feed) Resume(ctx context.Context) (map[string]int64, error) {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.resume == nil {
+		return nil, f.runErr
+	}
 	return maps.Clone(f.resume), nil
+}
+
+// Finished implements Finisher: an execution that ends before it opened
+// the Feed releases Resume with its error.
+func (f *Feed) Finished(err error) {
+	if err == nil {
+		err = errors.New("sources: the execution ended without reading the feed")
+	}
+	f.openOne.Do(func() {
+		f.mu.Lock()
+		f.runErr = err
+		f.mu.Unlock()
+		close(f.opened)
+	})
 }
 
 // Push adds rows read at offset of partition. Offsets must increase
