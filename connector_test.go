@@ -495,3 +495,20 @@ func p2() *pwlog.Pipeline {
 	p, _ := feedPipeline(func(uint64, []pwlog.Update) error { return nil })
 	return p
 }
+
+// An execution that fails before it opens a Feed (here a pipeline that
+// does not build) releases a Resume that waits, with its error.
+func TestFeedResumeGetsTheExecutionsError(t *testing.T) {
+	p := pwlog.New()
+	tb, feed := p.ReadFeed("payments", totalsSchema)
+	tb.Subscribe("payments", func(uint64, []pwlog.Update) error { return nil }) // the name is taken
+	errc := make(chan error, 1)
+	go func() { errc <- p.Run(context.Background(), quietConfig("")) }()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err := feed.Resume(ctx)
+	runErr := <-errc
+	if err == nil || err != runErr || !strings.Contains(err.Error(), `name "payments" is used twice`) {
+		t.Fatalf("Resume = %v, Run = %v; want Run's error from both", err, runErr)
+	}
+}

@@ -103,7 +103,15 @@ type execStats struct {
 // holds the storage; input errors (*sources.InputError) naming file, line
 // and column; write and fsync errors of the log, which stop the execution. Every
 // time committed before an error stays committed.
-func (p *Pipeline) Run(ctx context.Context, cfg Config) error {
+func (p *Pipeline) Run(ctx context.Context, cfg Config) (err error) {
+	defer func() {
+		// A Feed waiting in Resume learns that the execution ended.
+		for _, n := range p.nodes {
+			if f, ok := n.src.(sources.Finisher); ok {
+				f.Finished(err)
+			}
+		}
+	}()
 	if p.err != nil {
 		return p.err
 	}
@@ -117,17 +125,11 @@ func (p *Pipeline) Run(ctx context.Context, cfg Config) error {
 		// background compaction goes on to its end.
 		e.ctx = context.WithoutCancel(ctx)
 	}
-	err := e.open()
+	err = e.open()
 	if err == nil {
 		err = e.loop(ctx)
 	}
-	err = errors.Join(err, e.close(err == nil))
-	for _, n := range p.nodes {
-		if f, ok := n.src.(sources.Finisher); ok {
-			f.Finished(err)
-		}
-	}
-	return err
+	return errors.Join(err, e.close(err == nil))
 }
 
 // newEngine returns the engine of one execution of p.

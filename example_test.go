@@ -5,12 +5,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 
 	"github.com/pwlog/pwlog"
+	"github.com/pwlog/pwlog/differential"
 )
 
 // The tutorial's pipeline, run twice on persistent storage: the second run
@@ -71,4 +73,69 @@ func printWithoutTime(path string) {
 	}
 	slices.Sort(lines[1:])
 	fmt.Println(strings.Join(lines, "\n"))
+}
+
+// A Go program feeds the pipeline and receives its output as values: the
+// storage keeps the program's offsets, so after a restart Resume says
+// where its input goes on, and the subscription gets only what is new.
+func ExamplePipeline_ReadFeed() {
+	dir, _ := os.MkdirTemp("", "pwlog-feed")
+	defer os.RemoveAll(dir)
+	payments := []struct {
+		user   string
+		amount int64
+	}{{"alice", 10}, {"bob", 5}, {"alice", 7}, {"bob", 1}, {"carol", 3}}
+
+	run := func(upTo int64) {
+		p := pwlog.New()
+		table, feed := p.ReadFeed("payments", pwlog.Schema{
+			{Name: "user", Type: pwlog.TypeStr},
+			{Name: "amount", Type: pwlog.TypeInt},
+		})
+		totals := map[string]int64{}
+		table.GroupBy("user").
+			Reduce("totals", pwlog.Out("user", pwlog.Col("user")), pwlog.Out("total", pwlog.Sum("amount"))).
+			Subscribe("receiver", func(_ uint64, rows []pwlog.Update) error {
+				for _, u := range rows { // called from the execution's goroutine
+					if u.Diff > 0 {
+						totals[u.Row[0].AsString()] = u.Row[1].AsInt()
+					}
+				}
+				return nil
+			})
+		done := make(chan error, 1)
+		go func() {
+			done <- p.Run(context.Background(), pwlog.Config{
+				Backend: pwlog.Filesystem(filepath.Join(dir, "storage")),
+				Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
+			})
+		}()
+		resume, err := feed.Resume(context.Background())
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		fmt.Println("resume after offset", resume["main"])
+		for i := resume["main"] + 1; i <= upTo; i++ { // offsets are 1-based line numbers
+			pay := payments[i-1]
+			feed.Push("main", i, pwlog.Row{differential.String(pay.user), differential.Int(pay.amount)})
+		}
+		feed.Close() // Run returns once everything pushed is committed
+		if err := <-done; err != nil {
+			fmt.Println(err)
+			return
+		}
+		for _, u := range slices.Sorted(maps.Keys(totals)) {
+			fmt.Println(u, totals[u])
+		}
+	}
+	run(3)
+	run(5)
+	// Output:
+	// resume after offset 0
+	// alice 17
+	// bob 5
+	// resume after offset 3
+	// bob 6
+	// carol 3
 }
