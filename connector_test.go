@@ -127,13 +127,7 @@ func feedPipeline(fn func(uint64, []pwlog.Update) error) (*pwlog.Pipeline, *sour
 // many it got), so that the execution commits several times.
 func feedRun(t *testing.T, p *pwlog.Pipeline, feed *sources.Feed, storage string, evs []event, fromStart bool, delivered func() int) (error, map[string]int64) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	errc := make(chan error, 1)
-	cfg := quietConfig(storage)
-	cfg.AutocommitDuration = time.Millisecond
-	go func() { errc <- p.Run(ctx, cfg) }()
-	resume, err := feed.Resume(ctx)
+	resume, err, errc := startFeed(t, p, feed, storage)
 	if err != nil {
 		return <-errc, nil
 	}
@@ -162,6 +156,19 @@ func feedRun(t *testing.T, p *pwlog.Pipeline, feed *sources.Feed, storage string
 	}
 	feed.Close()
 	return <-errc, resume
+}
+
+// startFeed starts p (committing every millisecond, for at most 30 s)
+// and waits for feed's Resume; errc gets Run's error.
+func startFeed(t *testing.T, p *pwlog.Pipeline, feed *sources.Feed, storage string) (map[string]int64, error, chan error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	errc := make(chan error, 1)
+	cfg := quietConfig(storage)
+	cfg.AutocommitDuration = time.Millisecond
+	go func() { errc <- p.Run(ctx, cfg) }()
+	resume, err := feed.Resume(ctx)
+	return resume, err, errc
 }
 
 // A Feed's offsets are committed with its rows: the next execution's
@@ -455,13 +462,8 @@ func TestSubscribeAcksAsItGoes(t *testing.T) {
 	storage := filepath.Join(dir, "storage")
 	var got received
 	p, feed := feedPipeline(got.fn(0))
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	errc := make(chan error, 1)
-	cfg := quietConfig(storage)
-	cfg.AutocommitDuration = time.Millisecond
-	go func() { errc <- p.Run(ctx, cfg) }()
-	if _, err := feed.Resume(ctx); err != nil {
+	_, err, errc := startFeed(t, p, feed, storage)
+	if err != nil {
 		t.Fatal(err)
 	}
 	for i, e := range events(40) {
