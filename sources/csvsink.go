@@ -124,7 +124,10 @@ func appendValue(b []byte, v differential.Value) []byte {
 // file, but lazily: the first Flush with data truncates the file there and
 // fsyncs it before writing. So an execution that fails before writing leaves the
 // file as it found it, and one killed before its first write is recovered
-// the same way next time. A missing, empty or header-only file gets the
+// the same way next time. A header-only file resumes at 0. A missing file,
+// an empty one, or one holding a torn header (no longer than the header,
+// each byte the header's or zero, zeros after it: what a crash leaves of a
+// header whose size but not all of whose data reached the disk) gets the
 // header and resume 0.
 //
 // hint, when not 0, is an offset at which a complete time ends, from a
@@ -165,6 +168,31 @@ func OpenCSVSinkFS(fsys vfs.FS, path string, columns []string, appendMode bool, 
 	return s, resume, nil
 }
 
+// tornHeader reports whether got, the first bytes of a file of size bytes
+// (all of them, when size is not larger than header), can be what a crash
+// left of header with nothing written after it: each byte of got is the
+// header's or zero, and if the file is longer than the header, the rest
+// is zeros. Such a file holds no row.
+func (s *CSVSink) tornHeader(got, header []byte, size int64) (bool, error) {
+	for i, c := range got {
+		if c != 0 && c != header[i] {
+			return false, nil
+		}
+	}
+	buf := make([]byte, 64<<10)
+	for off := int64(len(got)); off < size; {
+		n, err := s.f.ReadAt(buf[:min(int64(len(buf)), size-off)], off)
+		if bytes.ContainsFunc(buf[:n], func(r rune) bool { return r != 0 }) {
+			return false, nil
+		}
+		if n == 0 && err != nil {
+			return false, fmt.Errorf("sources: sink %s: %w", s.path, err)
+		}
+		off += int64(n)
+	}
+	return true, nil
+}
+
 // LastTime returns the last time an append-mode file held when it was
 // opened (its rows perhaps torn), 0 if it held none.
 func (s *CSVSink) LastTime() uint64 { return s.found }
@@ -202,14 +230,18 @@ func (s *CSVSink) recover(header []byte, hint int64, created bool) (uint64, erro
 	if _, err := s.f.ReadAt(got, 0); err != nil {
 		return 0, fmt.Errorf("sources: sink %s: %w", s.path, err)
 	}
-	if size < hlen && bytes.HasPrefix(header, got) {
-		// Missing, empty, or a torn header.
-		if err := s.f.Truncate(0); err != nil {
-			return 0, fmt.Errorf("sources: sink %s: %w", s.path, err)
-		}
-		return 0, s.writeHeader(header, created)
-	}
 	if !bytes.Equal(got, header) {
+		torn, err := s.tornHeader(got, header, size)
+		if err != nil {
+			return 0, err
+		}
+		if torn {
+			// Missing, empty, or a torn header: no row to keep.
+			if err := s.f.Truncate(0); err != nil {
+				return 0, fmt.Errorf("sources: sink %s: %w", s.path, err)
+			}
+			return 0, s.writeHeader(header, created)
+		}
 		first := got
 		if i := bytes.IndexByte(first, '\n'); i >= 0 {
 			first = first[:i]
