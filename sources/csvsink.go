@@ -124,8 +124,15 @@ func appendValue(b []byte, v differential.Value) []byte {
 // file, but lazily: the first Flush with data truncates the file there and
 // fsyncs it before writing. So an execution that fails before writing leaves the
 // file as it found it, and one killed before its first write is recovered
-// the same way next time. A missing, empty or header-only file gets the
-// header and resume 0.
+// the same way next time. A header-only file resumes at 0. A missing file,
+// an empty one, or one holding a torn header (no longer than the header,
+// each byte the header's or zero, zeros after it: what a crash leaves of a
+// header whose size but not all of whose data reached the disk) gets the
+// header and resume 0: the header is written to a temporary file (the
+// path with sinkTempSuffix), fsynced and renamed over the path, then the
+// directory is fsynced, so that a crash leaves the path as it was or
+// holding the whole header, never a torn header of other bytes. (A path
+// that is a symbolic link or not a regular file is written in place.)
 //
 // hint, when not 0, is an offset at which a complete time ends, from a
 // previous Offset made durable: recovery then reads only what follows it.
@@ -154,15 +161,127 @@ func OpenCSVSinkFS(fsys vfs.FS, path string, columns []string, appendMode bool, 
 		}
 		return s, 0, nil
 	}
-	if s.f, err = fsys.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644); err != nil {
+	f, err := fsys.OpenFile(path, os.O_RDWR, 0)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		err = s.create(header, created)
+	case err == nil:
+		s.f = f
+		resume, err = s.recover(header, hint, created)
+	default:
 		return nil, 0, fmt.Errorf("sources: sink: %w", err)
 	}
-	resume, err = s.recover(header, hint, created)
 	if err != nil {
-		s.f.Close()
+		if s.f != nil {
+			s.f.Close()
+		}
 		return nil, 0, err
 	}
 	return s, resume, nil
+}
+
+// sinkTempSuffix names, after the sink's path, the temporary file in
+// which an append-mode sink's header is made durable before it takes the
+// path's name.
+const sinkTempSuffix = ".pwlog-tmp"
+
+// create makes the file at s.path hold the header and nothing else, and
+// opens it (s.f) positioned after the header. A file already open as s.f
+// is closed first. The header is made durable under a temporary name and
+// renamed over the path: a file's name may reach the disk before its data
+// does, so a file created under the path and written there could be left
+// by a crash with a header of zeros or of stale bytes, which recovery
+// could not tell from another table's file.
+func (s *CSVSink) create(header []byte, created bool) error {
+	if s.f != nil {
+		err := s.f.Close()
+		s.f = nil
+		if err != nil {
+			return fmt.Errorf("sources: sink %s: %w", s.path, err)
+		}
+	}
+	fi, err := s.fs.Lstat(s.path)
+	switch {
+	case err == nil && !fi.Mode().IsRegular():
+		// A symbolic link (perhaps dangling) or a device: renaming would
+		// replace it, so the header is written through it, in place.
+		f, err := s.fs.OpenFile(s.path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+		if err != nil {
+			return fmt.Errorf("sources: sink: %w", err)
+		}
+		s.f = f
+		return s.writeHeader(header, created)
+	case err != nil && !errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("sources: sink: %w", err)
+	}
+	tmp := s.path + sinkTempSuffix
+	f, err := s.fs.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return fmt.Errorf("sources: sink: %w", err)
+	}
+	_, err = f.Write(header)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = s.fs.Rename(tmp, s.path)
+	}
+	if err == nil {
+		err = s.fs.SyncDir(filepath.Dir(s.path))
+	}
+	if err != nil {
+		return fmt.Errorf("sources: sink %s: header: %w", s.path, err)
+	}
+	if f, err = s.fs.OpenFile(s.path, os.O_RDWR, 0); err != nil {
+		return fmt.Errorf("sources: sink: %w", err)
+	}
+	s.f = f
+	if _, err := s.f.Seek(int64(len(header)), io.SeekStart); err != nil {
+		return fmt.Errorf("sources: sink %s: %w", s.path, err)
+	}
+	s.off = int64(len(header))
+	return nil
+}
+
+// removeTemp removes the temporary file of create that a crash after its
+// rename may have left beside the sink's file.
+func (s *CSVSink) removeTemp() error {
+	tmp := s.path + sinkTempSuffix
+	if fi, err := s.fs.Lstat(tmp); err != nil || !fi.Mode().IsRegular() {
+		return nil
+	}
+	if err := s.fs.Remove(tmp); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("sources: sink %s: %w", s.path, err)
+	}
+	return nil
+}
+
+// tornHeader reports whether got, the first bytes of a file of size bytes
+// (all of them, when size is not larger than header), can be what a crash
+// left of header with nothing written after it: each byte of got is the
+// header's or zero, and if the file is longer than the header, the rest
+// is zeros. Such a file holds no row.
+func (s *CSVSink) tornHeader(got, header []byte, size int64) (bool, error) {
+	for i, c := range got {
+		if c != 0 && c != header[i] {
+			return false, nil
+		}
+	}
+	buf := make([]byte, 64<<10)
+	for off := int64(len(got)); off < size; {
+		n, err := s.f.ReadAt(buf[:min(int64(len(buf)), size-off)], off)
+		if bytes.ContainsFunc(buf[:n], func(r rune) bool { return r != 0 }) {
+			return false, nil
+		}
+		if n == 0 && err != nil {
+			return false, fmt.Errorf("sources: sink %s: %w", s.path, err)
+		}
+		off += int64(n)
+	}
+	return true, nil
 }
 
 // LastTime returns the last time an append-mode file held when it was
@@ -175,8 +294,9 @@ func (s *CSVSink) writeHeader(header []byte, created bool) error {
 		return fmt.Errorf("sources: sink %s: write header: %w", s.path, err)
 	}
 	s.off = int64(len(header))
-	// The header is durable before the file's name is, and before any
-	// row: a crash never leaves a torn header for recovery to refuse.
+	// The header is durable before any row, and before the file's name is
+	// made durable; its name may reach the disk before its data all the
+	// same (see create).
 	if err := s.syncFile(); err != nil {
 		return err
 	}
@@ -202,19 +322,23 @@ func (s *CSVSink) recover(header []byte, hint int64, created bool) (uint64, erro
 	if _, err := s.f.ReadAt(got, 0); err != nil {
 		return 0, fmt.Errorf("sources: sink %s: %w", s.path, err)
 	}
-	if size < hlen && bytes.HasPrefix(header, got) {
-		// Missing, empty, or a torn header.
-		if err := s.f.Truncate(0); err != nil {
-			return 0, fmt.Errorf("sources: sink %s: %w", s.path, err)
-		}
-		return 0, s.writeHeader(header, created)
-	}
 	if !bytes.Equal(got, header) {
+		torn, err := s.tornHeader(got, header, size)
+		if err != nil {
+			return 0, err
+		}
+		if torn {
+			// Empty, or a torn header: no row to keep.
+			return 0, s.create(header, created)
+		}
 		first := got
 		if i := bytes.IndexByte(first, '\n'); i >= 0 {
 			first = first[:i]
 		}
 		return 0, fmt.Errorf("%w: %s starts with %q, want %q", ErrSinkHeader, s.path, first, header[:len(header)-1])
+	}
+	if err := s.removeTemp(); err != nil {
+		return 0, err
 	}
 
 	var resume uint64
