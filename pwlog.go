@@ -425,7 +425,7 @@ func (g *Grouped) Reduce(name string, outs ...Output) *Table {
 	return g.t.addOp(op, err)
 }
 
-// SinkOptions tunes a CSV sink.
+// SinkOptions tunes a file sink: WriteCSV, WriteJSONLines.
 type SinkOptions struct {
 	// Append keeps one changelog file across executions, exactly once: a
 	// restart cuts a torn last time and re-emits committed times from the
@@ -453,6 +453,25 @@ type SinkOptions struct {
 // the parts that exist at build time resolved, so in/../in/out.csv or a
 // link into the directory is refused like in/out.csv.
 func (t *Table) WriteCSV(name, path string, opts ...SinkOptions) {
+	t.writeFile(name, path, opts, func(cols []string, appendMode bool, fsys vfs.FS) sources.Sink {
+		return &sources.CSVOutput{Path: path, Columns: cols, Append: appendMode, FS: fsys}
+	})
+}
+
+// WriteJSONLines adds a sink writing the table's updates to path as JSON
+// Lines: one object per update, {"column":value,...,"time":T,"diff":D}
+// (sources.JSONLinesOutput). Options, refusals and guarantees are
+// WriteCSV's; a path ending in .jsonl in the directory of a JSON Lines
+// source is refused.
+func (t *Table) WriteJSONLines(name, path string, opts ...SinkOptions) {
+	t.writeFile(name, path, opts, func(cols []string, appendMode bool, fsys vfs.FS) sources.Sink {
+		return &sources.JSONLinesOutput{Path: path, Columns: cols, Append: appendMode, FS: fsys}
+	})
+}
+
+// writeFile adds a sink writing a file at path through the connector out
+// returns.
+func (t *Table) writeFile(name, path string, opts []SinkOptions, out func(cols []string, appendMode bool, fsys vfs.FS) sources.Sink) {
 	if !t.p.claim(name, "sink "+path) {
 		return
 	}
@@ -461,9 +480,7 @@ func (t *Table) WriteCSV(name, path string, opts ...SinkOptions) {
 		s.append = o.Append
 	}
 	cols := t.node.schema.Names()
-	s.out = func(fsys vfs.FS) sources.Sink {
-		return &sources.CSVOutput{Path: path, Columns: cols, Append: s.append, FS: fsys}
-	}
+	s.out = func(fsys vfs.FS) sources.Sink { return out(cols, s.append, fsys) }
 	t.p.sinks = append(t.p.sinks, s)
 	if path == "" {
 		t.p.fail(fmt.Errorf("pwlog: sink %q: empty path", name))

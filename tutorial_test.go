@@ -1,7 +1,9 @@
 package pwlog_test
 
 import (
+	"context"
 	"encoding/csv"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -9,6 +11,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/pwlog/pwlog"
+	"github.com/pwlog/pwlog/internal/tutorial"
 )
 
 // expectedTutorial reads testdata/tutorial/expected.csv: per run, the
@@ -138,5 +143,84 @@ func TestLostChangelog(t *testing.T) {
 	err := runSessions(t, input, output, storage, true)
 	if err == nil || !strings.Contains(err.Error(), "should hold at least") {
 		t.Fatalf("got %v, want an error about the lost changelog", err)
+	}
+}
+
+// TestTutorialJSONLines runs the tutorial with a JSON Lines changelog and
+// a Subscribe beside its CSV changelog: after each run all three hold the
+// same updates, at the same times, and the JSON Lines file's rows are the
+// expected ones.
+func TestTutorialJSONLines(t *testing.T) {
+	want := expectedTutorial(t)
+	dir := t.TempDir()
+	input, storage := filepath.Join(dir, "input"), filepath.Join(dir, "storage")
+	csvOut, jsonOut := filepath.Join(dir, "changelog.csv"), filepath.Join(dir, "changelog.jsonl")
+	if err := os.Mkdir(input, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	format := func(user string, length, count any, t, diff any) string {
+		return fmt.Sprintf("%q,%v,%v,%v,%v", user, length, count, t, diff)
+	}
+	var subscribed, all []string
+	for run := 1; run <= 4; run++ {
+		if run < 4 {
+			copyFiles(t, fmt.Sprintf("testdata/tutorial/run%d", run), input)
+		}
+		p := pwlog.New()
+		s := tutorial.Sessions(p, input, 300)
+		s.WriteCSV("csv", csvOut, pwlog.SinkOptions{Append: true})
+		s.WriteJSONLines("json", jsonOut, pwlog.SinkOptions{Append: true})
+		s.Subscribe("go", func(tm uint64, rows []pwlog.Update) error {
+			for _, u := range rows {
+				subscribed = append(subscribed, format(u.Row[0].AsString(), u.Row[1].AsInt(), u.Row[4].AsInt(), tm, u.Diff))
+			}
+			return nil
+		})
+		if err := p.Run(context.Background(), quietConfig(storage)); err != nil {
+			t.Fatalf("run %d: %v", run, err)
+		}
+		var fromCSV, fromJSON []string
+		for _, l := range readSink(t, csvOut) {
+			f := strings.Split(l.row, ",")
+			user, _ := strconv.Unquote(f[0])
+			fromCSV = append(fromCSV, format(user, f[1], f[4], l.time, l.diff))
+		}
+		b, err := os.ReadFile(jsonOut)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var signedJSON []string
+		for _, line := range strings.Split(strings.TrimSuffix(string(b), "\n"), "\n") {
+			var r struct {
+				User   string `json:"user_id"`
+				Length int64  `json:"session_length"`
+				Start  int64  `json:"session_start"`
+				Finish int64  `json:"session_finish"`
+				Count  int64  `json:"count"`
+				Time   uint64 `json:"time"`
+				Diff   int64  `json:"diff"`
+			}
+			if err := json.Unmarshal([]byte(line), &r); err != nil {
+				t.Fatalf("run %d: %q: %v", run, line, err)
+			}
+			fromJSON = append(fromJSON, format(r.User, r.Length, r.Count, r.Time, r.Diff))
+			sign := "+"
+			if r.Diff < 0 {
+				sign = "-"
+			}
+			signedJSON = append(signedJSON, fmt.Sprintf("%s%q,%d,%d,%d,%d", sign, r.User, r.Length, r.Start, r.Finish, r.Count))
+		}
+		all = append(all, want[run]...)
+		slices.Sort(all)
+		slices.Sort(signedJSON)
+		if !slices.Equal(signedJSON, all) {
+			t.Fatalf("after run %d the JSON Lines changelog holds %v, want %v", run, signedJSON, all)
+		}
+		slices.Sort(fromCSV)
+		slices.Sort(fromJSON)
+		got := slices.Sorted(slices.Values(subscribed))
+		if !slices.Equal(fromJSON, fromCSV) || !slices.Equal(got, fromCSV) {
+			t.Fatalf("after run %d:\n csv %v\njson %v\n  go %v", run, fromCSV, fromJSON, got)
+		}
 	}
 }

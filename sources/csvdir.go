@@ -80,7 +80,7 @@
 //
 // # Sink changelog
 //
-// A CSVSink writes a table's updates as CSV rows: the row's columns, then
+// A FileSink writes a table's updates as CSV rows: the row's columns, then
 // the logical time, then the diff. Strings are always quoted, so a row's
 // last physical line always ends in the bare `,time,diff\n`:
 //

@@ -31,7 +31,7 @@ func readString(t *testing.T, path string) string {
 	return string(b)
 }
 
-func openSink(t *testing.T, path string, appendMode bool, hint int64) (*CSVSink, uint64) {
+func openSink(t *testing.T, path string, appendMode bool, hint int64) (*FileSink, uint64) {
 	t.Helper()
 	s, resume, err := OpenCSVSink(path, sessionColumns, appendMode, hint)
 	if err != nil {
@@ -40,7 +40,7 @@ func openSink(t *testing.T, path string, appendMode bool, hint int64) (*CSVSink,
 	return s, resume
 }
 
-func write(t *testing.T, s *CSVSink, tm uint64, us ...differential.Update) {
+func write(t *testing.T, s *FileSink, tm uint64, us ...differential.Update) {
 	t.Helper()
 	if err := s.Write(tm, us); err != nil {
 		t.Fatal(err)

@@ -8,11 +8,11 @@ import (
 	"github.com/pwlog/pwlog/vfs"
 )
 
-// CSVOutput is the Sink of a CSV file, written by a CSVSink: the table's
+// CSVOutput is the Sink of a CSV file, written by a FileSink: the table's
 // columns, then time and diff.
 //
 // In append mode the file is one changelog across executions: Open
-// recovers it (CSVSink's recovery: a torn last time is cut, and Resume is
+// recovers it (FileSink's recovery: a torn last time is cut, and Resume is
 // that time), so every committed time reaches it exactly once. Otherwise
 // each execution truncates it and writes the times it commits.
 type CSVOutput struct {
@@ -20,31 +20,60 @@ type CSVOutput struct {
 	Columns []string // the table's column names
 	Append  bool
 	FS      vfs.FS // nil: vfs.Default
-
-	s *CSVSink
+	fileOutput
 }
 
 // Open opens the file. In append mode, an acknowledgement with an offset
 // says the file durably held that many bytes: a file now shorter lost
 // acknowledged times, which the log no longer holds, and Open fails.
 func (o *CSVOutput) Open(acked Ack) (Opened, error) {
-	fsys := o.FS
+	return o.open(o.FS, o.Path, o.Append, acked, func(fsys vfs.FS, hint int64) (*FileSink, uint64, error) {
+		return OpenCSVSinkFS(fsys, o.Path, o.Columns, o.Append, hint)
+	})
+}
+
+// JSONLinesOutput is the Sink of a JSON Lines file: one object per update,
+// the table's columns by name, then "time" and "diff" (as Pathway's
+// jsonlines output). Append mode and recovery are CSVOutput's.
+type JSONLinesOutput struct {
+	Path    string
+	Columns []string // the table's column names
+	Append  bool
+	FS      vfs.FS // nil: vfs.Default
+	fileOutput
+}
+
+// Open opens the file, as CSVOutput.Open does.
+func (o *JSONLinesOutput) Open(acked Ack) (Opened, error) {
+	return o.open(o.FS, o.Path, o.Append, acked, func(fsys vfs.FS, hint int64) (*FileSink, uint64, error) {
+		return OpenJSONLinesSinkFS(fsys, o.Path, o.Columns, o.Append, hint)
+	})
+}
+
+// fileOutput is the part of a file's Sink that writes: Write, Flush,
+// Sync, Offset and Close of its FileSink.
+type fileOutput struct {
+	s *FileSink
+}
+
+// open opens the file through openSink.
+func (o *fileOutput) open(fsys vfs.FS, path string, appendMode bool, acked Ack, openSink func(vfs.FS, int64) (*FileSink, uint64, error)) (Opened, error) {
 	if fsys == nil {
 		fsys = vfs.Default
 	}
 	var hint int64
-	if o.Append && acked.Offset > 0 {
+	if appendMode && acked.Offset > 0 {
 		hint = acked.Offset
-		if err := checkHolds(fsys, o.Path, acked); err != nil {
+		if err := checkHolds(fsys, path, acked); err != nil {
 			return Opened{}, err
 		}
 	}
-	s, resume, err := OpenCSVSinkFS(fsys, o.Path, o.Columns, o.Append, hint)
+	s, resume, err := openSink(fsys, hint)
 	if err != nil {
 		return Opened{}, err
 	}
 	o.s = s
-	return Opened{Resume: resume, Last: s.LastTime(), Changelog: o.Append}, nil
+	return Opened{Resume: resume, Last: s.LastTime(), Changelog: appendMode}, nil
 }
 
 // checkHolds fails unless the file at path is at least acked.Offset bytes
@@ -65,22 +94,22 @@ func checkHolds(fsys vfs.FS, path string, acked Ack) error {
 		path, acked.Offset, acked.Time, has)
 }
 
-// Write formats the rows of time t (CSVSink.Write).
-func (o *CSVOutput) Write(t uint64, rows []differential.Update) error {
+// Write formats the rows of time t (FileSink.Write).
+func (o *fileOutput) Write(t uint64, rows []differential.Update) error {
 	return o.s.Write(t, rows)
 }
 
 // Flush writes the formatted times to the file.
-func (o *CSVOutput) Flush() error { return o.s.Flush() }
+func (o *fileOutput) Flush() error { return o.s.Flush() }
 
 // Sync writes and fsyncs the file.
-func (o *CSVOutput) Sync() error { return o.s.Sync() }
+func (o *fileOutput) Sync() error { return o.s.Sync() }
 
 // Offset returns the file's size after the last time flushed.
-func (o *CSVOutput) Offset() int64 { return o.s.Offset() }
+func (o *fileOutput) Offset() int64 { return o.s.Offset() }
 
 // Close fsyncs and closes the file.
-func (o *CSVOutput) Close() error {
+func (o *fileOutput) Close() error {
 	if o.s == nil {
 		return nil
 	}

@@ -125,8 +125,43 @@ func TestSinkRecoveryZeroTail(t *testing.T) {
 // with the times from resume on written again, give exactly the complete
 // changelog; and no temporary file is left behind.
 func TestSinkCrashAtEveryOperation(t *testing.T) {
-	const path = "/out/out.csv"
 	h := sessionHeader
+	crashEveryOperation(t, func(fsys vfs.FS) (*FileSink, uint64, error) {
+		return OpenCSVSinkFS(fsys, "/out/out.csv", sessionColumns, true, 0)
+	}, func(full string) map[string]*string {
+		firstRow := strings.Index(full[len(h):], "\n") + len(h) + 1
+		return map[string]*string{
+			"missing":    nil,
+			"empty":      ptr(""),
+			"torn":       ptr(h[:10]),
+			"zeros":      ptr(strings.Repeat("\x00", 39)),
+			"torn tail":  ptr(full[:firstRow+3]),
+			"zeros tail": ptr(full[:firstRow] + strings.Repeat("\x00", 40)),
+		}
+	})
+}
+
+// TestJSONLinesSinkCrashAtEveryOperation is TestSinkCrashAtEveryOperation
+// for a JSON Lines sink.
+func TestJSONLinesSinkCrashAtEveryOperation(t *testing.T) {
+	crashEveryOperation(t, func(fsys vfs.FS) (*FileSink, uint64, error) {
+		return OpenJSONLinesSinkFS(fsys, "/out/out.csv", sessionColumns, true, 0)
+	}, func(full string) map[string]*string {
+		firstRow := strings.Index(full, "\n") + 1
+		return map[string]*string{
+			"missing":    nil,
+			"empty":      ptr(""),
+			"torn tail":  ptr(full[:firstRow+3]),
+			"zeros tail": ptr(full[:firstRow] + strings.Repeat("\x00", 40)),
+		}
+	})
+}
+
+// crashEveryOperation runs the crash test of TestSinkCrashAtEveryOperation
+// on the sink open opens at /out/out.csv, from each of the files starts
+// makes from the complete changelog.
+func crashEveryOperation(t *testing.T, open func(vfs.FS) (*FileSink, uint64, error), starts func(full string) map[string]*string) {
+	const path = "/out/out.csv"
 	times := 3
 	var full string
 	{
@@ -135,7 +170,7 @@ func TestSinkCrashAtEveryOperation(t *testing.T) {
 		if err := m.Mkdir("/out", 0o755); err != nil {
 			t.Fatal(err)
 		}
-		s, _, err := OpenCSVSinkFS(m, path, sessionColumns, true, 0)
+		s, _, err := open(m)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -149,20 +184,10 @@ func TestSinkCrashAtEveryOperation(t *testing.T) {
 		}
 		full = string(memRead(t, m, path))
 	}
-	firstRow := strings.Index(full[len(h):], "\n") + len(h) + 1
-
-	starts := map[string]*string{
-		"missing":    nil,
-		"empty":      ptr(""),
-		"torn":       ptr(h[:10]),
-		"zeros":      ptr(strings.Repeat("\x00", 39)),
-		"torn tail":  ptr(full[:firstRow+3]),
-		"zeros tail": ptr(full[:firstRow] + strings.Repeat("\x00", 40)),
-	}
 	// act opens the sink and writes times 1 to 3 as an execution does: a
 	// time is synced before the next is written, the last only flushed.
 	act := func(fsys vfs.FS) error {
-		s, resume, err := OpenCSVSinkFS(fsys, path, sessionColumns, true, 0)
+		s, resume, err := open(fsys)
 		if err != nil {
 			return err
 		}
@@ -185,7 +210,7 @@ func TestSinkCrashAtEveryOperation(t *testing.T) {
 	if testing.Short() {
 		seeds = 8
 	}
-	for what, start := range starts {
+	for what, start := range starts(full) {
 		setup := func() *vfs.MemFS {
 			m := vfs.NewMem()
 			if err := m.Mkdir("/out", 0o755); err != nil {
@@ -212,7 +237,7 @@ func TestSinkCrashAtEveryOperation(t *testing.T) {
 				img := m.CrashClone(rand.New(rand.NewPCG(uint64(seed), uint64(k))))
 				before := memRead(t, img, path)
 				name := fmt.Sprintf("%s k=%d/%d (%s) seed=%d, file %q", what, k, n, at.Hit(), seed, before)
-				s, resume, err := OpenCSVSinkFS(img, path, sessionColumns, true, 0)
+				s, resume, err := open(img)
 				if err != nil {
 					t.Fatalf("%s: recovery: %v", name, err)
 				}

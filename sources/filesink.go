@@ -20,22 +20,30 @@ import (
 // is not the one of the table being written.
 var ErrSinkHeader = errors.New("sources: sink file header does not match the table")
 
-// errSinkClosed is returned by the methods of a closed CSVSink.
+// errSinkClosed is returned by the methods of a closed FileSink.
 var errSinkClosed = errors.New("sources: sink is closed")
 
-// CSVSink writes a table's updates as CSV: the row's columns, then time,
-// then diff. Strings are always double-quoted (inner quotes doubled), ints
-// and floats bare (floats as strconv 'g' -1), bools True/False, null empty.
+// FileSink writes a table's updates to a changelog file, one line per
+// update: the row's columns, then time, then diff. Its format is CSV
+// (OpenCSVSink) or JSON Lines (OpenJSONLinesSink).
+//
+// CSV: strings are always double-quoted (inner quotes doubled), ints and
+// floats bare (floats as strconv 'g' -1), bools True/False, null empty.
 // The header line is the column names, then `time,diff`.
+//
+// JSON Lines: one object per line, the columns by name in schema order,
+// then "time" and "diff"; no header line. Floats that JSON cannot hold
+// (NaN, infinities) are null, bytes are base64 strings.
 //
 // Write only buffers; Flush writes, Sync makes durable. A write or sync
 // error is sticky: the sink refuses everything after it. It is not safe
 // for concurrent use.
-type CSVSink struct {
+type FileSink struct {
 	path  string
 	f     vfs.File
 	fs    vfs.FS
 	ncols int
+	form  *sinkFormat
 	buf   []byte // formatted rows of whole times not yet written
 	off   int64  // bytes in the file after the last flushed time
 	last  uint64 // the last time written, when wrote
@@ -46,6 +54,38 @@ type CSVSink struct {
 	// special is set for a sink that is not a regular file (/dev/null, a
 	// pipe): it has nothing to fsync.
 	special bool
+}
+
+// sinkFormat is how a FileSink writes its lines and finds the time of
+// one again when it recovers the file.
+type sinkFormat struct {
+	header []byte
+	// appendLine appends the line of one update.
+	appendLine func(b []byte, row differential.Row, t uint64, diff int64) []byte
+	// parseTail returns the time of a complete line (its end, at least
+	// tailKeep bytes of it, with its '\n'); bare is set when the line is
+	// whole and the table has no columns.
+	parseTail func(line []byte, bare bool) (uint64, bool)
+	// quotedLines: a quoted string may hold a line end, so a line end
+	// inside quotes does not end a line.
+	quotedLines bool
+}
+
+// csvFormat is the CSV format of a table with these columns.
+func csvFormat(columns []string) *sinkFormat {
+	return &sinkFormat{header: sinkHeader(columns), appendLine: appendCSVLine, parseTail: parseTail, quotedLines: true}
+}
+
+// appendCSVLine appends the CSV line of one update.
+func appendCSVLine(b []byte, row differential.Row, t uint64, diff int64) []byte {
+	for _, v := range row {
+		b = appendValue(b, v)
+		b = append(b, ',')
+	}
+	b = strconv.AppendUint(b, t, 10)
+	b = append(b, ',')
+	b = strconv.AppendInt(b, diff, 10)
+	return append(b, '\n')
 }
 
 // sinkHeader returns the header line of a table with these columns.
@@ -138,16 +178,22 @@ func appendValue(b []byte, v differential.Value) []byte {
 // previous Offset made durable: recovery then reads only what follows it.
 // If nothing follows, nothing is cut and resume is that time plus one. A
 // hint beyond the end of the file, or not at the end of a row, is ignored.
-func OpenCSVSink(path string, columns []string, appendMode bool, hint int64) (s *CSVSink, resume uint64, err error) {
+func OpenCSVSink(path string, columns []string, appendMode bool, hint int64) (s *FileSink, resume uint64, err error) {
 	return OpenCSVSinkFS(vfs.Default, path, columns, appendMode, hint)
 }
 
 // OpenCSVSinkFS is OpenCSVSink writing through fsys.
-func OpenCSVSinkFS(fsys vfs.FS, path string, columns []string, appendMode bool, hint int64) (s *CSVSink, resume uint64, err error) {
-	header := sinkHeader(columns)
+func OpenCSVSinkFS(fsys vfs.FS, path string, columns []string, appendMode bool, hint int64) (s *FileSink, resume uint64, err error) {
+	return openFileSink(fsys, path, csvFormat(columns), len(columns), appendMode, hint)
+}
+
+// openFileSink opens the sink file at path in format form (see
+// OpenCSVSink).
+func openFileSink(fsys vfs.FS, path string, form *sinkFormat, ncols int, appendMode bool, hint int64) (s *FileSink, resume uint64, err error) {
+	header := form.header
 	_, statErr := fsys.Stat(path)
 	created := errors.Is(statErr, fs.ErrNotExist)
-	s = &CSVSink{path: path, fs: fsys, ncols: len(columns), cut: -1}
+	s = &FileSink{path: path, fs: fsys, ncols: ncols, form: form, cut: -1}
 	if !appendMode {
 		if s.f, err = fsys.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644); err != nil {
 			return nil, 0, fmt.Errorf("sources: sink: %w", err)
@@ -192,7 +238,7 @@ const sinkTempSuffix = ".pwlog-tmp"
 // does, so a file created under the path and written there could be left
 // by a crash with a header of zeros or of stale bytes, which recovery
 // could not tell from another table's file.
-func (s *CSVSink) create(header []byte, created bool) error {
+func (s *FileSink) create(header []byte, created bool) error {
 	if s.f != nil {
 		err := s.f.Close()
 		s.f = nil
@@ -248,7 +294,7 @@ func (s *CSVSink) create(header []byte, created bool) error {
 
 // removeTemp removes the temporary file of create that a crash after its
 // rename may have left beside the sink's file.
-func (s *CSVSink) removeTemp() error {
+func (s *FileSink) removeTemp() error {
 	tmp := s.path + sinkTempSuffix
 	if fi, err := s.fs.Lstat(tmp); err != nil || !fi.Mode().IsRegular() {
 		return nil
@@ -264,7 +310,7 @@ func (s *CSVSink) removeTemp() error {
 // left of header with nothing written after it: each byte of got is the
 // header's or zero, and if the file is longer than the header, the rest
 // is zeros. Such a file holds no row.
-func (s *CSVSink) tornHeader(got, header []byte, size int64) (bool, error) {
+func (s *FileSink) tornHeader(got, header []byte, size int64) (bool, error) {
 	for i, c := range got {
 		if c != 0 && c != header[i] {
 			return false, nil
@@ -286,10 +332,10 @@ func (s *CSVSink) tornHeader(got, header []byte, size int64) (bool, error) {
 
 // LastTime returns the last time an append-mode file held when it was
 // opened (its rows perhaps torn), 0 if it held none.
-func (s *CSVSink) LastTime() uint64 { return s.found }
+func (s *FileSink) LastTime() uint64 { return s.found }
 
 // writeHeader writes the header at the start of an empty file.
-func (s *CSVSink) writeHeader(header []byte, created bool) error {
+func (s *FileSink) writeHeader(header []byte, created bool) error {
 	if _, err := s.f.Write(header); err != nil {
 		return fmt.Errorf("sources: sink %s: write header: %w", s.path, err)
 	}
@@ -311,7 +357,7 @@ func (s *CSVSink) writeHeader(header []byte, created bool) error {
 // recover finds where the last time of an append-mode file starts (or its
 // torn tail, after a hint) and positions the sink there; the cut itself
 // waits for the first write.
-func (s *CSVSink) recover(header []byte, hint int64, created bool) (uint64, error) {
+func (s *FileSink) recover(header []byte, hint int64, created bool) (uint64, error) {
 	info, err := s.f.Stat()
 	if err != nil {
 		return 0, fmt.Errorf("sources: sink %s: %w", s.path, err)
@@ -385,7 +431,7 @@ func (s *CSVSink) recover(header []byte, hint int64, created bool) (uint64, erro
 	return resume, nil
 }
 
-func (s *CSVSink) syncFile() error {
+func (s *FileSink) syncFile() error {
 	if s.special {
 		return nil
 	}
@@ -412,7 +458,7 @@ const tailKeep = 64
 // A row's end is a newline outside quotes; its time is the next-to-last
 // field of its last line. The first row that does not parse, or whose
 // time goes back, ends the good part: it can only be a torn write.
-func (s *CSVSink) scan(from, size int64) (scanned, error) {
+func (s *FileSink) scan(from, size int64) (scanned, error) {
 	sc := scanned{end: from}
 	br := bufio.NewReaderSize(io.NewSectionReader(s.f, from, size-from), 64<<10)
 	pos, start := from, from
@@ -421,7 +467,7 @@ func (s *CSVSink) scan(from, size int64) (scanned, error) {
 	for {
 		chunk, err := br.ReadSlice('\n')
 		if len(chunk) > 0 {
-			if bytes.Count(chunk, []byte{'"'})%2 == 1 {
+			if s.form.quotedLines && bytes.Count(chunk, []byte{'"'})%2 == 1 {
 				inQuote = !inQuote
 			}
 			pos += int64(len(chunk))
@@ -442,7 +488,7 @@ func (s *CSVSink) scan(from, size int64) (scanned, error) {
 			}
 			if chunk[len(chunk)-1] == '\n' {
 				if !inQuote {
-					t, ok := parseTail(tail, s.ncols == 0 && firstLine && !trimmed)
+					t, ok := s.form.parseTail(tail, s.ncols == 0 && firstLine && !trimmed)
 					if !ok || (sc.any && t < sc.last) {
 						return sc, nil
 					}
@@ -473,7 +519,7 @@ func (s *CSVSink) scan(from, size int64) (scanned, error) {
 
 // timeBefore reads the time of the row that ends at offset end, if a row
 // ends there.
-func (s *CSVSink) timeBefore(end, floor int64) (uint64, bool) {
+func (s *FileSink) timeBefore(end, floor int64) (uint64, bool) {
 	from := max(floor, end-tailKeep)
 	b := make([]byte, end-from)
 	if _, err := s.f.ReadAt(b, from); err != nil || len(b) == 0 || b[len(b)-1] != '\n' {
@@ -481,7 +527,7 @@ func (s *CSVSink) timeBefore(end, floor int64) (uint64, bool) {
 	}
 	i := bytes.LastIndexByte(b[:len(b)-1], '\n')
 	whole := i >= 0 || from == floor
-	return parseTail(b[i+1:], s.ncols == 0 && whole)
+	return s.form.parseTail(b[i+1:], s.ncols == 0 && whole)
 }
 
 // parseTail parses the time of a row from the end of its last line, which
@@ -537,7 +583,7 @@ func parseUint(b []byte) (uint64, bool) {
 // the file before Flush. Every row must have one value per column. Times
 // must not go back; all the rows of a time should come in one call, so
 // that they reach the file in one write.
-func (s *CSVSink) Write(t uint64, us []differential.Update) error {
+func (s *FileSink) Write(t uint64, us []differential.Update) error {
 	if s.err != nil {
 		return s.err
 	}
@@ -551,14 +597,7 @@ func (s *CSVSink) Write(t uint64, us []differential.Update) error {
 	}
 	b := s.buf
 	for _, u := range us {
-		for _, v := range u.Row {
-			b = appendValue(b, v)
-			b = append(b, ',')
-		}
-		b = strconv.AppendUint(b, t, 10)
-		b = append(b, ',')
-		b = strconv.AppendInt(b, u.Diff, 10)
-		b = append(b, '\n')
+		b = s.form.appendLine(b, u.Row, t, u.Diff)
 	}
 	s.buf = b
 	if len(us) > 0 {
@@ -568,7 +607,7 @@ func (s *CSVSink) Write(t uint64, us []differential.Update) error {
 }
 
 // Flush writes the buffered times to the file in one write.
-func (s *CSVSink) Flush() error {
+func (s *FileSink) Flush() error {
 	if s.err != nil {
 		return s.err
 	}
@@ -604,11 +643,11 @@ func (s *CSVSink) Flush() error {
 // Offset returns the bytes in the file after the last flushed time (after
 // recovery's cut, even before the first write applies it): once synced, a
 // valid hint for OpenCSVSink.
-func (s *CSVSink) Offset() int64 { return s.off }
+func (s *FileSink) Offset() int64 { return s.off }
 
 // Sync flushes, then fsyncs the file: when it returns, every time written
 // is durable.
-func (s *CSVSink) Sync() error {
+func (s *FileSink) Sync() error {
 	if err := s.Flush(); err != nil {
 		return err
 	}
@@ -623,7 +662,7 @@ func (s *CSVSink) Sync() error {
 }
 
 // Close syncs and closes the file. Closing twice is harmless.
-func (s *CSVSink) Close() error {
+func (s *FileSink) Close() error {
 	if s.f == nil {
 		return nil
 	}
