@@ -215,7 +215,7 @@ func (r *CSVReader) begin(p *planned) (bool, error) {
 	// The header is always read from the start of the file.
 	var hr *csv.Reader
 	if p.st.Offset == 0 {
-		r.reset(0)
+		r.reset(p, 0)
 		hr = csv.NewReader(r.br)
 	} else {
 		hr = csv.NewReader(io.NewSectionReader(f, 0, size))

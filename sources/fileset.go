@@ -60,11 +60,13 @@ type fileReader struct {
 	cur        int       // index in plan of the file being read
 	of         *openFile // the open file, nil between files
 	deleted    []string
-	unfinished []*InputError        // last lines left unread because they do not parse yet
-	counts     []int                // updates per state returned by the last Next
-	extra      int                  // retractions among the updates of the current Next
-	opened     []string             // paths opened, in order: lets tests see what was touched
-	br         *bufio.Reader        // reads the open file
+	unfinished []*InputError // last lines left unread because they do not parse yet
+	counts     []int         // updates per state returned by the last Next
+	extra      int           // retractions among the updates of the current Next
+	opened     []string      // paths opened, in order: lets tests see what was touched
+	rehashed   int64         // bytes read again from files to bring Sum up to date: lets tests see it is rare
+	br         *bufio.Reader // reads the open file, through sr
+	sr         sumReader
 	head       []byte               // the first min(headSize, size) bytes of the open file
 	hashBuf    []byte               // reads the bytes FileState.Sum is checked or brought up to date with
 	slab       []differential.Value // rows are cut from it, to allocate them in bulk
@@ -84,6 +86,9 @@ type planned struct {
 	// partialSum is the hash of the bytes [0, st.Partial), where reading
 	// goes on when st.Partial > 0.
 	partialSum uint64
+	// headLen is how many bytes st.Head covers: min(headSize, st.Offset)
+	// when it was last computed.
+	headLen int64
 }
 
 // openFile is the file being read.
@@ -146,6 +151,7 @@ func (r *fileReader) init(d fileDir, format fileFormat, prev map[string]FileStat
 		p.st.Path = lf.path
 		p.dirty = lf.size != old.Size || lf.modTime != old.ModTime
 		p.st.Size, p.st.ModTime = lf.size, lf.modTime
+		p.headLen = min(headSize, old.Offset)
 		if err := r.checkKnown(&p, p.dirty); err != nil {
 			return err
 		}
@@ -301,16 +307,18 @@ func (r *fileReader) hashBuffer() []byte {
 	return r.hashBuf
 }
 
-// sumTo brings p.st.Sum up to p.st.Offset, reading the bytes of the open
-// file it does not cover yet.
+// sumTo brings p.st.Sum up to p.st.Offset: from the bytes r.sr keeps when
+// it has them, else by reading again the bytes of the open file it does
+// not cover yet.
 func (r *fileReader) sumTo(p *planned, f *os.File) error {
-	if p.sumAt >= p.st.Offset {
+	if p.sumAt >= p.st.Offset || r.sr.p == p && r.sr.hash() {
 		return nil
 	}
 	h, err := hashOn(f, p.st.Sum, p.sumAt, p.st.Offset, r.hashBuffer())
 	if err != nil {
 		return fmt.Errorf("sources: read %s: %w", p.file, err)
 	}
+	r.rehashed += p.st.Offset - p.sumAt
 	p.st.Sum, p.sumAt = h, p.st.Offset
 	return nil
 }
@@ -324,7 +332,10 @@ func (r *fileReader) settle(p *planned) error {
 
 // settleSums brings p.st.Head and p.st.Sum up to date with p.st.Offset.
 func (r *fileReader) settleSums(p *planned) error {
-	p.st.Head = headHash(r.head[:min(int64(len(r.head)), p.st.Offset)])
+	if n := min(int64(len(r.head)), p.st.Offset); n != p.headLen {
+		p.st.Head = headHash(r.head[:n])
+		p.headLen = n
+	}
 	return r.sumTo(p, r.of.f)
 }
 
@@ -446,6 +457,7 @@ func (r *fileReader) drop() error {
 	}
 	err := r.of.f.Close()
 	r.of = nil
+	r.sr.reset(nil, 0, 0, nil)
 	return err
 }
 
@@ -477,6 +489,7 @@ func (r *fileReader) start(p *planned) error {
 		if !ok {
 			f.Close()
 			r.of = nil
+			r.sr.reset(nil, 0, 0, nil)
 		}
 	}()
 	size := p.st.Size
@@ -511,8 +524,9 @@ func (r *fileReader) start(p *planned) error {
 }
 
 // reset makes r.br read the open file from the offset from to its end.
-func (r *fileReader) reset(from int64) {
-	r.br.Reset(io.NewSectionReader(r.of.f, from, r.of.size-from))
+func (r *fileReader) reset(p *planned, from int64) {
+	r.sr.reset(r.of.f, from, r.of.size, p)
+	r.br.Reset(&r.sr)
 }
 
 // resume makes r.br read the open file from the first byte not consumed,
@@ -527,7 +541,7 @@ func (r *fileReader) resume(p *planned) error {
 			return err
 		}
 	}
-	r.reset(p.st.Offset)
+	r.reset(p, p.st.Offset)
 	if p.skip > 0 {
 		// The newline ends the row read last; it starts no line.
 		if _, err := r.br.Discard(int(p.skip)); err != nil {
@@ -652,6 +666,85 @@ func (r *fileReader) markPartial(p *planned, from int64) error {
 	}
 	p.st.Partial, p.st.PartialHash = from, h
 	return nil
+}
+
+// sumReader hands the bytes [at, end) of the open file to the buffered
+// reader (fileReader.br) a format parses, and keeps those not consumed
+// yet: FileState.Sum is brought up to date from them as the rows are
+// consumed, each byte hashed once, instead of being read from the file a
+// second time. What it reads ahead is not hashed until consumed.
+type sumReader struct {
+	f     io.ReaderAt
+	p     *planned // whose Sum it keeps: the Sum of [0, p.sumAt)
+	buf   []byte   // the file's bytes [at, at+len(buf))
+	at    int64
+	given int   // buf[:given] was handed to the buffered reader
+	end   int64 // where reading stops
+}
+
+// reset starts reading f at from, for p's state; a nil f stops it.
+func (s *sumReader) reset(f io.ReaderAt, from, end int64, p *planned) {
+	if s.buf == nil && f != nil {
+		s.buf = make([]byte, 0, readBufferSize)
+	}
+	s.f, s.p, s.at, s.end = f, p, from, end
+	s.buf, s.given = s.buf[:0], 0
+}
+
+// Read hands over the bytes read from the file and not handed yet,
+// reading more when there are none.
+func (s *sumReader) Read(b []byte) (int, error) {
+	if s.given == len(s.buf) {
+		if err := s.fill(); err != nil {
+			return 0, err
+		}
+	}
+	n := copy(b, s.buf[s.given:])
+	s.given += n
+	return n, nil
+}
+
+// fill reads the next bytes of the file, after hashing the bytes consumed
+// so far and dropping them. It keeps the bytes handed over but not yet
+// consumed (a row the format is still reading), unless they fill half
+// the buffer: the Sum of a row that long is read from the file again.
+func (s *sumReader) fill() error {
+	next := s.at + int64(len(s.buf))
+	if next >= s.end || s.f == nil {
+		return io.EOF
+	}
+	s.hash()
+	keep := 0
+	if k := s.p.sumAt - s.at; k >= 0 && k < int64(len(s.buf)) && int64(len(s.buf))-k <= int64(cap(s.buf)/2) {
+		keep = len(s.buf) - int(k)
+	}
+	copy(s.buf[:keep], s.buf[len(s.buf)-keep:])
+	s.at, s.given = next-int64(keep), keep
+	n, err := s.f.ReadAt(s.buf[keep:keep+int(min(int64(cap(s.buf)-keep), s.end-next))], next)
+	s.buf = s.buf[:keep+n]
+	if n == 0 {
+		if err == nil {
+			err = io.EOF
+		}
+		return err
+	}
+	return nil
+}
+
+// hash brings s.p's Sum up to its Offset from the bytes kept; false when
+// they do not cover [sumAt, Offset).
+func (s *sumReader) hash() bool {
+	p := s.p
+	if p.sumAt >= p.st.Offset {
+		return true
+	}
+	from, to := p.sumAt-s.at, p.st.Offset-s.at
+	if from < 0 || to > int64(len(s.buf)) {
+		return false
+	}
+	p.st.Sum = fnvAdd(p.st.Sum, s.buf[from:to])
+	p.sumAt = p.st.Offset
+	return true
 }
 
 // lastLineEnd returns the offset just after the last '\n' among the first
