@@ -1,7 +1,10 @@
-// Package sources holds pwlog's sources and sinks: a reader of the CSV
-// files in a directory that remembers, file by file, how far it has read,
-// and a CSV sink whose append mode writes every time exactly once across
-// crashes.
+// Package sources holds pwlog's sources and sinks: readers of the CSV
+// files (CSVDir) or JSON Lines files (JSONLinesDir) in a directory that
+// remember, file by file, how far they have read, and a CSV sink whose
+// append mode writes every time exactly once across crashes. The two
+// directory readers share all but the parsing of a file (fileset.go):
+// what follows holds for both, the header aside (JSON Lines files have
+// none).
 //
 // # Source offsets
 //
@@ -181,11 +184,7 @@ type column struct {
 // otherwise ignored. Dir may be a symbolic link to a directory. The
 // Reader is a *CSVReader.
 func (s *CSVDir) Open(prev map[string]FileState) (Reader, error) {
-	r, err := s.open(prev)
-	if err != nil {
-		return nil, err // not a nil *CSVReader in an interface
-	}
-	return r, nil
+	return asReader(s.open(prev))
 }
 
 // open is Open returning the concrete reader.

@@ -15,8 +15,8 @@ import (
 	"github.com/pwlog/pwlog/differential"
 )
 
-// fileDir is what a directory source (CSVDir) tells the
-// reader it shares with the others: which files to read and how.
+// fileDir is what a directory source (CSVDir, JSONLinesDir) tells the
+// reader they share: which files to read and how.
 type fileDir struct {
 	name               string // the source's persistent name, part of every row key
 	dir                string
@@ -50,9 +50,8 @@ type fileFormat interface {
 // fileReader is the part of a directory source's reader that does not
 // depend on the format of its files: the plan of what to read, the file
 // states with their Head, Sum and partial line, the Next loop, Counts,
-// Deleted and Unfinished. CSVReader embeds it, as the reader of any
-// other format of files would. It is
-// not safe for concurrent use.
+// Deleted and Unfinished. CSVReader and JSONLinesReader embed it. It is not
+// safe for concurrent use.
 type fileReader struct {
 	dir        fileDir
 	format     fileFormat
@@ -164,6 +163,15 @@ func (r *fileReader) init(d fileDir, format fileFormat, prev map[string]FileStat
 	}
 	slices.Sort(r.deleted)
 	return nil
+}
+
+// asReader returns a directory source's reader as a Reader: nil, not a
+// nil pointer in an interface, with an error.
+func asReader[R Reader](r R, err error) (Reader, error) {
+	if err != nil {
+		return nil, err
+	}
+	return r, nil
 }
 
 // checkSchema refuses schemas a directory source cannot fill; what names
@@ -354,11 +362,12 @@ func (r *fileReader) open(p *planned) (*os.File, error) {
 func (r *fileReader) Deleted() []string { return r.deleted }
 
 // Unfinished returns the last lines left unread so far because they have
-// no line end yet and do not parse yet (a field cut short, a quoted field
-// still open, fewer fields than the header, a header that does not match
-// yet): each as the *InputError it would be were the line complete. Such a
-// line is read once the file grows; bad input that no continuation can make
-// good is an error as on any other line. The slice belongs to the reader.
+// no line end yet and do not parse yet (for CSV: a field cut short, a
+// quoted field still open, fewer fields than the header, a header that
+// does not match yet; for JSON Lines: an object not closed yet): each as
+// the *InputError it would be were the line complete. Such a line is read
+// once the file grows; bad input that no continuation can make good is an
+// error as on any other line. The slice belongs to the reader.
 func (r *fileReader) Unfinished() []*InputError { return r.unfinished }
 
 // Counts returns, for each state the last call of Next returned, in the
@@ -658,8 +667,13 @@ func (r *fileReader) holdAt(p *planned, us []differential.Update, ie *InputError
 }
 
 // markPartial records that the row consumed last, which starts at from,
-// ends the file without a line end.
+// ends the file without a line end. A row at the very start of the file
+// (a format without a header) cannot be recorded, Partial 0 meaning none:
+// its state is then as one written before Partial existed.
 func (r *fileReader) markPartial(p *planned, from int64) error {
+	if from == 0 {
+		return nil
+	}
 	h, err := hashRange(r.of.f, from, p.st.Offset)
 	if err != nil {
 		return fmt.Errorf("sources: read %s: %w", p.file, err)
