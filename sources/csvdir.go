@@ -193,7 +193,7 @@ func (s *CSVDir) open(prev map[string]FileState) (*CSVReader, error) {
 		return nil, err
 	}
 	r := &CSVReader{src: s}
-	d := fileDir{name: s.Name, dir: s.Dir, ext: ".csv", onBadRow: s.OnBadRow, streaming: s.Streaming, partialLineTimeout: s.PartialLineTimeout}
+	d := fileDir{name: s.Name, dir: s.Dir, ext: ".csv", streaming: s.Streaming, partialLineTimeout: s.PartialLineTimeout}
 	if err := r.init(d, r, prev); err != nil {
 		return nil, err
 	}

@@ -20,8 +20,7 @@ import (
 type fileDir struct {
 	name               string // the source's persistent name, part of every row key
 	dir                string
-	ext                string // the suffix of the files read: ".csv"
-	onBadRow           func(*InputError)
+	ext                string // the suffix of the files read: ".csv", ".jsonl"
 	streaming          bool
 	partialLineTimeout time.Duration
 }
@@ -515,6 +514,7 @@ func (r *fileReader) start(p *planned) error {
 	if _, err := f.ReadAt(r.head, 0); err != nil {
 		return fmt.Errorf("sources: read %s: %w", p.file, err)
 	}
+	// Row keys: CSVDir's from the start, for every directory source.
 	of := &openFile{f: f, key: differential.NewHasher("csv"), size: size}
 	of.key.String(r.dir.name)
 	of.key.String(p.st.Path)

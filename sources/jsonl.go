@@ -88,7 +88,7 @@ func (s *JSONLinesDir) open(prev map[string]FileState) (*JSONLinesReader, error)
 		return nil, err
 	}
 	r := &JSONLinesReader{src: s, line: newJSONLine(s.Schema)}
-	d := fileDir{name: s.Name, dir: s.Dir, ext: ".jsonl", onBadRow: s.OnBadRow, streaming: s.Streaming, partialLineTimeout: s.PartialLineTimeout}
+	d := fileDir{name: s.Name, dir: s.Dir, ext: ".jsonl", streaming: s.Streaming, partialLineTimeout: s.PartialLineTimeout}
 	if err := r.init(d, r, prev); err != nil {
 		return nil, err
 	}
