@@ -256,6 +256,23 @@ func (p *Pipeline) ReadCSV(name, dir string, schema Schema, opts ...FileOptions)
 	return p.add(n)
 }
 
+// ReadJSONLines adds a source that reads every *.jsonl file of dir and of
+// its subdirectories: one JSON object a line, whose members named as the
+// schema's columns give a row; other members are ignored, null is null,
+// and a missing member or a value of another type is bad input
+// (sources.JSONLinesDir has the rules). name, the recorded directory,
+// the options and the offsets are as for ReadCSV.
+func (p *Pipeline) ReadJSONLines(name, dir string, schema Schema, opts ...FileOptions) *Table {
+	var o FileOptions
+	if len(opts) > 0 {
+		o = opts[len(opts)-1]
+	}
+	src := &sources.JSONLinesDir{Name: name, Dir: dir, Schema: slices.Clone(schema), OnBadRow: o.OnBadRow, Streaming: o.Streaming}
+	n := p.fileSource(name, dir, ".jsonl", "jsonlines", schema, src, o)
+	src.PartialLineTimeout = n.partialTimeout
+	return p.add(n)
+}
+
 // fileSource returns the node of a directory source whose files end in
 // ext.
 func (p *Pipeline) fileSource(name, dir, ext, kind string, schema Schema, src sources.Source, o FileOptions) *node {

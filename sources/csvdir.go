@@ -1,7 +1,10 @@
-// Package sources holds pwlog's sources and sinks: a reader of the CSV
-// files in a directory that remembers, file by file, how far it has read,
-// and a CSV sink whose append mode writes every time exactly once across
-// crashes.
+// Package sources holds pwlog's sources and sinks: readers of the CSV
+// files (CSVDir) or JSON Lines files (JSONLinesDir) in a directory that
+// remember, file by file, how far they have read, and a CSV sink whose
+// append mode writes every time exactly once across crashes. The two
+// directory readers share all but the parsing of a file (fileset.go):
+// what follows holds for both, the header aside (JSON Lines files have
+// none).
 //
 // # Source offsets
 //
@@ -98,15 +101,12 @@
 package sources
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -147,58 +147,25 @@ type CSVDir struct {
 }
 
 // CSVReader reads the rows of a CSVDir that a set of FileStates has not
-// consumed yet. It is not safe for concurrent use.
+// consumed yet. Its Next, Counts, Deleted, Unfinished and Close are those
+// of every directory source (fileReader). It is not safe for concurrent
+// use.
 type CSVReader struct {
-	src        *CSVDir
-	plan       []planned // files with something to read, in name order
-	cur        int       // index in plan of the file being read
-	c          *cursor   // the open file, nil between files
-	deleted    []string
-	unfinished []*InputError // last lines left unread because they do not parse yet
-	counts     []int         // updates per state returned by the last Next
-	extra      int           // retractions among the updates of the current Next
-	opened     []string      // paths opened, in order: lets tests see what was touched
-	br         *bufio.Reader
-	head       []byte               // the first min(headSize, size) bytes of the open file
-	hashBuf    []byte               // reads the bytes FileState.Sum is brought up to date with
-	slab       []differential.Value // rows are cut from it, to allocate them in bulk
-	err        error                // sticky: the error that stopped reading
+	fileReader
+	src *CSVDir
+	c   *cursor // the open file's csv reading, valid while fileReader.of is set
 }
 
-// planned is a file to read and its state so far.
-type planned struct {
-	st    FileState
-	file  string // Dir joined with st.Path
-	skip  int64  // bytes at Offset that end an unterminated last row read earlier (states without Partial)
-	dirty bool   // st changed since Next last returned it
-	n     int    // updates from the file since Next last returned its state
-	// st.Sum is the hash of the bytes [0, sumAt); Next brings it up to
-	// st.Offset before it returns the state.
-	sumAt int64
-	// partialSum is the hash of the bytes [0, st.Partial), where reading
-	// goes on when st.Partial > 0.
-	partialSum uint64
-}
-
-// cursor is an open file positioned after its last consumed row.
+// cursor is the csv reading of the open file, positioned after its last
+// consumed row.
 type cursor struct {
-	f        *os.File
+	*openFile
 	cr       *csv.Reader
-	base     int64               // file offset of the csv reader's first byte
-	baseLine int64               // lines before the csv reader's first line
-	cols     []column            // by position in the file's rows
-	key      differential.Hasher // seeded with the source name and the file's path
-	lastEnd  int64               // csv reader offset after the last consumed row
-	lastLine int                 // csv reader line where the last consumed row starts, or ends when lastRow is nil
-	lastRow  differential.Row    // the last consumed row: its strings' newlines add to lastLine
-	size     int64               // the file's size as listed: the end of what is read
-	endsNL   bool                // the file's last byte is '\n'
-	quoted   bool                // the file ends with a closing quote (`"` or `"\r`)
-	// retract is the row read before from the line at FileState.Partial,
-	// which is read again now that the file grew: read retracts it unless
-	// the completed line gives the same row. nil when there is none.
-	retract *differential.Update
-	held    bool // the file's last line is left unread: it has no line end and does not parse yet
+	cols     []column         // by position in the file's rows
+	lastEnd  int64            // csv reader offset after the last consumed row
+	lastLine int              // csv reader line where the last consumed row starts, or ends when lastRow is nil
+	lastRow  differential.Row // the last consumed row: its strings' newlines add to lastLine
+	quoted   bool             // the file ends with a closing quote (`"` or `"\r`)
 }
 
 // column maps a field of the file's rows to the schema.
@@ -207,14 +174,6 @@ type column struct {
 	index int // in the schema
 	kind  differential.Kind
 }
-
-// errReaderClosed is returned by Next after Close.
-var errReaderClosed = errors.New("sources: reader is closed")
-
-const (
-	readBufferSize = 64 << 10
-	slabRows       = 512
-)
 
 // Open lists Dir and prepares to read everything not yet consumed according
 // to prev, which it does not modify. Files are read in name order. A known
@@ -225,392 +184,37 @@ const (
 // otherwise ignored. Dir may be a symbolic link to a directory. The
 // Reader is a *CSVReader.
 func (s *CSVDir) Open(prev map[string]FileState) (Reader, error) {
-	r, err := s.open(prev)
-	if err != nil {
-		return nil, err // not a nil *CSVReader in an interface
-	}
-	return r, nil
+	return asReader(s.open(prev))
 }
 
 // open is Open returning the concrete reader.
 func (s *CSVDir) open(prev map[string]FileState) (*CSVReader, error) {
-	if err := s.checkSchema(); err != nil {
+	if err := checkSchema(s.Schema, "CSV"); err != nil {
 		return nil, err
 	}
-	files, err := listCSV(s.Dir)
-	if err != nil {
-		return nil, fmt.Errorf("sources: list the directory: %w", err)
+	r := &CSVReader{src: s}
+	d := fileDir{name: s.Name, dir: s.Dir, ext: ".csv", streaming: s.Streaming, partialLineTimeout: s.PartialLineTimeout}
+	if err := r.init(d, r, prev); err != nil {
+		return nil, err
 	}
-	r := &CSVReader{src: s, br: bufio.NewReaderSize(nil, readBufferSize), head: make([]byte, 0, headSize)}
-	seen := make(map[string]bool, len(files))
-	for _, lf := range files {
-		seen[lf.path] = true
-		p := planned{file: filepath.Join(s.Dir, filepath.FromSlash(lf.path))}
-		old, known := prev[lf.path]
-		if !known {
-			p.st = FileState{Path: lf.path, Size: lf.size, ModTime: lf.modTime, Head: headHash(nil), Sum: headHash(nil)}
-			p.dirty = true
-			r.plan = append(r.plan, p)
-			continue
-		}
-		if lf.size == old.Size && old.Offset == lf.size && lf.modTime == old.ModTime {
-			continue // read to its end and untouched: not even opened
-		}
-		if lf.size < old.Offset {
-			return nil, &ChangedFileError{File: p.file, Path: lf.path,
-				Reason: "its size " + strconv.FormatInt(lf.size, 10) + " is below the " + strconv.FormatInt(old.Offset, 10) + " bytes consumed"}
-		}
-		p.st = old
-		p.st.Path = lf.path
-		p.dirty = lf.size != old.Size || lf.modTime != old.ModTime
-		p.st.Size, p.st.ModTime = lf.size, lf.modTime
-		if err := r.checkKnown(&p, p.dirty); err != nil {
-			return nil, err
-		}
-		r.plan = append(r.plan, p)
-	}
-	for path := range prev {
-		if !seen[path] {
-			r.deleted = append(r.deleted, path)
-		}
-	}
-	slices.Sort(r.deleted)
 	return r, nil
 }
 
-// checkSchema refuses schemas the reader cannot fill.
-func (s *CSVDir) checkSchema() error {
-	if len(s.Schema) == 0 {
-		return errors.New("sources: empty schema")
-	}
-	for i, c := range s.Schema {
-		if s.Schema.Index(c.Name) != i {
-			return fmt.Errorf("sources: duplicate column %q", c.Name)
-		}
-		switch c.Type {
-		case differential.KindString, differential.KindInt, differential.KindFloat, differential.KindBool:
-		default:
-			return fmt.Errorf("sources: column %q: type %s cannot be read from CSV", c.Name, c.Type)
-		}
-	}
-	return nil
-}
-
-// checkKnown verifies that a known file that grew still starts with the
-// bytes it was read with, and that its last row read, if it had no line
-// end, was continued rather than changed. When the file's size or
-// modification time changed (touched), all the bytes consumed must still
-// hash to FileState.Sum. For a state without Partial it refuses any
-// continuation but a line end, and sets p.skip past it. It sets p.sumAt
-// and, with Partial, p.partialSum; a state without Sum gets one, of the
-// file as it is.
-func (r *CSVReader) checkKnown(p *planned, touched bool) error {
-	f, err := r.open(p)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	changed := func(reason string) error {
-		return &ChangedFileError{File: p.file, Path: p.st.Path, Reason: reason}
-	}
-	head := make([]byte, min(headSize, p.st.Offset))
-	if _, err := f.ReadAt(head, 0); err != nil {
-		if errors.Is(err, io.EOF) {
-			return changed("it shrank while being opened")
-		}
-		return fmt.Errorf("sources: read %s: %w", p.file, err)
-	}
-	if headHash(head) != p.st.Head {
-		return changed("its first " + strconv.Itoa(len(head)) + " bytes differ from those read")
-	}
-	hash := func(h uint64, from, to int64) (uint64, error) {
-		h, err := hashOn(f, h, from, to, r.hashBuffer())
-		if errors.Is(err, io.EOF) {
-			return 0, changed("it shrank while being opened")
-		} else if err != nil {
-			return 0, fmt.Errorf("sources: read %s: %w", p.file, err)
-		}
-		return h, nil
-	}
-	// checkSum compares the hash of the bytes consumed with Sum, or makes
-	// it Sum for a state without one.
-	checkSum := func(sum uint64) error {
-		if p.st.Sum == 0 {
-			p.st.Sum = sum
-		} else if sum != p.st.Sum {
-			return changed("its " + strconv.FormatInt(p.st.Offset, 10) + " bytes consumed differ from those read")
-		}
-		p.sumAt = p.st.Offset
-		return nil
-	}
-	if p.st.Partial > 0 {
-		if p.st.Partial >= p.st.Offset {
-			return changed("its state's partial line starts at byte " + strconv.FormatInt(p.st.Partial, 10) + ", not before the " + strconv.FormatInt(p.st.Offset, 10) + " bytes consumed")
-		}
-		// Reading goes on from Partial, whose Sum is needed: the bytes
-		// consumed are hashed in any case.
-		before, err := hash(fnvOffset, 0, p.st.Partial)
-		if err != nil {
-			return err
-		}
-		h, err := hashRange(f, p.st.Partial, p.st.Offset)
-		if errors.Is(err, io.EOF) {
-			return changed("it shrank while being opened")
-		} else if err != nil {
-			return fmt.Errorf("sources: read %s: %w", p.file, err)
-		}
-		if h != p.st.PartialHash {
-			return changed("its last line, read without a line end, was rewritten rather than continued")
-		}
-		sum, err := hash(before, p.st.Partial, p.st.Offset)
-		if err != nil {
-			return err
-		}
-		p.partialSum = before
-		return checkSum(sum) // read again from Partial
-	}
-	if sum := p.st.Sum; p.st.Offset == 0 || !touched && sum != 0 {
-		// Untouched: read on from Offset (a read with a limit, or a
-		// last line left unread, stopped there).
-		if sum == 0 {
-			p.st.Sum = fnvOffset
-		}
-		p.sumAt = p.st.Offset
-	} else {
-		h, err := hash(fnvOffset, 0, p.st.Offset)
-		if err != nil {
-			return err
-		}
-		if err := checkSum(h); err != nil {
-			return err
-		}
-	}
-	if p.st.Offset == 0 || p.st.Offset >= p.st.Size {
-		return nil
-	}
-	var b [3]byte
-	n := min(3, p.st.Size-p.st.Offset+1)
-	if _, err := f.ReadAt(b[:n], p.st.Offset-1); err != nil {
-		if errors.Is(err, io.EOF) {
-			return changed("it shrank while being opened")
-		}
-		return fmt.Errorf("sources: read %s: %w", p.file, err)
-	}
-	switch {
-	case b[0] == '\n':
-	case b[1] == '\n':
-		p.skip = 1
-	case b[0] != '\r' && b[1] == '\r' && (n == 2 || b[2] == '\n'):
-		// After a '\r' the reader dropped, another would join the row.
-		p.skip = n - 1
-	default:
-		return changed("its last row, read without a newline, was continued")
-	}
-	return nil
-}
-
-// hashBuffer returns the buffer the consumed bytes are hashed through.
-func (r *CSVReader) hashBuffer() []byte {
-	if r.hashBuf == nil {
-		r.hashBuf = make([]byte, readBufferSize)
-	}
-	return r.hashBuf
-}
-
-// sumTo brings p.st.Sum up to p.st.Offset, reading the bytes of the open
-// file it does not cover yet.
-func (r *CSVReader) sumTo(p *planned, f *os.File) error {
-	if p.sumAt >= p.st.Offset {
-		return nil
-	}
-	h, err := hashOn(f, p.st.Sum, p.sumAt, p.st.Offset, r.hashBuffer())
-	if err != nil {
-		return fmt.Errorf("sources: read %s: %w", p.file, err)
-	}
-	p.st.Sum, p.sumAt = h, p.st.Offset
-	return nil
-}
-
-// open opens a file of the plan and notes it.
-func (r *CSVReader) open(p *planned) (*os.File, error) {
-	r.opened = append(r.opened, p.st.Path)
-	f, err := os.Open(p.file)
-	if err != nil {
-		return nil, fmt.Errorf("sources: %w", err)
-	}
-	return f, nil
-}
-
-// Deleted returns the paths of known files that are gone from the
-// directory, sorted. The slice belongs to the CSVReader.
-func (r *CSVReader) Deleted() []string { return r.deleted }
-
-// Unfinished returns the last lines left unread so far because they have
-// no line end yet and do not parse yet (a field cut short, a quoted field
-// still open, fewer fields than the header, a header that does not match
-// yet): each as the *InputError it would be were the line complete. Such a
-// line is read once the file grows; bad input that no continuation can
-// make good is an error as on any other line. The slice belongs to the
-// CSVReader.
-func (r *CSVReader) Unfinished() []*InputError { return r.unfinished }
-
-// Counts returns, for each state the last call of Next returned, in the
-// same order, how many of its updates came from that file: a file's
-// updates are contiguous and in the order of the states. The slice belongs
-// to the CSVReader.
-func (r *CSVReader) Counts() []int { return r.counts }
-
-// Next reads at most limit rows, across files (limit <= 0: no limit). It
-// returns them as inserts (Diff +1, Time 0) with their keys, and the new
-// state of every file it advanced, one entry per file, final after this
-// call; the caller owns both slices. Once everything is read it returns
-// io.EOF and nothing else.
-//
-// A row read from a last line without a line end (FileState.Partial) is
-// read again when the file grew: when the completed line gives another
-// row, the old one is retracted (Diff -1, the same key) just before the
-// new one, in the same call, and on top of limit; a completed line that
-// gives no row (bad, skipped) only retracts. Counts tells which file each
-// update came from.
-//
-// Bad input stops reading with an *InputError (unless CSVDir.OnBadRow is
-// set), and then Next returns no rows and no states: the rows of the call
-// before the bad one are dropped, and states returned by earlier calls stay
-// the last good ones. The error is sticky.
-func (r *CSVReader) Next(limit int) ([]differential.Update, []FileState, error) {
-	r.counts = nil
-	if r.err != nil {
-		return nil, nil, r.err
-	}
-	first := r.cur
-	r.extra = 0
-	var us []differential.Update
-	if limit > 0 {
-		us = make([]differential.Update, 0, min(limit, 4096))
-	}
-	for r.cur < len(r.plan) && (limit <= 0 || len(us)-r.extra < limit) {
-		p := &r.plan[r.cur]
-		if r.c == nil {
-			if p.skip == 0 && p.st.Offset >= p.st.Size {
-				r.cur++ // empty, or nothing beyond what was consumed
-				continue
-			}
-			if err := r.start(p); err != nil {
-				return r.fail(err)
-			}
-			if r.c == nil {
-				r.cur++ // blank so far: no header yet
-				continue
-			}
-		}
-		var done bool
-		var err error
-		before := len(us)
-		us, done, err = r.read(p, us, limit)
-		if err != nil {
-			return r.fail(err)
-		}
-		p.n += len(us) - before
-		if done {
-			if err := r.finish(p); err != nil {
-				return r.fail(err)
-			}
-			r.cur++
-		}
-	}
-	var states []FileState
-	for i := first; i <= r.cur && i < len(r.plan); i++ {
-		p := &r.plan[i]
-		if !p.dirty && p.n == 0 {
-			continue
-		}
-		if i == r.cur && r.c != nil {
-			if err := r.settle(p, r.c); err != nil {
-				return r.fail(err)
-			}
-		}
-		states = append(states, p.st)
-		r.counts = append(r.counts, p.n)
-		p.dirty, p.n = false, 0
-	}
-	if len(us) == 0 {
-		if len(states) == 0 {
-			r.counts = nil
-			return nil, nil, io.EOF
-		}
-		us = nil
-	}
-	return us, states, nil
-}
-
-// fail makes err sticky and closes the open file.
-func (r *CSVReader) fail(err error) ([]differential.Update, []FileState, error) {
-	r.err = err
-	if r.c != nil {
-		r.c.f.Close()
-		r.c = nil
-	}
-	return nil, nil, err
-}
-
-// Close closes the open file, if any. Next fails after Close.
-func (r *CSVReader) Close() error {
-	if r.err == nil {
-		r.err = errReaderClosed
-	}
-	if r.c == nil {
-		return nil
-	}
-	err := r.c.f.Close()
-	r.c = nil
-	return err
-}
-
-// start opens p's file, reads its header and positions a csv reader at the
-// first byte not consumed, or at the partial line read before. It leaves
-// r.c nil for a file with no header yet, or whose unterminated header does
+// begin reads the open file's header and positions a csv reader at the
+// first byte not consumed, or at the partial line read before. It returns
+// false for a file with no header yet, or whose unterminated header does
 // not parse yet.
-func (r *CSVReader) start(p *planned) error {
-	f, err := r.open(p)
-	if err != nil {
-		return err
-	}
-	ok := false
-	defer func() {
-		if !ok {
-			f.Close()
-		}
-	}()
-	size := p.st.Size
-	if r.src.Streaming && (r.src.PartialLineTimeout <= 0 || time.Since(time.Unix(0, p.st.ModTime)) < r.src.PartialLineTimeout) {
-		// Complete lines only: the end of what is read is the last line end.
-		if size, err = lastLineEnd(f, size); err != nil {
-			return fmt.Errorf("sources: read %s: %w", p.file, err)
-		}
-		if p.st.Offset > 0 && size <= p.st.Offset {
-			return nil // nothing complete beyond what was consumed
-		}
-	}
-	r.head = r.head[:min(headSize, size)]
-	if _, err := f.ReadAt(r.head, 0); err != nil {
-		return fmt.Errorf("sources: read %s: %w", p.file, err)
-	}
-	c := &cursor{f: f, key: differential.NewHasher("csv"), size: size}
-	c.key.String(r.src.Name)
-	c.key.String(p.st.Path)
-	var tail [2]byte
-	if n := min(2, size); n > 0 {
-		if _, err := f.ReadAt(tail[2-n:], size-n); err != nil {
-			return fmt.Errorf("sources: read %s: %w", p.file, err)
-		}
-	}
-	c.endsNL = tail[1] == '\n'
-	c.quoted = tail[1] == '"' || tail[1] == '\r' && tail[0] == '"'
+func (r *CSVReader) begin(p *planned) (bool, error) {
+	of := r.of
+	f, size := of.f, of.size
+	c := &cursor{openFile: of}
+	c.quoted = of.tail[1] == '"' || of.tail[1] == '\r' && of.tail[0] == '"'
+	r.c = c
 
 	// The header is always read from the start of the file.
 	var hr *csv.Reader
 	if p.st.Offset == 0 {
-		r.br.Reset(io.NewSectionReader(f, 0, size))
+		r.reset(p, 0)
 		hr = csv.NewReader(r.br)
 	} else {
 		hr = csv.NewReader(io.NewSectionReader(f, 0, size))
@@ -625,24 +229,24 @@ func (r *CSVReader) start(p *planned) error {
 	var ie *InputError
 	switch {
 	case errors.Is(err, io.EOF) && p.st.Offset == 0:
-		return nil
+		return false, nil
 	case errors.Is(err, io.EOF):
-		return &InputError{File: p.file, Line: 1, Err: &problem{msg: "missing header", mark: ErrBadHeader}}
+		return false, &InputError{File: p.file, Line: 1, Err: &problem{msg: "missing header", mark: ErrBadHeader}}
 	case err != nil:
-		_, _, err := r.readError(p, &cursor{f: f, cr: hr}, hdr, err, size)
+		_, _, err := r.readError(p, &cursor{openFile: of, cr: hr}, hdr, err, size)
 		if growing && errors.As(err, &ie) {
 			r.unfinished = append(r.unfinished, ie)
-			return nil
+			return false, nil
 		}
-		return err
+		return false, err
 	}
 	line, _ := hr.FieldPos(0)
 	if c.cols, err = r.mapHeader(p, hdr, int64(line)); err != nil {
 		if growing && errors.As(err, &ie) {
 			r.unfinished = append(r.unfinished, ie)
-			return nil
+			return false, nil
 		}
-		return err
+		return false, err
 	}
 	if p.st.Offset == 0 {
 		c.cr = hr
@@ -650,58 +254,29 @@ func (r *CSVReader) start(p *planned) error {
 		c.lastLine = line + newlines(hdr)
 		p.st.Offset, p.st.Line = c.lastEnd, int64(c.lastLine)
 		p.dirty = true
-	} else {
-		c.base = p.st.Offset + p.skip
-		c.baseLine = p.st.Line
-		if p.st.Partial > 0 {
-			if err := r.reread(p, c); err != nil {
-				return err
-			}
-		}
-		r.br.Reset(io.NewSectionReader(f, c.base, size-c.base))
-		c.cr = csv.NewReader(r.br)
-		c.cr.FieldsPerRecord = -1
-		c.cr.ReuseRecord = true
-		if p.skip > 0 {
-			// The newline ends the row read last; it starts no line.
-			p.st.Offset = c.base
-			p.skip = 0
-			p.dirty = true
-		}
+		return true, nil
 	}
-	ok = true
-	r.c = c
-	return nil
+	if err := r.resume(p); err != nil {
+		return false, err
+	}
+	c.cr = csv.NewReader(r.br)
+	c.cr.FieldsPerRecord = -1
+	c.cr.ReuseRecord = true
+	return true, nil
 }
 
-// reread positions c at the row read before from the line at
-// p.st.Partial, which had no line end, now that the file grew (checkKnown
-// checked that the line's bytes are those read): the state goes back to
-// before that line, and c.retract holds the row it gave, parsed again
-// from the file (none when it was a bad row, skipped).
-func (r *CSVReader) reread(p *planned, c *cursor) error {
-	old := make([]byte, p.st.Offset-p.st.Partial)
-	if _, err := c.f.ReadAt(old, p.st.Partial); err != nil {
-		return fmt.Errorf("sources: read %s: %w", p.file, err)
-	}
-	c.base = p.st.Partial
-	c.baseLine = p.st.Line - int64(bytes.Count(old, []byte{'\n'})) - 1
-	cr := csv.NewReader(bytes.NewReader(old))
+// rowOf parses the partial line read before, line holding its bytes
+// (resume and reread): the row it gave, if it gave one.
+func (r *CSVReader) rowOf(line []byte) (differential.Row, bool) {
+	cr := csv.NewReader(bytes.NewReader(line))
 	cr.FieldsPerRecord = -1
-	if rec, err := cr.Read(); err == nil && len(rec) == len(c.cols) {
+	if rec, err := cr.Read(); err == nil && len(rec) == len(r.c.cols) {
 		row := make(differential.Row, len(rec))
-		if _, prob := c.convert(rec, row); prob == nil {
-			k := c.key
-			k.Uint64(uint64(p.st.Partial))
-			c.retract = &differential.Update{Key: k.Key(), Row: row, Diff: -1}
-			p.st.Rows--
+		if _, prob := r.c.convert(rec, row); prob == nil {
+			return row, true
 		}
 	}
-	p.st.Offset, p.st.Line = c.base, c.baseLine
-	p.st.Sum, p.sumAt = p.partialSum, c.base
-	p.st.Partial, p.st.PartialHash = 0, 0
-	p.dirty = true
-	return nil
+	return nil, false
 }
 
 // mapHeader maps the fields of a file's rows to the schema.
@@ -814,10 +389,7 @@ func (r *CSVReader) read(p *planned, us []differential.Update, limit int) (_ []d
 			}
 			continue
 		}
-		if len(r.slab) < nf {
-			r.slab = make([]differential.Value, slabRows*nf)
-		}
-		row := differential.Row(r.slab[:nf:nf])
+		row := r.row(nf)
 		if i, prob := c.convert(rec, row); prob != nil {
 			fl, _ := cr.FieldPos(i)
 			ie := &InputError{File: p.file, Line: c.baseLine + int64(fl), Column: i + 1, Field: c.cols[i].name, Err: prob}
@@ -835,37 +407,11 @@ func (r *CSVReader) read(p *planned, us []differential.Update, limit int) (_ []d
 			}
 			continue
 		}
-		r.slab = r.slab[nf:]
+		r.keep(nf)
 		// Its key is where the row itself starts, however much of the
 		// blank lines before it an earlier read consumed.
 		start = c.startOf(start, line)
-		k := c.key
-		k.Uint64(uint64(c.base + start))
-		u := differential.Update{Key: k.Key(), Row: row, Diff: 1}
-		emit := true
-		if old := c.retract; old != nil {
-			c.retract = nil
-			if old.Key == u.Key && old.Row.Equal(row) {
-				emit = false // the line only got its line end
-			} else {
-				us = append(us, *old)
-				r.extra++
-			}
-		}
-		if emit {
-			if len(us) == cap(us) {
-				// Double, not append's 1.25: a large limit must not cost many copies.
-				n := 2 * cap(us)
-				if n < 256 {
-					n = 256
-				}
-				if limit > 0 && n > limit+r.extra {
-					n = limit + r.extra
-				}
-				us = append(make([]differential.Update, 0, n), us...)
-			}
-			us = append(us, u)
-		}
+		us = r.emit(us, limit, c.base+start, row)
 		c.lastEnd = cr.InputOffset()
 		c.lastLine, c.lastRow = line, row
 		p.st.Offset = c.base + c.lastEnd
@@ -900,17 +446,6 @@ func (c *cursor) unterminated() bool {
 	return !c.endsNL && c.base+c.cr.InputOffset() == c.size
 }
 
-// retractOld appends the retraction of the row read before from a partial
-// line that is read again, if there is one.
-func (r *CSVReader) retractOld(us []differential.Update) []differential.Update {
-	if c := r.c; c.retract != nil {
-		us = append(us, *c.retract)
-		c.retract = nil
-		r.extra++
-	}
-	return us
-}
-
 // hold leaves the open file's last line unread: it has no line end and
 // does not parse yet, for the reason ie gives. The record starts on line
 // (csv reader line), the reader having been at start before it; the blank
@@ -918,15 +453,11 @@ func (r *CSVReader) retractOld(us []differential.Update) []differential.Update {
 // the line is read as a new one once it is complete.
 func (r *CSVReader) hold(p *planned, us []differential.Update, ie *InputError, start int64, line int) []differential.Update {
 	c := r.c
-	c.held = true
-	r.unfinished = append(r.unfinished, ie)
 	if start = c.startOf(start, line); start > c.lastEnd {
 		c.lastEnd = start
 		c.lastLine, c.lastRow = line-1, nil
-		p.st.Offset = c.base + start
-		p.dirty = true
 	}
-	return r.retractOld(us)
+	return r.holdAt(p, us, ie, c.base+start)
 }
 
 // skipped records a bad row skipped that starts at start (csv reader
@@ -937,17 +468,6 @@ func (r *CSVReader) skipped(p *planned, end, start int64) error {
 		// Read again, as a whole, if the line goes on.
 		return r.markPartial(p, r.c.base+start)
 	}
-	return nil
-}
-
-// markPartial records that the row consumed last, which starts at from,
-// ends the file without a line end.
-func (r *CSVReader) markPartial(p *planned, from int64) error {
-	h, err := hashRange(r.c.f, from, p.st.Offset)
-	if err != nil {
-		return fmt.Errorf("sources: read %s: %w", p.file, err)
-	}
-	p.st.Partial, p.st.PartialHash = from, h
 	return nil
 }
 
@@ -1119,15 +639,11 @@ func quoteAtEOF(f *os.File, start, end int64, col int) (atEOF bool, extra int64)
 	return true, extra
 }
 
-// finish records the end of the open file, trailing blank lines included,
-// and closes it.
-func (r *CSVReader) finish(p *planned) error {
+// end records the end of the open file: the trailing blank lines the csv
+// reader skipped are consumed, unless the last line is held.
+func (r *CSVReader) end(p *planned) error {
 	c := r.c
-	r.c = nil
-	defer c.f.Close()
-	if err := r.settle(p, c); err != nil {
-		return err
-	}
+	r.settle(p)
 	if c.held {
 		return nil // the unfinished last line and any blank lines before it wait
 	}
@@ -1139,13 +655,18 @@ func (r *CSVReader) finish(p *planned) error {
 		c.lastEnd = end
 		p.st.Offset = c.base + end
 		p.st.Line += n
-		p.st.Head = headHash(r.head[:min(int64(len(r.head)), p.st.Offset)])
 		p.dirty = true
-		if err := r.sumTo(p, c.f); err != nil {
-			return err
-		}
 	}
 	return nil
+}
+
+// settle brings p.st.Line up to date with the open file.
+func (r *CSVReader) settle(p *planned) {
+	c := r.c
+	c.settleLine()
+	if c.cr != nil && c.lastLine > 0 {
+		p.st.Line = c.baseLine + int64(c.lastLine)
+	}
 }
 
 // settleLine makes c.lastLine the line where the last consumed row ends.
@@ -1178,17 +699,6 @@ func blankBytes(f *os.File, off int64, n int) int64 {
 		}
 	}
 	return int64(i)
-}
-
-// settle brings p.st.Line, p.st.Head and p.st.Sum up to date with the
-// open file.
-func (r *CSVReader) settle(p *planned, c *cursor) error {
-	c.settleLine()
-	if c.cr != nil && c.lastLine > 0 {
-		p.st.Line = c.baseLine + int64(c.lastLine)
-	}
-	p.st.Head = headHash(r.head[:min(int64(len(r.head)), p.st.Offset)])
-	return r.sumTo(p, c.f)
 }
 
 // newlines counts the line breaks inside the fields of a record.
@@ -1224,21 +734,4 @@ func countLines(f *os.File, from, to int64) (int64, error) {
 		n++
 	}
 	return n, nil
-}
-
-// lastLineEnd returns the offset just after the last '\n' among the first
-// size bytes of f, or 0 when there is none.
-func lastLineEnd(f *os.File, size int64) (int64, error) {
-	var buf [4096]byte
-	for end := size; end > 0; {
-		n := min(end, int64(len(buf)))
-		if _, err := f.ReadAt(buf[:n], end-n); err != nil {
-			return 0, err
-		}
-		if i := bytes.LastIndexByte(buf[:n], '\n'); i >= 0 {
-			return end - n + int64(i) + 1, nil
-		}
-		end -= n
-	}
-	return 0, nil
 }

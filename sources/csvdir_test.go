@@ -512,31 +512,35 @@ func BenchmarkNext(b *testing.B) {
 	dir, size := benchDir(b, n)
 	src := &CSVDir{Name: "s", Dir: dir, Schema: accessSchema}
 	for _, limit := range []int{1000, 100_000} {
-		b.Run("limit="+strconv.Itoa(limit), func(b *testing.B) {
-			b.SetBytes(size)
-			b.ReportAllocs()
-			for b.Loop() {
-				r, err := src.open(nil)
-				if err != nil {
-					b.Fatal(err)
-				}
-				rows := 0
-				for {
-					us, _, err := r.Next(limit)
-					if errors.Is(err, io.EOF) {
-						break
-					}
-					if err != nil {
-						b.Fatal(err)
-					}
-					rows += len(us)
-				}
-				r.Close()
-				if rows != n {
-					b.Fatalf("%d rows", rows)
-				}
-			}
-			b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
-		})
+		b.Run("limit="+strconv.Itoa(limit), func(b *testing.B) { benchRead(b, src, n, limit, size) })
 	}
+}
+
+// benchRead reads src, n rows of size bytes, with Next(limit) until its
+// end, as many times as b asks.
+func benchRead(b *testing.B, src Source, n, limit int, size int64) {
+	b.SetBytes(size)
+	b.ReportAllocs()
+	for b.Loop() {
+		r, err := src.Open(nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		rows := 0
+		for {
+			us, _, err := r.Next(limit)
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+			rows += len(us)
+		}
+		r.Close()
+		if rows != n {
+			b.Fatalf("%d rows", rows)
+		}
+	}
+	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
 }

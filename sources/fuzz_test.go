@@ -40,19 +40,7 @@ func FuzzParseCSV(f *testing.F) {
 			{Name: "access_time", Type: differential.KindInt},
 		}
 
-		// Fatal mode: an *InputError or success.
-		strict := &CSVDir{Name: "s", Dir: dir, Schema: schema}
-		r, err := strict.open(nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for err == nil {
-			_, _, err = r.Next(7)
-		}
-		var ie *InputError
-		if !errors.Is(err, io.EOF) && !errors.As(err, &ie) {
-			t.Fatalf("error %v (%T) is not an *InputError", err, err)
-		}
+		readStrict(t, &CSVDir{Name: "s", Dir: dir, Schema: schema}, 7)
 
 		// Skipping mode, all at once.
 		var reports []string
@@ -64,6 +52,7 @@ func FuzzParseCSV(f *testing.F) {
 		}}
 		full, states, unfinished, err := readSkipping(skip, nil, 0)
 		if err != nil {
+			var ie *InputError
 			if !errors.As(err, &ie) || !errors.Is(err, ErrBadHeader) && !errors.Is(err, ErrBadQuote) {
 				t.Fatalf("skipping mode: %v", err)
 			}
@@ -104,119 +93,173 @@ func FuzzParseCSV(f *testing.F) {
 		case st.PartialHash != headHash(body[st.Partial:]):
 			t.Fatalf("state %+v: the partial line's hash is not that of %q", st, body[st.Partial:])
 		}
-		keys := map[differential.Key]bool{}
-		for _, u := range full {
-			if keys[u.Key] || u.Diff != 1 {
-				t.Fatalf("duplicate key or a retraction in %v", rowStrings(full))
-			}
-			keys[u.Key] = true
-		}
 
-		// Skipping mode, one row per Open.
-		fullReports := reports
-		reports = nil
-		prev := map[string]FileState{}
-		var again []differential.Update
-		var lastUnfinished []string
-		for i := 0; ; i++ {
-			us, sts, unf, err := readOnce(skip, prev)
-			if errors.Is(err, io.EOF) {
-				lastUnfinished = unf
-				break
-			}
-			if err != nil {
-				t.Fatalf("row by row: %v", err)
-			}
-			if i > len(body)+2 {
-				t.Fatal("row by row does not end")
-			}
-			again = append(again, us...)
-			for _, st := range sts {
-				if st.Sum != headHash(body[:st.Offset]) {
-					t.Fatalf("row by row: state %+v: Sum is not the hash of the %d bytes consumed", st, st.Offset)
-				}
-				prev[st.Path] = st
-			}
-		}
-		if !slices.Equal(rowStrings(again), rowStrings(full)) {
-			t.Fatalf("row by row:\n%v\nat once:\n%v", rowStrings(again), rowStrings(full))
-		}
-		if !slices.Equal(reports, fullReports) {
-			t.Fatalf("row by row reports:\n%q\nat once:\n%q", reports, fullReports)
-		}
-		if !slices.Equal(lastUnfinished, unfinished) {
-			t.Fatalf("row by row unfinished %q, at once %q", lastUnfinished, unfinished)
-		}
-		if prev["x.csv"] != states["x.csv"] {
-			t.Fatalf("row by row state %+v, at once %+v", prev["x.csv"], states["x.csv"])
-		}
-
-		// The file written up to a cut, read, then written in full and
-		// read again: when no read finds bad input and the second Open
-		// accepts the grown file, the two reads' updates add up to the
-		// whole file's rows, and the state is the whole file's.
-		if len(fullReports) > 0 {
-			return
-		}
-		tried := map[int]bool{}
-		for _, cut := range []int{len(body) / 2, len(body) - 1, len(body) - 2, len(body) - 3} {
-			if cut <= 0 || tried[cut] {
-				continue
-			}
-			tried[cut] = true
-			if err := os.WriteFile(filepath.Join(dir, "x.csv"), body[:cut], 0o644); err != nil {
-				t.Fatal(err)
-			}
-			reports = nil
-			first, states1, _, err := readSkipping(skip, nil, 0)
-			if err != nil || len(reports) > 0 {
-				continue
-			}
-			if st := states1["x.csv"]; st.Sum != headHash(body[:st.Offset]) {
-				t.Fatalf("cut %d: state %+v: Sum is not the hash of the %d bytes consumed", cut, st, st.Offset)
-			}
-			if err := os.WriteFile(filepath.Join(dir, "x.csv"), body, 0o644); err != nil {
-				t.Fatal(err)
-			}
-			second, states2, unfinished2, err := readSkipping(skip, states1, 0)
-			var ce *ChangedFileError
-			if errors.As(err, &ce) {
-				// Only a state without a partial line refuses to go on:
-				// its last line (a lone "\r", or a header) was continued.
-				if st := states1["x.csv"]; st.Partial != 0 {
-					t.Fatalf("cut %d: %v after state %+v", cut, err, st)
-				}
-				continue
-			}
-			if err != nil && !errors.As(err, &ie) {
-				t.Fatalf("cut %d: %v", cut, err)
-			}
-			if err != nil || len(reports) > 0 {
-				t.Fatalf("cut %d: %v, reports %q, while the whole file reads clean", cut, err, reports)
-			}
-			if got := append(first, second...); !slices.Equal(net(got), net(full)) {
-				t.Fatalf("cut %d:\n%v\nadd up to\n%v\nwhole:\n%v", cut, rowStrings(got), net(got), net(full))
-			}
-			if !slices.Equal(unfinished2, unfinished) {
-				t.Fatalf("cut %d: unfinished %q, whole %q", cut, unfinished2, unfinished)
-			}
-			st := states1["x.csv"]
-			if s2, ok := states2["x.csv"]; ok {
-				st = s2
-			}
-			want := states["x.csv"]
-			st.ModTime, want.ModTime = 0, 0
-			if st != want {
-				t.Fatalf("cut %d: state %+v, whole %+v", cut, st, want)
-			}
-		}
+		// Keys; skipping mode, one row per Open; then the file written up
+		// to a cut, and in full.
+		fr := &fuzzRead{src: skip, path: filepath.Join(dir, "x.csv"), body: body, reports: &reports,
+			full: full, fullReports: reports, unfinished: unfinished, st: states["x.csv"]}
+		fr.check(t, len(body)/2, len(body)-1, len(body)-2, len(body)-3)
 	})
+}
+
+// fuzzRead is a fuzzed file, path, and what a read of it at once
+// through src, a directory source with OnBadRow, gave: the rows, the bad
+// rows reported (OnBadRow appends them to *reports), the unfinished
+// lines and the file's state.
+type fuzzRead struct {
+	src         Source
+	path        string
+	body        []byte
+	reports     *[]string
+	full        []differential.Update
+	fullReports []string
+	unfinished  []string
+	st          FileState
+}
+
+// check checks that the read gave every row once, with a key of its
+// own, then rowByRow, then prefixes with cuts.
+func (f *fuzzRead) check(t *testing.T, cuts ...int) {
+	t.Helper()
+	keys := map[differential.Key]bool{}
+	for _, u := range f.full {
+		if keys[u.Key] || u.Diff != 1 {
+			t.Fatalf("duplicate key or a retraction in %v", rowStrings(f.full))
+		}
+		keys[u.Key] = true
+	}
+	f.rowByRow(t)
+	f.prefixes(t, cuts...)
+}
+
+// rowByRow checks that reading the file one row per Open, resuming from
+// the states, gives the same rows, keys, reported errors, unfinished
+// lines and state as one read, and that every state's Sum is the hash of
+// the bytes it consumed.
+func (f *fuzzRead) rowByRow(t *testing.T) {
+	t.Helper()
+	*f.reports = nil
+	prev := map[string]FileState{}
+	var again []differential.Update
+	var lastUnfinished []string
+	for i := 0; ; i++ {
+		us, sts, unf, err := readOnce(f.src, prev)
+		if errors.Is(err, io.EOF) {
+			lastUnfinished = unf
+			break
+		}
+		if err != nil {
+			t.Fatalf("row by row: %v", err)
+		}
+		if i > len(f.body)+2 {
+			t.Fatal("row by row does not end")
+		}
+		again = append(again, us...)
+		for _, st := range sts {
+			if st.Sum != headHash(f.body[:st.Offset]) {
+				t.Fatalf("row by row: state %+v: Sum is not the hash of the %d bytes consumed", st, st.Offset)
+			}
+			prev[st.Path] = st
+		}
+	}
+	if !slices.Equal(rowStrings(again), rowStrings(f.full)) {
+		t.Fatalf("row by row:\n%v\nat once:\n%v", rowStrings(again), rowStrings(f.full))
+	}
+	if !slices.Equal(*f.reports, f.fullReports) {
+		t.Fatalf("row by row reports:\n%q\nat once:\n%q", *f.reports, f.fullReports)
+	}
+	if !slices.Equal(lastUnfinished, f.unfinished) {
+		t.Fatalf("row by row unfinished %q, at once %q", lastUnfinished, f.unfinished)
+	}
+	if prev[f.st.Path] != f.st {
+		t.Fatalf("row by row state %+v, at once %+v", prev[f.st.Path], f.st)
+	}
+}
+
+// prefixes writes the file up to each cut, reads it, then writes it in
+// full and reads on: when no read finds bad input and the second Open
+// accepts the grown file, the two reads' updates add up to the whole
+// file's rows, and the state is the whole file's. It does nothing for a
+// file with bad rows.
+func (f *fuzzRead) prefixes(t *testing.T, cuts ...int) {
+	t.Helper()
+	if len(f.fullReports) > 0 {
+		return
+	}
+	tried := map[int]bool{}
+	for _, cut := range cuts {
+		if cut <= 0 || tried[cut] {
+			continue
+		}
+		tried[cut] = true
+		if err := os.WriteFile(f.path, f.body[:cut], 0o644); err != nil {
+			t.Fatal(err)
+		}
+		*f.reports = nil
+		first, states1, _, err := readSkipping(f.src, nil, 0)
+		if err != nil || len(*f.reports) > 0 {
+			continue
+		}
+		if st := states1[f.st.Path]; st.Sum != headHash(f.body[:st.Offset]) {
+			t.Fatalf("cut %d: state %+v: Sum is not the hash of the %d bytes consumed", cut, st, st.Offset)
+		}
+		if err := os.WriteFile(f.path, f.body, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		second, states2, unfinished2, err := readSkipping(f.src, states1, 0)
+		var ce *ChangedFileError
+		if errors.As(err, &ce) {
+			// Only a state without a partial line refuses to go on: its
+			// last line (a lone "\r", a CSV header, a JSON Lines file's
+			// first line) was continued.
+			if st := states1[f.st.Path]; st.Partial != 0 {
+				t.Fatalf("cut %d: %v after state %+v", cut, err, st)
+			}
+			continue
+		}
+		if err != nil || len(*f.reports) > 0 {
+			t.Fatalf("cut %d: %v, reports %q, while the whole file reads clean", cut, err, *f.reports)
+		}
+		if got := append(first, second...); !slices.Equal(net(got), net(f.full)) {
+			t.Fatalf("cut %d:\n%v\nadd up to\n%v\nwhole:\n%v", cut, rowStrings(got), net(got), net(f.full))
+		}
+		if !slices.Equal(unfinished2, f.unfinished) {
+			t.Fatalf("cut %d: unfinished %q, whole %q", cut, unfinished2, f.unfinished)
+		}
+		st := states1[f.st.Path]
+		if s2, ok := states2[f.st.Path]; ok {
+			st = s2
+		}
+		want := f.st
+		st.ModTime, want.ModTime = 0, 0
+		if st != want {
+			t.Fatalf("cut %d: state %+v, whole %+v", cut, st, want)
+		}
+	}
+}
+
+// readStrict reads src, without OnBadRow, with Next(limit) until it
+// fails: with io.EOF or an *InputError.
+func readStrict(t *testing.T, src Source, limit int) {
+	t.Helper()
+	r, err := src.Open(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	for err == nil {
+		_, _, err = r.Next(limit)
+	}
+	var ie *InputError
+	if !errors.Is(err, io.EOF) && !errors.As(err, &ie) {
+		t.Fatalf("error %v (%T) is not an *InputError", err, err)
+	}
 }
 
 // readSkipping reads a source to its end with Next(limit); it also returns
 // the unfinished lines, as errors.
-func readSkipping(src *CSVDir, prev map[string]FileState, limit int) ([]differential.Update, map[string]FileState, []string, error) {
-	r, err := src.open(prev)
+func readSkipping(src Source, prev map[string]FileState, limit int) ([]differential.Update, map[string]FileState, []string, error) {
+	r, err := openDir(src, prev)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -239,8 +282,8 @@ func readSkipping(src *CSVDir, prev map[string]FileState, limit int) ([]differen
 }
 
 // readOnce opens the source from prev and makes one call of Next(1).
-func readOnce(src *CSVDir, prev map[string]FileState) ([]differential.Update, []FileState, []string, error) {
-	r, err := src.open(prev)
+func readOnce(src Source, prev map[string]FileState) ([]differential.Update, []FileState, []string, error) {
+	r, err := openDir(src, prev)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -249,7 +292,16 @@ func readOnce(src *CSVDir, prev map[string]FileState) ([]differential.Update, []
 	return us, sts, unfinishedStrings(r), err
 }
 
-func unfinishedStrings(r *CSVReader) []string {
+// openDir opens a directory source's reader.
+func openDir(src Source, prev map[string]FileState) (dirReader, error) {
+	r, err := src.Open(prev)
+	if err != nil {
+		return nil, err
+	}
+	return r.(dirReader), nil
+}
+
+func unfinishedStrings(r dirReader) []string {
 	var out []string
 	for _, e := range r.Unfinished() {
 		out = append(out, e.Error())

@@ -49,15 +49,29 @@ func appendFile(t testing.TB, dir, name, body string) {
 func open(t testing.TB, src *CSVDir, prev map[string]FileState) *CSVReader {
 	t.Helper()
 	r, err := src.open(prev)
+	return opened(t, r, err)
+}
+
+// opened returns the reader an open returned, failing on its error.
+func opened[R dirReader](t testing.TB, r R, err error) R {
+	t.Helper()
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
 	return r
 }
 
+// dirReader is a directory source's reader: a *CSVReader or a
+// *JSONLinesReader.
+type dirReader interface {
+	Reader
+	Partitioned
+	Unfinished() []*InputError
+}
+
 // drain reads r to its end with Next(limit) and returns the rows and the
 // final state of every file, merged over the calls as the engine does.
-func drain(t testing.TB, r *CSVReader, limit int, states map[string]FileState) []differential.Update {
+func drain(t testing.TB, r dirReader, limit int, states map[string]FileState) []differential.Update {
 	t.Helper()
 	var all []differential.Update
 	for {
@@ -97,7 +111,7 @@ func inserts(us []differential.Update) int {
 // checkCounts checks that CSVReader.Counts accounts for every update of a
 // call, one count per state, and that a retraction comes first among its
 // file's updates.
-func checkCounts(t testing.TB, r *CSVReader, us []differential.Update, sts []FileState) {
+func checkCounts(t testing.TB, r dirReader, us []differential.Update, sts []FileState) {
 	t.Helper()
 	counts := r.Counts()
 	if len(counts) != len(sts) {

@@ -96,18 +96,18 @@ func hashOn(f io.ReaderAt, h uint64, from, to int64, buf []byte) (uint64, error)
 	return h, nil
 }
 
-// listedFile is a regular *.csv file found under a source directory.
+// listedFile is a regular file of a source found under its directory.
 type listedFile struct {
 	path    string // relative, slash separated
 	size    int64
 	modTime int64
 }
 
-// listCSV returns every regular file named *.csv under dir (subdirectories
-// included, symbolic links to files followed), sorted by relative path.
-// dir itself may be a symbolic link to a directory: the paths are those
-// under the directory it names.
-func listCSV(dir string) ([]listedFile, error) {
+// listFiles returns every regular file whose name ends in ext (".csv")
+// under dir (subdirectories included, symbolic links to files followed),
+// sorted by relative path. dir itself may be a symbolic link to a
+// directory: the paths are those under the directory it names.
+func listFiles(dir, ext string) ([]listedFile, error) {
 	root := dir
 	if info, err := os.Lstat(dir); err == nil && info.Mode()&fs.ModeSymlink != 0 {
 		// WalkDir would see the link as a file and not enter it.
@@ -120,7 +120,7 @@ func listCSV(dir string) ([]listedFile, error) {
 		if err != nil {
 			return err
 		}
-		if d.IsDir() || !strings.HasSuffix(d.Name(), ".csv") {
+		if d.IsDir() || !strings.HasSuffix(d.Name(), ext) {
 			return nil
 		}
 		var info fs.FileInfo
