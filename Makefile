@@ -49,6 +49,8 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz 'FuzzScan$$' -fuzztime $(FUZZTIME) ./wal/
 	$(GO) test -run '^$$' -fuzz FuzzDecodeRecord -fuzztime $(FUZZTIME) ./record/
 	$(GO) test -run '^$$' -fuzz FuzzParseCSV -fuzztime $(FUZZTIME) ./sources/
+	$(GO) test -run '^$$' -fuzz FuzzParseJSONLines -fuzztime $(FUZZTIME) ./sources/
+	$(GO) test -run '^$$' -fuzz FuzzJSONLineAgrees -fuzztime $(FUZZTIME) ./sources/
 	$(GO) test -run '^$$' -fuzz FuzzDecodeRow -fuzztime $(FUZZTIME) ./differential/
 	$(GO) test -run '^$$' -fuzz FuzzDecodeRun -fuzztime $(FUZZTIME) ./checkpoint/
 	$(GO) test -run '^$$' -fuzz FuzzDecodeManifest -fuzztime $(FUZZTIME) ./checkpoint/
