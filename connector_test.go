@@ -125,11 +125,11 @@ func feedPipeline(fn func(uint64, []pwlog.Update) error) (*pwlog.Pipeline, *sour
 // it returns Run's error and what Resume returned. After every 40 events
 // it waits until the receiver got another time (delivered reports how
 // many it got), so that the execution commits several times.
-func feedRun(t *testing.T, p *pwlog.Pipeline, feed *sources.Feed, storage string, evs []event, fromStart bool, delivered func() int) (error, map[string]int64) {
+func feedRun(t *testing.T, p *pwlog.Pipeline, feed *sources.Feed, storage string, evs []event, fromStart bool, delivered func() int) (map[string]int64, error) {
 	t.Helper()
-	resume, err, errc := startFeed(t, p, feed, storage)
+	resume, errc, err := startFeed(t, p, feed, storage)
 	if err != nil {
-		return <-errc, nil
+		return nil, <-errc
 	}
 	pushed := 0
 	for i, e := range evs {
@@ -148,19 +148,19 @@ func feedRun(t *testing.T, p *pwlog.Pipeline, feed *sources.Feed, storage string
 				select {
 				case err := <-errc:
 					feed.Close()
-					return err, resume
+					return resume, err
 				case <-time.After(time.Millisecond):
 				}
 			}
 		}
 	}
 	feed.Close()
-	return <-errc, resume
+	return resume, <-errc
 }
 
 // startFeed starts p (committing every millisecond, for at most 30 s)
 // and waits for feed's Resume; errc gets Run's error.
-func startFeed(t *testing.T, p *pwlog.Pipeline, feed *sources.Feed, storage string) (map[string]int64, error, chan error) {
+func startFeed(t *testing.T, p *pwlog.Pipeline, feed *sources.Feed, storage string) (map[string]int64, chan error, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	t.Cleanup(cancel)
 	errc := make(chan error, 1)
@@ -168,7 +168,7 @@ func startFeed(t *testing.T, p *pwlog.Pipeline, feed *sources.Feed, storage stri
 	cfg.AutocommitDuration = time.Millisecond
 	go func() { errc <- p.Run(ctx, cfg) }()
 	resume, err := feed.Resume(ctx)
-	return resume, err, errc
+	return resume, errc, err
 }
 
 // A Feed's offsets are committed with its rows: the next execution's
@@ -180,7 +180,7 @@ func TestFeedResumesExactlyOnce(t *testing.T) {
 	var got received
 
 	p, feed := feedPipeline(got.fn(0))
-	err, resume := feedRun(t, p, feed, storage, all[:150], false, got.count)
+	resume, err := feedRun(t, p, feed, storage, all[:150], false, got.count)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,7 +194,7 @@ func TestFeedResumesExactlyOnce(t *testing.T) {
 
 	// The program pushes everything again: what was committed is dropped.
 	p, feed = feedPipeline(got.fn(0))
-	err, resume = feedRun(t, p, feed, storage, all, true, got.count)
+	resume, err = feedRun(t, p, feed, storage, all, true, got.count)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -217,7 +217,7 @@ func TestFeedResumesExactlyOnce(t *testing.T) {
 	// A third execution with nothing new delivers nothing.
 	before := len(got.times)
 	p, feed = feedPipeline(got.fn(0))
-	if err, _ := feedRun(t, p, feed, storage, all, false, got.count); err != nil {
+	if _, err := feedRun(t, p, feed, storage, all, false, got.count); err != nil {
 		t.Fatal(err)
 	}
 	if len(got.times) != before {
@@ -233,7 +233,7 @@ func TestSubscribeRedeliversWhatWasNotAcknowledged(t *testing.T) {
 	var got received
 
 	p, feed := feedPipeline(got.fn(3)) // the third time fails
-	err, _ := feedRun(t, p, feed, storage, all[:120], false, got.count)
+	_, err := feedRun(t, p, feed, storage, all[:120], false, got.count)
 	if err == nil || !strings.Contains(err.Error(), "receiver down") {
 		t.Fatalf("Run = %v after %d times, want the receiver's error", err, len(got.times))
 	}
@@ -242,7 +242,7 @@ func TestSubscribeRedeliversWhatWasNotAcknowledged(t *testing.T) {
 	}
 
 	p, feed = feedPipeline(got.fn(0))
-	if err, _ := feedRun(t, p, feed, storage, all, false, got.count); err != nil {
+	if _, err := feedRun(t, p, feed, storage, all, false, got.count); err != nil {
 		t.Fatal(err)
 	}
 	if want := totals(all); !slices.Equal(got.rows(), want) {
@@ -279,7 +279,7 @@ func TestFuncOutputLastSkipsHeldTimes(t *testing.T) {
 		return p, feed
 	}
 	p, feed := build(0)
-	if err, _ := feedRun(t, p, feed, storage, all, false, count); err != nil {
+	if _, err := feedRun(t, p, feed, storage, all, false, count); err != nil {
 		t.Fatal(err)
 	}
 	if len(times) == 0 {
@@ -287,7 +287,7 @@ func TestFuncOutputLastSkipsHeldTimes(t *testing.T) {
 	}
 	// A receiver ahead of the storage is refused.
 	p, feed = build(times[len(times)-1] + 1000)
-	err, _ := feedRun(t, p, feed, storage, nil, false, count)
+	_, err := feedRun(t, p, feed, storage, nil, false, count)
 	if !errors.Is(err, pwlog.ErrSinkAhead) {
 		t.Fatalf("Run with a receiver ahead = %v, want ErrSinkAhead", err)
 	}
@@ -462,7 +462,7 @@ func TestSubscribeAcksAsItGoes(t *testing.T) {
 	storage := filepath.Join(dir, "storage")
 	var got received
 	p, feed := feedPipeline(got.fn(0))
-	_, err, errc := startFeed(t, p, feed, storage)
+	_, errc, err := startFeed(t, p, feed, storage)
 	if err != nil {
 		t.Fatal(err)
 	}
