@@ -104,6 +104,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -222,7 +223,9 @@ const (
 // or, when its size or modification time changed, whose bytes consumed no
 // longer hash to FileState.Sum, makes Open fail with a *ChangedFileError;
 // a known file that disappeared is reported by Reader.Deleted and
-// otherwise ignored. Dir may be a symbolic link to a directory.
+// otherwise ignored, even when it goes between the listing and its
+// opening. A file deleted after Open, before Next reaches it, is skipped:
+// Next returns no state for it. Dir may be a symbolic link to a directory.
 func (s *CSVDir) Open(prev map[string]FileState) (*Reader, error) {
 	if err := s.checkSchema(); err != nil {
 		return nil, err
@@ -254,7 +257,11 @@ func (s *CSVDir) Open(prev map[string]FileState) (*Reader, error) {
 		p.st.Path = lf.path
 		p.dirty = lf.size != old.Size || lf.modTime != old.ModTime
 		p.st.Size, p.st.ModTime = lf.size, lf.modTime
-		if err := r.checkKnown(&p, p.dirty); err != nil {
+		if err := r.checkKnown(&p, p.dirty); errors.Is(err, fs.ErrNotExist) {
+			// Deleted since the directory was listed.
+			r.deleted = append(r.deleted, lf.path)
+			continue
+		} else if err != nil {
 			return nil, err
 		}
 		r.plan = append(r.plan, p)
@@ -562,7 +569,13 @@ func (r *Reader) Close() error {
 // not parse yet.
 func (r *Reader) start(p *planned) error {
 	f, err := r.open(p)
-	if err != nil {
+	if errors.Is(err, fs.ErrNotExist) {
+		// Deleted since Open listed it: nothing is read from it and its
+		// state stays as it was; the next Open reports a known file as
+		// deleted.
+		p.dirty = false
+		return nil
+	} else if err != nil {
 		return err
 	}
 	ok := false
