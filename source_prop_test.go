@@ -613,7 +613,7 @@ func propPipeline(input, sink string, opts pwlog.CSVOptions) *pwlog.Pipeline {
 // consumed byte fails the execution naming the file, and once the file is
 // restored the storage goes on.
 func TestCSVSourceStaticProperty(t *testing.T) {
-	propChecks(t, 40)
+	propChecks(t, 50)
 	executions, sequences := 0, 0
 	rapid.Check(t, func(rt *rapid.T) {
 		sequences++
@@ -689,4 +689,137 @@ func TestCSVSourceStaticProperty(t *testing.T) {
 		run(rt)
 	})
 	t.Logf("%d executions over %d sequences", executions, sequences)
+}
+
+// TestCSVSourceStreamingProperty: the same interleavings, but for
+// rewrites and deletions, while a streaming execution runs
+// (CSVOptions.Streaming, PartialLineTimeout negative: a line without its
+// line end is never read), stopped and started again now and then, at
+// any moment. At every settle step the sink comes, within a deadline, to
+// consolidate to the rows of the complete lines of the files present;
+// and once the files stop changing, a last execution leaves a changelog
+// that consolidates to exactly those rows.
+func TestCSVSourceStreamingProperty(t *testing.T) {
+	propChecks(t, 30)
+	streamingProperty(t, false)
+}
+
+// TestCSVSourceStreamingRetractProperty is TestCSVSourceStreamingProperty
+// with CSVOptions.Retract, and files rewritten in place (to the same size
+// or not), truncated and deleted while the execution runs.
+func TestCSVSourceStreamingRetractProperty(t *testing.T) {
+	propChecks(t, 30)
+	streamingProperty(t, true)
+}
+
+func streamingProperty(t *testing.T, retract bool) {
+	executions, settles, sequences := 0, 0, 0
+	rapid.Check(t, func(rt *rapid.T) {
+		sequences++
+		tmp := t.TempDir()
+		input, storage, sink := filepath.Join(tmp, "in"), filepath.Join(tmp, "storage"), filepath.Join(tmp, "out.csv")
+		if err := os.Mkdir(input, 0o755); err != nil {
+			rt.Fatal(err)
+		}
+		d := newPropDir(t, input, false)
+		poll := rapid.Bool().Draw(rt, "poll")
+		batch := rapid.SampledFrom([]int{3, 0}).Draw(rt, "batchRows")
+		var cur *streamRun
+		start := func() {
+			executions++
+			p := propPipeline(input, sink, pwlog.CSVOptions{Streaming: true, Retract: retract,
+				PartialLineTimeout: -1, Poll: poll, PollInterval: 10 * time.Millisecond})
+			cfg := quietConfig(storage)
+			cfg.NoSync = true
+			cfg.BatchRows = batch
+			cfg.AutocommitDuration = 10 * time.Millisecond
+			ctx, cancel := context.WithCancel(context.Background())
+			r := &streamRun{cancel: cancel, done: make(chan error, 1)}
+			go func() { r.done <- p.Run(ctx, cfg) }()
+			cur = r
+		}
+		// stop ends the execution; it must return nil.
+		stop := func() error {
+			r := cur
+			if r == nil {
+				return nil
+			}
+			cur = nil
+			r.cancel()
+			select {
+			case err := <-r.done:
+				return err
+			case <-time.After(30 * time.Second):
+				return errors.New("the streaming execution did not return after cancel")
+			}
+		}
+		rt.Cleanup(func() { stop() })
+		// settle waits for the sink to show the complete lines.
+		settle := func(rt *rapid.T) {
+			settles++
+			deadline := time.Now().Add(10 * time.Second)
+			for {
+				got, err := propSink(sink)
+				want := d.want()
+				if err == nil && slices.Equal(got, want) {
+					return
+				}
+				select {
+				case err := <-cur.done:
+					cur = nil
+					rt.Fatalf("the streaming execution stopped: %v\nfiles:\n%s", err, d.describe())
+				default:
+				}
+				if time.Now().After(deadline) {
+					if err != nil {
+						rt.Fatalf("the sink did not settle: %v\nfiles:\n%s", err, d.describe())
+					}
+					rt.Fatalf("the sink did not settle: it consolidates to %s\nfiles:\n%s", propDiff(got, want), d.describe())
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+		}
+		start()
+		actions := map[string]func(*rapid.T){
+			"newFile":     d.newFile,
+			"appendLines": d.appendLines,
+			"appendPiece": d.appendPiece,
+			"finishLine":  d.finishLine,
+			"settle":      settle,
+			"restart": func(rt *rapid.T) {
+				if err := stop(); err != nil {
+					rt.Fatalf("stop: %v", err)
+				}
+				start()
+			},
+		}
+		if retract {
+			actions["rewriteSameSize"] = d.rewriteSameSize
+			actions["rewrite"] = d.rewrite
+			actions["truncate"] = d.truncate
+			actions["delete"] = d.remove
+		}
+		rt.Repeat(actions)
+		// A settle may pass before the execution has seen the last
+		// change (a sink that goes through the state the files now
+		// describe on its way elsewhere), and a cancelled execution
+		// ends without looking again: the last execution starts with
+		// nothing left to change, so it sees every file as it is now.
+		if err := stop(); err != nil {
+			rt.Fatalf("stop: %v", err)
+		}
+		start()
+		settle(rt)
+		if err := stop(); err != nil {
+			rt.Fatalf("stop: %v", err)
+		}
+		got, err := propSink(sink)
+		if err != nil {
+			rt.Fatal(err)
+		}
+		if want := d.want(); !slices.Equal(got, want) {
+			rt.Fatalf("after the last execution the changelog consolidates to %s\nfiles:\n%s", propDiff(got, want), d.describe())
+		}
+	})
+	t.Logf("%d executions, %d settles over %d sequences", executions, settles, sequences)
 }
