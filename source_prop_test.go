@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -208,14 +209,31 @@ func (f *propFile) drawLine(t *rapid.T) propLine {
 	return f.encode(drawRow(t), rapid.IntRange(0, 7).Draw(t, "quoteInt") == 0)
 }
 
-// drawLines draws a few lines, or now and then enough to take a file
-// past 4 KiB, where FileState.Head no longer looks.
+// drawLines draws a few lines or, now and then, 4 to 8 KiB of them:
+// enough to take a file past the first 4 KiB, where FileState.Head no
+// longer looks. Those come from a seeded generator, not one draw each.
 func (f *propFile) drawLines(t *rapid.T, min int) []propLine {
-	n := rapid.IntRange(min, 4).Draw(t, "lines")
 	if rapid.IntRange(0, 5).Draw(t, "bulk") == 0 {
-		n = rapid.IntRange(150, 300).Draw(t, "bulkLines")
+		rng := rand.New(rand.NewPCG(rapid.Uint64().Draw(t, "bulkSeed"), 0))
+		bytes := rapid.IntRange(4<<10, 8<<10).Draw(t, "bulkBytes")
+		var out []propLine
+		for n := 0; n < bytes; {
+			var l propLine
+			if rng.IntN(16) == 0 {
+				l = propLine{text: f.eol()}
+			} else {
+				rs := make([]rune, rng.IntN(6))
+				for i := range rs {
+					rs[i] = propRunes[rng.IntN(len(propRunes))]
+				}
+				l = f.encode(propRow{s: string(rs), n: rng.Int64N(2_000_001) - 1_000_000}, rng.IntN(8) == 0)
+			}
+			out = append(out, l)
+			n += len(l.text)
+		}
+		return out
 	}
-	out := make([]propLine, n)
+	out := make([]propLine, rapid.IntRange(min, 4).Draw(t, "lines"))
 	for i := range out {
 		out[i] = f.drawLine(t)
 	}
@@ -433,18 +451,26 @@ func (f *propFile) otherNumber(t *rapid.T, l propLine) propLine {
 }
 
 // drawWrittenRow draws a row line that lies entirely in the first end
-// bytes of what is written.
+// bytes of what is written; half the time one past the first 4 KiB when
+// there is one.
 func (d *propDir) drawWrittenRow(t *rapid.T, f *propFile, end int) (int, bool) {
-	var idx []int
+	var idx, late []int
 	off := 0
 	for i, l := range f.lines {
+		start := off
 		off += len(l.text)
 		if off > min(end, f.written) {
 			break
 		}
 		if l.row != nil {
 			idx = append(idx, i)
+			if start >= 4096 {
+				late = append(late, i)
+			}
 		}
+	}
+	if len(late) > 0 && rapid.Bool().Draw(t, "late") {
+		idx = late
 	}
 	if len(idx) == 0 {
 		return 0, false
@@ -613,7 +639,7 @@ func propPipeline(input, sink string, opts pwlog.CSVOptions) *pwlog.Pipeline {
 // consumed byte fails the execution naming the file, and once the file is
 // restored the storage goes on.
 func TestCSVSourceStaticProperty(t *testing.T) {
-	propChecks(t, 50)
+	propChecks(t, 40)
 	executions, sequences := 0, 0
 	rapid.Check(t, func(rt *rapid.T) {
 		sequences++
@@ -700,7 +726,7 @@ func TestCSVSourceStaticProperty(t *testing.T) {
 // and once the files stop changing, a last execution leaves a changelog
 // that consolidates to exactly those rows.
 func TestCSVSourceStreamingProperty(t *testing.T) {
-	propChecks(t, 30)
+	propChecks(t, 20)
 	streamingProperty(t, false)
 }
 
@@ -708,7 +734,7 @@ func TestCSVSourceStreamingProperty(t *testing.T) {
 // with CSVOptions.Retract, and files rewritten in place (to the same size
 // or not), truncated and deleted while the execution runs.
 func TestCSVSourceStreamingRetractProperty(t *testing.T) {
-	propChecks(t, 30)
+	propChecks(t, 20)
 	streamingProperty(t, true)
 }
 
