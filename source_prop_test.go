@@ -251,7 +251,7 @@ func drawCut(t *rapid.T, from, total int) int {
 
 // propDir is the model of the input directory and the directory itself.
 type propDir struct {
-	t       testing.TB
+	t       interface{ Fatal(...any) } // the rapid.T of the sequence
 	dir     string
 	files   map[string]*propFile
 	gone    []string // names deleted, for a new file to take again
@@ -260,7 +260,7 @@ type propDir struct {
 	partial bool // a reader takes an unterminated last line that parses
 }
 
-func newPropDir(t testing.TB, dir string, partial bool) *propDir {
+func newPropDir(t *rapid.T, dir string, partial bool) *propDir {
 	return &propDir{t: t, dir: dir, files: map[string]*propFile{}, mtime: time.Now(), partial: partial}
 }
 
@@ -648,7 +648,7 @@ func TestCSVSourceStaticProperty(t *testing.T) {
 		if err := os.Mkdir(input, 0o755); err != nil {
 			rt.Fatal(err)
 		}
-		d := newPropDir(t, input, true)
+		d := newPropDir(rt, input, true)
 		retract := rapid.Bool().Draw(rt, "retract")
 		batch := rapid.SampledFrom([]int{1, 5, 0}).Draw(rt, "batchRows")
 		compact := rapid.SampledFrom([]int64{-1, 1, 0}).Draw(rt, "compactBytes")
@@ -747,7 +747,7 @@ func streamingProperty(t *testing.T, retract bool) {
 		if err := os.Mkdir(input, 0o755); err != nil {
 			rt.Fatal(err)
 		}
-		d := newPropDir(t, input, false)
+		d := newPropDir(rt, input, false)
 		poll := rapid.Bool().Draw(rt, "poll")
 		batch := rapid.SampledFrom([]int{3, 0}).Draw(rt, "batchRows")
 		var cur *streamRun
