@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -117,8 +118,10 @@ const (
 // not consumed, which it does not modify. A known file that shrank below
 // its consumed offset, whose first bytes changed, or, when its size or
 // modification time changed, whose bytes consumed no longer hash to
-// FileState.Sum, is a *ChangedFileError; a known file that disappeared is
-// listed by Deleted.
+// FileState.Sum, is a *ChangedFileError; a known file that disappeared,
+// even between the listing and its opening, is listed by Deleted. A file
+// deleted after init, before Next reaches it, is skipped: Next returns no
+// state for it.
 func (r *fileReader) init(d fileDir, format fileFormat, prev map[string]FileState) error {
 	files, err := listFiles(d.dir, d.ext)
 	if err != nil {
@@ -150,7 +153,11 @@ func (r *fileReader) init(d fileDir, format fileFormat, prev map[string]FileStat
 		p.dirty = lf.size != old.Size || lf.modTime != old.ModTime
 		p.st.Size, p.st.ModTime = lf.size, lf.modTime
 		p.headLen = min(headSize, old.Offset)
-		if err := r.checkKnown(&p, p.dirty); err != nil {
+		if err := r.checkKnown(&p, p.dirty); errors.Is(err, fs.ErrNotExist) {
+			// Deleted since the directory was listed.
+			r.deleted = append(r.deleted, lf.path)
+			continue
+		} else if err != nil {
 			return err
 		}
 		r.plan = append(r.plan, p)
@@ -489,7 +496,13 @@ func (r *fileReader) Close() error {
 // r.of nil for a file with nothing to read yet.
 func (r *fileReader) start(p *planned) error {
 	f, err := r.open(p)
-	if err != nil {
+	if errors.Is(err, fs.ErrNotExist) {
+		// Deleted since init listed it: nothing is read from it and its
+		// state stays as it was; the next Open reports a known file as
+		// deleted.
+		p.dirty = false
+		return nil
+	} else if err != nil {
 		return err
 	}
 	ok := false
