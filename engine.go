@@ -187,12 +187,19 @@ func (e *engine) loop(ctx context.Context) error {
 			}
 		}
 	}
+	// stopping: ctx is done but a seek queued retractions (e.pending,
+	// e.removed) that one more time must commit, reading nothing new:
+	// the seek already took the files out of the offsets.
+	stopping := false
 	for {
 		if err := ctx.Err(); err != nil {
-			if streaming {
+			if !streaming {
+				return err
+			}
+			if !e.retracting() {
 				break
 			}
-			return err
+			stopping = true
 		}
 		// 1. Sources hand over their new rows and offsets.
 		t := e.nextTime()
@@ -201,19 +208,40 @@ func (e *engine) loop(ctx context.Context) error {
 		allDone, moved := true, false
 		for _, n := range e.p.nodes {
 			outputs[n.index] = nil
-			if n.src == nil || done[n.index] {
+			if n.src == nil || done[n.index] && !stopping {
 				continue
 			}
-			if budget <= 0 {
+			if budget <= 0 && !stopping {
 				allDone = false
 				continue
 			}
 			r := e.readers[n.index]
-			rows, states, err := r.Next(budget)
+			var rows []differential.Update
+			var states []sources.FileState
+			var err error
+			if !stopping {
+				rows, states, err = r.Next(budget)
+			}
 			if err == nil && n.checked {
 				err = checkRows(n, rows, states)
 			}
-			if errors.Is(err, io.EOF) {
+			var ce *sources.ChangedFileError
+			if errors.As(err, &ce) {
+				// Rewritten or truncated while being read: open the
+				// source again at its committed offsets, as a restart
+				// would (with Retract the file is retracted and read
+				// again, else the execution stops naming it).
+				e.log.Info("A file changed while being read; the source looks again",
+					slog.String("source", n.name), slog.String("file", ce.Path), slog.String("reason", ce.Reason))
+				if err := e.seek(n); err != nil {
+					return err
+				}
+				allDone = false
+				continue
+			}
+			switch {
+			case stopping:
+			case errors.Is(err, io.EOF):
 				done[n.index] = true
 				nextPoll[n.index] = time.Now().Add(e.pollInterval(n))
 				for _, ie := range unfinished(r) {
@@ -223,9 +251,9 @@ func (e *engine) loop(ctx context.Context) error {
 					e.log.Warn("The last line of a file has no line end yet and does not parse yet; it is left unread until it is complete",
 						slog.String("source", n.name), slog.String("file", ie.File), slog.Int64("line", ie.Line), slog.String("error", ie.Error()))
 				}
-			} else if err != nil {
+			case err != nil:
 				return fmt.Errorf("pwlog: source %q: %w", n.name, err)
-			} else {
+			default:
 				allDone = false
 			}
 			if n.byFile != nil {
@@ -391,6 +419,17 @@ func sleepUntil(ctx context.Context, t time.Time, wake []<-chan struct{}) (bool,
 	}
 	chosen, _, _ := reflect.Select(cases)
 	return chosen != 0, chosen - 2
+}
+
+// retracting tells whether a seek queued retractions that no commit
+// holds yet.
+func (e *engine) retracting() bool {
+	for _, rows := range e.pending {
+		if len(rows) > 0 {
+			return true
+		}
+	}
+	return len(e.removed) > 0
 }
 
 // ended tells whether every streaming source has ended for good

@@ -93,7 +93,7 @@ type ChangedFileError struct {
 }
 
 func (e *ChangedFileError) Error() string {
-	return e.File + " was modified after it was read; rewriting or truncating a consumed file is not supported yet (" + e.Reason + ")"
+	return e.File + " was modified after it was read (" + e.Reason + ")"
 }
 
 // quoteValue quotes a field for an error message, cutting long ones.

@@ -99,6 +99,10 @@ type openFile struct {
 	size     int64               // the end of what is read: the file's size as listed, or its last line end
 	tail     [2]byte             // the last bytes before size (zeros when there are fewer)
 	endsNL   bool                // the byte before size is '\n'
+	// linesOnly is set when size is a streaming reader's cut at the last
+	// line end (complete lines only): a quoted field still open there is
+	// being written, even after a line end.
+	linesOnly bool
 	// retract is the row read before from the line at FileState.Partial,
 	// which is read again now that the file grew: it is retracted unless
 	// the completed line gives the same row. nil when there is none.
@@ -363,6 +367,27 @@ func (r *fileReader) open(p *planned) (*os.File, error) {
 	return f, nil
 }
 
+// changed returns a *ChangedFileError in place of err, the error of
+// reading p's file, when the file shrank below its listed size or went
+// since Open listed it: a writer rewrote or truncated it meanwhile, and
+// what failed was reading bytes that are no longer there. Other errors
+// are returned as they are.
+func (r *fileReader) changed(p *planned, err error) error {
+	var ce *ChangedFileError
+	if errors.As(err, &ce) {
+		return err
+	}
+	fi, serr := os.Stat(p.file)
+	switch {
+	case serr != nil && errors.Is(serr, fs.ErrNotExist):
+		return &ChangedFileError{File: p.file, Path: p.st.Path, Reason: "it went while being read"}
+	case serr == nil && fi.Size() < p.st.Size:
+		return &ChangedFileError{File: p.file, Path: p.st.Path,
+			Reason: fmt.Sprintf("it shrank from %d to %d bytes while being read", p.st.Size, fi.Size())}
+	}
+	return err
+}
+
 // Deleted returns the paths of known files that are gone from the
 // directory, sorted. The slice belongs to the reader.
 func (r *fileReader) Deleted() []string { return r.deleted }
@@ -418,7 +443,7 @@ func (r *fileReader) Next(limit int) ([]differential.Update, []FileState, error)
 				continue
 			}
 			if err := r.start(p); err != nil {
-				return r.fail(err)
+				return r.fail(r.changed(p, err))
 			}
 			if r.of == nil {
 				r.cur++ // nothing to read yet (no header yet)
@@ -430,12 +455,12 @@ func (r *fileReader) Next(limit int) ([]differential.Update, []FileState, error)
 		before := len(us)
 		us, done, err = r.format.read(p, us, limit)
 		if err != nil {
-			return r.fail(err)
+			return r.fail(r.changed(p, err))
 		}
 		p.n += len(us) - before
 		if done {
 			if err := r.finish(p); err != nil {
-				return r.fail(err)
+				return r.fail(r.changed(p, err))
 			}
 			r.cur++
 		}
@@ -514,7 +539,8 @@ func (r *fileReader) start(p *planned) error {
 		}
 	}()
 	size := p.st.Size
-	if r.dir.streaming && (r.dir.partialLineTimeout <= 0 || time.Since(time.Unix(0, p.st.ModTime)) < r.dir.partialLineTimeout) {
+	linesOnly := r.dir.streaming && (r.dir.partialLineTimeout <= 0 || time.Since(time.Unix(0, p.st.ModTime)) < r.dir.partialLineTimeout)
+	if linesOnly {
 		// Complete lines only: the end of what is read is the last line end.
 		if size, err = lastLineEnd(f, size); err != nil {
 			return fmt.Errorf("sources: read %s: %w", p.file, err)
@@ -537,6 +563,7 @@ func (r *fileReader) start(p *planned) error {
 		}
 	}
 	of.endsNL = of.tail[1] == '\n'
+	of.linesOnly = linesOnly
 	r.of = of
 	if ok, err = r.format.begin(p); err != nil || !ok {
 		ok = false
