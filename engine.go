@@ -280,6 +280,18 @@ func (e *engine) loop(ctx context.Context) error {
 			if !streaming || e.ended() {
 				break
 			}
+			// With group commit the last times committed wait for their
+			// fsync: write them to the sinks once it is done (within
+			// SnapshotInterval), not at the next commit, which a quiet
+			// input may never make.
+			if len(e.queue) > 0 {
+				if err := e.wal.WaitDurable(e.queue[len(e.queue)-1].lsn); err != nil {
+					return fmt.Errorf("pwlog: sync log: %w", err)
+				}
+				if err := e.drain(false); err != nil {
+					return err
+				}
+			}
 			// Every source has read what is there: sleep until a streaming
 			// source looks again (its poll, or an event in its watched
 			// directories), and no sooner than AutocommitDuration after the
