@@ -23,6 +23,10 @@ import (
 //	damage_test.go        every file damaged: reported, never wrong rows
 //	corruption_test.go    bit flips and bad records a checksum passes
 //	kill_test.go          the built example killed with SIGKILL
+//	stream_test.go        streaming executions: appends, new files, watch, poll
+//	kill_stream_test.go   the built example streaming a growing input, killed
+//	crash_stream_test.go  crash images of streaming executions
+//	stream_kit_test.go    the streaming kit: a writer growing files in pieces
 //
 // `make fuzz` runs the crash, fault, damage and model tests long.
 
