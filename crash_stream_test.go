@@ -49,11 +49,11 @@ import (
 // lines read as partial rows, then retracted when finished).
 //
 // PWLOG_STREAM_CRASH_ROUNDS sets the rounds (default 4),
-// PWLOG_STREAM_CRASH_IMAGES the restarts per round (default 30),
+// PWLOG_STREAM_CRASH_IMAGES the restarts per round (default 24),
 // PWLOG_STREAM_SEED the seed.
 func TestCrashStreaming(t *testing.T) {
 	rounds := envInt("PWLOG_STREAM_CRASH_ROUNDS", 4)
-	restarts := envInt("PWLOG_STREAM_CRASH_IMAGES", 30)
+	restarts := envInt("PWLOG_STREAM_CRASH_IMAGES", 24)
 	seed := uint64(envInt("PWLOG_STREAM_SEED", 1))
 	for round := range rounds {
 		s := streamCrashRound{
@@ -170,6 +170,10 @@ func (s streamCrashRound) checkRecovers(t *testing.T, img, input string, want []
 	what += ", " + mode + " restart"
 	r := s.start(input, img, vfs.Default, streaming)
 	if streaming {
+		// Wait until the changelog is right, then stop. Until the restart
+		// first writes to it, it may end as the crash left it: torn, even
+		// in garbage where the file's size reached the disk and its data
+		// did not (the sink cuts that tail at its first write).
 		var problem error
 		for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(10 * time.Millisecond) {
 			b, _ := os.ReadFile(out)
@@ -181,10 +185,10 @@ func (s streamCrashRound) checkRecovers(t *testing.T, img, input string, want []
 				t.Fatalf("%s: the execution ended before it caught up (%v): %v", what, problem, err)
 			default:
 			}
-			if !errors.Is(problem, errOtherRows) || time.Now().After(deadline) {
+			if time.Now().After(deadline) {
 				r.cancel()
 				<-r.done
-				t.Fatalf("%s: while it catches up: %v", what, problem)
+				t.Fatalf("%s: not caught up after 20 s: %v", what, problem)
 			}
 		}
 		r.cancel()

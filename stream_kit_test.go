@@ -174,9 +174,9 @@ func (w *streamWriter) writePiece(g *growingFile) error {
 // one line in eight ends in "\r\n".
 func (w *streamWriter) line() (user string, at int64, line []byte) {
 	user = streamUsers[w.rng.IntN(len(streamUsers))]
-	// Some hundred lines per user over this range: sessions split and
-	// merge as lines come.
-	at = 1701100000 + w.rng.Int64N(20_000)
+	// The range grows with the lines, a few hundred seconds per user's
+	// line: sessions split and merge as lines come.
+	at = 1701100000 + w.rng.Int64N(20_000+40*int64(w.lines))
 	field := user
 	if strings.ContainsAny(user, `,"`) || w.rng.IntN(8) == 0 {
 		field = `"` + strings.ReplaceAll(user, `"`, `""`) + `"`
@@ -232,16 +232,24 @@ func (w *streamWriter) cut(line []byte) [][]byte {
 	return pieces
 }
 
-// close finishes every file's line, each piece a write, and closes the
-// files.
+// close finishes every file's line, each piece a write, writes one more
+// line whole, and closes the files. So an execution that starts after
+// the writer stopped has a line to read, whatever the execution before
+// read: it writes to its sinks.
 func (w *streamWriter) close() error {
 	var errs []error
-	for _, g := range w.files {
+	for i, g := range w.files {
 		for len(g.rest) > 0 {
 			if err := w.writePiece(g); err != nil {
 				errs = append(errs, err)
 				break
 			}
+		}
+		if i == 0 && len(g.rest) == 0 {
+			var line []byte
+			g.user, g.at, line = w.line()
+			g.rest = [][]byte{line}
+			errs = append(errs, w.writePiece(g))
 		}
 		errs = append(errs, g.f.Close())
 	}
