@@ -25,11 +25,11 @@ import (
 // the files and new files, some lines in pieces with sleeps between them,
 // cut inside a field, inside a quoted user id (commas, double quotes) or
 // inside a multi-byte character. It kills the process with SIGKILL at
-// random moments, from its start to well after it caught up, and
-// restarts it; now and then the restart is a static execution (which
-// reads a half line as a partial row, retracted once the line is
-// finished) or comes after tool.Compact of the stopped storage. After
-// each kill, the changelog the killed execution left (all but its last,
+// random moments, from its start to well after it caught up, some while
+// it stops on SIGTERM, and restarts it; now and then the restart is a
+// static execution (which reads a half line as a partial row, retracted
+// once the line is finished) or comes after tool.Compact of the stopped
+// storage. After each kill, the changelog the killed execution left (all but its last,
 // possibly torn, time) must still be there. At the end the writer
 // finishes every line, a last streaming execution catches up, and
 // SIGTERM stops it: it exits 0 and logs what it committed. The changelog
@@ -73,7 +73,7 @@ func TestKillStreaming(t *testing.T) {
 	}
 
 	var kept []byte // what the last execution left, but its last time
-	killed, finished, compacted := 0, 0, 0
+	killed, finished, terminated, compacted := 0, 0, 0, 0
 	for run := 0; killed < kills; run++ {
 		if run > 3*kills {
 			t.Fatalf("%d executions, only %d killed", run, killed)
@@ -96,12 +96,33 @@ func TestKillStreaming(t *testing.T) {
 			}
 			finished++
 		case <-time.After(delay):
+			// Now and then SIGTERM first, and SIGKILL while the execution
+			// stops (its last drain, acknowledgement, compaction).
+			var err error
+			stopped := false
+			if mode == "streaming" && rng.IntN(5) == 0 {
+				cmd.Process.Signal(syscall.SIGTERM)
+				select {
+				case err = <-done:
+					if err != nil {
+						t.Fatalf("execution %d (%s) after SIGTERM: %v, want exit status 0\n%s", run, mode, err, stderr)
+					}
+					stopped = true
+					terminated++
+				case <-time.After(time.Duration(rng.IntN(300)) * time.Millisecond):
+				}
+			}
+			if stopped {
+				break
+			}
 			cmd.Process.Signal(syscall.SIGKILL)
-			err := <-done
+			err = <-done
 			var exit *exec.ExitError
 			switch {
 			case err == nil && mode == "static":
 				finished++ // it finished just before the signal
+			case err == nil:
+				terminated++ // it stopped on SIGTERM just before SIGKILL
 			case errors.As(err, &exit) && exit.Sys().(syscall.WaitStatus).Signal() == syscall.SIGKILL:
 				killed++
 			default:
@@ -211,8 +232,8 @@ func TestKillStreaming(t *testing.T) {
 	for _, l := range lines {
 		times[l.time] = true
 	}
-	t.Logf("%d kills, %d static executions finished, %d compactions; %d lines written (%d in pieces), %d files; changelog: %d lines, %d times, %d rows of half lines retracted, %d sessions",
-		killed, finished, compacted, w.lines, w.pieces, len(w.files), len(lines), len(times), halfLineRows(b, by), len(want))
+	t.Logf("%d kills, %d static executions finished, %d stopped by SIGTERM, %d compactions; %d lines written (%d in pieces), %d files; changelog: %d lines, %d times, %d rows of half lines retracted, %d sessions",
+		killed, finished, terminated, compacted, w.lines, w.pieces, len(w.files), len(lines), len(times), halfLineRows(b, by), len(want))
 }
 
 // withCount returns rows as consolidatedSigned writes rows of count 1.
