@@ -153,7 +153,7 @@ func (s streamCrashRound) checkRecovers(t *testing.T, img, input string, want []
 	t.Helper()
 	out := filepath.Join(img, "out.csv")
 	before, _ := os.ReadFile(out)
-	kept := completeTimes(before)
+	kept := keptRows(before)
 	// What a crash leaves is not damage, and the readers of the log agree
 	// on what it committed.
 	rep, err := tool.Verify(context.Background(), filepath.Join(img, "storage"), nil)
@@ -180,7 +180,7 @@ func (s streamCrashRound) checkRecovers(t *testing.T, img, input string, want []
 		var problem error
 		for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(10 * time.Millisecond) {
 			b, _ := os.ReadFile(out)
-			if problem = changelogProblem(completeLines(b), want); problem == nil {
+			if problem = changelogProblem(completeRows(b), want); problem == nil {
 				break
 			}
 			select {
