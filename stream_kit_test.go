@@ -347,10 +347,10 @@ func sessionRows(by map[string][]int64, maxGap int64) []string {
 const sessionsHeader = "user_id,session_length,session_start,session_finish,count,time,diff"
 
 // changelogProblem checks the bytes of an append-mode changelog of the
-// tutorial pipeline: the header; every line parses; times never go back
+// tutorial pipeline: the header; every row parses; times never go back
 // (a time emitted again by a later execution would); no row appears twice
 // at one time (the rows of one time are consolidated, so a time written
-// by two executions would show so, as would a torn line before a
+// by two executions would show so, as would a torn row before a
 // re-emission); every row's count is 0 or 1. With want non-nil the rows
 // must also consolidate to want (else an error wrapping errOtherRows). It
 // returns the first problem found.
@@ -369,11 +369,11 @@ func changelogProblem(b []byte, want []string) error {
 	count := map[string]int64{}
 	for i, l := range lines {
 		if i > 0 && l.time < lines[i-1].time {
-			return fmt.Errorf("line %d: time %d after time %d: a time emitted twice or out of order", i+2, l.time, lines[i-1].time)
+			return fmt.Errorf("row %d: time %d after time %d: a time emitted twice or out of order", i+1, l.time, lines[i-1].time)
 		}
 		k := strconv.FormatUint(l.time, 10) + " " + l.row
 		if seen[k] {
-			return fmt.Errorf("line %d: row %s twice at time %d", i+2, l.row, l.time)
+			return fmt.Errorf("row %d: %s twice at time %d", i+1, l.row, l.time)
 		}
 		seen[k] = true
 		count[l.row] += l.diff
