@@ -48,9 +48,12 @@ type FileSink struct {
 	off   int64  // bytes in the file after the last flushed time
 	last  uint64 // the last time written, when wrote
 	wrote bool
-	cut   int64  // where recovery cuts the file before the first write, or -1
-	found uint64 // the last time in the file at open, 0 if none
-	err   error  // sticky
+	cut   int64 // where recovery cuts the file before the first write, or -1
+	// cutTorn: the cut removes only a torn tail, no complete time, so
+	// Close applies it even when nothing was written.
+	cutTorn bool
+	found   uint64 // the last time in the file at open, 0 if none
+	err     error  // sticky
 	// special is set for a sink that is not a regular file (/dev/null, a
 	// pipe): it has nothing to fsync.
 	special bool
@@ -164,7 +167,8 @@ func appendValue(b []byte, v differential.Value) []byte {
 // file, but lazily: the first Flush with data truncates the file there and
 // fsyncs it before writing. So an execution that fails before writing leaves the
 // file as it found it, and one killed before its first write is recovered
-// the same way next time. A header-only file resumes at 0. A missing file,
+// the same way next time. Only a cut that removes nothing but a torn tail
+// after the last complete time is also applied by Close. A header-only file resumes at 0. A missing file,
 // an empty one, or one holding a torn header (no longer than the header,
 // each byte the header's or zero, zeros after it: what a crash leaves of a
 // header whose size but not all of whose data reached the disk) gets the
@@ -420,6 +424,8 @@ func (s *FileSink) recover(header []byte, hint int64, created bool) (uint64, err
 	}
 	if cut < size {
 		s.cut = cut // applied by the first write: see OpenCSVSink
+		// Nothing but a torn tail after the last complete time.
+		s.cutTorn = resume == 0 || resume == s.found+1
 	}
 	if err := s.syncFile(); err != nil {
 		return 0, err
@@ -614,17 +620,9 @@ func (s *FileSink) Flush() error {
 	if len(s.buf) == 0 {
 		return nil
 	}
-	if s.cut >= 0 {
-		// Cut durably before writing over the cut part.
-		if err := s.f.Truncate(s.cut); err != nil {
-			s.err = fmt.Errorf("sources: sink %s: cut at %d: %w", s.path, s.cut, err)
-			return s.err
-		}
-		if err := s.f.Sync(); err != nil {
-			s.err = fmt.Errorf("sources: sink %s: sync: %w", s.path, err)
-			return s.err
-		}
-		s.cut = -1
+	// Cut durably before writing over the cut part.
+	if err := s.applyCut(); err != nil {
+		return err
 	}
 	n, err := s.f.Write(s.buf)
 	s.off += int64(n)
@@ -637,6 +635,23 @@ func (s *FileSink) Flush() error {
 	} else {
 		s.buf = s.buf[:0]
 	}
+	return nil
+}
+
+// applyCut applies recovery's cut, if one waits, and fsyncs it.
+func (s *FileSink) applyCut() error {
+	if s.err != nil || s.cut < 0 {
+		return s.err
+	}
+	if err := s.f.Truncate(s.cut); err != nil {
+		s.err = fmt.Errorf("sources: sink %s: cut at %d: %w", s.path, s.cut, err)
+		return s.err
+	}
+	if err := s.f.Sync(); err != nil {
+		s.err = fmt.Errorf("sources: sink %s: sync: %w", s.path, err)
+		return s.err
+	}
+	s.cut = -1
 	return nil
 }
 
@@ -666,7 +681,16 @@ func (s *FileSink) Close() error {
 	if s.f == nil {
 		return nil
 	}
-	err := s.Sync()
+	// A file that got nothing to write loses its torn tail too; a cut
+	// that would remove complete rows waits for a write (a file refused
+	// as ahead of the storage keeps them).
+	var err error
+	if s.cutTorn {
+		err = s.applyCut()
+	}
+	if err == nil {
+		err = s.Sync()
+	}
 	if cerr := s.f.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("sources: sink %s: close: %w", s.path, cerr)
 	}

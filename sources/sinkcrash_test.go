@@ -298,3 +298,34 @@ func memWrite(t *testing.T, m *vfs.MemFS, path, body string) {
 		t.Fatal(err)
 	}
 }
+
+// A torn tail after the last acknowledged time is cut when the sink
+// closes, even if nothing was written; complete rows after the hint wait
+// for a write.
+func TestSinkCloseCutsTornTail(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "out.csv")
+	full, ends := changelog(t, path, 3)
+	for _, c := range []struct {
+		body string
+		hint int64
+		want string
+	}{
+		{full + `"bob",0,1`, int64(len(full)), full},
+		{full[:ends[2]+5], ends[2], full[:ends[2]]},
+		{full, ends[1], full}, // time 3 complete after the hint: kept
+	} {
+		if err := os.WriteFile(path, []byte(c.body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		s, _, err := OpenCSVSink(path, sessionColumns, true, c.hint)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := os.ReadFile(path); string(got) != c.want {
+			t.Fatalf("hint %d: after Close the file holds\n%q\nwant\n%q", c.hint, got, c.want)
+		}
+	}
+}
