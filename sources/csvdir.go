@@ -443,7 +443,7 @@ func (c *cursor) startOf(start int64, line int) int64 {
 // the end of the file without a line end: its line may still be being
 // written.
 func (c *cursor) unterminated() bool {
-	return (!c.endsNL || c.linesOnly) && c.base+c.cr.InputOffset() == c.size
+	return (!c.endsNL || c.streaming) && c.base+c.cr.InputOffset() == c.size
 }
 
 // hold leaves the open file's last line unread: it has no line end and

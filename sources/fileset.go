@@ -99,10 +99,11 @@ type openFile struct {
 	size     int64               // the end of what is read: the file's size as listed, or its last line end
 	tail     [2]byte             // the last bytes before size (zeros when there are fewer)
 	endsNL   bool                // the byte before size is '\n'
-	// linesOnly is set when size is a streaming reader's cut at the last
-	// line end (complete lines only): a quoted field still open there is
-	// being written, even after a line end.
-	linesOnly bool
+	// streaming is set for a streaming reader: a quoted field still open
+	// at size (its cut at the last line end, or the file's end once the
+	// file was quiet for PartialLineTimeout) is being written, even after
+	// a line end inside it.
+	streaming bool
 	// retract is the row read before from the line at FileState.Partial,
 	// which is read again now that the file grew: it is retracted unless
 	// the completed line gives the same row. nil when there is none.
@@ -563,7 +564,7 @@ func (r *fileReader) start(p *planned) error {
 		}
 	}
 	of.endsNL = of.tail[1] == '\n'
-	of.linesOnly = linesOnly
+	of.streaming = r.dir.streaming
 	r.of = of
 	if ok, err = r.format.begin(p); err != nil || !ok {
 		ok = false
