@@ -738,3 +738,67 @@ func (h *captureHandler) records() []capturedRecord {
 	defer h.mu.Unlock()
 	return append([]capturedRecord(nil), h.recs...)
 }
+
+// BenchmarkStreamLongRun: restart time and storage after TestLongRun's
+// hour of streaming (figure "restarts during the long run" of
+// BENCHMARKS.md). It runs the long run once (30 s; b.N is not used), keeps
+// the copies taken in the last minute of each quarter (at a random
+// instant of it: about the 15, 30, 45 and 60 minute points), and restarts
+// each 5 times, every time on a fresh copy, in this process, with fsync
+// on. restart-ms@Nm is the median time from Run until the source is
+// sought; storage-KiB@Nm the copy's bytes; entries@Nm and
+// replayed-deltas@Nm what the restart loaded and replayed. Per quarter
+// (qN), over all its measurements: storage-KiB-qN, the median storage
+// bytes, and restart-ms-qN, the median time of the restarts the long run
+// did as it went (one a simulated minute, without fsync, beside the
+// running pipeline).
+func BenchmarkStreamLongRun(b *testing.B) {
+	spec := defaultLongRun()
+	spec.KeepEvery = spec.Sim / 4
+	res := runLong(b, spec)
+	q := spec.Sim / 4
+	for i := range 4 {
+		var sizes, took []int64
+		for _, s := range res.Sizes {
+			if s.At >= time.Duration(i)*q && s.At < time.Duration(i+1)*q {
+				sizes = append(sizes, s.StorageBytes)
+			}
+		}
+		for _, s := range res.Restarts {
+			if s.At >= time.Duration(i)*q && s.At < time.Duration(i+1)*q {
+				took = append(took, int64(s.Took))
+			}
+		}
+		slices.Sort(sizes)
+		slices.Sort(took)
+		b.ReportMetric(float64(sizes[len(sizes)/2])/1024, fmt.Sprintf("storage-KiB-q%d", i+1))
+		b.ReportMetric(ms(time.Duration(took[len(took)/2])), fmt.Sprintf("restart-ms-q%d", i+1))
+	}
+	const restarts = 5
+	for _, k := range res.Kept {
+		var took []time.Duration
+		var work restartWork
+		for i := range restarts {
+			c, err := k.copyTo(filepath.Join(b.TempDir(), strconv.Itoa(i)))
+			if err != nil {
+				b.Fatal(err)
+			}
+			if work, err = restartOn(c, false); err != nil {
+				b.Fatal(err)
+			}
+			took = append(took, work.Took)
+		}
+		slices.Sort(took)
+		bytes, log, err := storageBytes(k.Storage)
+		if err != nil {
+			b.Fatal(err)
+		}
+		at := fmt.Sprintf("@%dm", (k.At+time.Minute-1)/time.Minute)
+		b.Logf("%v: restart %v (min %v, max %v); storage %d B (log %d B); %d runs, %d entries loaded, %d records (%d times, %d state deltas) replayed",
+			k.At.Round(time.Second), took[restarts/2], took[0], took[restarts-1], bytes, log, work.Runs, work.Entries, work.Replayed, work.Times, work.StateDeltas)
+		b.ReportMetric(ms(took[restarts/2]), "restart-ms"+at)
+		b.ReportMetric(float64(bytes)/1024, "storage-KiB"+at)
+		b.ReportMetric(float64(work.Entries), "entries"+at)
+		b.ReportMetric(float64(work.StateDeltas), "replayed-deltas"+at)
+	}
+}
