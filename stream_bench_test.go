@@ -254,8 +254,17 @@ func lastLSN(tb testing.TB, storage string) uint64 {
 // the wall time, as a percentage of one core, and commits the log records
 // appended meanwhile (tool.Inspect's last LSN), which must be 0. watched:
 // the default, fsnotify with a safety poll every 1 s; poll=100ms: the
-// source polls (FileOptions.Poll) every 100 ms. -benchtime 100x: 10 s.
+// source polls (FileOptions.Poll) every 100 ms; no-pipeline: the same
+// loop of sleeps with no pipeline, what the process costs anyway.
+// -benchtime 100x: 10 s.
 func BenchmarkStreamIdleCPU(b *testing.B) {
+	b.Run("no-pipeline", func(b *testing.B) {
+		cpu, start := cpuTime(b), time.Now()
+		for range b.N {
+			time.Sleep(100 * time.Millisecond)
+		}
+		b.ReportMetric(100*float64(cpuTime(b)-cpu)/float64(time.Since(start)), "cpu-%")
+	})
 	for _, c := range []struct {
 		name string
 		opts pwlog.FileOptions
