@@ -137,19 +137,21 @@ func appendLine(tb testing.TB, path, line string) {
 	}
 }
 
-// fsyncProbe measures the disk under dir as the log uses it: n times a
-// 4 KiB append to a file and its fsync (os.File.Sync).
-func fsyncProbe(tb testing.TB, dir string, n int) []time.Duration {
+// fsyncProbe measures the disk as the log uses it: each call of probe
+// appends 4 KiB to a file in dir and fsyncs it (os.File.Sync), and
+// returns how long that took.
+func fsyncProbe(tb testing.TB, dir string) (probe func() time.Duration) {
 	tb.Helper()
 	f, err := os.CreateTemp(dir, "fsync-probe-*")
 	if err != nil {
 		tb.Fatal(err)
 	}
-	defer os.Remove(f.Name())
-	defer f.Close()
+	tb.Cleanup(func() {
+		f.Close()
+		os.Remove(f.Name())
+	})
 	block := make([]byte, 4096)
-	lat := make([]time.Duration, n)
-	for i := range lat {
+	return func() time.Duration {
 		start := time.Now()
 		if _, err := f.Write(block); err != nil {
 			tb.Fatal(err)
@@ -157,9 +159,8 @@ func fsyncProbe(tb testing.TB, dir string, n int) []time.Duration {
 		if err := f.Sync(); err != nil {
 			tb.Fatal(err)
 		}
-		lat[i] = time.Since(start)
+		return time.Since(start)
 	}
-	return lat
 }
 
 // quantile returns the q-quantile (0..1) of ds, nearest rank.
@@ -189,7 +190,7 @@ func BenchmarkStreamLatency(b *testing.B) {
 			if err := os.MkdirAll(storage, 0o755); err != nil {
 				b.Fatal(err)
 			}
-			fsyncs := fsyncProbe(b, storage, 200)
+			probe := fsyncProbe(b, storage)
 			p := pwlog.New()
 			sumsPipeline(p, input, output, pwlog.FileOptions{})
 			cfg := quietConfig(storage)
@@ -201,9 +202,11 @@ func BenchmarkStreamLatency(b *testing.B) {
 			file := filepath.Join(input, "a.csv")
 			rng := rand.New(rand.NewPCG(1, uint64(ac)))
 			lat := make([]time.Duration, 0, b.N)
+			fsyncs := make([]time.Duration, 0, b.N)
 			b.ResetTimer()
 			for i := range b.N {
 				b.StopTimer()
+				fsyncs = append(fsyncs, probe())
 				time.Sleep(time.Duration(rng.Int64N(int64(50 * time.Millisecond))))
 				size := fileSize(output)
 				sink.drain()
