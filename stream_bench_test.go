@@ -308,19 +308,21 @@ func BenchmarkStreamIdleCPU(b *testing.B) {
 // BenchmarkStreamThroughput: a streaming run over a data set against a
 // static run over the same files. Each op runs the tutorial pipeline
 // (persistent, fsync per commit, an append-mode sink) statically to its
-// end, then in streaming mode over the same files, cancelled as soon as
+// end, and in streaming mode over the same files, cancelled as soon as
 // its sink is as large as the static run's (the same batches: the same
-// rows; the test checks they consolidate alike, after the timing).
-// static-rows/s is over the static Run's whole time, final compaction
-// included; static-sink-rows/s over the time until its sink held every
-// row, as the streaming figure is; stream-rows/s until the streaming
-// sink held every row; stream/static the ratio of the last two.
-// PWLOG_BENCH_ROWS sets the rows (default 200k; the figure uses 1M).
+// rows; the benchmark checks they consolidate alike, after the timing);
+// odd ops run the streaming one first, so that neither always has the
+// machine second. static-rows/s is over the static Run's whole time,
+// final compaction included; static-sink-rows/s over the time until its
+// sink held every row, as the streaming figure is; stream-rows/s until
+// the streaming sink held every row; stream/static the ratio of the last
+// two. Medians over the ops; -v logs each op. PWLOG_BENCH_ROWS sets the
+// rows (default 200k; the figure uses 1M).
 func BenchmarkStreamThroughput(b *testing.B) {
 	input, rows := benchInput(b)
 	var static, staticSink, stream []time.Duration
-	for i := range b.N {
-		dir := b.TempDir()
+	var want int64 // the static sink's size
+	runStatic := func(dir string) string {
 		out := filepath.Join(dir, "static.csv")
 		p := pwlog.New()
 		tutorial.Sessions(p, input, 300).WriteCSV("output", out, pwlog.SinkOptions{Append: true})
@@ -328,8 +330,8 @@ func BenchmarkStreamThroughput(b *testing.B) {
 		var full time.Duration
 		start := time.Now()
 		go func() {
-			// When the static sink stops growing for good is only known
-			// after Run: note each growth's time.
+			// When the sink stops growing for good is only known after
+			// Run: note each growth's time.
 			var size int64
 			for {
 				select {
@@ -345,28 +347,30 @@ func BenchmarkStreamThroughput(b *testing.B) {
 		if err := p.Run(context.Background(), quietConfig(filepath.Join(dir, "static-storage"))); err != nil {
 			b.Fatal(err)
 		}
-		static = append(static, time.Since(start))
+		took := time.Since(start)
 		close(done)
-		want := fileSize(out)
-		if full == 0 || fileSize(out) != want {
-			full = static[len(static)-1]
+		static = append(static, took)
+		if want = fileSize(out); full == 0 {
+			full = took
 		}
 		staticSink = append(staticSink, full)
-
-		sout := filepath.Join(dir, "stream.csv")
-		p = pwlog.New()
+		return out
+	}
+	runStream := func(dir string) string {
+		out := filepath.Join(dir, "stream.csv")
+		p := pwlog.New()
 		tutorial.Sessions(p, input, 300, pwlog.FileOptions{Streaming: true}).
-			WriteCSV("output", sout, pwlog.SinkOptions{Append: true})
-		start = time.Now()
+			WriteCSV("output", out, pwlog.SinkOptions{Append: true})
+		start := time.Now()
 		stop := runInBackground(p, quietConfig(filepath.Join(dir, "stream-storage")))
 		last, grew := int64(0), time.Now()
-		for fileSize(sout) < want {
-			if s := fileSize(sout); s > last {
+		for fileSize(out) < want {
+			if s := fileSize(out); s > last {
 				last, grew = s, time.Now()
 			}
 			if time.Since(grew) > 30*time.Second {
 				stop()
-				b.Fatalf("op %d: the streaming sink stays at %d bytes, the static one has %d", i, last, want)
+				b.Fatalf("the streaming sink stays at %d bytes, the static one has %d", last, want)
 			}
 			time.Sleep(5 * time.Millisecond)
 		}
@@ -374,7 +378,21 @@ func BenchmarkStreamThroughput(b *testing.B) {
 		if err := stop(); err != nil {
 			b.Fatal(err)
 		}
+		return out
+	}
+	for i := range b.N {
+		dir := b.TempDir()
+		var out, sout string
+		if i%2 == 0 {
+			out = runStatic(dir)
+			sout = runStream(dir)
+		} else {
+			sout = runStream(dir)
+			out = runStatic(dir)
+		}
 		b.StopTimer()
+		b.Logf("op %d: static %v (sink full at %v), streaming %v", i, static[i].Round(time.Millisecond),
+			staticSink[i].Round(time.Millisecond), stream[i].Round(time.Millisecond))
 		if got, want := consolidated(b, readSink(b, sout)), consolidated(b, readSink(b, out)); !slices.Equal(got, want) {
 			b.Fatalf("op %d: the streaming sink consolidates to %d rows, the static one to %d", i, len(got), len(want))
 		}
