@@ -760,9 +760,12 @@ func (h *captureHandler) records() []capturedRecord {
 // (qN), over all its measurements: storage-KiB-qN, the median storage
 // bytes, and restart-ms-qN, the median time of the restarts the long run
 // did as it went (one a simulated minute, without fsync, beside the
-// running pipeline).
+// running pipeline). PWLOG_LONGRUN=4h runs 4 simulated hours (2 minutes).
 func BenchmarkStreamLongRun(b *testing.B) {
 	spec := defaultLongRun()
+	if d, err := time.ParseDuration(os.Getenv("PWLOG_LONGRUN")); err == nil && d > 0 {
+		spec.Sim = d
+	}
 	spec.KeepEvery = spec.Sim / 4
 	res := runLong(b, spec)
 	q := spec.Sim / 4
