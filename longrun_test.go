@@ -748,50 +748,48 @@ func (h *captureHandler) records() []capturedRecord {
 	return append([]capturedRecord(nil), h.recs...)
 }
 
-// BenchmarkStreamLongRun: restart time and storage after TestLongRun's
-// hour of streaming (figure "restarts during the long run" of
-// BENCHMARKS.md). It runs the long run once (30 s; b.N is not used), keeps
-// the copies taken in the last minute of each quarter (at a random
-// instant of it: about the 15, 30, 45 and 60 minute points), and restarts
-// each 5 times, every time on a fresh copy, in this process, with fsync
-// on. restart-ms@Nm is the median time from Run until the source is
-// sought; storage-KiB@Nm the copy's bytes; entries@Nm and
-// replayed-deltas@Nm what the restart loaded and replayed. Per quarter
-// (qN), over all its measurements: storage-KiB-qN, the median storage
-// bytes, and restart-ms-qN, the median time of the restarts the long run
-// did as it went (one a simulated minute, without fsync, beside the
-// running pipeline). PWLOG_LONGRUN=4h runs 4 simulated hours (2 minutes).
+// BenchmarkStreamLongRun: restart time and storage along TestLongRun's
+// hour of streaming (figure "restarts along the long run" of
+// BENCHMARKS.md). It runs the long run once (30 s; b.N is not used) and
+// keeps the copies taken in the last minute of each sixth of it (at a
+// random instant of that minute: about the 10, 20, ... 60 minute
+// points). Each copy is made durable (every file and directory fsynced,
+// as the running pipeline had made its storage and, at its last
+// compaction, its sink), then restarted 5 times, every time on a fresh
+// durable copy, in this process, with fsync on. restart-ms@Nm is the
+// median time from Run until the source is sought; -v logs the rest:
+// the spread, the storage's and the sink's bytes, what the restart loaded
+// and replayed. storage-KiB-qN is the median storage bytes over the
+// quarter's 60 measurements. PWLOG_LONGRUN=4h runs 4 simulated hours
+// (2 minutes).
 func BenchmarkStreamLongRun(b *testing.B) {
 	spec := defaultLongRun()
 	if d, err := time.ParseDuration(os.Getenv("PWLOG_LONGRUN")); err == nil && d > 0 {
 		spec.Sim = d
 	}
-	spec.KeepEvery = spec.Sim / 4
+	spec.KeepEvery = spec.Sim / 6
 	res := runLong(b, spec)
 	q := spec.Sim / 4
 	for i := range 4 {
-		var sizes, took []int64
+		var sizes []int64
 		for _, s := range res.Sizes {
 			if s.At >= time.Duration(i)*q && s.At < time.Duration(i+1)*q {
 				sizes = append(sizes, s.StorageBytes)
 			}
 		}
-		for _, s := range res.Restarts {
-			if s.At >= time.Duration(i)*q && s.At < time.Duration(i+1)*q {
-				took = append(took, int64(s.Took))
-			}
-		}
 		slices.Sort(sizes)
-		slices.Sort(took)
 		b.ReportMetric(float64(sizes[len(sizes)/2])/1024, fmt.Sprintf("storage-KiB-q%d", i+1))
-		b.ReportMetric(ms(time.Duration(took[len(took)/2])), fmt.Sprintf("restart-ms-q%d", i+1))
 	}
 	const restarts = 5
 	for _, k := range res.Kept {
 		var took []time.Duration
 		var work restartWork
 		for i := range restarts {
-			c, err := k.copyTo(filepath.Join(b.TempDir(), strconv.Itoa(i)))
+			root := filepath.Join(b.TempDir(), strconv.Itoa(i))
+			c, err := k.copyTo(root)
+			if err == nil {
+				err = syncTree(root)
+			}
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -805,12 +803,24 @@ func BenchmarkStreamLongRun(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		at := fmt.Sprintf("@%dm", (k.At+time.Minute-1)/time.Minute)
-		b.Logf("%v: restart %v (min %v, max %v); storage %d B (log %d B); %d runs, %d entries loaded, %d records (%d times, %d state deltas) replayed",
-			k.At.Round(time.Second), took[restarts/2], took[0], took[restarts-1], bytes, log, work.Runs, work.Entries, work.Replayed, work.Times, work.StateDeltas)
-		b.ReportMetric(ms(took[restarts/2]), "restart-ms"+at)
-		b.ReportMetric(float64(bytes)/1024, "storage-KiB"+at)
-		b.ReportMetric(float64(work.Entries), "entries"+at)
-		b.ReportMetric(float64(work.StateDeltas), "replayed-deltas"+at)
+		b.Logf("%8v: restart %v (min %v, max %v); storage %d B (log %d B); sink %d B; %d runs, %d entries loaded, %d records (%d times, %d state deltas) replayed",
+			k.At.Round(time.Second), took[restarts/2].Round(time.Microsecond), took[0].Round(time.Microsecond), took[restarts-1].Round(time.Microsecond),
+			bytes, log, fileSize(k.Output), work.Runs, work.Entries, work.Replayed, work.Times, work.StateDeltas)
+		b.ReportMetric(ms(took[restarts/2]), fmt.Sprintf("restart-ms@%dm", (k.At+time.Minute-1)/time.Minute))
 	}
+}
+
+// syncTree fsyncs every file and directory under root, and root.
+func syncTree(root string) error {
+	return filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || !d.IsDir() && !d.Type().IsRegular() {
+			return err
+		}
+		f, err := os.Open(p)
+		if err != nil {
+			return err
+		}
+		err = f.Sync()
+		return errors.Join(err, f.Close())
+	})
 }
