@@ -663,7 +663,9 @@ func treeBytes(dir, skip string) (int64, error) {
 // of the input (FileOptions.Moved), and its context is cancelled once
 // recovery has sought the source: Run then returns, having read nothing,
 // without the final compaction of an execution that finishes. noSync
-// skips the fsyncs.
+// skips the log's fsyncs (Config.NoSync); the sink's recovery fsyncs the
+// sink all the same, so the time of a restart on a copy not made durable
+// (syncTree) includes writing the whole copied sink to disk.
 func restartOn(snap snapshot, noSync bool) (restartWork, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
