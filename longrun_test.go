@@ -86,11 +86,6 @@ import (
 // at the time. At the end the sink's changelog consolidates to the
 // sessions of the files still there.
 //
-// The child fails with "no such file or directory" if it falls 5
-// simulated minutes (2.5 s) behind the writer: a file deleted between the
-// source's listing and its opening fails the execution
-// (TestStreamFileVanishes).
-//
 // PWLOG_LONGRUN=4h simulates 4 hours instead of one (at the same speed:
 // 2 minutes of wall time); BenchmarkStreamLongRun times the restarts.
 func TestLongRun(t *testing.T) {
