@@ -27,6 +27,15 @@ import (
 //	kill_stream_test.go   the built example streaming a growing input, killed
 //	crash_stream_test.go  crash images of streaming executions
 //	stream_kit_test.go    the streaming kit: a writer growing files in pieces
+//	stream_groupcommit_test.go  group commit's last times reach a quiet stream's sinks
+//	longrun_test.go       an hour of rotating input: storage and restart work flat
+//	stream_idle_test.go   an idle streaming pipeline appends nothing
+//	stream_bench_test.go  streaming figures: latency, idle CPU, long run, throughput
+//	vanish_test.go        a file deleted between listing and reading
+//	cancel_retract_test.go  retractions queued at a cancellation are committed
+//	source_prop_test.go   the CSV source over random writes (rapid), static and streaming
+//	connector_test.go     Feed, Subscribe, users' sources and sinks
+//	jsonl_test.go         the JSON Lines source across executions and streaming
 //
 // `make fuzz` runs the crash, fault, damage and model tests long.
 
