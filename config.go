@@ -49,8 +49,10 @@ type Config struct {
 	// has passed since the last one and some state deltas wait, so a slow
 	// stream is checkpointed too. Negative: never by time. Default 1 min.
 	CompactInterval time.Duration
-	// NoSync skips every fsync. A crash of the machine can then lose
-	// committed times. For tests and benchmarks only.
+	// NoSync skips the log's fsyncs (a commit is acknowledged once
+	// written); checkpoint files and sink files are still synced. A crash
+	// of the machine can then lose committed times. For tests and
+	// benchmarks only.
 	NoSync bool
 	// FS is the filesystem the storage and the sinks are written through.
 	// The log's segments are written by tidwall/wal through package os,
