@@ -121,15 +121,7 @@ func (c crashSetup) checkRecovers(t testing.TB, img, what string) {
 	if err != nil {
 		t.Fatalf("%s: %v", what, err)
 	}
-	if !bytes.HasPrefix(after, kept) {
-		i := 0
-		for i < len(kept) && i < len(after) && kept[i] == after[i] {
-			i++
-		}
-		from := bytes.LastIndexByte(kept[:i], '\n') + 1
-		t.Fatalf("%s: the changelog lost what the crashed run had written: at byte %d the crashed run left\n%q\nand the recovered changelog has\n%q",
-			what, i, kept[from:min(len(kept), i+200)], after[from:min(len(after), i+200)])
-	}
+	checkKept(t, what, kept, after)
 	checkChangelog(t, what, out, c.input)
 }
 
@@ -283,4 +275,20 @@ func describeHit(hit *errorfs.Op) string {
 		return "no crash"
 	}
 	return fmt.Sprintf("crash at %s", hit)
+}
+
+// checkKept fails unless the changelog after a restart starts with kept,
+// what the crashed execution had left in it, and shows where they part.
+func checkKept(t testing.TB, what string, kept, after []byte) {
+	t.Helper()
+	if bytes.HasPrefix(after, kept) {
+		return
+	}
+	i := 0
+	for i < len(kept) && i < len(after) && kept[i] == after[i] {
+		i++
+	}
+	from := bytes.LastIndexByte(kept[:i], '\n') + 1
+	t.Fatalf("%s: the changelog lost what the crashed execution had written: at byte %d it left\n%q\nand the recovered changelog has\n%q",
+		what, i, kept[from:min(len(kept), i+200)], after[from:min(len(after), i+200)])
 }

@@ -1,7 +1,6 @@
 package pwlog_test
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"errors"
@@ -203,15 +202,7 @@ func (s streamCrashRound) checkRecovers(t *testing.T, img, input string, want []
 	if err != nil {
 		t.Fatalf("%s: %v", what, err)
 	}
-	if !bytes.HasPrefix(after, kept) {
-		i := 0
-		for i < len(kept) && i < len(after) && kept[i] == after[i] {
-			i++
-		}
-		from := bytes.LastIndexByte(kept[:i], '\n') + 1
-		t.Fatalf("%s: the changelog lost what the crashed execution had written: at byte %d it left\n%q\nand the recovered changelog has\n%q",
-			what, i, kept[from:min(len(kept), i+200)], after[from:min(len(after), i+200)])
-	}
+	checkKept(t, what, kept, after)
 	if err := halfLineProblem(after, by); err != nil {
 		t.Fatalf("%s: %v", what, err)
 	}
