@@ -471,13 +471,8 @@ func unfinished(r sources.Reader) []*sources.InputError {
 // source's schema.
 func checkRows(n *node, rows []differential.Update, states []sources.FileState) error {
 	for _, u := range rows {
-		if len(u.Row) != len(n.schema) {
-			return fmt.Errorf("a row of %d values for %d columns (%s)", len(u.Row), len(n.schema), partitions(states))
-		}
-		for j, v := range u.Row {
-			if v.Kind != differential.KindNull && v.Kind != n.schema[j].Type {
-				return fmt.Errorf("column %q: a %s value in a %s column (%s)", n.schema[j].Name, v.Kind, n.schema[j].Type, partitions(states))
-			}
+		if err := n.schema.Check(u.Row); err != nil {
+			return fmt.Errorf("%w (%s)", err, partitions(states))
 		}
 		if u.Diff == 0 {
 			return fmt.Errorf("a row with diff 0 (%s)", partitions(states))

@@ -319,6 +319,20 @@ func (s Schema) Index(name string) int {
 	return -1
 }
 
+// Check tells why row does not fit the schema: a value count other than
+// the columns', or a value neither null nor of its column's type.
+func (s Schema) Check(row Row) error {
+	if len(row) != len(s) {
+		return fmt.Errorf("%d values for %d columns", len(row), len(s))
+	}
+	for j, v := range row {
+		if v.Kind != KindNull && v.Kind != s[j].Type {
+			return fmt.Errorf("column %q: a %s value in a %s column", s[j].Name, v.Kind, s[j].Type)
+		}
+	}
+	return nil
+}
+
 // Names returns the column names in order.
 func (s Schema) Names() []string {
 	out := make([]string, len(s))

@@ -94,7 +94,7 @@ func (f *Feed) Finished(err error) {
 // of the schema.
 func (f *Feed) Push(partition string, offset int64, rows ...differential.Row) error {
 	for i, r := range rows {
-		if err := f.check(r); err != nil {
+		if err := f.schema.Check(r); err != nil {
 			return fmt.Errorf("sources: feed %q: partition %q offset %d row %d: %w", f.name, partition, offset, i, err)
 		}
 	}
@@ -113,19 +113,6 @@ func (f *Feed) Push(partition string, offset int64, rows ...differential.Row) er
 	}
 	f.queue = append(f.queue, fed{partition: partition, offset: offset, rows: cp})
 	f.wake()
-	return nil
-}
-
-// check tells why a row does not fit the schema.
-func (f *Feed) check(r differential.Row) error {
-	if len(r) != len(f.schema) {
-		return fmt.Errorf("%d values for %d columns", len(r), len(f.schema))
-	}
-	for j, v := range r {
-		if v.Kind != differential.KindNull && v.Kind != f.schema[j].Type {
-			return fmt.Errorf("column %q: a %s value in a %s column", f.schema[j].Name, v.Kind, f.schema[j].Type)
-		}
-	}
 	return nil
 }
 
