@@ -284,8 +284,7 @@ func (p *Pipeline) fileSource(name, dir, ext, kind string, schema Schema, src so
 		srcDir: dir, dir: resolvePath(dir), ext: ext, moved: o.Moved, streaming: o.Streaming,
 		poll: o.PollInterval, pollOnly: o.Poll, partialTimeout: o.PartialLineTimeout}
 	if o.Retract {
-		n.byFile = differential.NewArrangement("by_file", nil)
-		n.byFile.SetColumns(differential.Columns{Row: schema.Names()})
+		n.keepByPartition()
 	}
 	if n.poll <= 0 {
 		n.poll = 100 * time.Millisecond
@@ -358,8 +357,7 @@ func (p *Pipeline) Read(name string, schema Schema, src sources.Source, opts ...
 		n.poll = 100 * time.Millisecond
 	}
 	if o.Retract {
-		n.byFile = differential.NewArrangement("by_file", nil)
-		n.byFile.SetColumns(differential.Columns{Row: schema.Names()})
+		n.keepByPartition()
 	}
 	return p.add(n)
 }
@@ -681,6 +679,13 @@ func splitLast(path string) (dir, base string) {
 		dir = path[:i+1]
 	}
 	return dir, path[i+1 : end]
+}
+
+// keepByPartition makes a source keep the rows each partition (file)
+// contributed, to retract them when it goes or changes.
+func (n *node) keepByPartition() {
+	n.byFile = differential.NewArrangement("by_file", nil)
+	n.byFile.SetColumns(differential.Columns{Row: n.schema.Names()})
 }
 
 // arrangements returns the node's state: an operator's arrangements, or a
