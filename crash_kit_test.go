@@ -101,19 +101,7 @@ func (c crashSetup) checkRecovers(t testing.TB, img, what string) {
 	out := filepath.Join(img, "out.csv")
 	before, _ := os.ReadFile(out)
 	kept := completeTimes(before)
-	// What a crash leaves is not damage: verify, before the run repairs
-	// anything, finds none (a crash before the marker leaves no storage).
-	rep, err := tool.Verify(context.Background(), filepath.Join(img, "storage"), nil)
-	switch {
-	case err != nil && !errors.Is(err, pwlog.ErrFormat) && !errors.Is(err, fs.ErrNotExist):
-		t.Fatalf("%s: verify could not run on the crash image: %v", what, err)
-	case err == nil && !rep.Sound():
-		t.Fatalf("%s: verify reports damage on a crash image: %v", what, rep.Problems)
-	}
-	// The four readers of the log agree on what the crash left committed.
-	if r, ok := readAll(t, img, c); ok {
-		r.checkAgree(t, what)
-	}
+	checkImage(t, img, c, what)
 	if err := c.run(img, vfs.Default); err != nil {
 		t.Fatalf("%s: the run after the crash failed: %v", what, err)
 	}
@@ -291,4 +279,22 @@ func checkKept(t testing.TB, what string, kept, after []byte) {
 	from := bytes.LastIndexByte(kept[:i], '\n') + 1
 	t.Fatalf("%s: the changelog lost what the crashed execution had written: at byte %d it left\n%q\nand the recovered changelog has\n%q",
 		what, i, kept[from:min(len(kept), i+200)], after[from:min(len(after), i+200)])
+}
+
+// checkImage checks a crash image before anything repairs it: what a
+// crash leaves is not damage, so verify finds none (a crash before the
+// marker leaves no storage), and the four readers of the log agree on
+// what it committed.
+func checkImage(t testing.TB, img string, c crashSetup, what string) {
+	t.Helper()
+	rep, err := tool.Verify(context.Background(), filepath.Join(img, "storage"), nil)
+	switch {
+	case err != nil && !errors.Is(err, pwlog.ErrFormat) && !errors.Is(err, fs.ErrNotExist):
+		t.Fatalf("%s: verify could not run on the crash image: %v", what, err)
+	case err == nil && !rep.Sound():
+		t.Fatalf("%s: verify reports damage on a crash image: %v", what, rep.Problems)
+	}
+	if r, ok := readAll(t, img, c); ok {
+		r.checkAgree(t, what)
+	}
 }

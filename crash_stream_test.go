@@ -3,9 +3,7 @@ package pwlog_test
 import (
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
-	"io/fs"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -17,7 +15,6 @@ import (
 
 	"github.com/pwlog/pwlog"
 	"github.com/pwlog/pwlog/internal/tutorial"
-	"github.com/pwlog/pwlog/tool"
 	"github.com/pwlog/pwlog/vfs"
 	"github.com/pwlog/pwlog/vfs/errorfs"
 )
@@ -153,18 +150,7 @@ func (s streamCrashRound) checkRecovers(t *testing.T, img, input string, want []
 	out := filepath.Join(img, "out.csv")
 	before, _ := os.ReadFile(out)
 	kept := keptRows(before)
-	// What a crash leaves is not damage, and the readers of the log agree
-	// on what it committed.
-	rep, err := tool.Verify(context.Background(), filepath.Join(img, "storage"), nil)
-	switch {
-	case err != nil && !errors.Is(err, pwlog.ErrFormat) && !errors.Is(err, fs.ErrNotExist):
-		t.Fatalf("%s: verify could not run on the crash image: %v", what, err)
-	case err == nil && !rep.Sound():
-		t.Fatalf("%s: verify reports damage on a crash image: %v", what, rep.Problems)
-	}
-	if r, ok := readAll(t, img, crashSetup{input: input}); ok {
-		r.checkAgree(t, what)
-	}
+	checkImage(t, img, crashSetup{input: input}, what)
 	mode := "static"
 	if streaming {
 		mode = "streaming"
