@@ -259,11 +259,12 @@ func TestSubscribeRedeliversWhatWasNotAcknowledged(t *testing.T) {
 // delivered again even when the storage has no acknowledgement of them.
 func TestFuncOutputLastSkipsHeldTimes(t *testing.T) {
 	storage := filepath.Join(t.TempDir(), "storage")
-	all := events(60)
+	all := events(200)
 	var mu sync.Mutex
 	var times []uint64
+	var failed uint64 // the time the receiver failed on
 	count := func() int { mu.Lock(); defer mu.Unlock(); return len(times) }
-	build := func(last uint64) (*pwlog.Pipeline, *sources.Feed) {
+	build := func(failAt int, last uint64) (*pwlog.Pipeline, *sources.Feed) {
 		p := pwlog.New()
 		tb, feed := p.ReadFeed("payments", totalsSchema)
 		tb.GroupBy("user").Reduce("totals", pwlog.Out("user", pwlog.Col("user")), pwlog.Out("n", pwlog.Count())).
@@ -271,6 +272,10 @@ func TestFuncOutputLastSkipsHeldTimes(t *testing.T) {
 				Fn: func(t uint64, _ []pwlog.Update) error {
 					mu.Lock()
 					defer mu.Unlock()
+					if failAt > 0 && len(times)+1 == failAt {
+						failed = t
+						return errors.New("receiver down")
+					}
 					times = append(times, t)
 					return nil
 				},
@@ -278,15 +283,28 @@ func TestFuncOutputLastSkipsHeldTimes(t *testing.T) {
 			})
 		return p, feed
 	}
-	p, feed := build(0)
+	// The third time fails: it is committed, not acknowledged.
+	p, feed := build(3, 0)
+	if _, err := feedRun(t, p, feed, storage, all[:120], false, count); err == nil || failed == 0 {
+		t.Fatalf("Run = %v, failed at time %d; want the receiver's error", err, failed)
+	}
+	before := len(times)
+	// The receiver stored that time after all, and says so through Last:
+	// the next execution gives it only later times.
+	p, feed = build(0, failed)
 	if _, err := feedRun(t, p, feed, storage, all, false, count); err != nil {
 		t.Fatal(err)
 	}
-	if len(times) == 0 {
-		t.Fatal("nothing delivered")
+	if len(times) == before {
+		t.Fatal("the second execution delivered nothing")
+	}
+	for _, tm := range times[before:] {
+		if tm <= failed {
+			t.Fatalf("time %d delivered again, though the receiver holds every time up to %d", tm, failed)
+		}
 	}
 	// A receiver ahead of the storage is refused.
-	p, feed = build(times[len(times)-1] + 1000)
+	p, feed = build(0, times[len(times)-1]+1000)
 	_, err := feedRun(t, p, feed, storage, nil, false, count)
 	if !errors.Is(err, pwlog.ErrSinkAhead) {
 		t.Fatalf("Run with a receiver ahead = %v, want ErrSinkAhead", err)
