@@ -108,15 +108,21 @@ type versionError struct {
 
 func (e *versionError) Error() string {
 	return fmt.Sprintf("checkpoint: unsupported format version: %s has version %d, this build reads version %d",
-		e.object, e.version, formatVersion)
+		e.object, e.version, max(formatVersion, runVersion))
 }
 
 // Unwrap returns ErrVersion.
 func (e *versionError) Unwrap() error { return ErrVersion }
 
 const (
-	// formatVersion is the format version this build writes and reads.
+	// formatVersion is the format version of manifests, and of runs of
+	// format 1 (read, never written).
 	formatVersion = 1
+	// runVersion is the format of the runs this build writes.
+	runVersion = 2
+	// footerSize is the size of a format-2 run's footer.
+	footerSize  = 24
+	magicFooter = "PWLGRIX\x00"
 	// headerSize is the size of the fixed header of every file.
 	headerSize = 24
 	// Offsets of the header fields.

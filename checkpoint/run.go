@@ -47,17 +47,56 @@ type runBody struct {
 	Diffs      []byte  `msgpack:"d"`
 }
 
-// EncodeRun returns the encoded run of d, which must be sorted by (group,
-// key, row) with no (group, key, row) twice and no zero diff (as Merge and
-// SortDeltas return them); otherwise it returns an error wrapping
-// ErrInvalid. A run larger than MaxRunBody is refused with ErrTooLarge.
+// EncodeRun returns the run of d in format 2, with the default block size
+// and a filter; see EncodeRunOptions.
+func EncodeRun(meta RunMeta, d differential.Deltas) ([]byte, error) {
+	return EncodeRunOptions(meta, d, WriterOptions{Groups: countGroups(&d)})
+}
+
+// EncodeRunOptions returns the encoded run of d in format 2, which must be
+// sorted by (group, key, row) with no (group, key, row) twice and no zero
+// diff (as Merge and SortDeltas return them); otherwise it returns an
+// error wrapping ErrInvalid.
 //
 // meta is stored in the run as given, except for the fields that describe
 // the encoded file: Entries is stored as d.Len(), Bytes and CRC as zero (a
-// file cannot hold its own checksum). EncodeRun does not modify meta; the
-// caller records Bytes = len(b) and CRC = Checksum(b) in the manifest.
-// d is not retained.
-func EncodeRun(meta RunMeta, d differential.Deltas) ([]byte, error) {
+// file cannot hold its own checksum). EncodeRunOptions does not modify
+// meta; the caller records Bytes = len(b) and CRC = Checksum(b) in the
+// manifest. d is not retained.
+func EncodeRunOptions(meta RunMeta, d differential.Deltas, opts WriterOptions) ([]byte, error) {
+	if i, reason := checkConsolidated(d); i >= 0 {
+		return nil, fmt.Errorf("%w: run %s: entry %d: %s", ErrInvalid, meta.Name, i, reason)
+	}
+	var buf bytes.Buffer
+	buf.Grow(headerSize + footerSize + d.Len()*4)
+	w := NewRunWriter(&buf, meta, opts)
+	for i := range d.Len() {
+		if err := w.Add(d.Groups[i], d.Keys[i], d.Rows[i], d.Diffs[i]); err != nil {
+			return nil, err
+		}
+	}
+	if _, err := w.Finish(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// countGroups returns the number of distinct groups of sorted deltas.
+func countGroups(d *differential.Deltas) int {
+	n := 0
+	for i := range d.Groups {
+		if i == 0 || d.Groups[i] != d.Groups[i-1] {
+			n++
+		}
+	}
+	return n
+}
+
+// encodeRunV1 returns the run of d in format 1, one snappy block of
+// columns without an index, as builds before format 2 wrote it: kept for
+// the tests of reading and upgrading old storages. A run larger than
+// MaxRunBody is refused with ErrTooLarge.
+func encodeRunV1(meta RunMeta, d differential.Deltas) ([]byte, error) {
 	if i, reason := checkConsolidated(d); i >= 0 {
 		return nil, fmt.Errorf("%w: run %s: entry %d: %s", ErrInvalid, meta.Name, i, reason)
 	}
@@ -138,6 +177,9 @@ func buildRunBody(meta RunMeta, d differential.Deltas) runBody {
 // any of them is referenced: a caller that keeps a few rows for long after
 // dropping the rest clones them (strings.Clone). b is not retained.
 func DecodeRun(name string, b []byte) (RunMeta, differential.Deltas, error) {
+	if len(b) >= headerSize && string(b[:len(magicRun)]) == magicRun && binary.LittleEndian.Uint16(b[offVersion:]) >= runVersion {
+		return decodeRunV2(name, b)
+	}
 	payload, err := checkHeader(name, b, magicRun, magicManifest, "run", "manifest")
 	if err != nil {
 		return RunMeta{}, differential.Deltas{}, err
@@ -335,4 +377,45 @@ func decodeColumns(c *runBody) (differential.Deltas, string) {
 		return d, fmt.Sprintf("diff column holds %d bytes past the last entry", len(df)-p)
 	}
 	return d, ""
+}
+
+// decodeRunV2 decodes a run of format 2 whole, checking every block, the
+// order across blocks, the filter and the file's checksum against itself
+// (the header and each block have their own).
+func decodeRunV2(name string, b []byte) (RunMeta, differential.Deltas, error) {
+	run, err := OpenRun(name, bytes.NewReader(b), int64(len(b)), nil)
+	if err != nil {
+		return RunMeta{}, differential.Deltas{}, err
+	}
+	n := int(run.meta.Entries)
+	d := differential.Deltas{
+		Groups: make([]string, 0, n), Keys: make([]differential.Key, 0, n),
+		Rows: make([]string, 0, n), Diffs: make([]int64, 0, n),
+	}
+	it := run.Iter()
+	for e, ok := it.Next(); ok; e, ok = it.Next() {
+		d.Groups = append(d.Groups, e.Group)
+		d.Keys = append(d.Keys, e.Key)
+		d.Rows = append(d.Rows, e.Row)
+		d.Diffs = append(d.Diffs, e.Diff)
+	}
+	if err := it.Err(); err != nil {
+		return RunMeta{}, differential.Deltas{}, err
+	}
+	if g := countGroups(&d); int64(g) != run.groups {
+		return RunMeta{}, differential.Deltas{}, run.corrupt(-1, "the index says %d groups, the blocks hold %d", run.groups, g)
+	}
+	if run.filterLen > 0 {
+		if _, err := run.mayHold(""); err != nil {
+			return RunMeta{}, differential.Deltas{}, err
+		}
+		for i, g := range d.Groups {
+			if (i == 0 || g != d.Groups[i-1]) && !mayHold(run.filter, run.filterK, g) {
+				return RunMeta{}, differential.Deltas{}, run.corrupt(run.filterOff, "the filter leaves out group %q", g)
+			}
+		}
+	}
+	meta := run.meta
+	meta.Bytes, meta.CRC = int64(len(b)), Checksum(b)
+	return meta, d, nil
 }
