@@ -47,13 +47,13 @@ type RunWriter struct {
 	lastGroup string              // the last entry written, for the order check
 	lastKey   differential.Key
 	lastRow   string
-	curBytes int
-	blocks   []blockHandle
-	n        int64
-	groups   int64
-	filter   *bloom
-	payload  []byte
-	comp     []byte
+	curBytes  int
+	blocks    []blockHandle
+	n         int64
+	groups    int64
+	filter    *bloom
+	payload   []byte
+	comp      []byte
 }
 
 // blockHandle is a block's entry in a run's index.
