@@ -2,7 +2,11 @@ package pwlog
 
 import (
 	"log/slog"
+	"math"
+	"runtime/debug"
 	"time"
+
+	"github.com/pwlog/pwlog/checkpoint"
 
 	"github.com/pwlog/pwlog/backend"
 	"github.com/pwlog/pwlog/vfs"
@@ -54,6 +58,23 @@ type Config struct {
 	// of the machine can then lose committed times. For tests and
 	// benchmarks only.
 	NoSync bool
+	// MemoryLimit bounds the bytes a persistent execution's arrangements
+	// keep in memory: the groups it read or changed, the block cache (a
+	// quarter of the bound) and the state deltas waiting for the next
+	// checkpoint. Past it, groups the checkpoint holds are dropped from
+	// memory (read again from its runs when needed), and, when the
+	// changes since the checkpoint alone pass half of it, they are folded
+	// into the checkpoint early, as a background compaction (not with a
+	// fresh-mode sink, whose rows must stay in the log until the execution
+	// ends). A state many times the bound runs; it costs reads. Default:
+	// a quarter of the Go memory limit (GOMEMLIMIT) when one is set,
+	// else 256 MiB. A non-persistent execution keeps its whole state in
+	// memory.
+	MemoryLimit int64
+	// BlockSize is the size of the blocks of checkpoint runs before
+	// compression: a lookup of one group reads a block or a few. Default
+	// 8 KiB.
+	BlockSize int
 	// FS is the filesystem the storage and the sinks are written through.
 	// The log's segments are written by tidwall/wal through package os,
 	// so FS must reach the operating system's files: vfs.Default or a
@@ -74,6 +95,15 @@ func (c Config) withDefaults() Config {
 	}
 	if c.CompactInterval == 0 {
 		c.CompactInterval = time.Minute
+	}
+	if c.MemoryLimit <= 0 {
+		c.MemoryLimit = 256 << 20
+		if lim := debug.SetMemoryLimit(-1); lim != math.MaxInt64 {
+			c.MemoryLimit = lim / 4
+		}
+	}
+	if c.BlockSize <= 0 {
+		c.BlockSize = checkpoint.DefaultBlockSize
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

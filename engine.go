@@ -44,6 +44,10 @@ type engine struct {
 	foldedLSN uint64          // the checkpoint's LSN
 	lastFold  time.Time       // when the last compaction started (or the execution)
 	compactCh chan error      // the result of a background compaction
+	sealed    map[compaction.ArrKey]uint64 // the epochs the running compaction's fold holds
+	ckpt      backend.Backend              // where the checkpoint lives
+	cache     *checkpoint.Cache            // blocks of the runs the arrangements read
+	runs      map[string]openRun           // by name, the runs the arrangements read
 	ctx       context.Context // the execution's context
 
 	// fingerprinted is set once the storage holds the pipeline's
@@ -355,6 +359,9 @@ func (e *engine) loop(ctx context.Context) error {
 				continue
 			}
 			out, err := n.op.Step(t, outputs[n.input.index])
+			if err == nil {
+				err = arrangementErr(n)
+			}
 			if err != nil {
 				return fmt.Errorf("pwlog: time %d: %w", t, err)
 			}
@@ -384,7 +391,10 @@ func (e *engine) loop(ctx context.Context) error {
 		if err := e.drain(false); err != nil {
 			return err
 		}
-		if err := e.maybeCompact(); err != nil {
+		if err := e.maybeCompact(false); err != nil {
+			return err
+		}
+		if err := e.bound(); err != nil {
 			return err
 		}
 	}
@@ -628,6 +638,12 @@ func (e *engine) close(finished bool) error {
 			finished = false
 		}
 		e.compactCh = nil
+	}
+	defer e.closeRuns()
+	if e.cache != nil {
+		cs := e.cache.Stats()
+		e.log.Info("Read the checkpoint in place", slog.Int64("block_hits", cs.Hits), slog.Int64("block_misses", cs.Misses),
+			slog.Int64("bytes_read", cs.BytesRead))
 	}
 	// Acknowledge what each sink's file now durably holds: everything up
 	// to the last time written. A fresh-mode file only counts when the execution

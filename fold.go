@@ -3,10 +3,12 @@ package pwlog
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"sync"
 	"time"
 
+	"github.com/pwlog/pwlog/checkpoint"
 	"github.com/pwlog/pwlog/compaction"
 	"github.com/pwlog/pwlog/differential"
 	"github.com/pwlog/pwlog/record"
@@ -49,12 +51,14 @@ func (e *engine) takeFold(acks map[string]record.SinkAck, quiet bool) (compactio
 		Deltas: map[compaction.ArrKey]*differential.Deltas{}, Meta: meta}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
+	e.sealed = map[compaction.ArrKey]uint64{}
 	for k, a := range e.arrangements() {
+		e.sealed[k] = a.Seal()
 		chunks := e.fold[k]
 		if len(chunks) == 0 {
 			continue
 		}
-		if quiet && e.foldLen[k] >= a.Len() {
+		if quiet && !a.HasBase() && e.foldLen[k] >= a.Len() {
 			// Snapshots of different arrangements are independent: take
 			// them in parallel.
 			wg.Add(1)
@@ -115,16 +119,15 @@ func (e *engine) currentAcks() map[string]record.SinkAck {
 }
 
 // maybeCompact starts a background compaction when enough state deltas
-// wait for one and the sinks hold every committed time, and collects the
-// result of one that finished. A failed compaction fails the execution: its
-// deltas left the in-memory fold, and only a restart from the previous
-// checkpoint and the whole log gets them back.
-func (e *engine) maybeCompact() error {
+// wait for one (or force) and the sinks hold every committed time, and
+// collects the result of one that finished. A failed compaction fails the
+// execution: its deltas left the in-memory fold, and only a restart from
+// the previous checkpoint and the whole log gets them back.
+func (e *engine) maybeCompact(force bool) error {
 	if e.compactCh != nil {
 		select {
 		case err := <-e.compactCh:
-			e.compactCh = nil
-			if err != nil {
+			if err := e.compacted(err); err != nil {
 				return err
 			}
 		default:
@@ -135,7 +138,7 @@ func (e *engine) maybeCompact() error {
 		return nil
 	}
 	byTime := e.cfg.CompactInterval > 0 && time.Since(e.lastFold) >= e.cfg.CompactInterval
-	if e.foldBytes < e.cfg.CompactBytes && !byTime {
+	if e.foldBytes < e.cfg.CompactBytes && !byTime && !force {
 		return nil
 	}
 	for _, s := range e.sinks {
@@ -159,5 +162,169 @@ func (e *engine) maybeCompact() error {
 	e.compactCh = ch
 	e.lastFold = time.Now()
 	go func() { ch <- e.compact(e.ctx, f) }()
+	return nil
+}
+
+// compacted takes the result of a background compaction: on success the
+// arrangements read the new checkpoint's runs, and the groups its fold
+// holds may leave memory.
+func (e *engine) compacted(err error) error {
+	e.compactCh = nil
+	if err != nil {
+		return err
+	}
+	return e.rebase(e.comp.Manifest(), e.sealed)
+}
+
+// openRun is a run the arrangements read, and the object it is read from.
+type openRun struct {
+	run *checkpoint.Run
+	obj io.Closer
+}
+
+// rebase makes the runs of manifest m the arrangements' bases, opening
+// the runs not open yet and closing those m no longer names. sealed holds
+// per arrangement the epoch whose changes m holds (none at a restart).
+func (e *engine) rebase(m *checkpoint.Manifest, sealed map[compaction.ArrKey]uint64) error {
+	if m == nil {
+		return nil
+	}
+	start := time.Now()
+	arrs := e.arrangements()
+	stacks := map[compaction.ArrKey]checkpoint.Stack{}
+	entries := map[compaction.ArrKey]int64{}
+	open := map[string]openRun{}
+	for _, r := range m.Runs {
+		k := compaction.ArrKey{Operator: r.Operator, Arrangement: r.Arrangement}
+		if arrs[k] == nil {
+			return fmt.Errorf("pwlog: manifest %d holds state of %s/%s, which this pipeline does not have", m.Seq, r.Operator, r.Arrangement)
+		}
+		or, ok := e.runs[r.Name]
+		if !ok {
+			run, obj, err := compaction.OpenRun(e.ctx, e.ckpt, r, e.cache)
+			if err != nil {
+				for name, or := range open {
+					if _, was := e.runs[name]; !was {
+						or.close()
+					}
+				}
+				return fmt.Errorf("pwlog: open checkpoint: %w", err)
+			}
+			or = openRun{run: run, obj: obj}
+		}
+		open[r.Name] = or
+		stacks[k] = append(stacks[k], or.run)
+		entries[k] += r.Entries
+	}
+	for k, a := range arrs {
+		st := stacks[k]
+		if st == nil {
+			st = checkpoint.Stack{}
+		}
+		a.Rebase(st, entries[k], sealed[k])
+	}
+	for name, or := range e.runs {
+		if _, live := open[name]; !live {
+			or.close()
+		}
+	}
+	e.runs = open
+	e.log.Debug("The arrangements read the checkpoint in place", slog.Uint64("manifest", m.Seq),
+		slog.Int("runs", len(m.Runs)), slog.Duration("duration", time.Since(start)))
+	return nil
+}
+
+func (or openRun) close() {
+	or.run.Close()
+	or.obj.Close()
+}
+
+// closeRuns closes the runs the arrangements read.
+func (e *engine) closeRuns() {
+	for _, or := range e.runs {
+		or.close()
+	}
+	e.runs = nil
+}
+
+// foldMemBytes estimates what the fold's chunks hold beside the rows the
+// arrangements share with them.
+func (e *engine) foldMemBytes() int64 {
+	n := 0
+	for _, l := range e.foldLen {
+		n += l
+	}
+	return int64(n) * (16 + 8 + 16 + 8)
+}
+
+// bound keeps the arrangements within Config.MemoryLimit: past it, groups
+// the checkpoint holds leave memory, and when the changes since the
+// checkpoint alone pass half of it they are folded early.
+func (e *engine) bound() error {
+	if e.comp == nil {
+		return nil
+	}
+	limit := e.cfg.MemoryLimit - e.cache.Stats().Capacity
+	arrs := e.arrangements()
+	used := func() int64 {
+		n := e.foldMemBytes()
+		for _, a := range arrs {
+			n += a.MemBytes()
+		}
+		return n
+	}
+	if used() <= limit {
+		return nil
+	}
+	e.evict(arrs, limit/2)
+	if used() <= limit/2 {
+		return nil
+	}
+	// Mostly changes not checkpointed yet: fold them. A compaction
+	// already running is waited for first.
+	if e.compactCh != nil {
+		if err := e.compacted(<-e.compactCh); err != nil {
+			return err
+		}
+		e.evict(arrs, limit/2)
+		if used() <= limit/2 {
+			return nil
+		}
+	}
+	if e.compactCh == nil && e.foldBytes > 0 {
+		if err := e.maybeCompact(true); err != nil {
+			return err
+		}
+		if e.compactCh == nil && e.once("memory limit") {
+			e.log.Warn("The arrangements hold more than Config.MemoryLimit and cannot fold their changes into the checkpoint before the execution ends (a fresh-mode sink)",
+				slog.Int64("bytes", used()), slog.Int64("limit", e.cfg.MemoryLimit))
+		}
+	}
+	return nil
+}
+
+// evict drops clean groups until the arrangements hold about target
+// bytes, each giving up its share.
+func (e *engine) evict(arrs map[compaction.ArrKey]*differential.Arrangement, target int64) {
+	total := int64(0)
+	for _, a := range arrs {
+		total += a.MemBytes()
+	}
+	if total <= target || total == 0 {
+		return
+	}
+	for _, a := range arrs {
+		a.Evict(int64(float64(a.MemBytes()) * float64(target) / float64(total)))
+	}
+}
+
+// arrangementErr returns the first base read error of a node's
+// arrangements.
+func arrangementErr(n *node) error {
+	for _, a := range n.arrangements() {
+		if err := a.Err(); err != nil {
+			return err
+		}
+	}
 	return nil
 }

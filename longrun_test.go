@@ -63,7 +63,7 @@ import (
 // child is frozen and the writer waits: the copy is what a crash of the
 // process at that instant would leave. It restarts the pipeline on the
 // copy and records what the restart logged: the checkpoint's runs and
-// entries loaded ("Loaded the checkpoint"), the log records, times and
+// entries the checkpoint holds ("Opened the checkpoint"), the log records, times and
 // state deltas replayed after it ("Reached the end of the snapshot").
 // The pipeline itself never stops until the end. The random instants keep
 // the measurements out of step with the file rotation and with
@@ -676,7 +676,7 @@ func restartOn(snap snapshot, noSync bool) (restartWork, error) {
 	var w restartWork
 	for _, r := range h.records() {
 		switch r.msg {
-		case "Loaded the checkpoint":
+		case "Opened the checkpoint":
 			w.Runs, w.Entries = r.int("runs"), r.int("entries")
 		case "Reached the end of the snapshot":
 			w.Replayed, w.Times, w.StateDeltas = r.int("entries"), r.int("times"), r.int("state_deltas")

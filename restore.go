@@ -227,18 +227,23 @@ func (e *engine) recover() error {
 	if err != nil {
 		return fmt.Errorf("pwlog: checkpoint storage: %w", err)
 	}
+	e.ckpt = b
+	e.cache = checkpoint.NewCache(e.cfg.MemoryLimit / 4)
 	st, err := e.openCheckpoint(e.ctx, b)
 	if err != nil {
 		return err
 	}
-	return e.replay(st)
+	if err := e.replay(st); err != nil {
+		return err
+	}
+	return e.bound()
 }
 
 // openCheckpoint opens the storage's checkpoint, loads its runs into the
 // arrangements and returns the state its manifest describes.
 func (e *engine) openCheckpoint(ctx context.Context, b backend.Backend) (*storage.State, error) {
 	start := time.Now()
-	comp, err := compaction.Open(ctx, b, e.wal, nil)
+	comp, err := compaction.Open(ctx, b, e.wal, &compaction.Options{BlockSize: e.cfg.BlockSize})
 	if err != nil {
 		return nil, fmt.Errorf("pwlog: %w", err)
 	}
@@ -257,63 +262,17 @@ func (e *engine) openCheckpoint(ctx context.Context, b backend.Backend) (*storag
 	if last := e.wal.LastLSN(); last < m.LSN {
 		return nil, fmt.Errorf("pwlog: the log ends at LSN %d but checkpoint %d covers up to LSN %d: the log was removed or replaced; new commits would be lost", last, m.Seq, m.LSN)
 	}
-	entries, err := e.loadRuns(ctx, b, m)
-	if err != nil {
+	if err := e.rebase(m, nil); err != nil {
 		return nil, err
 	}
-	e.log.Info("Loaded the checkpoint",
+	var entries int64
+	for _, r := range m.Runs {
+		entries += r.Entries
+	}
+	e.log.Info("Opened the checkpoint",
 		slog.Uint64("manifest", m.Seq), slog.Uint64("lsn", m.LSN), slog.Int("runs", len(m.Runs)),
 		slog.Int64("entries", entries), slog.Uint64("clock", m.Clock), slog.Duration("duration", time.Since(start)))
 	return st, nil
-}
-
-// loadRuns applies the manifest's runs to the arrangements: runs of one
-// arrangement in order, arrangements in parallel.
-func (e *engine) loadRuns(ctx context.Context, b backend.Backend, m *checkpoint.Manifest) (int64, error) {
-	arrs := e.arrangements()
-	byArr := map[compaction.ArrKey][]checkpoint.RunMeta{}
-	for _, r := range m.Runs {
-		k := compaction.ArrKey{Operator: r.Operator, Arrangement: r.Arrangement}
-		if arrs[k] == nil {
-			return 0, fmt.Errorf("pwlog: manifest %d holds state of %s/%s, which this pipeline does not have", m.Seq, r.Operator, r.Arrangement)
-		}
-		byArr[k] = append(byArr[k], r)
-	}
-	var (
-		wg      sync.WaitGroup
-		mu      sync.Mutex
-		entries int64
-		first   error
-	)
-	for k, runs := range byArr {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			// Merge the arrangement's runs first: one sorted run loads in
-			// bulk, group by group.
-			ds := make([]differential.Deltas, 0, len(runs))
-			for _, r := range runs {
-				d, err := compaction.LoadRun(ctx, b, r)
-				mu.Lock()
-				if err != nil && first == nil {
-					first = fmt.Errorf("pwlog: load checkpoint: %w", err)
-				}
-				entries += int64(d.Len())
-				mu.Unlock()
-				if err != nil {
-					return
-				}
-				ds = append(ds, d)
-			}
-			if len(ds) == 1 {
-				arrs[k].Apply(ds[0])
-			} else {
-				arrs[k].Apply(checkpoint.Merge(ds...))
-			}
-		}()
-	}
-	wg.Wait()
-	return entries, first
 }
 
 // replay folds the committed log after the checkpoint into st, the state
@@ -337,7 +296,9 @@ func (e *engine) replay(st *storage.State) error {
 			refused = fmt.Errorf("%w: the storage holds state of operator %q (arrangement %q) at LSN %d that this pipeline does not have", ErrPipelineChanged, r.Operator, r.Arrangement, lsn)
 			return refused
 		}
-		a.Apply(r.Deltas)
+		if err := a.Apply(r.Deltas); err != nil {
+			return err
+		}
 		e.addToFold(k, r.Deltas, size)
 		return nil
 	}
@@ -437,7 +398,10 @@ func (e *engine) openSource(n *node, prev map[string]sources.FileState) (sources
 // offsets with that batch's commit.
 func (e *engine) retract(n *node, paths []string) error {
 	for _, path := range paths {
-		g := n.byFile.Get(path)
+		g, err := n.byFile.Get(path)
+		if err != nil {
+			return fmt.Errorf("pwlog: source %q: %w", n.name, err)
+		}
 		rows := 0
 		if g != nil {
 			// Copy the group's columns: the updates below change it.

@@ -23,9 +23,11 @@
 package compaction
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 	"sync"
@@ -77,6 +79,9 @@ type Options struct {
 	// MergeRatio: a run merges into the one before it while that one is
 	// at most MergeRatio times its size. Default 2.
 	MergeRatio int64
+	// BlockSize is the size of the runs' blocks before compression.
+	// Default checkpoint.DefaultBlockSize.
+	BlockSize int
 }
 
 // Compactor owns the checkpoint of one storage. It is not safe for
@@ -218,12 +223,13 @@ func (c *Compactor) Apply(ctx context.Context, f Fold) (Stats, error) {
 		st.EntriesFolded += int64(d.Len())
 		// Each writer starts at its own id; should a name be taken, Create
 		// refuses it atomically and the writer moves on (see writeRun).
-		workers[i] = &Compactor{b: c.b, nextID: c.nextID}
+		workers[i] = &Compactor{b: c.b, nextID: c.nextID, opts: c.opts}
 		c.nextID++
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			metas[i], errs[i] = workers[i].writeRun(ctx, checkpoint.RunMeta{Operator: k.Operator, Arrangement: k.Arrangement, MinLSN: 1, MaxLSN: f.LSN}, d, &runStats[i])
+			metas[i], errs[i] = workers[i].writeRun(ctx, checkpoint.RunMeta{Operator: k.Operator, Arrangement: k.Arrangement, MinLSN: 1, MaxLSN: f.LSN},
+				countGroups(&d), &runStats[i], checkpoint.DeltasIter(&d))
 		}()
 	}
 	wg.Wait()
@@ -257,13 +263,13 @@ func (c *Compactor) Apply(ctx context.Context, f Fold) (Stats, error) {
 		}
 		st.EntriesFolded += int64(d.Len())
 		meta := checkpoint.RunMeta{Operator: k.Operator, Arrangement: k.Arrangement, Level: 0, MinLSN: prevLSN + 1, MaxLSN: f.LSN}
-		meta, err := c.writeRun(ctx, meta, d, &st)
+		meta, err := c.writeRun(ctx, meta, countGroups(&d), &st, checkpoint.DeltasIter(&d))
 		if err != nil {
 			return st, err
 		}
 		st.RunsWritten++
 		live = append(live, meta)
-		if live, err = c.mergeTail(ctx, live, k, d, &st); err != nil {
+		if live, err = c.mergeTail(ctx, live, k, &st); err != nil {
 			return st, err
 		}
 	}
@@ -297,9 +303,11 @@ func (c *Compactor) Apply(ctx context.Context, f Fold) (Stats, error) {
 	return st, err
 }
 
-// mergeTail merges the newest run of arrangement k (whose entries are
-// newest) into older ones while they are small enough.
-func (c *Compactor) mergeTail(ctx context.Context, live []checkpoint.RunMeta, k ArrKey, newest differential.Deltas, st *Stats) ([]checkpoint.RunMeta, error) {
+// mergeTail merges the newest run of arrangement k into older ones while
+// they are small enough. Runs are merged as they are read, block by
+// block: a merge holds a block of each input and of the output in memory,
+// not the runs.
+func (c *Compactor) mergeTail(ctx context.Context, live []checkpoint.RunMeta, k ArrKey, st *Stats) ([]checkpoint.RunMeta, error) {
 	for {
 		// The arrangement's runs in live, oldest first.
 		var idx []int
@@ -315,55 +323,111 @@ func (c *Compactor) mergeTail(ctx context.Context, live []checkpoint.RunMeta, k 
 		if older.Entries > c.opts.MergeRatio*max(newer.Entries, 1) {
 			return live, nil
 		}
-		od, err := LoadRun(ctx, c.b, older)
-		if err != nil {
-			return nil, err
-		}
-		merged := checkpoint.Merge(od, newest)
 		meta := checkpoint.RunMeta{Operator: k.Operator, Arrangement: k.Arrangement,
 			Level: max(older.Level, newer.Level) + 1, MinLSN: older.MinLSN, MaxLSN: newer.MaxLSN}
-		meta, err = c.writeRun(ctx, meta, merged, st)
+		meta, err := c.mergeRuns(ctx, meta, st, older, newer)
 		if err != nil {
 			return nil, err
 		}
 		st.RunsMerged += 2
-		// Replace the two by the merged run, where the older one was.
+		// Replace the two by the merged run, where the older one was (by
+		// none when their entries cancel out).
 		out := make([]checkpoint.RunMeta, 0, len(live)-1)
 		for i, r := range live {
 			switch i {
 			case idx[len(idx)-2]:
-				out = append(out, meta)
+				if meta.Name != "" {
+					out = append(out, meta)
+				}
 			case idx[len(idx)-1]:
 			default:
 				out = append(out, r)
 			}
 		}
-		live, newest = out, merged
+		live = out
 	}
 }
 
-// writeRun encodes and creates a run under a fresh name.
-func (c *Compactor) writeRun(ctx context.Context, meta checkpoint.RunMeta, d differential.Deltas, st *Stats) (checkpoint.RunMeta, error) {
-	meta.Entries = int64(d.Len())
-	for {
-		meta.Name = checkpoint.RunName(c.nextID)
-		c.nextID++
-		data, err := checkpoint.EncodeRun(meta, d)
+// mergeRuns writes the merge of the runs ins as one new run.
+func (c *Compactor) mergeRuns(ctx context.Context, meta checkpoint.RunMeta, st *Stats, ins ...checkpoint.RunMeta) (checkpoint.RunMeta, error) {
+	its := make([]checkpoint.Iterator, 0, len(ins))
+	groups := int64(0)
+	for _, in := range ins {
+		r, closer, err := OpenRun(ctx, c.b, in, nil)
 		if err != nil {
 			return meta, err
 		}
-		err = c.b.Create(ctx, meta.Name, data)
+		defer closer.Close()
+		groups += r.Groups()
+		its = append(its, r.Iter())
+	}
+	return c.writeRun(ctx, meta, int(groups), st, its...)
+}
+
+// OpenRun opens a run of a manifest in place, checking its size against
+// the manifest's; the caller closes the returned object after the run.
+// A run of format 1 fails with checkpoint.ErrOldFormat.
+func OpenRun(ctx context.Context, b backend.Backend, meta checkpoint.RunMeta, cache *checkpoint.Cache) (*checkpoint.Run, io.Closer, error) {
+	obj, err := b.Open(ctx, meta.Name)
+	if err != nil {
+		return nil, nil, fmt.Errorf("compaction: open run %s: %w", meta.Name, err)
+	}
+	if obj.Size() != meta.Bytes {
+		obj.Close()
+		return nil, nil, &checkpoint.CorruptError{Object: meta.Name, Offset: obj.Size(),
+			Reason: fmt.Sprintf("%d bytes, the manifest says %d", obj.Size(), meta.Bytes)}
+	}
+	r, err := checkpoint.OpenRun(meta.Name, obj, obj.Size(), cache)
+	if err != nil {
+		obj.Close()
+		return nil, nil, err
+	}
+	return r, obj, nil
+}
+
+// writeRun writes the merged entries of its as a run under a fresh name;
+// groups is about how many groups it holds (an upper bound), for its
+// filter.
+func (c *Compactor) writeRun(ctx context.Context, meta checkpoint.RunMeta, groups int, st *Stats, its ...checkpoint.Iterator) (checkpoint.RunMeta, error) {
+	var buf bytes.Buffer
+	// The run does not store its name: the manifest names it.
+	meta.Name = ""
+	w := checkpoint.NewRunWriter(&buf, meta, checkpoint.WriterOptions{BlockSize: c.opts.BlockSize, Groups: groups})
+	if err := checkpoint.MergeInto(w, its...); err != nil {
+		return meta, err
+	}
+	meta, err := w.Finish()
+	if err != nil {
+		return meta, err
+	}
+	if meta.Entries == 0 {
+		return checkpoint.RunMeta{}, nil
+	}
+	data := buf.Bytes()
+	for {
+		meta.Name = checkpoint.RunName(c.nextID)
+		c.nextID++
+		err := c.b.Create(ctx, meta.Name, data)
 		if errors.Is(err, backend.ErrExist) {
 			continue // an orphan of a crashed compaction holds the name
 		}
 		if err != nil {
 			return meta, fmt.Errorf("compaction: write run %s: %w", meta.Name, err)
 		}
-		meta.Bytes = int64(len(data))
-		meta.CRC = checkpoint.Checksum(data)
 		st.BytesWritten += meta.Bytes
 		return meta, nil
 	}
+}
+
+// countGroups returns the number of distinct groups of sorted deltas.
+func countGroups(d *differential.Deltas) int {
+	n := 0
+	for i := range d.Groups {
+		if i == 0 || d.Groups[i] != d.Groups[i-1] {
+			n++
+		}
+	}
+	return n
 }
 
 // Collect deletes the runs and manifests the current manifest does not

@@ -1,6 +1,7 @@
 package differential
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 )
@@ -14,6 +15,11 @@ type Group struct {
 	Keys  []Key
 	Rows  []string
 	Diffs []int64
+
+	dirty    uint64 // 0: as the base holds it; else the epoch of its last change
+	added    int    // entries added since it was clean, less those removed
+	rowBytes int    // bytes of its rows
+	bytes    int64  // what it costs, as counted in memBytes
 }
 
 // Len returns the number of distinct (key, row) entries of the group.
@@ -47,13 +53,37 @@ func (d *Deltas) add(group string, key Key, row string, diff int64) {
 	d.Diffs = append(d.Diffs, diff)
 }
 
+// Base is the part of an arrangement's state that is not in memory: the
+// checkpoint's sorted runs, read in place. Lookup calls fn for every
+// entry of group it holds; entries may repeat across its runs (their
+// diffs add up) and come in any order. fn's strings may be shared with
+// a cache: the arrangement copies what it keeps.
+type Base interface {
+	Lookup(group string, fn func(key Key, row string, diff int64)) error
+}
+
 // Arrangement is an operator's indexed state: group key -> a multiset of
 // (row key, encoded row). It records the changes applied through Update so
 // that they can be logged (TakeDeltas), and replays logged changes without
 // recording them (Apply).
 //
-// Rows are kept encoded (see EncodeRow) in per-group columns: a million
-// small rows cost tens of megabytes, not hundreds.
+// An arrangement is a stack of two layers: a Base (the checkpoint's runs,
+// set by Rebase; none for a state that was never checkpointed) and, above
+// it, the groups in memory. A group not in memory is exactly what the
+// Base holds of it; Get brings it into memory whole (the base's entries
+// with their changes since the checkpoint applied), and Update changes
+// it there. A group changed since the last checkpoint is dirty and stays
+// in memory until a checkpoint holds the change (Seal, then Rebase); a
+// clean one can be dropped at any time (Evict) and is read again from
+// the base when asked for. Without a base, every group stays in memory.
+//
+// Rows are kept encoded (see EncodeRow) in per-group columns, the rows of
+// a group read from the base in one string: a million small rows cost
+// tens of megabytes, not hundreds.
+//
+// A failed base read makes Get return the error; Update and Apply keep
+// the first such error for Err, and the caller must not commit a time
+// whose step saw one.
 type Arrangement struct {
 	name    string
 	order   func(row string) int64
@@ -61,7 +91,28 @@ type Arrangement struct {
 	entries int
 	pending Deltas
 	cols    Columns
+
+	base     Base
+	epoch    uint64 // the current checkpoint epoch, from 1 (Seal)
+	memBytes int64  // estimate of what the groups in memory hold
+	err      error
+	scratch  []entry
 }
+
+// entry is one entry of a group being read from the base.
+type entry struct {
+	order int64
+	key   Key
+	row   string
+	diff  int64
+}
+
+// Bytes an entry costs in a group beside its row's bytes: its order, key,
+// row header and diff; and what a group costs beside its entries.
+const (
+	entryBytes = 8 + 8 + 16 + 8
+	groupBytes = 160
+)
 
 // Columns names what an arrangement holds, for tools that decode its
 // entries: the columns of its group keys and of its rows. Group is nil
@@ -77,7 +128,7 @@ type Columns struct {
 // function of the row, since replay recomputes it. Without it, groups
 // are sorted by key.
 func NewArrangement(name string, order func(row string) int64) *Arrangement {
-	return &Arrangement{name: name, order: order, groups: make(map[string]*Group)}
+	return &Arrangement{name: name, order: order, groups: make(map[string]*Group), epoch: 1}
 }
 
 // SetColumns names the columns of the arrangement's group keys and rows.
@@ -89,14 +140,173 @@ func (a *Arrangement) Columns() Columns { return a.cols }
 // Name returns the arrangement's name.
 func (a *Arrangement) Name() string { return a.name }
 
-// Len returns the number of distinct (group, key, row) entries.
+// Len returns the number of distinct (group, key, row) entries: exact
+// without a base; with one, counted as its runs hold them (an entry in
+// two runs counts twice until a merge consolidates them).
 func (a *Arrangement) Len() int { return a.entries }
 
-// Groups returns the number of groups.
-func (a *Arrangement) Groups() int { return len(a.groups) }
+// Groups returns the number of groups in memory.
+func (a *Arrangement) Groups() int {
+	n := 0
+	for _, g := range a.groups {
+		if len(g.Keys) > 0 {
+			n++
+		}
+	}
+	return n
+}
 
-// Get returns the group under key, or nil when it is empty.
-func (a *Arrangement) Get(group string) *Group { return a.groups[group] }
+// HasBase reports whether the arrangement has a base: without one, its
+// whole state is in memory.
+func (a *Arrangement) HasBase() bool { return a.base != nil }
+
+// MemBytes returns an estimate of the bytes its groups in memory hold.
+func (a *Arrangement) MemBytes() int64 { return a.memBytes }
+
+// Err returns the first base read error that Update or Apply met.
+func (a *Arrangement) Err() error { return a.err }
+
+// Get returns the group under key, or nil when it is empty. A group not
+// in memory is read from the base first.
+func (a *Arrangement) Get(group string) (*Group, error) {
+	if a.base == nil {
+		if g := a.groups[group]; g != nil && len(g.Keys) > 0 {
+			return g, nil
+		}
+		return nil, nil
+	}
+	g, err := a.group(group)
+	if err != nil || len(g.Keys) == 0 {
+		return nil, err
+	}
+	return g, nil
+}
+
+// group returns the group in memory, reading it from the base when it is
+// not there; without a base a missing group is a new empty one.
+func (a *Arrangement) group(name string) (*Group, error) {
+	if g := a.groups[name]; g != nil {
+		return g, nil
+	}
+	g := &Group{}
+	if a.base != nil {
+		sc := a.scratch[:0]
+		rowBytes := 0
+		err := a.base.Lookup(name, func(key Key, row string, diff int64) {
+			sc = append(sc, entry{key: key, row: row, diff: diff})
+			rowBytes += len(row)
+		})
+		if err != nil {
+			a.scratch = sc[:0]
+			return nil, fmt.Errorf("arrangement %s: group %q: %w", a.name, name, err)
+		}
+		if len(sc) > 0 {
+			a.fill(g, sc, rowBytes)
+		}
+		clear(sc)
+		a.scratch = sc[:0]
+	}
+	a.groups[name] = g
+	g.bytes = groupBytes + int64(len(name)) + int64(len(g.Keys))*entryBytes + int64(g.rowBytes)
+	a.memBytes += g.bytes
+	return g, nil
+}
+
+// fill builds g from the base's entries sc: sorted by (order, key, row),
+// equal entries summed, zero sums left out, the rows copied into one
+// string.
+func (a *Arrangement) fill(g *Group, sc []entry, rowBytes int) {
+	buf := make([]byte, 0, rowBytes)
+	for _, e := range sc {
+		buf = append(buf, e.row...)
+	}
+	all := string(buf)
+	off := 0
+	for i := range sc {
+		l := len(sc[i].row)
+		sc[i].row = all[off : off+l]
+		off += l
+		if a.order != nil {
+			sc[i].order = a.order(sc[i].row)
+		}
+	}
+	slices.SortFunc(sc, func(x, y entry) int { return compareEntry(x.order, x.key, x.row, y.order, y.key, y.row) })
+	n := len(sc)
+	g.Order, g.Keys, g.Rows, g.Diffs = make([]int64, 0, n), make([]Key, 0, n), make([]string, 0, n), make([]int64, 0, n)
+	for i := 0; i < n; {
+		e := sc[i]
+		sum := e.diff
+		j := i + 1
+		for ; j < n && sc[j].order == e.order && sc[j].key == e.key && sc[j].row == e.row; j++ {
+			sum += sc[j].diff
+		}
+		if sum != 0 {
+			g.Order = append(g.Order, e.order)
+			g.Keys = append(g.Keys, e.key)
+			g.Rows = append(g.Rows, e.row)
+			g.Diffs = append(g.Diffs, sum)
+			g.rowBytes += len(e.row)
+		}
+		i = j
+	}
+}
+
+// Seal ends the current checkpoint epoch and returns it (from 1): the
+// changes made so far are what the next checkpoint (a fold taken now)
+// holds.
+func (a *Arrangement) Seal() uint64 {
+	e := a.epoch
+	a.epoch++
+	return e
+}
+
+// Rebase makes base the arrangement's base: a checkpoint that holds every
+// change of the epochs up to and including sealed (0: of none; a merge of
+// runs or a restart), and entries entries as its runs count them. Groups
+// changed in those epochs become clean; later changes stay dirty.
+func (a *Arrangement) Rebase(base Base, entries int64, sealed uint64) {
+	a.base = base
+	for _, g := range a.groups {
+		if g.dirty != 0 && g.dirty <= sealed {
+			g.dirty, g.added = 0, 0
+		}
+	}
+	if base != nil {
+		a.entries = int(entries) + a.dirtyEntryChange()
+	}
+}
+
+// dirtyEntryChange is what the dirty groups add to the base's count.
+func (a *Arrangement) dirtyEntryChange() int {
+	n := 0
+	for _, g := range a.groups {
+		if g.dirty != 0 {
+			n += g.added
+		}
+	}
+	return n
+}
+
+// Evict drops clean groups from memory until the groups in memory hold at
+// most target bytes or only dirty ones are left, and returns the bytes
+// freed. Without a base it drops nothing.
+func (a *Arrangement) Evict(target int64) int64 {
+	if a.base == nil {
+		return 0
+	}
+	freed := int64(0)
+	for name, g := range a.groups {
+		if a.memBytes <= target {
+			break
+		}
+		if g.dirty == 0 {
+			delete(a.groups, name)
+			a.memBytes -= g.bytes
+			freed += g.bytes
+		}
+	}
+	return freed
+}
 
 // Update adds diff copies of (key, row) under group and records the change
 // for TakeDeltas.
@@ -104,8 +314,17 @@ func (a *Arrangement) Update(group string, key Key, row string, diff int64) {
 	if diff == 0 {
 		return
 	}
-	a.apply(group, key, row, diff)
+	if err := a.apply(group, key, row, diff); err != nil {
+		a.fail(err)
+		return
+	}
 	a.pending.add(group, key, row, diff)
+}
+
+func (a *Arrangement) fail(err error) {
+	if a.err == nil {
+		a.err = err
+	}
 }
 
 // TakeDeltas returns the changes recorded since the last call and resets
@@ -117,13 +336,17 @@ func (a *Arrangement) TakeDeltas() Deltas {
 }
 
 // Apply replays logged changes into the arrangement without recording them.
-// A stretch of changes to one group the arrangement does not hold yet (a
-// checkpoint run is sorted by group) becomes that group in one step, its
-// columns carved from one allocation per call.
-func (a *Arrangement) Apply(d Deltas) {
+// A stretch of changes to one group the arrangement does not hold yet
+// becomes that group in one step when there is no base, its columns
+// carved from one allocation per call. It returns the first base read
+// error, which Err keeps too.
+func (a *Arrangement) Apply(d Deltas) error {
+	if a.err != nil {
+		return a.err
+	}
 	var sl slab
-	if a.entries == 0 && len(d.Keys) > 1024 {
-		// Loading a checkpoint: size the map for its groups at once.
+	if a.base == nil && a.entries == 0 && len(d.Keys) > 1024 {
+		// A first replay: size the map for its groups at once.
 		n := 1
 		for i := 1; i < len(d.Groups); i++ {
 			if d.Groups[i] != d.Groups[i-1] {
@@ -138,14 +361,18 @@ func (a *Arrangement) Apply(d Deltas) {
 		for j < len(d.Keys) && d.Groups[j] == d.Groups[i] {
 			j++
 		}
-		if a.groups[d.Groups[i]] == nil && a.load(d, i, j, &sl) {
+		if a.base == nil && a.groups[d.Groups[i]] == nil && a.load(d, i, j, &sl) {
 			i = j
 			continue
 		}
 		for ; i < j; i++ {
-			a.apply(d.Groups[i], d.Keys[i], d.Rows[i], d.Diffs[i])
+			if err := a.apply(d.Groups[i], d.Keys[i], d.Rows[i], d.Diffs[i]); err != nil {
+				a.fail(err)
+				return err
+			}
 		}
 	}
+	return nil
 }
 
 // slab hands out the columns of new groups from shared backing arrays.
@@ -210,8 +437,7 @@ func (a *Arrangement) load(d Deltas, i, j int, sl *slab) bool {
 		o[0], k[0], r[0], df[0] = ord(i), d.Keys[i], d.Rows[i], d.Diffs[i]
 		g := sl.group()
 		g.Order, g.Keys, g.Rows, g.Diffs = o, k, r, df
-		a.groups[d.Groups[i]] = g
-		a.entries++
+		a.loaded(d.Groups[i], g)
 		return true
 	}
 	// Sort positions by (order, key, row); orders[m] belongs to idx[m]
@@ -236,21 +462,33 @@ func (a *Arrangement) load(d Deltas, i, j int, sl *slab) bool {
 	}
 	g := sl.group()
 	g.Order, g.Keys, g.Rows, g.Diffs = o, k, r, df
-	a.groups[d.Groups[i]] = g
-	a.entries += n
+	a.loaded(d.Groups[i], g)
 	return true
 }
 
-func (a *Arrangement) apply(group string, key Key, row string, diff int64) {
-	g := a.groups[group]
-	if g == nil {
-		g = &Group{}
-		a.groups[group] = g
+// loaded puts a group load built in memory, dirty.
+func (a *Arrangement) loaded(name string, g *Group) {
+	for _, r := range g.Rows {
+		g.rowBytes += len(r)
+	}
+	g.added = len(g.Keys)
+	g.dirty = a.epoch
+	g.bytes = groupBytes + int64(len(name)) + int64(len(g.Keys))*entryBytes + int64(g.rowBytes)
+	a.groups[name] = g
+	a.entries += len(g.Keys)
+	a.memBytes += g.bytes
+}
+
+func (a *Arrangement) apply(group string, key Key, row string, diff int64) error {
+	g, err := a.group(group)
+	if err != nil {
+		return err
 	}
 	var o int64
 	if a.order != nil {
 		o = a.order(row)
 	}
+	g.dirty = a.epoch
 	i, found := g.search(o, key, row)
 	if found {
 		g.Diffs[i] += diff
@@ -260,17 +498,29 @@ func (a *Arrangement) apply(group string, key Key, row string, diff int64) {
 			g.Rows = slices.Delete(g.Rows, i, i+1)
 			g.Diffs = slices.Delete(g.Diffs, i, i+1)
 			a.entries--
-			if len(g.Keys) == 0 {
+			g.added--
+			g.rowBytes -= len(row)
+			g.bytes -= entryBytes + int64(len(row))
+			a.memBytes -= entryBytes + int64(len(row))
+			if len(g.Keys) == 0 && a.base == nil && a.epoch == 1 {
+				// Never checkpointed and none to come that could hold
+				// the group: no need to remember it is empty.
 				delete(a.groups, group)
+				a.memBytes -= g.bytes
 			}
 		}
-		return
+		return nil
 	}
 	g.Order = slices.Insert(g.Order, i, o)
 	g.Keys = slices.Insert(g.Keys, i, key)
 	g.Rows = slices.Insert(g.Rows, i, row)
 	g.Diffs = slices.Insert(g.Diffs, i, diff)
 	a.entries++
+	g.added++
+	g.rowBytes += len(row)
+	g.bytes += entryBytes + int64(len(row))
+	a.memBytes += entryBytes + int64(len(row))
+	return nil
 }
 
 // search returns the position of (o, key, row) in the group, or where it
@@ -304,14 +554,17 @@ func compareEntry(o1 int64, k1 Key, r1 string, o2 int64, k2 Key, r2 string) int 
 	return strings.Compare(r1, r2)
 }
 
-// Snapshot returns the whole state as consolidated Deltas sorted by group,
-// key and row: two arrangements hold the same state exactly when their
-// snapshots are equal. It is the form of a checkpoint run. The strings
-// are shared with the arrangement.
+// Snapshot returns the state in memory as consolidated Deltas sorted by
+// group, key and row: without a base, the whole state, and two
+// arrangements hold the same state exactly when their snapshots are
+// equal. It is the form of a checkpoint run. The strings are shared with
+// the arrangement.
 func (a *Arrangement) Snapshot() Deltas {
 	names := make([]string, 0, len(a.groups))
-	for name := range a.groups {
-		names = append(names, name)
+	for name, g := range a.groups {
+		if len(g.Keys) > 0 {
+			names = append(names, name)
+		}
 	}
 	slices.Sort(names)
 	d := Deltas{

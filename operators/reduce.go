@@ -126,7 +126,13 @@ func (op *Reduce) Step(t differential.Time, in []differential.Update) ([]differe
 
 // result computes the output row of a group, nil when the group is empty.
 func (op *Reduce) result(gk string) (differential.Row, error) {
-	g := op.rows.Get(gk)
+	if err := op.rows.Err(); err != nil {
+		return nil, fmt.Errorf("reduce %q: %w", op.name, err)
+	}
+	g, err := op.rows.Get(gk)
+	if err != nil {
+		return nil, fmt.Errorf("reduce %q: %w", op.name, err)
+	}
 	if g == nil {
 		return nil, nil
 	}

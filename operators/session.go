@@ -127,7 +127,11 @@ func (op *SessionWindow) Step(t differential.Time, in []differential.Update) ([]
 	var out []differential.Update
 	var enc []byte
 	for _, inst := range order {
-		before := op.sessions(op.before[:0], op.rows.Get(inst))
+		g, err := op.rows.Get(inst)
+		if err != nil {
+			return nil, fmt.Errorf("session window %q: %w", op.name, err)
+		}
+		before := op.sessions(op.before[:0], g)
 		for _, u := range by[inst] {
 			enc = enc[:0]
 			for _, c := range op.rest {
@@ -139,7 +143,14 @@ func (op *SessionWindow) Step(t differential.Time, in []differential.Update) ([]
 		if err != nil {
 			return nil, fmt.Errorf("session window %q: instance: %w", op.name, err)
 		}
-		after := op.sessions(op.after[:0], op.rows.Get(inst))
+		if err := op.rows.Err(); err != nil {
+			return nil, fmt.Errorf("session window %q: %w", op.name, err)
+		}
+		g, err = op.rows.Get(inst)
+		if err != nil {
+			return nil, fmt.Errorf("session window %q: %w", op.name, err)
+		}
+		after := op.sessions(op.after[:0], g)
 		op.before, op.after = before, after
 		// Both lists are sorted by (t, key, row): walk them together and
 		// emit only the rows whose bounds or multiplicity changed.
