@@ -206,6 +206,44 @@ func (f *Filesystem) openFile(name string) (vfs.File, int64, error) {
 	return fh, st.Size(), nil
 }
 
+// Open opens the object's file for reads at any offset; see Backend.Open.
+// The file stays open until the Object is closed, so on Unix the Object
+// reads the bytes it opened even after Delete, or Put, of the name.
+func (f *Filesystem) Open(ctx context.Context, name string) (Object, error) {
+	if err := begin(ctx, opOpen, name, true); err != nil {
+		return nil, err
+	}
+	fh, size, err := f.openFile(name)
+	if err != nil {
+		return nil, wrap(opOpen, name, err)
+	}
+	return &fileObject{name: name, f: fh, size: size}, nil
+}
+
+// fileObject is an Object of the Filesystem: the open file of the object.
+type fileObject struct {
+	name string
+	f    vfs.File
+	size int64
+}
+
+func (o *fileObject) ReadAt(p []byte, off int64) (int, error) {
+	n, err := o.f.ReadAt(p, off)
+	if err != nil && err != io.EOF {
+		err = wrap(opRead, o.name, err)
+	}
+	return n, err
+}
+
+func (o *fileObject) Size() int64 { return o.size }
+
+func (o *fileObject) Close() error {
+	if err := o.f.Close(); err != nil {
+		return wrap(opClose, o.name, err)
+	}
+	return nil
+}
+
 // List returns the sorted names of the objects whose name starts with
 // prefix; see Backend.List. It walks only the directories that can hold
 // such names.
