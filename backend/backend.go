@@ -3,9 +3,10 @@
 //
 // The Backend interface is kept to what object stores (S3, Azure Blob) can
 // do: whole-object put, conditional create (S3 If-None-Match: *, Azure
-// If-None-Match), get, list by prefix, delete and size; no appends, no
-// renames, no directories. Filesystem keeps objects as files under a root
-// directory; Mem keeps them in memory for tests.
+// If-None-Match), get (whole, or by byte ranges of an opened object), list
+// by prefix, delete and size; no appends, no renames, no directories.
+// Filesystem keeps objects as files under a root directory; Mem keeps them
+// in memory for tests.
 //
 // # Names
 //
@@ -38,6 +39,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/pwlog/pwlog/internal/base"
@@ -64,6 +66,15 @@ type Backend interface {
 	// error wrapping ErrNotExist when there is no object of that name.
 	Get(ctx context.Context, name string) ([]byte, error)
 
+	// Open returns a reader of the object's bytes at any offset, for
+	// reading parts of a large object without reading all of it. The
+	// Object reads the object as it was when opened: a later Delete of the
+	// name does not disturb an open Object (the Filesystem keeps the file
+	// open; Mem keeps the bytes). An error wrapping ErrNotExist when there
+	// is no object. Callers Close it. An Object is safe for concurrent
+	// ReadAt calls.
+	Open(ctx context.Context, name string) (Object, error)
+
 	// List returns the names of the objects whose name starts with prefix
 	// (any string; "" lists everything), sorted bytewise ascending. It never
 	// lists temporary files.
@@ -78,9 +89,27 @@ type Backend interface {
 	Size(ctx context.Context, name string) (int64, error)
 }
 
+// Object is an open object of a Backend.
+type Object interface {
+	// ReadAt reads as io.ReaderAt says: at the end of the object it
+	// returns io.EOF with the bytes it read, and past the end 0, io.EOF.
+	// Its other errors are wrapped with the operation ("read") and the
+	// object name. After Close it fails with an error wrapping
+	// fs.ErrClosed.
+	io.ReaderAt
+
+	// Size returns the object's size in bytes, as it was when opened.
+	Size() int64
+
+	// Close releases the object. A second Close returns an error wrapping
+	// fs.ErrClosed; errors are wrapped with the operation ("close") and the
+	// object name.
+	Close() error
+}
+
 var (
-	// ErrNotExist is returned (wrapped) by Get and Size for a name that no
-	// object has.
+	// ErrNotExist is returned (wrapped) by Get, Open and Size for a name
+	// that no object has.
 	ErrNotExist = errors.New("backend: object does not exist")
 
 	// ErrExist is returned (wrapped) by Create when an object of the name
@@ -105,6 +134,9 @@ const (
 	opList   = "list"
 	opDelete = "delete"
 	opSize   = "size"
+	opOpen   = "open"
+	opRead   = "read"  // Object.ReadAt
+	opClose  = "close" // Object.Close
 )
 
 // validName reports whether name follows the naming rules.

@@ -5,6 +5,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -44,6 +47,11 @@ func runConformance(t *testing.T, newBackend func(t *testing.T) Backend) {
 		{"Copies", testCopies},
 		{"ConcurrentCreate", testConcurrentCreate},
 		{"AtomicPut", testAtomicPut},
+		{"OpenReadAt", testOpenReadAt},
+		{"OpenMissing", testOpenMissing},
+		{"OpenClose", testOpenClose},
+		{"OpenThenDeleteOrPut", testOpenThenDeleteOrPut},
+		{"OpenConcurrentReadAt", testOpenConcurrentReadAt},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.test(t, newBackend(t)) })
 	}
@@ -213,6 +221,7 @@ func testBadNames(t *testing.T, b Backend) {
 		}
 		_, ops["Get"] = b.Get(ctx, name)
 		_, ops["Size"] = b.Size(ctx, name)
+		_, ops["Open"] = b.Open(ctx, name)
 		for op, err := range ops {
 			if !errors.Is(err, ErrBadName) {
 				t.Errorf("%s(%q): err %v, want ErrBadName", op, name, err)
@@ -232,20 +241,24 @@ func testCancelled(t *testing.T, b Backend) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	ops := map[string]error{
-		"Put":        b.Put(ctx, "new", []byte("x")),
-		"Put over":   b.Put(ctx, "keep", []byte("replaced")),
-		"Create":     b.Create(ctx, "created", []byte("x")),
-		"Delete":     b.Delete(ctx, "keep"),
-		"bad name":   b.Put(ctx, "/bad", nil), // ctx comes first
-		"Get":        nil,
-		"Size":       nil,
-		"List":       nil,
-		"Get absent": nil,
+		"Put":         b.Put(ctx, "new", []byte("x")),
+		"Put over":    b.Put(ctx, "keep", []byte("replaced")),
+		"Create":      b.Create(ctx, "created", []byte("x")),
+		"Delete":      b.Delete(ctx, "keep"),
+		"bad name":    b.Put(ctx, "/bad", nil), // ctx comes first
+		"Get":         nil,
+		"Size":        nil,
+		"List":        nil,
+		"Get absent":  nil,
+		"Open":        nil,
+		"Open absent": nil,
 	}
 	_, ops["Get"] = b.Get(ctx, "keep")
 	_, ops["Get absent"] = b.Get(ctx, "absent")
 	_, ops["Size"] = b.Size(ctx, "keep")
 	_, ops["List"] = b.List(ctx, "")
+	_, ops["Open"] = b.Open(ctx, "keep")
+	_, ops["Open absent"] = b.Open(ctx, "absent")
 	for op, err := range ops {
 		if !errors.Is(err, context.Canceled) {
 			t.Errorf("%s with a cancelled ctx: err %v, want context.Canceled", op, err)
@@ -361,6 +374,231 @@ func testAtomicPut(t *testing.T, b Backend) {
 		t.Fatal("the reader never read")
 	}
 	mustGetEqual(t, b, "MANIFEST", a)
+}
+
+// pattern returns n bytes in which every 4-byte-aligned word holds its own
+// offset (little-endian, truncated to 32 bits), so that a read at the wrong
+// offset shows.
+func pattern(n int) []byte {
+	data := make([]byte, n)
+	for i := range data {
+		data[i] = byte((i &^ 3) >> (8 * (i % 4)))
+	}
+	return data
+}
+
+func testOpenReadAt(t *testing.T, b Backend) {
+	const size = 100_003
+	data := pattern(size)
+	mustPut(t, b, "runs/000001.run", data)
+	o := mustOpen(t, b, "runs/000001.run")
+	defer o.Close()
+	if got := o.Size(); got != size {
+		t.Fatalf("Size() = %d, want %d", got, size)
+	}
+	// Reads inside the object: whole, or n == len(p).
+	for _, r := range []struct{ off, n int }{
+		{0, 1}, {0, 4096}, {1, 7}, {4095, 4098}, {50_000, 30_000}, {size - 1, 1},
+		{size - 4096, 4096}, {0, size}, {12345, 0},
+	} {
+		p := make([]byte, r.n)
+		n, err := o.ReadAt(p, int64(r.off))
+		// io.ReaderAt allows io.EOF with a read that ends at the end.
+		if err != nil && !(err == io.EOF && r.off+r.n == size) {
+			t.Fatalf("ReadAt(%d bytes at %d): %v", r.n, r.off, err)
+		}
+		if n != r.n || !bytes.Equal(p, data[r.off:r.off+r.n]) {
+			t.Fatalf("ReadAt(%d bytes at %d) = %d bytes %q, want %q",
+				r.n, r.off, n, trim(p[:n]), trim(data[r.off:r.off+r.n]))
+		}
+	}
+	// Reads across or past the end: the bytes there are, and io.EOF
+	// itself, not wrapped.
+	for _, r := range []struct{ off, n int }{
+		{size - 10, 11}, {size - 10, 4096}, {size, 1}, {size + 1, 10}, {1 << 40, 1}, {0, size + 1},
+	} {
+		p := make([]byte, r.n)
+		n, err := o.ReadAt(p, int64(r.off))
+		want := data[min(r.off, size):]
+		if err != io.EOF || n != len(want) || !bytes.Equal(p[:n], want) {
+			t.Fatalf("ReadAt(%d bytes at %d) = %d bytes %q, %v; want %d bytes %q, io.EOF",
+				r.n, r.off, n, trim(p[:n]), err, len(want), trim(want))
+		}
+	}
+	_, err := o.ReadAt(make([]byte, 1), -1)
+	if err == nil || err == io.EOF || !strings.Contains(err.Error(), "backend: read runs/000001.run") {
+		t.Fatalf("ReadAt at -1: err %v, want an error naming the operation and object", err)
+	}
+
+	mustPut(t, b, "empty", nil)
+	e := mustOpen(t, b, "empty")
+	defer e.Close()
+	if got := e.Size(); got != 0 {
+		t.Fatalf("Size() of the empty object = %d", got)
+	}
+	if n, err := e.ReadAt(make([]byte, 1), 0); n != 0 || err != io.EOF {
+		t.Fatalf("ReadAt of the empty object = %d, %v; want 0, io.EOF", n, err)
+	}
+}
+
+func testOpenMissing(t *testing.T, b Backend) {
+	ctx := context.Background()
+	mustPut(t, b, "runs/1.run", []byte("1"))
+	for _, name := range []string{"runs/404.run", "runs", "runs/1.run/x", "no/such/dir"} {
+		o, err := b.Open(ctx, name)
+		if !errors.Is(err, ErrNotExist) || o != nil {
+			t.Fatalf("Open(%s) = %v, %v; want nil, ErrNotExist", name, o, err)
+		}
+		if errors.Is(err, ErrExist) || errors.Is(err, ErrBadName) {
+			t.Fatalf("err %v also matches another sentinel", err)
+		}
+		if !strings.Contains(err.Error(), "backend: open "+name) {
+			t.Errorf("error %q does not name the operation and object", err)
+		}
+	}
+}
+
+func testOpenClose(t *testing.T, b Backend) {
+	mustPut(t, b, "a", []byte("abc"))
+	o := mustOpen(t, b, "a")
+	if err := o.Close(); err != nil {
+		t.Fatal(err)
+	}
+	_, err := o.ReadAt(make([]byte, 1), 0)
+	if !errors.Is(err, fs.ErrClosed) || !strings.Contains(err.Error(), "backend: read a") {
+		t.Fatalf("ReadAt after Close: err %v, want fs.ErrClosed naming the operation and object", err)
+	}
+	err = o.Close()
+	if !errors.Is(err, fs.ErrClosed) || !strings.Contains(err.Error(), "backend: close a") {
+		t.Fatalf("second Close: err %v, want fs.ErrClosed naming the operation and object", err)
+	}
+	// Closing one Object leaves another of the same name open.
+	o1, o2 := mustOpen(t, b, "a"), mustOpen(t, b, "a")
+	if err := o1.Close(); err != nil {
+		t.Fatal(err)
+	}
+	mustReadAll(t, o2, []byte("abc"))
+	if err := o2.Close(); err != nil {
+		t.Fatal(err)
+	}
+	mustGetEqual(t, b, "a", []byte("abc"))
+}
+
+func testOpenThenDeleteOrPut(t *testing.T, b Backend) {
+	if _, ok := b.(*Filesystem); ok && runtime.GOOS == "windows" {
+		t.Skip("Windows does not remove or replace an open file")
+	}
+	ctx := context.Background()
+	old := pattern(9000)
+	mustPut(t, b, "runs/1.run", old)
+	deleted := mustOpen(t, b, "runs/1.run")
+	defer deleted.Close()
+	if err := b.Delete(ctx, "runs/1.run"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Get(ctx, "runs/1.run"); !errors.Is(err, ErrNotExist) {
+		t.Fatalf("Get after Delete: err %v, want ErrNotExist", err)
+	}
+	mustReadAll(t, deleted, old)
+
+	// Put over the name, shorter and then longer, and Create after a Delete.
+	mustPut(t, b, "MANIFEST", old)
+	replaced := mustOpen(t, b, "MANIFEST")
+	defer replaced.Close()
+	mustPut(t, b, "MANIFEST", []byte("short"))
+	shortened := mustOpen(t, b, "MANIFEST")
+	defer shortened.Close()
+	mustPut(t, b, "MANIFEST", bytes.Repeat([]byte("L"), 20000))
+	mustReadAll(t, replaced, old)
+	mustReadAll(t, shortened, []byte("short"))
+	if err := b.Delete(ctx, "runs/1.run"); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Create(ctx, "runs/1.run", []byte("new")); err != nil {
+		t.Fatal(err)
+	}
+	mustReadAll(t, deleted, old)
+	fresh := mustOpen(t, b, "runs/1.run")
+	defer fresh.Close()
+	mustReadAll(t, fresh, []byte("new"))
+}
+
+func testOpenConcurrentReadAt(t *testing.T, b Backend) {
+	const block = 4096
+	const blocks = 64
+	data := pattern(block * blocks)
+	mustPut(t, b, "runs/1.run", data)
+	o := mustOpen(t, b, "runs/1.run")
+	defer o.Close()
+	const readers = 8
+	errs := make([]error, readers)
+	var wg sync.WaitGroup
+	for r := range readers {
+		wg.Go(func() {
+			p := make([]byte, block)
+			for i := range 4 * blocks {
+				off := int64((i*7+r*13)%blocks) * block
+				n, err := o.ReadAt(p, off)
+				if err != nil && err != io.EOF {
+					errs[r] = err
+					return
+				}
+				if n != block || !bytes.Equal(p, data[off:off+block]) {
+					errs[r] = fmt.Errorf("reader %d: ReadAt at %d read %d bytes, not the object's", r, off, n)
+					return
+				}
+			}
+		})
+	}
+	// Meanwhile the name is replaced and deleted.
+	for i := range 20 {
+		mustPut(t, b, "runs/1.run", []byte(fmt.Sprint(i)))
+	}
+	if err := b.Delete(context.Background(), "runs/1.run"); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func mustOpen(t *testing.T, b Backend, name string) Object {
+	t.Helper()
+	o, err := b.Open(context.Background(), name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return o
+}
+
+// mustReadAll checks that o holds want: its Size, and its bytes read with
+// one ReadAt and in small blocks.
+func mustReadAll(t *testing.T, o Object, want []byte) {
+	t.Helper()
+	if got := o.Size(); got != int64(len(want)) {
+		t.Fatalf("Size() = %d, want %d", got, len(want))
+	}
+	got := make([]byte, len(want)+1)
+	n, err := o.ReadAt(got, 0)
+	if err != io.EOF || !bytes.Equal(got[:n], want) {
+		t.Fatalf("ReadAt = %q, %v; want %q, io.EOF", trim(got[:n]), err, trim(want))
+	}
+	var blocks []byte
+	p := make([]byte, 1000)
+	for off := int64(0); ; off += int64(len(p)) {
+		n, err := o.ReadAt(p, off)
+		blocks = append(blocks, p[:n]...)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !bytes.Equal(blocks, want) {
+		t.Fatalf("read in blocks %q, want %q", trim(blocks), trim(want))
+	}
 }
 
 func mustPut(t *testing.T, b Backend, name string, data []byte) {

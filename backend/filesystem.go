@@ -169,29 +169,79 @@ func (f *Filesystem) Get(ctx context.Context, name string) ([]byte, error) {
 }
 
 func (f *Filesystem) get(name string) ([]byte, error) {
-	p := f.path(name)
-	if _, err := f.lstatObject(p); err != nil {
-		return nil, err
-	}
-	fh, err := vfs.Open(f.fs, p)
+	fh, size, err := f.openFile(name)
 	if err != nil {
-		return nil, notExist(err)
+		return nil, err
 	}
 	defer fh.Close()
-	// The file is never written in place (Put renames a new file over the
-	// name), so the open file keeps the size it has now.
-	st, err := fh.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !st.Mode().IsRegular() {
-		return nil, ErrNotExist
-	}
-	data := make([]byte, st.Size())
+	data := make([]byte, size)
 	if _, err := io.ReadFull(fh, data); err != nil {
 		return nil, err
 	}
 	return data, nil
+}
+
+// openFile opens the object's file for reading and returns it with its
+// size, or ErrNotExist when there is no object (a missing file, or one that
+// is not a regular file).
+func (f *Filesystem) openFile(name string) (vfs.File, int64, error) {
+	p := f.path(name)
+	if _, err := f.lstatObject(p); err != nil {
+		return nil, 0, err
+	}
+	fh, err := vfs.Open(f.fs, p)
+	if err != nil {
+		return nil, 0, notExist(err)
+	}
+	// The file is never written in place (Put renames a new file over the
+	// name), so the open file keeps the size it has now.
+	st, err := fh.Stat()
+	if err == nil && !st.Mode().IsRegular() {
+		err = ErrNotExist
+	}
+	if err != nil {
+		_ = fh.Close()
+		return nil, 0, err
+	}
+	return fh, st.Size(), nil
+}
+
+// Open opens the object's file for reads at any offset; see Backend.Open.
+// The file stays open until the Object is closed, so on Unix the Object
+// reads the bytes it opened even after Delete, or Put, of the name.
+func (f *Filesystem) Open(ctx context.Context, name string) (Object, error) {
+	if err := begin(ctx, opOpen, name, true); err != nil {
+		return nil, err
+	}
+	fh, size, err := f.openFile(name)
+	if err != nil {
+		return nil, wrap(opOpen, name, err)
+	}
+	return &fileObject{name: name, f: fh, size: size}, nil
+}
+
+// fileObject is an Object of the Filesystem: the open file of the object.
+type fileObject struct {
+	name string
+	f    vfs.File
+	size int64
+}
+
+func (o *fileObject) ReadAt(p []byte, off int64) (int, error) {
+	n, err := o.f.ReadAt(p, off)
+	if err != nil && err != io.EOF {
+		err = wrap(opRead, o.name, err)
+	}
+	return n, err
+}
+
+func (o *fileObject) Size() int64 { return o.size }
+
+func (o *fileObject) Close() error {
+	if err := o.f.Close(); err != nil {
+		return wrap(opClose, o.name, err)
+	}
+	return nil
 }
 
 // List returns the sorted names of the objects whose name starts with

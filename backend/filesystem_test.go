@@ -9,9 +9,11 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 
 	"github.com/pwlog/pwlog/vfs"
+	"github.com/pwlog/pwlog/vfs/errorfs"
 )
 
 // Whether a directory fsync is missing cannot be seen on a real filesystem
@@ -251,6 +253,9 @@ func TestFilesystemDirectoryIsNotObject(t *testing.T) {
 	if _, err := f.Size(ctx, "a"); !errors.Is(err, ErrNotExist) {
 		t.Errorf("Size of a directory: err %v, want ErrNotExist", err)
 	}
+	if _, err := f.Open(ctx, "a"); !errors.Is(err, ErrNotExist) {
+		t.Errorf("Open of a directory: err %v, want ErrNotExist", err)
+	}
 	if err := f.Delete(ctx, "a"); err != nil {
 		t.Errorf("Delete of a directory: %v", err)
 	}
@@ -265,6 +270,9 @@ func TestFilesystemDirectoryIsNotObject(t *testing.T) {
 	}
 	if _, err := f.Size(ctx, "a/b/c"); !errors.Is(err, ErrNotExist) {
 		t.Errorf("Size through a file: err %v, want ErrNotExist", err)
+	}
+	if _, err := f.Open(ctx, "a/b/c"); !errors.Is(err, ErrNotExist) {
+		t.Errorf("Open through a file: err %v, want ErrNotExist", err)
 	}
 	if err := f.Delete(ctx, "a/b/c"); err != nil {
 		t.Errorf("Delete through a file: %v", err)
@@ -333,4 +341,70 @@ func allFiles(t *testing.T, root string) []string {
 	}
 	slices.Sort(files)
 	return files
+}
+
+func TestFilesystemOpenSymlinkIsNotObject(t *testing.T) {
+	root := t.TempDir()
+	f, err := NewFilesystem(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustPut(t, f, "runs/1.run", []byte("1"))
+	if err := os.Symlink(filepath.Join(root, "runs", "1.run"), filepath.Join(root, "link")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Open(context.Background(), "link"); !errors.Is(err, ErrNotExist) {
+		t.Fatalf("Open of a symbolic link: err %v, want ErrNotExist", err)
+	}
+}
+
+func TestFilesystemOpenErrors(t *testing.T) {
+	ctx := context.Background()
+	inj := errorfs.NewToggle(syscall.EIO, errorfs.PathContains("1.run"))
+	f, err := NewFilesystemFS(errorfs.Wrap(vfs.Default, inj), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustPut(t, f, "runs/1.run", []byte("one"))
+	o := mustOpen(t, f, "runs/1.run")
+	defer o.Close()
+
+	inj.Set(true)
+	// A failed open or stat is not a missing object.
+	_, err = f.Open(ctx, "runs/1.run")
+	if !errors.Is(err, syscall.EIO) || errors.Is(err, ErrNotExist) || !strings.HasPrefix(err.Error(), "backend: open runs/1.run: ") {
+		t.Fatalf("Open with EIO: err %v, want EIO named with the operation and object", err)
+	}
+	n, err := o.ReadAt(make([]byte, 3), 0)
+	if n != 0 || !errors.Is(err, syscall.EIO) || !strings.HasPrefix(err.Error(), "backend: read runs/1.run: ") {
+		t.Fatalf("ReadAt with EIO = %d, %v; want EIO named with the operation and object", n, err)
+	}
+	inj.Set(false)
+	mustReadAll(t, o, []byte("one"))
+}
+
+// The Filesystem reads through any vfs.FS, such as the in-memory one.
+func TestFilesystemOpenMemFS(t *testing.T) {
+	ctx := context.Background()
+	f, err := NewFilesystemFS(vfs.NewMem(), "/root")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustPut(t, f, "runs/1.run", []byte("old"))
+	o := mustOpen(t, f, "runs/1.run")
+	mustPut(t, f, "runs/1.run", []byte("replaced"))
+	mustReadAll(t, o, []byte("old"))
+	if err := f.Delete(ctx, "runs/1.run"); err != nil {
+		t.Fatal(err)
+	}
+	mustReadAll(t, o, []byte("old"))
+	if err := o.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := o.ReadAt(make([]byte, 1), 0); !errors.Is(err, fs.ErrClosed) {
+		t.Fatalf("ReadAt after Close: err %v, want fs.ErrClosed", err)
+	}
+	if _, err := f.Open(ctx, "runs/1.run"); !errors.Is(err, ErrNotExist) {
+		t.Fatalf("Open after Delete: err %v, want ErrNotExist", err)
+	}
 }

@@ -2,10 +2,14 @@ package backend
 
 import (
 	"context"
+	"errors"
+	"io"
+	"io/fs"
 	"maps"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 // Mem keeps objects in memory, for tests. It follows the Backend contract
@@ -14,6 +18,10 @@ import (
 type Mem struct {
 	mu struct {
 		sync.Mutex
+		// objects holds each object's bytes. A slice stored here is never
+		// written again: Put and Create store a copy of their data, replacing
+		// the entry, and Get and Objects return copies; so an open memObject
+		// shares the slice with no lock.
 		objects map[string][]byte
 		fail    func(op, name string) error
 	}
@@ -30,11 +38,14 @@ func NewMem() *Mem {
 
 // SetFail installs fail, which every later operation calls once it has
 // checked ctx and the name, before it does anything: op is "put",
-// "create", "get", "list", "delete" or "size", and name is the object name
-// (the prefix for "list"). A non-nil error fails the operation with no
-// effect; it is returned wrapped with the operation and name. fail is
-// called without Mem's lock held, so it may use the Mem, and it may be
-// called concurrently. SetFail(nil) removes the hook.
+// "create", "get", "open", "list", "delete" or "size", and name is the
+// object name (the prefix for "list"). Each ReadAt of an open Object calls
+// it too, with op "read" and the object's name, once it has checked that
+// the Object is not closed (Close does not call it). A non-nil error fails
+// the operation with no effect (a failed read reads nothing); it is
+// returned wrapped with the operation and name. fail is called without
+// Mem's lock held, so it may use the Mem, and it may be called
+// concurrently. SetFail(nil) removes the hook.
 func (m *Mem) SetFail(fail func(op, name string) error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -58,6 +69,11 @@ func (m *Mem) start(ctx context.Context, op, name string, checkName bool) error 
 	if err := begin(ctx, op, name, checkName); err != nil {
 		return err
 	}
+	return m.hook(op, name)
+}
+
+// hook calls the failure hook, if any, and returns its error wrapped.
+func (m *Mem) hook(op, name string) error {
 	m.mu.Lock()
 	fail := m.mu.fail
 	m.mu.Unlock()
@@ -109,6 +125,65 @@ func (m *Mem) Get(ctx context.Context, name string) ([]byte, error) {
 		return nil, wrap(opGet, name, ErrNotExist)
 	}
 	return clone(data), nil
+}
+
+// Open returns an Object over the object's bytes as they are now; see
+// Backend.Open. A later Put or Delete of the name does not change what it
+// reads.
+func (m *Mem) Open(ctx context.Context, name string) (Object, error) {
+	if err := m.start(ctx, opOpen, name, true); err != nil {
+		return nil, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	data, ok := m.mu.objects[name]
+	if !ok {
+		return nil, wrap(opOpen, name, ErrNotExist)
+	}
+	return &memObject{m: m, name: name, data: data}, nil
+}
+
+// memObject is an Object of Mem. data is the stored slice, which nothing
+// writes (see Mem.mu.objects).
+type memObject struct {
+	m      *Mem
+	name   string
+	data   []byte
+	closed atomic.Bool
+}
+
+// errNegativeOffset fails a ReadAt at an offset below 0, as os.File does.
+var errNegativeOffset = errors.New("negative offset")
+
+func (o *memObject) ReadAt(p []byte, off int64) (int, error) {
+	if o.closed.Load() {
+		return 0, wrap(opRead, o.name, fs.ErrClosed)
+	}
+	if err := o.m.hook(opRead, o.name); err != nil {
+		return 0, err
+	}
+	switch {
+	case off < 0:
+		return 0, wrap(opRead, o.name, errNegativeOffset)
+	case len(p) == 0:
+		return 0, nil
+	case off >= int64(len(o.data)):
+		return 0, io.EOF
+	}
+	n := copy(p, o.data[off:])
+	if n < len(p) {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+func (o *memObject) Size() int64 { return int64(len(o.data)) }
+
+func (o *memObject) Close() error {
+	if o.closed.Swap(true) {
+		return wrap(opClose, o.name, fs.ErrClosed)
+	}
+	return nil
 }
 
 // List returns the sorted names starting with prefix; see Backend.List.
