@@ -26,42 +26,23 @@ import (
 	"github.com/pwlog/pwlog/wal"
 )
 
-// flipByte flips a bit, a third in, of the first file with data matching
-// pattern.
-func flipByte(t *testing.T, pattern string) {
-	t.Helper()
-	paths, _ := filepath.Glob(pattern)
-	var target string
-	for _, p := range paths {
-		if fi, err := os.Stat(p); err == nil && fi.Size() > 64 {
-			target = p
-			break
-		}
-	}
-	if target == "" {
-		t.Fatalf("no file with data matches %s: %v", pattern, paths)
-	}
-	b, err := os.ReadFile(target)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b[len(b)/3] ^= 0x10
-	if err := os.WriteFile(target, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// TestDamagedStorageIsReported flips a bit in the committed log and in a
-// checkpoint run: the next run must fail with the named corruption error
-// and leave the changelog as it was, never emit wrong rows.
+// TestDamagedStorageIsReported flips a bit in the committed log, in the
+// index of a checkpoint run (read when a restart opens the run) and in the
+// first block of every run (read when the next run's rows touch a group
+// it holds: the new rows touch every user): the next run must fail with
+// the named corruption error and leave the changelog as it was, never
+// emit wrong rows.
 func TestDamagedStorageIsReported(t *testing.T) {
 	for _, c := range []struct {
 		name    string
 		pattern string
+		at      func(n int) int // the byte flipped in a file of n bytes
+		every   bool            // in every file of pattern, not the first
 		want    error
 	}{
-		{"wal", "wal/0*", wal.ErrCorrupt},
-		{"checkpoint", "checkpoints/runs/*.run", checkpoint.ErrCorrupt},
+		{"wal", "wal/0*", func(n int) int { return n / 3 }, false, wal.ErrCorrupt},
+		{"checkpoint index", "checkpoints/runs/*.run", func(n int) int { return n - 30 }, false, checkpoint.ErrCorrupt},
+		{"checkpoint block", "checkpoints/runs/*.run", func(int) int { return 30 }, true, checkpoint.ErrCorrupt},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			dir := t.TempDir()
@@ -81,16 +62,18 @@ func TestDamagedStorageIsReported(t *testing.T) {
 			cfg := quietConfig(storage)
 			cfg.BatchRows = 300 // several commits
 			err := p.Run(t.Context(), cfg)
-			if c.name == "checkpoint" && err != nil {
+			if c.name != "wal" && err != nil {
 				t.Fatal(err)
 			}
 			before := signed(readSink(t, output))
 			if len(before) == 0 {
 				t.Fatal("nothing was emitted")
 			}
-			flipByte(t, filepath.Join(storage, c.pattern))
+			flipByteAt(t, filepath.Join(storage, c.pattern), c.at, c.every)
 			os.Remove(filepath.Join(input, "zz_bad.csv"))
-			copyFiles(t, "testdata/tutorial/run1", input)
+			if _, err := gen.Write(input, gen.Spec{Seed: 4, Rows: 300, Users: 30, Files: 1, FirstFile: 4}); err != nil {
+				t.Fatal(err)
+			}
 			err = runSessions(t, input, output, storage, true)
 			if !errors.Is(err, c.want) {
 				t.Fatalf("run on damaged storage: %v, want %v", err, c.want)
@@ -102,6 +85,31 @@ func TestDamagedStorageIsReported(t *testing.T) {
 				t.Fatal("a run on damaged storage changed the changelog")
 			}
 		})
+	}
+}
+
+// flipByteAt flips a bit of byte at(n) of the first file with data
+// matching pattern, or of every one.
+func flipByteAt(t *testing.T, pattern string, at func(n int) int, every bool) {
+	t.Helper()
+	paths, _ := filepath.Glob(pattern)
+	flipped := 0
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil || len(b) <= 64 {
+			continue
+		}
+		b[at(len(b))] ^= 0x10
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		flipped++
+		if !every {
+			break
+		}
+	}
+	if flipped == 0 {
+		t.Fatalf("no file with data matches %s: %v", pattern, paths)
 	}
 }
 

@@ -184,8 +184,14 @@ func checkVerifyAgrees(t *testing.T, what, file string, rep *tool.VerifyReport, 
 	case verr != nil:
 		t.Errorf("%s: verify could not run: %v", what, verr)
 	case runErr == nil, errors.Is(runErr, pwlog.ErrSinkAhead):
-		if !rep.Sound() {
-			t.Errorf("%s: the run recovered, but verify reports %v", what, rep.Problems)
+		// An execution reads the blocks of checkpoint runs its rows touch:
+		// damage in a block it did not read is for verify (or the next
+		// read of that block) to report.
+		for _, p := range rep.Problems {
+			if !strings.Contains(filepath.ToSlash(p.File), "checkpoints/runs/") {
+				t.Errorf("%s: the run recovered, but verify reports %v", what, rep.Problems)
+				break
+			}
 		}
 	default:
 		named := false

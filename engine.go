@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pwlog/pwlog/backend"
+	"github.com/pwlog/pwlog/checkpoint"
 	"github.com/pwlog/pwlog/compaction"
 	"github.com/pwlog/pwlog/differential"
 	"github.com/pwlog/pwlog/internal/clock"
@@ -41,14 +43,14 @@ type engine struct {
 	fold      map[compaction.ArrKey][]differential.Deltas // committed state deltas since the checkpoint, in chunks
 	foldLen   map[compaction.ArrKey]int
 	foldBytes int64
-	foldedLSN uint64          // the checkpoint's LSN
-	lastFold  time.Time       // when the last compaction started (or the execution)
-	compactCh chan error      // the result of a background compaction
+	foldedLSN uint64                       // the checkpoint's LSN
+	lastFold  time.Time                    // when the last compaction started (or the execution)
+	compactCh chan error                   // the result of a background compaction
 	sealed    map[compaction.ArrKey]uint64 // the epochs the running compaction's fold holds
 	ckpt      backend.Backend              // where the checkpoint lives
 	cache     *checkpoint.Cache            // blocks of the runs the arrangements read
 	runs      map[string]openRun           // by name, the runs the arrangements read
-	ctx       context.Context // the execution's context
+	ctx       context.Context              // the execution's context
 
 	// fingerprinted is set once the storage holds the pipeline's
 	// fingerprint; the first commit of a storage logs it.

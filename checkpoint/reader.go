@@ -67,16 +67,20 @@ func OpenRun(name string, r io.ReaderAt, size int64, cache *Cache) (*Run, error)
 		}
 		return nil, run.corrupt(0, "bad magic %q, want %q", m, magicRun)
 	}
-	switch v := binary.LittleEndian.Uint16(h[offVersion:]); {
-	case v == 1:
+	// Format 1 has its checksum over the whole file: name it before the
+	// header's checksum, which covers the version, is checked.
+	v := binary.LittleEndian.Uint16(h[offVersion:])
+	if v == 1 {
 		return nil, fmt.Errorf("%s: %w", name, ErrOldFormat)
+	}
+	if got := crc32.Checksum(h[:offCRC], crcTable); binary.LittleEndian.Uint32(h[offCRC:]) != got {
+		return nil, run.corrupt(offCRC, "header CRC mismatch (stored %#08x, computed %#08x)", binary.LittleEndian.Uint32(h[offCRC:]), got)
+	}
+	switch {
 	case v > runVersion:
 		return nil, &versionError{object: name, version: v}
 	case v != runVersion:
 		return nil, run.corrupt(offVersion, "format version %d", v)
-	}
-	if got := crc32.Checksum(h[:offCRC], crcTable); binary.LittleEndian.Uint32(h[offCRC:]) != got {
-		return nil, run.corrupt(offCRC, "header CRC mismatch (stored %#08x, computed %#08x)", binary.LittleEndian.Uint32(h[offCRC:]), got)
 	}
 	if f := binary.LittleEndian.Uint16(h[offFlags:]); f != 0 {
 		return nil, run.corrupt(offFlags, "unknown flags %#x", f)

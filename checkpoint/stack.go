@@ -19,3 +19,18 @@ func (s Stack) Lookup(group string, fn func(key differential.Key, row string, di
 	}
 	return nil
 }
+
+// Scan implements differential.Base: it calls fn for every entry of each
+// run, run by run.
+func (s Stack) Scan(fn func(group string, key differential.Key, row string, diff int64)) error {
+	for _, r := range s {
+		it := r.Iter()
+		for e, ok := it.Next(); ok; e, ok = it.Next() {
+			fn(e.Group, e.Key, e.Row, e.Diff)
+		}
+		if err := it.Err(); err != nil {
+			return err
+		}
+	}
+	return nil
+}

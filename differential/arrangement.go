@@ -60,6 +60,8 @@ func (d *Deltas) add(group string, key Key, row string, diff int64) {
 // a cache: the arrangement copies what it keeps.
 type Base interface {
 	Lookup(group string, fn func(key Key, row string, diff int64)) error
+	// Scan calls fn for every entry, in any order, repeats as Lookup.
+	Scan(fn func(group string, key Key, row string, diff int64)) error
 }
 
 // Arrangement is an operator's indexed state: group key -> a multiset of
@@ -552,6 +554,49 @@ func compareEntry(o1 int64, k1 Key, r1 string, o2 int64, k2 Key, r2 string) int 
 		return 1
 	}
 	return strings.Compare(r1, r2)
+}
+
+// Full returns the whole state, the base's groups and the groups in
+// memory, as Snapshot does for an arrangement without a base. It reads
+// the whole base: for tests and tools, not for the engine's work.
+func (a *Arrangement) Full() (Deltas, error) {
+	if a.base == nil {
+		return a.Snapshot(), nil
+	}
+	var d Deltas
+	err := a.base.Scan(func(group string, key Key, row string, diff int64) {
+		if _, mem := a.groups[group]; !mem {
+			d.add(group, key, row, diff)
+		}
+	})
+	if err != nil {
+		return Deltas{}, fmt.Errorf("arrangement %s: %w", a.name, err)
+	}
+	d.Append(a.Snapshot())
+	idx := make([]int, d.Len())
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortFunc(idx, func(x, y int) int {
+		if c := strings.Compare(d.Groups[x], d.Groups[y]); c != 0 {
+			return c
+		}
+		return compareEntry(0, d.Keys[x], d.Rows[x], 0, d.Keys[y], d.Rows[y])
+	})
+	var out Deltas
+	for i := 0; i < len(idx); {
+		x := idx[i]
+		sum := d.Diffs[x]
+		j := i + 1
+		for ; j < len(idx) && d.Groups[idx[j]] == d.Groups[x] && d.Keys[idx[j]] == d.Keys[x] && d.Rows[idx[j]] == d.Rows[x]; j++ {
+			sum += d.Diffs[idx[j]]
+		}
+		if sum != 0 {
+			out.add(d.Groups[x], d.Keys[x], d.Rows[x], sum)
+		}
+		i = j
+	}
+	return out, nil
 }
 
 // Snapshot returns the state in memory as consolidated Deltas sorted by

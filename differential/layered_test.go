@@ -3,6 +3,7 @@ package differential_test
 import (
 	"bytes"
 	"fmt"
+	"reflect"
 	"slices"
 	"testing"
 
@@ -185,6 +186,13 @@ func TestLayeredMatchesLoaded(t *testing.T) {
 			"": func(t *rapid.T) {
 				if l.a.MemBytes() < 0 {
 					t.Fatalf("memory estimate %d", l.a.MemBytes())
+				}
+				full, err := l.a.Full()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if want := ref.Snapshot(); !reflect.DeepEqual(full, want) && (full.Len() > 0 || want.Len() > 0) {
+					t.Fatalf("whole state: layered %+v, fully loaded %+v", full, want)
 				}
 				for _, g := range []string{"", "a", "ab", "b", "bb", "c", "zz"} {
 					groupsEqual(t, g, get(t, ref, g), get(t, l.a, g))
