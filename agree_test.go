@@ -72,15 +72,16 @@ func readAll(t testing.TB, root string, setup crashSetup) (r readers, ok bool) {
 
 // checkAgree checks what the readers of one storage said: a restart and
 // Compact open the log alike, so both succeed or both fail, except that
-// Compact's merges read whole runs where a restart reads only their
-// indexes: damage in a block is Compact's failure alone, and Verify must
-// report it; when they succeed all four summaries are equal; when they
-// fail, Verify reports the damage.
+// they read different parts of checkpoint runs (a restart the index, the
+// filter and the blocks of the groups the log touches; Compact's merges
+// every block of the runs they merge): damage in a run may be one's
+// failure alone, and Verify must report it. When they succeed all four
+// summaries are equal; when they fail, Verify reports the damage.
 func (r readers) checkAgree(t testing.TB, what string) {
 	t.Helper()
-	if r.restartErr == nil && errors.Is(r.compactErr, checkpoint.ErrCorrupt) {
+	if (r.restartErr == nil) != (r.compactErr == nil) && errors.Is(errors.Join(r.restartErr, r.compactErr), checkpoint.ErrCorrupt) {
 		if r.sound {
-			t.Fatalf("%s: compact finds a run damaged (%v) but verify finds the storage sound", what, r.compactErr)
+			t.Fatalf("%s: restart says %v, compact says %v, and verify finds the storage sound", what, r.restartErr, r.compactErr)
 		}
 		return
 	}

@@ -42,6 +42,11 @@ type crashSetup struct {
 	batch        int    // pwlog.Config.BatchRows
 	compactBytes int64  // pwlog.Config.CompactBytes
 	interval     bool   // a positive SnapshotInterval
+	// tiny runs with checkpoint blocks of a few entries and a memory
+	// bound of a byte: every group leaves memory once checkpointed and
+	// every commit starts a compaction, so state is read from runs all
+	// the time.
+	tiny bool
 }
 
 // run runs the sessions pipeline in append mode with storage and sink
@@ -56,6 +61,7 @@ func (c crashSetup) run(root string, fsys vfs.FS) error {
 	if c.interval {
 		cfg.SnapshotInterval = 200_000 // 0.2 ms: syncs lag writes
 	}
+	tinyState(&cfg, c.tiny)
 	return p.Run(context.Background(), cfg)
 }
 

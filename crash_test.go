@@ -78,6 +78,7 @@ func TestCrashAtEveryOperation(t *testing.T) {
 		{"second-run", done, crashSetup{input: in2, batch: 8, compactBytes: -1}, run},
 		{"background-compaction", done, crashSetup{input: in2, batch: 8, compactBytes: 1}, run},
 		{"snapshot-interval", done, crashSetup{input: in2, batch: 8, compactBytes: -1, interval: true}, run},
+		{"tiny-state", done, crashSetup{input: in2, batch: 8, compactBytes: -1, tiny: true}, run},
 		{"tail-repair", tornImg, crashSetup{input: in2, batch: 8, compactBytes: -1}, run},
 		{"compact", tornImg, crashSetup{input: in2, batch: 8, compactBytes: -1}, compact},
 	}
@@ -327,6 +328,7 @@ func TestCrashStateMachine(t *testing.T) {
 			// 1 byte: a background compaction after nearly every commit.
 			compactBytes: rapid.SampledFrom([]int64{-1, 1, 0}).Draw(rt, "compactBytes"),
 			interval:     rapid.Bool().Draw(rt, "interval"),
+			tiny:         rapid.Bool().Draw(rt, "tiny"),
 		}}
 		os.MkdirAll(m.setup.input, 0o755)
 		os.MkdirAll(m.root, 0o755)

@@ -134,17 +134,15 @@ func (e *engine) maybeCompact(force bool) error {
 			return nil
 		}
 	}
-	if e.comp == nil || e.cfg.CompactBytes < 0 || e.foldBytes == 0 || len(e.queue) > 0 {
+	if e.comp == nil || (e.cfg.CompactBytes < 0 && !force) || e.foldBytes == 0 || len(e.queue) > 0 {
 		return nil
 	}
 	byTime := e.cfg.CompactInterval > 0 && time.Since(e.lastFold) >= e.cfg.CompactInterval
 	if e.foldBytes < e.cfg.CompactBytes && !byTime && !force {
 		return nil
 	}
-	for _, s := range e.sinks {
-		if !s.opened.Changelog {
-			return nil
-		}
+	if !e.changelogs() {
+		return nil
 	}
 	// The sinks' files must hold every time the fold covers: sync them and
 	// acknowledge in the checkpoint.
@@ -163,6 +161,18 @@ func (e *engine) maybeCompact(force bool) error {
 	e.lastFold = time.Now()
 	go func() { ch <- e.compact(e.ctx, f) }()
 	return nil
+}
+
+// changelogs reports whether every sink is a changelog, whose file
+// acknowledges what a checkpoint folds: only then may an execution
+// compact before its end.
+func (e *engine) changelogs() bool {
+	for _, s := range e.sinks {
+		if !s.opened.Changelog {
+			return false
+		}
+	}
+	return true
 }
 
 // compacted takes the result of a background compaction: on success the
@@ -295,7 +305,7 @@ func (e *engine) bound() error {
 		if err := e.maybeCompact(true); err != nil {
 			return err
 		}
-		if e.compactCh == nil && e.once("memory limit") {
+		if e.compactCh == nil && !e.changelogs() && e.once("memory limit") {
 			e.log.Warn("The arrangements hold more than Config.MemoryLimit and cannot fold their changes into the checkpoint before the execution ends (a fresh-mode sink)",
 				slog.Int64("bytes", used()), slog.Int64("limit", e.cfg.MemoryLimit))
 		}

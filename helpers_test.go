@@ -24,6 +24,16 @@ func quietConfig(storage string) pwlog.Config {
 	return cfg
 }
 
+// tinyState, when on, sets checkpoint blocks of about two entries and a
+// memory bound of a byte: groups are read from the checkpoint's runs
+// whenever asked for, and every commit folds into the checkpoint.
+func tinyState(cfg *pwlog.Config, on bool) {
+	if on {
+		cfg.BlockSize = 32
+		cfg.MemoryLimit = 1
+	}
+}
+
 // runSessions runs the tutorial pipeline (internal/tutorial.Sessions,
 // max gap 300, its sink "output" at output) once.
 func runSessions(t testing.TB, input, output, storage string, appendMode bool) error {

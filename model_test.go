@@ -32,6 +32,7 @@ func TestRunsMatchModel(t *testing.T) {
 		batch := rapid.SampledFrom([]int{1, 7, 50, 1 << 16}).Draw(rt, "batchRows")
 		// 1 byte: a background compaction after nearly every commit.
 		compactBytes := rapid.SampledFrom([]int64{-1, 1, 0}).Draw(rt, "compactBytes")
+		tiny := rapid.Bool().Draw(rt, "tiny")
 		var before []string
 		var changelog []string
 		files := 0
@@ -60,6 +61,7 @@ func TestRunsMatchModel(t *testing.T) {
 			cfg := quietConfig(storage)
 			cfg.BatchRows = batch
 			cfg.CompactBytes = compactBytes
+			tinyState(&cfg, tiny)
 			if err := p.Run(context.Background(), cfg); err != nil {
 				rt.Fatalf("run %d: %v", run, err)
 			}

@@ -37,6 +37,8 @@ func main() {
 	interval := flag.Duration("snapshot-interval", 0, "durability window of group commit (0: fsync every commit)")
 	mode := flag.String("mode", "static", "static: read the input and stop; streaming: keep watching it until SIGINT or SIGTERM")
 	autocommit := flag.Duration("autocommit-duration", 100*time.Millisecond, "streaming: the shortest time between two commits of arriving rows")
+	memoryLimit := flag.Int64("memory-limit", 0, "bytes of state kept in memory; the rest is read from the checkpoint (0: 256 MiB, or a quarter of GOMEMLIMIT)")
+	blockSize := flag.Int("block-size", 0, "bytes of a checkpoint block before compression (0: 8 KiB)")
 	flag.Parse()
 	if *mode != "static" && *mode != "streaming" {
 		fmt.Fprintf(os.Stderr, "sessions: -mode is static or streaming, not %q\n", *mode)
@@ -48,13 +50,20 @@ func main() {
 		flag.Usage()
 		os.Exit(2)
 	}
-	if err := run(*input, *output, *storage, *appendMode, *maxGap, *interval, *mode == "streaming", *autocommit); err != nil {
+	cfg := pwlog.Config{
+		SnapshotInterval:   *interval,
+		AutocommitDuration: *autocommit,
+		MemoryLimit:        *memoryLimit,
+		BlockSize:          *blockSize,
+		Logger:             slog.New(slog.NewTextHandler(os.Stderr, nil)),
+	}
+	if err := run(*input, *output, *storage, *appendMode, *maxGap, *mode == "streaming", cfg); err != nil {
 		fmt.Fprintln(os.Stderr, "sessions:", err)
 		os.Exit(1)
 	}
 }
 
-func run(input, output, storage string, appendMode bool, maxGap int64, interval time.Duration, streaming bool, autocommit time.Duration) error {
+func run(input, output, storage string, appendMode bool, maxGap int64, streaming bool, cfg pwlog.Config) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
@@ -74,11 +83,6 @@ func run(input, output, storage string, appendMode bool, maxGap int64, interval 
 		)
 	sessions.WriteCSV("output", output, pwlog.SinkOptions{Append: appendMode})
 
-	cfg := pwlog.Config{
-		SnapshotInterval:   interval,
-		AutocommitDuration: autocommit,
-		Logger:             slog.New(slog.NewTextHandler(os.Stderr, nil)),
-	}
 	if storage != "" {
 		cfg.Backend = pwlog.Filesystem(storage)
 	}
