@@ -230,7 +230,11 @@ func (r *report) run() {
 		fmt.Sprintf("%.2fx the %d-row run's rows/s", per(float64(*second), bt).median()/per(n, synced).median(), *rows))
 	r.t.row("its output against the from-scratch sessions (the floor's)", verdictText(verdict), "completes, output equal",
 		fmt.Sprintf("%d sessions; a changelog of %d updates", verdict.Want, verdict.Lines))
-	r.t.row("its peak RSS", mibs([]int64{bound.PeakRSS}), "", fmt.Sprintf("%.2fx MemoryLimit", float64(bound.PeakRSS)/float64(*memLimit)))
+	ofLimit := ""
+	if *memLimit > 0 {
+		ofLimit = fmt.Sprintf("%.2fx MemoryLimit", float64(bound.PeakRSS)/float64(*memLimit))
+	}
+	r.t.row("its peak RSS", mibs([]int64{bound.PeakRSS}), "", ofLimit)
 
 	// 3. History: many reruns against one run over the same rows; the chart.
 	r.history(input)
