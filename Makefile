@@ -25,8 +25,10 @@ demo: build
 
 # The Go benchmarks of the library, then the report of BENCHMARKS.md
 # (bench/, a module of its own: pebble and the other benchmark-only
-# dependencies stay out of the library's go.mod). BENCH_FLAGS=-big for
-# 10M rows, BENCH_FLAGS="-rows=100000 -reruns=10" for a quick look.
+# dependencies stay out of the library's go.mod). Besides its 1M rows it
+# runs a 10M-row state under a 256 MiB MemoryLimit (-state-rows,
+# -memory-limit). BENCH_FLAGS=-big for 10M rows everywhere,
+# BENCH_FLAGS=-quick for a look at small sizes in a minute or so.
 BENCH_FLAGS ?=
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -timeout 60m ./...

@@ -35,6 +35,23 @@ import (
 // floor a full run of the pipeline is compared with; the caller times it.
 // It returns the rows read and the sessions found.
 func Floor(dir string, maxGap int64) (rows, sessions int, err error) {
+	rows, out, err := FloorSessions(dir, maxGap)
+	return rows, len(out), err
+}
+
+// Session is one row of the tutorial pipeline's output table (the reduce
+// "session_stats"): user_id, session_length, session_start,
+// session_finish, count.
+type Session struct {
+	User                  string
+	Length, Start, Finish int64
+	Count                 int64
+}
+
+// FloorSessions is Floor returning the sessions themselves: the rows the
+// pipeline's output holds once its changelog is consolidated (see
+// CompareChangelog), in no particular order.
+func FloorSessions(dir string, maxGap int64) (rows int, sessions []Session, err error) {
 	index := map[string]int{} // user -> position in times
 	var users []string
 	var times [][]int64
@@ -59,25 +76,20 @@ func Floor(dir string, maxGap int64) (rows, sessions int, err error) {
 		})
 	})
 	if err != nil {
-		return 0, 0, fmt.Errorf("measure: floor: %w", err)
+		return 0, nil, fmt.Errorf("measure: floor: %w", err)
 	}
-	type session struct {
-		user                  string
-		length, start, finish int64
-		count                 int
-	}
-	var out []session
+	var out []Session
 	for i, ts := range times {
 		slices.Sort(ts)
 		lo := 0
 		for hi := 1; hi <= len(ts); hi++ {
 			if hi == len(ts) || ts[hi]-ts[hi-1] >= maxGap {
-				out = append(out, session{users[i], ts[hi-1] - ts[lo], ts[lo], ts[hi-1], hi - lo})
+				out = append(out, Session{users[i], ts[hi-1] - ts[lo], ts[lo], ts[hi-1], int64(hi - lo)})
 				lo = hi
 			}
 		}
 	}
-	return rows, len(out), nil
+	return rows, out, nil
 }
 
 // parseAccesses calls fn with the user_id and access_time of every row of

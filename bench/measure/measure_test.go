@@ -218,7 +218,7 @@ func TestPeers(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, r := range map[string]PeerResult{"pebble": pb, "pwlog": pw} {
-		if r.Entries != want || r.Write <= 0 || r.Restart <= 0 || r.Bytes <= 0 {
+		if r.Entries != want || r.Write <= 0 || r.Restart <= 0 || r.Open <= 0 || r.Bytes <= 0 {
 			t.Errorf("%s: %+v, want %d entries", name, r, want)
 		}
 	}

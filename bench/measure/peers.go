@@ -27,8 +27,14 @@ type PeerResult struct {
 	// during Write).
 	Compact time.Duration
 	Restart time.Duration // open the store cold and rebuild every arrangement in memory (differential.Arrangement.Apply) from it
-	Entries int           // entries loaded at restart (live state size)
-	Bytes   int64         // bytes on disk after Write (and, for pwlog, after compaction)
+	// Open is the store's open alone, cold, without reading the state:
+	// for pebble, pebble.Open (which replays its log); for pwlog, what
+	// the engine's restart does now, the log and the checkpoint's runs
+	// opened in place (their indexes and filters read), fresh
+	// arrangements rebased on them.
+	Open    time.Duration
+	Entries int   // entries loaded at restart (live state size)
+	Bytes   int64 // bytes on disk after Write (and, for pwlog, after compaction)
 }
 
 // Pebble persists s into a github.com/cockroachdb/pebble DB in dir
@@ -106,6 +112,7 @@ func Pebble(dir string, s *Stream) (PeerResult, error) {
 	if err != nil {
 		return res, fmt.Errorf("measure: pebble: reopen: %w", err)
 	}
+	res.Open = time.Since(start)
 	err = parallel(arrs, func(k compaction.ArrKey, a *differential.Arrangement) error {
 		return pebbleLoad(db, k, a)
 	})
@@ -234,13 +241,20 @@ func (pebbleQuiet) Fatalf(format string, args ...any) { panic(fmt.Sprintf(format
 // snapshot gives); the log is truncated in front of it. Bytes are the
 // directory's after that (checkpoint and the emptied log).
 //
-// Restart times what the engine's open does for this state: wal.Open of
-// the log, backend.NewFilesystem, compaction.Latest, and per arrangement
-// in parallel (like loadRuns) compaction.LoadRun of each of its runs,
-// checkpoint.Merge when it has several, and Apply into a fresh
-// arrangement of the tutorial's operators. The log holds nothing after
-// the checkpoint, so there is nothing to replay. Entries must equal the
-// entries of s applied in memory.
+// Restart times decoding the whole checkpoint into arrangements, what
+// the engine's restart did before its arrangements read the checkpoint in
+// place (and what pebble's Restart does): wal.Open of the log,
+// backend.NewFilesystem, compaction.Latest, and per arrangement in
+// parallel compaction.LoadRun of each of its runs, checkpoint.Merge when
+// it has several, and Apply into a fresh arrangement of the tutorial's
+// operators. The log holds nothing after the checkpoint, so there is
+// nothing to replay. Entries must equal the entries of s applied in
+// memory.
+//
+// Open then times what the engine's restart does now (rebase): wal.Open,
+// backend.NewFilesystem, compaction.Latest, compaction.OpenRun of every
+// run with one block cache, and Rebase of fresh arrangements on each
+// one's runs; the entries the runs count must equal s's too.
 func Pwlog(dir string, s *Stream) (PeerResult, error) {
 	var res PeerResult
 	want, err := s.apply()
@@ -293,8 +307,80 @@ func Pwlog(dir string, s *Stream) (PeerResult, error) {
 	if err = errors.Join(err, log.Close()); err != nil {
 		return res, fmt.Errorf("measure: pwlog: restart: %w", err)
 	}
-	return res, checkEntries("pwlog", res.Entries, entries(want))
+	if err := checkEntries("pwlog", res.Entries, entries(want)); err != nil {
+		return res, err
+	}
+	if arrs, err = freshArrangements(); err != nil {
+		return res, err
+	}
+	start = time.Now()
+	log, err = wal.Open(walDir, &wal.Options{Logger: quiet()})
+	if err != nil {
+		return res, fmt.Errorf("measure: pwlog: reopen: %w", err)
+	}
+	closeRuns, err := openInPlace(ctx, cpDir, arrs)
+	res.Open = time.Since(start)
+	n := entries(arrs)
+	if err = errors.Join(err, closeRuns(), log.Close()); err != nil {
+		return res, fmt.Errorf("measure: pwlog: open in place: %w", err)
+	}
+	return res, checkEntries("pwlog, in place,", n, entries(want))
 }
+
+// openInPlace opens the runs of the latest checkpoint under cpDir in
+// place, as the engine's restart does (engine.rebase), and rebases arrs
+// on them; the returned function closes the runs.
+func openInPlace(ctx context.Context, cpDir string, arrs map[compaction.ArrKey]*differential.Arrangement) (closeRuns func() error, err error) {
+	var runs []*checkpoint.Run
+	var objs []io.Closer
+	closeRuns = func() error {
+		var errs []error
+		for i, r := range runs {
+			r.Close()
+			errs = append(errs, objs[i].Close())
+		}
+		return errors.Join(errs...)
+	}
+	b, err := backend.NewFilesystem(cpDir)
+	if err != nil {
+		return closeRuns, err
+	}
+	m, err := compaction.Latest(ctx, b)
+	if err != nil {
+		return closeRuns, err
+	}
+	if m == nil {
+		return closeRuns, errors.New("no checkpoint")
+	}
+	cache := checkpoint.NewCache(engineCache)
+	stacks := map[compaction.ArrKey]checkpoint.Stack{}
+	counts := map[compaction.ArrKey]int64{}
+	for _, r := range m.Runs {
+		k := compaction.ArrKey{Operator: r.Operator, Arrangement: r.Arrangement}
+		if arrs[k] == nil {
+			return closeRuns, fmt.Errorf("checkpoint holds state of %s/%s, which the tutorial does not have", r.Operator, r.Arrangement)
+		}
+		run, obj, err := compaction.OpenRun(ctx, b, r, cache)
+		if err != nil {
+			return closeRuns, err
+		}
+		runs, objs = append(runs, run), append(objs, obj)
+		stacks[k] = append(stacks[k], run)
+		counts[k] += r.Entries
+	}
+	for k, a := range arrs {
+		st := stacks[k]
+		if st == nil {
+			st = checkpoint.Stack{}
+		}
+		a.Rebase(st, counts[k], 0)
+	}
+	return closeRuns, nil
+}
+
+// engineCache is the engine's block cache by default: a quarter of the
+// default Config.MemoryLimit (256 MiB).
+const engineCache = 64 << 20
 
 // foldAll folds every state delta of s, all committed to log, into the
 // checkpoint under cpDir and truncates the log in front of it.

@@ -4,11 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/pwlog/pwlog"
@@ -24,9 +25,36 @@ import (
 type childResult struct {
 	Seconds float64 `json:"seconds"` // the work alone, without process start
 	Rows    int     `json:"rows,omitempty"`
+	// Opened and InPlace are the attributes of the engine's log lines
+	// "Opened the checkpoint" and "Read the checkpoint in place" in a
+	// run (nil if it logged none).
+	Opened  *openedLine  `json:"opened,omitempty"`
+	InPlace *inPlaceLine `json:"in_place,omitempty"`
+	// Check is what job "verify" found.
+	Check *measure.ChangelogCheck `json:"check,omitempty"`
 	// PeakRSS is filled in by the parent from the child's rusage (see
 	// peakRSS): 0 where the operating system does not report it.
 	PeakRSS int64 `json:"-"`
+}
+
+// openedLine is the engine's "Opened the checkpoint", logged at restart.
+type openedLine struct {
+	Manifest, LSN, Clock uint64
+	Runs                 int64
+	Entries              int64
+	Duration             time.Duration
+}
+
+// inPlaceLine is the engine's "Read the checkpoint in place", logged at
+// the end of every persistent execution: its block cache's hits and
+// misses, and the bytes it read from the run files.
+type inPlaceLine struct {
+	BlockHits, BlockMisses, BytesRead int64
+}
+
+// hitRate is hits / (hits + misses), NaN when there was no lookup.
+func (l inPlaceLine) hitRate() float64 {
+	return float64(l.BlockHits) / float64(l.BlockHits+l.BlockMisses)
 }
 
 func (r childResult) duration() time.Duration { return time.Duration(r.Seconds * float64(time.Second)) }
@@ -52,8 +80,14 @@ func spawnEnv(env []string, job string, args ...string) childResult {
 	return r
 }
 
-// child runs one job: "run INPUT STORAGE INTERVAL" (STORAGE "-" for none)
-// or "floor INPUT".
+// child runs one job:
+//   - "run INPUT STORAGE INTERVAL [MEMORY [OUTPUT]]": the pipeline once;
+//     STORAGE "-" for none; MEMORY the bytes of Config.MemoryLimit, 0 for
+//     the default; OUTPUT an append-mode CSV changelog, "-" (the default)
+//     for /dev/null;
+//   - "floor INPUT": the floor;
+//   - "verify INPUT CHANGELOG": the changelog consolidated and compared
+//     with the floor's sessions.
 func child(job string, args []string) {
 	var r childResult
 	switch job {
@@ -64,7 +98,25 @@ func child(job string, args []string) {
 		}
 		interval, err := time.ParseDuration(args[2])
 		check(err)
-		r.Seconds = runPipeline(args[0], storage, interval).Seconds()
+		var memory int64
+		if len(args) > 3 {
+			memory, err = strconv.ParseInt(args[3], 10, 64)
+			check(err)
+		}
+		output := "-"
+		if len(args) > 4 {
+			output = args[4]
+		}
+		logs := &captureHandler{}
+		r.Seconds = runPipeline(args[0], storage, interval, memory, output, slog.New(logs)).Seconds()
+		r.Opened, r.InPlace = logs.opened, logs.inPlace
+	case "verify":
+		start := time.Now()
+		_, want, err := measure.FloorSessions(args[0], maxGap)
+		check(err)
+		c, err := measure.CompareChangelog(args[1], want)
+		check(err)
+		r.Seconds, r.Check = time.Since(start).Seconds(), &c
 	case "floor":
 		start := time.Now()
 		rows, _, err := measure.Floor(args[0], maxGap)
@@ -78,18 +130,72 @@ func child(job string, args []string) {
 
 const maxGap = 300
 
-// runPipeline runs the tutorial pipeline once, its sink to /dev/null,
-// and returns its wall time. A rerun reads a copy of the input directory
-// that the storage's first run read (the copy gets the new rows), so the
-// source is marked as moved: its offsets carry over.
-func runPipeline(input, storage string, interval time.Duration) time.Duration {
+// runPipeline runs the tutorial pipeline once and returns its wall time.
+// Its sink writes to /dev/null, or with output not "-", an append-mode
+// changelog there. A rerun reads a copy of the input directory that the
+// storage's first run read (the copy gets the new rows), so the source is
+// marked as moved: its offsets carry over.
+func runPipeline(input, storage string, interval time.Duration, memory int64, output string, logger *slog.Logger) time.Duration {
 	p := pwlog.New()
-	tutorial.Sessions(p, input, maxGap, pwlog.FileOptions{Moved: true}).WriteCSV("output", os.DevNull)
-	cfg := pwlog.Config{SnapshotInterval: interval, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	t := tutorial.Sessions(p, input, maxGap, pwlog.FileOptions{Moved: true})
+	if output == "-" {
+		t.WriteCSV("output", os.DevNull)
+	} else {
+		t.WriteCSV("output", output, pwlog.SinkOptions{Append: true})
+	}
+	cfg := pwlog.Config{SnapshotInterval: interval, MemoryLimit: memory, Logger: logger}
 	if storage != "" {
 		cfg.Backend = pwlog.Filesystem(storage)
 	}
 	start := time.Now()
 	check(p.Run(context.Background(), cfg))
 	return time.Since(start)
+}
+
+// captureHandler is a slog.Handler that keeps the attributes of the
+// engine's "Opened the checkpoint" and "Read the checkpoint in place"
+// lines (the last of each) and drops every other record.
+type captureHandler struct {
+	mu      sync.Mutex
+	opened  *openedLine
+	inPlace *inPlaceLine
+}
+
+func (h *captureHandler) Enabled(_ context.Context, l slog.Level) bool { return l >= slog.LevelInfo }
+func (h *captureHandler) WithAttrs([]slog.Attr) slog.Handler           { return h }
+func (h *captureHandler) WithGroup(string) slog.Handler                { return h }
+
+func (h *captureHandler) Handle(_ context.Context, r slog.Record) error {
+	attrs := map[string]slog.Value{}
+	r.Attrs(func(a slog.Attr) bool {
+		attrs[a.Key] = a.Value.Resolve()
+		return true
+	})
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	switch r.Message {
+	case "Opened the checkpoint":
+		h.opened = &openedLine{
+			Manifest: uint64(intAttr(attrs["manifest"])), LSN: uint64(intAttr(attrs["lsn"])), Clock: uint64(intAttr(attrs["clock"])),
+			Runs: intAttr(attrs["runs"]), Entries: intAttr(attrs["entries"]), Duration: time.Duration(intAttr(attrs["duration"])),
+		}
+	case "Read the checkpoint in place":
+		h.inPlace = &inPlaceLine{BlockHits: intAttr(attrs["block_hits"]), BlockMisses: intAttr(attrs["block_misses"]), BytesRead: intAttr(attrs["bytes_read"])}
+	}
+	return nil
+}
+
+// intAttr returns an integer or duration attribute's value (a duration in
+// nanoseconds), -1 for one missing or of another kind: a renamed
+// attribute shows as an impossible figure, not as 0.
+func intAttr(v slog.Value) int64 {
+	switch v.Kind() {
+	case slog.KindInt64:
+		return v.Int64()
+	case slog.KindUint64:
+		return int64(v.Uint64())
+	case slog.KindDuration:
+		return int64(v.Duration())
+	}
+	return -1
 }
