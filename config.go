@@ -66,10 +66,12 @@ type Config struct {
 	// changes since the checkpoint alone pass half of it, they are folded
 	// into the checkpoint early, as a background compaction (not with a
 	// fresh-mode sink, whose rows must stay in the log until the execution
-	// ends). A state many times the bound runs; it costs reads. Default:
-	// a quarter of the Go memory limit (GOMEMLIMIT) when one is set,
-	// else 256 MiB. A non-persistent execution keeps its whole state in
-	// memory.
+	// ends). A state many times the bound runs; it costs reads. The
+	// bound is on the state, not the process: reading and processing a
+	// batch (Config.BatchRows rows) and writing a checkpoint take memory
+	// of their own. Default: a quarter of the Go memory limit
+	// (GOMEMLIMIT) when one is set, else 64 MiB. A non-persistent
+	// execution keeps its whole state in memory.
 	MemoryLimit int64
 	// BlockSize is the size of the blocks of checkpoint runs before
 	// compression: a lookup of one group reads a block or a few. Default
@@ -97,7 +99,7 @@ func (c Config) withDefaults() Config {
 		c.CompactInterval = time.Minute
 	}
 	if c.MemoryLimit <= 0 {
-		c.MemoryLimit = 256 << 20
+		c.MemoryLimit = 64 << 20
 		if lim := debug.SetMemoryLimit(-1); lim != math.MaxInt64 {
 			c.MemoryLimit = lim / 4
 		}

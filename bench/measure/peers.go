@@ -379,8 +379,8 @@ func openInPlace(ctx context.Context, cpDir string, arrs map[compaction.ArrKey]*
 }
 
 // engineCache is the engine's block cache by default: a quarter of the
-// default Config.MemoryLimit (256 MiB).
-const engineCache = 64 << 20
+// default Config.MemoryLimit (64 MiB).
+const engineCache = 16 << 20
 
 // foldAll folds every state delta of s, all committed to log, into the
 // checkpoint under cpDir and truncates the log in front of it.

@@ -37,7 +37,7 @@ func main() {
 	interval := flag.Duration("snapshot-interval", 0, "durability window of group commit (0: fsync every commit)")
 	mode := flag.String("mode", "static", "static: read the input and stop; streaming: keep watching it until SIGINT or SIGTERM")
 	autocommit := flag.Duration("autocommit-duration", 100*time.Millisecond, "streaming: the shortest time between two commits of arriving rows")
-	memoryLimit := flag.Int64("memory-limit", 0, "bytes of state kept in memory; the rest is read from the checkpoint (0: 256 MiB, or a quarter of GOMEMLIMIT)")
+	memoryLimit := flag.Int64("memory-limit", 0, "bytes of state kept in memory; the rest is read from the checkpoint (0: 64 MiB, or a quarter of GOMEMLIMIT)")
 	blockSize := flag.Int("block-size", 0, "bytes of a checkpoint block before compression (0: 8 KiB)")
 	flag.Parse()
 	if *mode != "static" && *mode != "streaming" {
