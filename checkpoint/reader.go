@@ -54,8 +54,10 @@ func OpenRun(name string, r io.ReaderAt, size int64, cache *Cache) (*Run, error)
 		cache = NewCache(0)
 	}
 	run := &Run{name: name, r: r, size: size, id: runIDs.Add(1), cache: cache}
-	if size < headerSize+footerSize {
-		return nil, run.corrupt(size, "file of %d bytes is shorter than a header and a footer", size)
+	// The header first: a run of a newer format, whose header is the same,
+	// may have no footer.
+	if size < headerSize {
+		return nil, run.corrupt(size, "file of %d bytes ends inside the %d-byte header", size, headerSize)
 	}
 	var h [headerSize]byte
 	if err := run.readAt(h[:], 0); err != nil {
@@ -67,22 +69,31 @@ func OpenRun(name string, r io.ReaderAt, size int64, cache *Cache) (*Run, error)
 		}
 		return nil, run.corrupt(0, "bad magic %q, want %q", m, magicRun)
 	}
-	switch v := binary.LittleEndian.Uint16(h[offVersion:]); {
-	case v == 1:
+	// A run of format 1 has its checksum over the whole file: it is told
+	// by its version alone. Any other version is believed only once the
+	// header's checksum holds, so that a damaged version field is
+	// corruption, not a file of a newer format.
+	v := binary.LittleEndian.Uint16(h[offVersion:])
+	if v == 1 {
 		return nil, fmt.Errorf("%s: %w", name, ErrOldFormat)
+	}
+	if got := crc32.Checksum(h[:offCRC], crcTable); binary.LittleEndian.Uint32(h[offCRC:]) != got {
+		return nil, run.corrupt(offCRC, "header CRC mismatch (stored %#08x, computed %#08x)", binary.LittleEndian.Uint32(h[offCRC:]), got)
+	}
+	switch {
 	case v > runVersion:
 		return nil, &versionError{object: name, version: v}
 	case v != runVersion:
 		return nil, run.corrupt(offVersion, "format version %d", v)
-	}
-	if got := crc32.Checksum(h[:offCRC], crcTable); binary.LittleEndian.Uint32(h[offCRC:]) != got {
-		return nil, run.corrupt(offCRC, "header CRC mismatch (stored %#08x, computed %#08x)", binary.LittleEndian.Uint32(h[offCRC:]), got)
 	}
 	if f := binary.LittleEndian.Uint16(h[offFlags:]); f != 0 {
 		return nil, run.corrupt(offFlags, "unknown flags %#x", f)
 	}
 	if l := binary.LittleEndian.Uint64(h[offLength:]); l != 0 {
 		return nil, run.corrupt(offLength, "reserved length field holds %d", l)
+	}
+	if size < headerSize+footerSize {
+		return nil, run.corrupt(size, "file of %d bytes is shorter than a header and a footer", size)
 	}
 	var f [footerSize]byte
 	fpos := size - footerSize
