@@ -10,9 +10,9 @@ import (
 	"sync/atomic"
 
 	"github.com/golang/snappy"
-	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/pwlog/pwlog/differential"
+	"github.com/pwlog/pwlog/internal/msgpackx"
 )
 
 // ErrOldFormat marks a run of format 1, one snappy block without an
@@ -54,8 +54,10 @@ func OpenRun(name string, r io.ReaderAt, size int64, cache *Cache) (*Run, error)
 		cache = NewCache(0)
 	}
 	run := &Run{name: name, r: r, size: size, id: runIDs.Add(1), cache: cache}
-	if size < headerSize+footerSize {
-		return nil, run.corrupt(size, "file of %d bytes is shorter than a header and a footer", size)
+	// The header first: a run of a newer format, whose header is the same,
+	// may have no footer.
+	if size < headerSize {
+		return nil, run.corrupt(size, "file of %d bytes ends inside the %d-byte header", size, headerSize)
 	}
 	var h [headerSize]byte
 	if err := run.readAt(h[:], 0); err != nil {
@@ -67,8 +69,10 @@ func OpenRun(name string, r io.ReaderAt, size int64, cache *Cache) (*Run, error)
 		}
 		return nil, run.corrupt(0, "bad magic %q, want %q", m, magicRun)
 	}
-	// Format 1 has its checksum over the whole file: name it before the
-	// header's checksum, which covers the version, is checked.
+	// A run of format 1 has its checksum over the whole file: it is told
+	// by its version alone. Any other version is believed only once the
+	// header's checksum holds, so that a damaged version field is
+	// corruption, not a file of a newer format.
 	v := binary.LittleEndian.Uint16(h[offVersion:])
 	if v == 1 {
 		return nil, fmt.Errorf("%s: %w", name, ErrOldFormat)
@@ -87,6 +91,9 @@ func OpenRun(name string, r io.ReaderAt, size int64, cache *Cache) (*Run, error)
 	}
 	if l := binary.LittleEndian.Uint64(h[offLength:]); l != 0 {
 		return nil, run.corrupt(offLength, "reserved length field holds %d", l)
+	}
+	if size < headerSize+footerSize {
+		return nil, run.corrupt(size, "file of %d bytes is shorter than a header and a footer", size)
 	}
 	var f [footerSize]byte
 	fpos := size - footerSize
@@ -145,7 +152,9 @@ func (run *Run) parseIndex(p []byte, end int64) string {
 	if !ok {
 		return "bad metadata length"
 	}
-	if err := msgpack.Unmarshal([]byte(mb), &run.meta); err != nil {
+	// msgpackx checks the declared lengths first: msgpack allocates up to
+	// a megabyte for a length before it finds the bytes missing.
+	if err := msgpackx.Unmarshal([]byte(mb), &run.meta); err != nil {
 		return fmt.Sprintf("metadata: %v", err)
 	}
 	n, ok1 := uv()
@@ -169,7 +178,12 @@ func (run *Run) parseIndex(p []byte, end int64) string {
 		if !ok1 || !ok2 || !ok3 || !ok4 || !ok5 {
 			return fmt.Sprintf("block %d: bad entry", i)
 		}
-		if int64(off) != next || length == 0 || length > uint64(end) || int64(off)+int64(length)+4 > end || entries == 0 || entries > n-total || last < first {
+		// A block's entries take at least 10 bytes each once decoded, and
+		// it decodes to at most maxSnappyRatio times its size and 64 bytes
+		// (see Run.block): bound the count by the block's length, so that
+		// what a decoder allocates for the entries follows the file's size.
+		if int64(off) != next || length == 0 || length > uint64(end) || int64(off)+int64(length)+4 > end ||
+			entries == 0 || entries > n-total || entries > (maxSnappyRatio*length+64)/10 || last < first {
 			return fmt.Sprintf("block %d: at %d, %d bytes, %d entries, groups %q to %q", i, off, length, entries, first, last)
 		}
 		if i > 0 && first < run.blocks[i-1].last {
@@ -189,7 +203,9 @@ func (run *Run) parseIndex(p []byte, end int64) string {
 		return "bad filter entry"
 	}
 	run.filterCRC = binary.LittleEndian.Uint32(p[pos:])
-	if fLen > 0 && (int64(fOff) != next || int64(fOff)+int64(fLen) != end || k == 0 || k > 30) {
+	// The filter holds at most the 1<<31 bits newBloom makes, so that
+	// its bit count fits mayHold's uint32.
+	if fLen > 0 && (int64(fOff) != next || int64(fOff)+int64(fLen) != end || fLen > 1<<28 || k == 0 || k > 30) {
 		return fmt.Sprintf("filter at %d, %d bytes, %d probes", fOff, fLen, k)
 	}
 	if fLen == 0 && next != end {

@@ -1,6 +1,7 @@
 package checkpoint
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"hash/crc32"
@@ -34,11 +35,21 @@ func genWideDeltas() *rapid.Generator[differential.Deltas] {
 	})
 }
 
-// roundTrip encodes d under meta, decodes it and checks that the result
-// equals d and that the returned meta describes the file.
+// roundTrip encodes d under meta in format 2 and in format 1, decodes
+// each and checks that the result equals d and that the returned meta
+// describes the file. It returns the run of format 2.
 func roundTrip(t tester, meta RunMeta, d differential.Deltas) []byte {
 	t.Helper()
 	b := mustEncodeRun(t, meta, d)
+	checkDecodes(t, meta, d, b)
+	checkDecodes(t, meta, d, mustEncodeRunV1(t, meta, d))
+	return b
+}
+
+// checkDecodes checks that the run b decodes to d and to meta, with the
+// fields that describe the file set.
+func checkDecodes(t tester, meta RunMeta, d differential.Deltas, b []byte) {
+	t.Helper()
 	got, gd, err := DecodeRun(meta.Name, b)
 	if err != nil {
 		t.Fatalf("DecodeRun: %v", err)
@@ -51,7 +62,6 @@ func roundTrip(t tester, meta RunMeta, d differential.Deltas) []byte {
 	if got != want {
 		t.Fatalf("decoded meta %+v, want %+v", got, want)
 	}
-	return b
 }
 
 func TestRunRoundTrip(t *testing.T) {
@@ -92,8 +102,8 @@ func TestRunEmpty(t *testing.T) {
 	}
 }
 
-func TestRunHugeSingleGroup(t *testing.T) {
-	const n = 100_000
+// hugeGroup returns n entries of one group of a long name.
+func hugeGroup(n int) (string, differential.Deltas) {
 	group := strings.Repeat("one group ", 10)
 	d := differential.Deltas{}
 	for i := range n {
@@ -102,14 +112,85 @@ func TestRunHugeSingleGroup(t *testing.T) {
 		d.Rows = append(d.Rows, []string{"a", "b"}[i%2])
 		d.Diffs = append(d.Diffs, int64(i%5+1))
 	}
+	return group, d
+}
+
+func TestRunHugeSingleGroup(t *testing.T) {
+	group, d := hugeGroup(100_000)
 	b := roundTrip(t, RunMeta{Name: "huge"}, d)
-	// The group name is stored once, not once per entry.
-	raw, err := snappy.Decode(nil, b[headerSize:])
+
+	// Format 1: the group name is stored once, not once per entry.
+	v1 := mustEncodeRunV1(t, RunMeta{Name: "huge"}, d)
+	raw, err := snappy.Decode(nil, v1[headerSize:])
 	if err != nil {
 		t.Fatal(err)
 	}
 	if c := strings.Count(string(raw), group); c != 1 {
-		t.Fatalf("the group name appears %d times in the body", c)
+		t.Fatalf("format 1: the group name appears %d times in the body", c)
+	}
+
+	// Format 2: once per block, and a lookup reads the group whole across
+	// its many blocks.
+	f := parseV2(t, b)
+	if len(f.blocks) < 10 {
+		t.Fatalf("%d entries in %d blocks", d.Len(), len(f.blocks))
+	}
+	for i, bl := range f.blocks {
+		if c := strings.Count(string(bl.payload), group); c != 1 || bl.first != group || bl.last != group {
+			t.Fatalf("block %d: the group name appears %d times, the index says groups %q to %q", i, c, bl.first, bl.last)
+		}
+	}
+	run, err := OpenRun("huge", bytes.NewReader(b), int64(len(b)), NewCache(64<<20))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 { // cold, then from the cache
+		got, found, err := lookup(run, group)
+		if err != nil || !found {
+			t.Fatalf("Lookup: found %v, %v", found, err)
+		}
+		if msg := diffDeltas(got, d); msg != "" {
+			t.Fatalf("Lookup: %s", msg)
+		}
+	}
+	for _, g := range absentGroups([]string{group}) {
+		if got, found, err := lookup(run, g); err != nil || found || got.Len() != 0 {
+			t.Fatalf("Lookup(%q): found %v, %d entries, %v", g, found, got.Len(), err)
+		}
+	}
+}
+
+// TestRunHugeGroupAmongOthers looks up a group of many blocks between
+// small groups, the blocks at its ends shared with them.
+func TestRunHugeGroupAmongOthers(t *testing.T) {
+	group, huge := hugeGroup(5_000)
+	var d differential.Deltas
+	for _, g := range []string{"a", group[:len(group)-1], group + "\x00", "z"} {
+		for k := range 3 {
+			d.Groups = append(d.Groups, g)
+			d.Keys = append(d.Keys, differential.Key(k))
+			d.Rows = append(d.Rows, "r")
+			d.Diffs = append(d.Diffs, 1)
+		}
+	}
+	d = Merge(d, huge)
+	for _, bs := range []int{1, 50, 1000, DefaultBlockSize} {
+		for _, groups := range []int{0, 5} {
+			b := mustEncodeRunOpts(t, RunMeta{Name: "r"}, d, WriterOptions{BlockSize: bs, Groups: groups})
+			run, err := OpenRun("r", bytes.NewReader(b), int64(len(b)), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, g := range groupsOf(d) {
+				got, found, err := lookup(run, g)
+				if err != nil || !found {
+					t.Fatalf("block size %d: Lookup(%q): found %v, %v", bs, g, found, err)
+				}
+				if msg := diffDeltas(got, entriesOf(d, g)); msg != "" {
+					t.Fatalf("block size %d: Lookup(%q): %s", bs, g, msg)
+				}
+			}
+		}
 	}
 }
 
@@ -135,17 +216,58 @@ func TestEncodeRunRefuses(t *testing.T) {
 }
 
 func TestRunVersionFromFuture(t *testing.T) {
+	b := blockyRunBytes()
+	for _, v := range []uint16{runVersion + 1, 0xffff} {
+		// A newer run has a header of format 2 whose checksum holds,
+		// and anything after it.
+		for what, future := range map[string][]byte{
+			"run":    withHeaderV2(b, v),
+			"header": rawHeaderV2(v),
+			"empty body": append(rawHeaderV2(v),
+				make([]byte, footerSize)...),
+		} {
+			_, _, err := DecodeRun("future", future)
+			if !errors.Is(err, ErrVersion) || errors.Is(err, ErrCorrupt) {
+				t.Fatalf("version %d, %s: DecodeRun error %v, want ErrVersion only", v, what, err)
+			}
+			_, err = OpenRun("future", bytes.NewReader(future), int64(len(future)), nil)
+			if !errors.Is(err, ErrVersion) || errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "future") {
+				t.Fatalf("version %d, %s: OpenRun error %v, want ErrVersion only, naming the run", v, what, err)
+			}
+		}
+	}
+	// Version 0 is corruption, in either layout.
 	meta, d := smallRun()
-	b := mustEncodeRun(t, meta, d)
-	future := rawFile(magicRun, formatVersion+1, b[headerSize:])
-	_, _, err := DecodeRun("future", future)
-	if !errors.Is(err, ErrVersion) || errors.Is(err, ErrCorrupt) {
-		t.Fatalf("version %d: error %v, want ErrVersion only", formatVersion+1, err)
+	v1 := mustEncodeRunV1(t, meta, d)
+	for what, zero := range map[string][]byte{
+		"format 1 layout": rawFile(magicRun, 0, v1[headerSize:]),
+		"format 2 layout": withHeaderV2(b, 0),
+	} {
+		if _, _, err := DecodeRun("zero", zero); !errors.Is(err, ErrCorrupt) {
+			t.Fatalf("version 0, %s: DecodeRun error %v, want ErrCorrupt", what, err)
+		}
+		if _, err := OpenRun("zero", bytes.NewReader(zero), int64(len(zero)), nil); !errors.Is(err, ErrCorrupt) {
+			t.Fatalf("version 0, %s: OpenRun error %v, want ErrCorrupt", what, err)
+		}
 	}
-	_, _, err = DecodeRun("zero", rawFile(magicRun, 0, b[headerSize:]))
-	if !errors.Is(err, ErrCorrupt) {
-		t.Fatalf("version 0: error %v, want ErrCorrupt", err)
+	// A damaged version is corruption, not a newer format.
+	c := bytes.Clone(b)
+	c[offVersion] ^= 1
+	if _, _, err := DecodeRun("damaged", c); !errors.Is(err, ErrCorrupt) || errors.Is(err, ErrVersion) {
+		t.Fatalf("version %d with the checksum of version %d: %v", runVersion^1, runVersion, err)
 	}
+}
+
+// TestOpenRunOldFormat gives OpenRun a run of format 1: ErrOldFormat,
+// not corruption; DecodeRun reads it.
+func TestOpenRunOldFormat(t *testing.T) {
+	meta, d := smallRun()
+	b := mustEncodeRunV1(t, meta, d)
+	_, err := OpenRun("runs/old.run", bytes.NewReader(b), int64(len(b)), NewCache(1<<20))
+	if !errors.Is(err, ErrOldFormat) || errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "runs/old.run") {
+		t.Fatalf("OpenRun of format 1: %v, want ErrOldFormat naming the run", err)
+	}
+	checkDecodes(t, meta, d, b)
 }
 
 func TestRunWrongKind(t *testing.T) {
@@ -157,10 +279,16 @@ func TestRunWrongKind(t *testing.T) {
 	if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "is a manifest") {
 		t.Fatalf("DecodeRun of a manifest: %v", err)
 	}
+	_, err = OpenRun("m", bytes.NewReader(mb), int64(len(mb)), nil)
+	if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "is a manifest") {
+		t.Fatalf("OpenRun of a manifest: %v", err)
+	}
 	meta, d := smallRun()
-	_, err = DecodeManifest("r", mustEncodeRun(t, meta, d))
-	if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "is a run") {
-		t.Fatalf("DecodeManifest of a run: %v", err)
+	for _, rb := range [][]byte{mustEncodeRun(t, meta, d), mustEncodeRunV1(t, meta, d)} {
+		_, err = DecodeManifest("r", rb)
+		if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "is a run") {
+			t.Fatalf("DecodeManifest of a run: %v", err)
+		}
 	}
 }
 
@@ -259,34 +387,135 @@ func TestDecodeRunAllocs(t *testing.T) {
 	if testing.Short() {
 		t.Skip("allocation counts")
 	}
-	d := tutorialDeltas(10_000, 100, 2)
-	b := mustEncodeRun(t, RunMeta{Name: "r"}, d)
-	allocs := testing.AllocsPerRun(5, func() {
-		if _, _, err := DecodeRun("r", b); err != nil {
-			t.Fatal(err)
+	allocs := func(b []byte) float64 {
+		return testing.AllocsPerRun(5, func() {
+			if _, _, err := DecodeRun("r", b); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+	// Format 1: a fixed number, whatever the number of entries: the
+	// snappy buffer, the four columns, two backing strings, the meta and
+	// msgpack's own.
+	for _, n := range []int{1_000, 10_000} {
+		d := tutorialDeltas(n, 100, 2)
+		if a := allocs(mustEncodeRunV1(t, RunMeta{Name: "r"}, d)); a > 40 {
+			t.Fatalf("format 1: DecodeRun of %d entries makes %.0f allocations", d.Len(), a)
 		}
-	})
-	// A fixed number, whatever the number of entries: the snappy buffer,
-	// the four columns, two backing strings, the meta and msgpack's own.
-	if allocs > 40 {
-		t.Fatalf("DecodeRun of %d entries makes %.0f allocations", d.Len(), allocs)
+	}
+	// Format 2: a fixed number per block, whatever the number of entries
+	// in it: blocks of 10 times as many entries cost as many allocations.
+	d := tutorialDeltas(10_000, 100, 2)
+	for _, bs := range []int{DefaultBlockSize, 10 * DefaultBlockSize} {
+		b := mustEncodeRunOpts(t, RunMeta{Name: "r"}, d, WriterOptions{BlockSize: bs, Groups: 100})
+		blocks := len(parseV2(t, b).blocks)
+		if a := allocs(b); a > float64(16*blocks+40) {
+			t.Fatalf("format 2: DecodeRun of %d entries in %d blocks makes %.0f allocations", d.Len(), blocks, a)
+		}
 	}
 }
 
 func TestChecksumIsCastagnoli(t *testing.T) {
-	meta, d := smallRun()
-	b := mustEncodeRun(t, meta, d)
 	tab := crc32.MakeTable(crc32.Castagnoli)
-	if got, want := Checksum(b), crc32.Checksum(b, tab); got != want {
-		t.Fatalf("Checksum %#x, CRC-32C %#x", got, want)
+	meta, d := smallRun()
+	for _, b := range [][]byte{mustEncodeRun(t, meta, d), mustEncodeRunV1(t, meta, d)} {
+		if got, want := Checksum(b), crc32.Checksum(b, tab); got != want {
+			t.Fatalf("Checksum %#x, CRC-32C %#x", got, want)
+		}
 	}
+
+	// Format 1: the header's checksum covers the header and the body.
+	b := mustEncodeRunV1(t, meta, d)
 	want := crc32.Update(crc32.Checksum(b[:20], tab), tab, b[headerSize:])
 	if got := binary.LittleEndian.Uint32(b[20:24]); got != want {
-		t.Fatalf("header CRC %#x, CRC-32C of bytes [0,20) and the body is %#x", got, want)
+		t.Fatalf("format 1: header CRC %#x, CRC-32C of bytes [0,20) and the body is %#x", got, want)
 	}
 	if string(b[:8]) != "PWLGRUN\x00" || binary.LittleEndian.Uint16(b[8:]) != 1 ||
 		binary.LittleEndian.Uint64(b[12:]) != uint64(len(b)-24) {
+		t.Fatalf("format 1: header % x does not follow the documented layout", b[:24])
+	}
+
+	// Format 2: the header's covers bytes [0,20), each block's its
+	// compressed bytes, the filter's and the index's theirs.
+	b = blockyRunBytes()
+	f := parseV2(t, b)
+	if got, want := f.headerCRC, crc32.Checksum(b[:20], tab); got != want {
+		t.Fatalf("format 2: header CRC %#x, CRC-32C of bytes [0,20) is %#x", got, want)
+	}
+	for i, c := range f.compressedBlocks {
+		if got, want := f.blockCRCs[i], crc32.Checksum(c, tab); got != want {
+			t.Fatalf("format 2: block %d: CRC %#x, CRC-32C %#x", i, got, want)
+		}
+	}
+	if got, want := f.filterCRC, crc32.Checksum(f.filter, tab); got != want || len(f.filter) == 0 {
+		t.Fatalf("format 2: filter of %d bytes: CRC %#x, CRC-32C %#x", len(f.filter), got, want)
+	}
+	if got, want := f.indexCRC, crc32.Checksum(f.compressedIndex, tab); got != want {
+		t.Fatalf("format 2: index CRC %#x, CRC-32C %#x", got, want)
+	}
+}
+
+// TestRunV2Layout checks a run of format 2 against the documented
+// layout: the header's fields, the blocks from byte 24 on, each a snappy
+// block and its checksum, the filter, the snappy-compressed index (the
+// metadata, the counts, per block its offset, length, entries, first and
+// last group, the filter's offset, length, probes and checksum) and the
+// footer. parseV2 reads it without OpenRun; the run put together again
+// from its parts is the same bytes.
+func TestRunV2Layout(t *testing.T) {
+	meta, d := blockyRun()
+	b := blockyRunBytes()
+	if string(b[:8]) != "PWLGRUN\x00" || binary.LittleEndian.Uint16(b[8:]) != 2 ||
+		binary.LittleEndian.Uint16(b[10:]) != 0 || binary.LittleEndian.Uint64(b[12:]) != 0 {
 		t.Fatalf("header % x does not follow the documented layout", b[:24])
+	}
+	f := parseV2(t, b)
+	var m RunMeta
+	if err := msgpack.Unmarshal(f.meta, &m); err != nil {
+		t.Fatal(err)
+	}
+	want := meta
+	want.Entries = int64(d.Len())
+	if m != want {
+		t.Fatalf("index metadata %+v, want %+v", m, want)
+	}
+	if f.n != uint64(d.Len()) || f.groups != uint64(len(groupsOf(d))) || f.k != 6 {
+		t.Fatalf("index counts %d entries, %d groups, %d probes", f.n, f.groups, f.k)
+	}
+	if len(f.blocks) < 3 {
+		t.Fatalf("%d blocks", len(f.blocks))
+	}
+	next := 0
+	for i, bl := range f.blocks {
+		blk, reason := decodeBlock(bl.payload)
+		if reason != "" {
+			t.Fatalf("block %d: %s", i, reason)
+		}
+		if bl.entries != uint64(blk.len()) || bl.first != d.Groups[next] || bl.last != d.Groups[next+blk.len()-1] {
+			t.Fatalf("block %d: index says %d entries of %q to %q", i, bl.entries, bl.first, bl.last)
+		}
+		// The payload is the documented columns.
+		var one differential.Deltas
+		for e := range blk.len() {
+			one.Groups = append(one.Groups, d.Groups[next+e])
+		}
+		one.Keys, one.Rows, one.Diffs = d.Keys[next:next+blk.len()], d.Rows[next:next+blk.len()], d.Diffs[next:next+blk.len()]
+		if got := appendBlock(nil, &one, 0, one.Len()); !bytes.Equal(got, bl.payload) {
+			t.Fatalf("block %d: payload % x, want % x", i, bl.payload, got)
+		}
+		next += blk.len()
+	}
+	if next != d.Len() {
+		t.Fatalf("blocks hold %d entries, want %d", next, d.Len())
+	}
+	for _, g := range groupsOf(d) {
+		if !mayHold(f.filter, int(f.k), g) {
+			t.Fatalf("the filter leaves out %q", g)
+		}
+	}
+	parts := f.v2parts
+	if !bytes.Equal(parts.build(), b) {
+		t.Fatal("the run put together again from its parts differs")
 	}
 }
 
@@ -295,14 +524,25 @@ func TestCorruptError(t *testing.T) {
 	if got, want := err.Error(), "checkpoint: corrupt: runs/1.run at offset 24: bad"; got != want {
 		t.Fatalf("Error() = %q, want %q", got, want)
 	}
+	err = &CorruptError{Object: "runs/1.run", Offset: -1, Reason: "bad"}
+	if got, want := err.Error(), "checkpoint: corrupt: runs/1.run: bad"; got != want {
+		t.Fatalf("Error() = %q, want %q", got, want)
+	}
 	if !errors.Is(err, ErrCorrupt) {
 		t.Fatal("CorruptError does not unwrap to ErrCorrupt")
 	}
 	meta, d := smallRun()
-	b := mustEncodeRun(t, meta, d)
-	_, _, err = DecodeRun("runs/x.run", b[:len(b)-1])
 	var ce *CorruptError
+	// Format 1: a cut run is caught by the header's length.
+	b := mustEncodeRunV1(t, meta, d)
+	_, _, err = DecodeRun("runs/x.run", b[:len(b)-1])
 	if !errors.As(err, &ce) || ce.Object != "runs/x.run" || ce.Offset != offLength {
 		t.Fatalf("truncated run: %#v, want a CorruptError for runs/x.run at offset %d", err, offLength)
+	}
+	// Format 2: by the footer, whose magic no longer ends the file.
+	b = mustEncodeRun(t, meta, d)
+	_, _, err = DecodeRun("runs/y.run", b[:len(b)-1])
+	if !errors.As(err, &ce) || ce.Object != "runs/y.run" || ce.Offset != int64(len(b)-1-footerSize+16) {
+		t.Fatalf("truncated run: %#v, want a CorruptError for runs/y.run at offset %d", err, len(b)-1-footerSize+16)
 	}
 }
