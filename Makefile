@@ -55,6 +55,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzJSONLineAgrees -fuzztime $(FUZZTIME) ./sources/
 	$(GO) test -run '^$$' -fuzz FuzzDecodeRow -fuzztime $(FUZZTIME) ./differential/
 	$(GO) test -run '^$$' -fuzz FuzzDecodeRun -fuzztime $(FUZZTIME) ./checkpoint/
+	$(GO) test -run '^$$' -fuzz FuzzOpenRun -fuzztime $(FUZZTIME) ./checkpoint/
 	$(GO) test -run '^$$' -fuzz FuzzDecodeManifest -fuzztime $(FUZZTIME) ./checkpoint/
 	$(GO) test -run '^$$' -fuzz FuzzCheck -fuzztime $(FUZZTIME) ./internal/msgpackx/
 

@@ -1,33 +1,83 @@
 // Package checkpoint holds the file formats of pwlog's checkpoints — runs
-// and manifests — and the merging of runs. It encodes and decodes bytes
-// only: the caller stores and reads them through a backend.
+// and manifests — their reading in place, and the merging of runs. It
+// encodes and decodes bytes only: the caller stores them through a
+// backend and hands back an io.ReaderAt.
 //
 // A run is one immutable, sorted, consolidated batch of one arrangement's
 // entries (or of the rows a source contributed, grouped by file path).
 // A manifest names the live runs of a checkpoint and carries the LSN, the
 // logical clock, the pipeline fingerprint and the engine's own state.
 //
-// # On disk
+// # Header
 //
-// Both kinds of file have the same 24-byte header, then a body:
+// Both kinds of file start with the same 24-byte header:
 //
 //	 0                  8         10        12               20          24
-//	+------------------+---------+---------+----------------+-----------+------------------+
-//	| magic            | version | flags   | body length    | CRC-32C   | body             |
-//	| "PWLGRUN\x00" or | u16le   | u16le   | u64le          | u32le     | (length bytes)   |
-//	| "PWLGMAN\x00"    | = 1     | = 0     |                |           |                  |
-//	+------------------+---------+---------+----------------+-----------+------------------+
-//	CRC is CRC-32C (Castagnoli) over bytes [0,20) and the body.
+//	+------------------+---------+---------+----------------+-----------+
+//	| magic            | version | flags   | length         | CRC-32C   |
+//	| "PWLGRUN\x00" or | u16le   | u16le   | u64le          | u32le     |
+//	| "PWLGMAN\x00"    |         | = 0     |                |           |
+//	+------------------+---------+---------+----------------+-----------+
 //
-// The header layout and its checksum are the same in every format
-// version; a file of a newer version whose checksum holds is reported as
+// A manifest is version 1: length is its body's, and the CRC-32C
+// (Castagnoli) covers bytes [0,20) and the body, the msgpack map of the
+// Manifest. A file of a newer version whose checksum holds is reported as
 // ErrVersion, not as corruption. No flag is defined: flags must be zero.
 //
-// The body of a run is one snappy block (block format) holding a msgpack
-// map of the run's metadata and its columns; the body of a manifest is the
-// msgpack map of the Manifest, uncompressed:
+// # Run format 2
 //
-//	run body (after snappy decoding), N entries, G distinct groups
+// A run is read in place: a lookup of one group reads the run's index
+// once, its filter once, and the blocks that may hold the group. Its
+// header has version 2, length 0, and a CRC-32C of bytes [0,20); then:
+//
+//	+--------+------------------------------------------------------------+
+//	| blocks | per block: snappy (block format) of the block's payload,   |
+//	|        | then the u32le CRC-32C of those compressed bytes           |
+//	| filter | optional: a Bloom filter of the run's group names, 10 bits |
+//	|        | per group, k probes by double hashing of FNV-1a 64         |
+//	| index  | snappy of the index (below)                                |
+//	| footer | u64le index offset, u32le index length, u32le CRC-32C of   |
+//	|        | the index bytes, "PWLGRIX\x00"  (24 bytes)                 |
+//	+--------+------------------------------------------------------------+
+//
+//	index (after snappy decoding)
+//	  uvarint length, RunMeta (msgpack; Entries is N, Bytes and CRC zero)
+//	  uvarint N entries, uvarint G groups, uvarint B blocks
+//	  per block: uvarint offset, uvarint compressed length (without the
+//	             checksum), uvarint entries, uvarint length + bytes of its
+//	             first group, uvarint length + bytes of its last group
+//	  uvarint filter offset, uvarint filter length (0: none),
+//	  uvarint probes, u32le CRC-32C of the filter
+//
+//	block payload (after snappy decoding), n entries of g groups
+//	  uvarint n, uvarint g
+//	  per group, ascending: uvarint name length, uvarint entries (>= 1)
+//	  the g group names concatenated
+//	  n keys, u64le each
+//	  n row lengths, uvarint each
+//	  the n encoded rows concatenated
+//	  n diffs, zigzag varint each, none zero
+//
+// Entries are sorted by (group, key, row): byte order of groups and rows,
+// numeric order of keys; no (group, key, row) appears twice. A group may
+// continue from one block into the next; the blocks holding a group are
+// consecutive, found by binary search of the index's last groups. Blocks
+// follow each other from byte 24, with the filter then the index right
+// after the last. The manifest keeps each run's size and the CRC-32C of
+// the whole file (RunMeta), checked when a run is read whole.
+//
+// Every part has a checksum of its own, checked when it is read: a
+// restart that reads no block of a damaged run does not see the damage;
+// the first read of the block does (a *CorruptError naming the run), and
+// DecodeRun, which reads everything, always does.
+//
+// # Run format 1
+//
+// Written by earlier builds, decoded whole by DecodeRun (`pwlog compact`
+// rewrites such a storage in format 2), never read in place: the header's
+// length is the body's and its CRC covers the body too; the body is one
+// snappy block of a msgpack map:
+//
 //	+-----+--------------------------------------------------------------+
 //	| key | value                                                        |
 //	+-----+--------------------------------------------------------------+
@@ -42,17 +92,13 @@
 //	| "d" | bin: N diffs, zigzag varint each, none zero                  |
 //	+-----+--------------------------------------------------------------+
 //
-// Entries are sorted by (group, key, row): byte order of groups and rows,
-// numeric order of keys; no (group, key, row) appears twice. Decoding
-// checks all of it, so a run that decodes is a valid run.
-//
 // # Limits
 //
 // Every length a file declares is checked against the bytes that remain
 // before anything is allocated for it, and a snappy block may not claim
-// more than MaxRunBody bytes nor more than 40 times its own size (a real
-// block expands at most about 21 times). So what a decoder allocates is
-// bounded by a small multiple of the input's size, whatever the input.
+// more than 40 times its own size (a real block expands at most about 21
+// times). So what a decoder allocates is bounded by a small multiple of
+// the input's size, whatever the input.
 package checkpoint
 
 import (
@@ -104,11 +150,12 @@ func (e *CorruptError) Unwrap() error { return ErrCorrupt }
 type versionError struct {
 	object  string
 	version uint16
+	reads   uint16 // the newest version of its kind this build reads
 }
 
 func (e *versionError) Error() string {
 	return fmt.Sprintf("checkpoint: unsupported format version: %s has version %d, this build reads version %d",
-		e.object, e.version, max(formatVersion, runVersion))
+		e.object, e.version, e.reads)
 }
 
 // Unwrap returns ErrVersion.
@@ -185,7 +232,7 @@ func checkHeader(object string, b []byte, magic, other, kind, otherKind string) 
 	case v == 0:
 		return nil, corrupt(offVersion, "format version 0")
 	case v > formatVersion:
-		return nil, &versionError{object: object, version: v}
+		return nil, &versionError{object: object, version: v, reads: formatVersion}
 	}
 	if f := binary.LittleEndian.Uint16(b[offFlags:]); f != 0 {
 		return nil, corrupt(offFlags, "unknown flags %#x", f)

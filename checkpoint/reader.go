@@ -82,7 +82,7 @@ func OpenRun(name string, r io.ReaderAt, size int64, cache *Cache) (*Run, error)
 	}
 	switch {
 	case v > runVersion:
-		return nil, &versionError{object: name, version: v}
+		return nil, &versionError{object: name, version: v, reads: runVersion}
 	case v != runVersion:
 		return nil, run.corrupt(offVersion, "format version %d", v)
 	}

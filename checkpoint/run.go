@@ -165,17 +165,19 @@ func buildRunBody(meta RunMeta, d differential.Deltas) runBody {
 	return body
 }
 
-// DecodeRun decodes the run file b, the object name. It checks the magic,
-// the format version, the checksum, every length and count, and that the
-// entries are sorted and consolidated; any damage returns a *CorruptError
+// DecodeRun decodes the whole run file b, of format 1 or 2, the object
+// name. It checks the magic, the format version, every checksum, every
+// length and count, and that the entries are sorted and consolidated
+// (across blocks too); any damage returns a *CorruptError
 // (errors.Is(err, ErrCorrupt)), a newer format version ErrVersion.
 //
 // The returned meta is the one stored, with Entries, Bytes and CRC those of
-// b: for an undamaged run it equals the manifest's RunMeta. The Deltas are
-// new and owned by the caller. Their strings are sub-strings of two large
-// ones, all the rows and all the group names, which stay in memory while
-// any of them is referenced: a caller that keeps a few rows for long after
-// dropping the rest clones them (strings.Clone). b is not retained.
+// b: for an undamaged run it equals the manifest's RunMeta but for Name,
+// which a run of format 2 does not store. The Deltas are new and owned by
+// the caller. Their strings are sub-strings of a few large ones (per
+// block in format 2), which stay in memory while any of them is
+// referenced: a caller that keeps a few rows for long after dropping the
+// rest clones them (strings.Clone). b is not retained.
 func DecodeRun(name string, b []byte) (RunMeta, differential.Deltas, error) {
 	if len(b) >= headerSize && string(b[:len(magicRun)]) == magicRun && binary.LittleEndian.Uint16(b[offVersion:]) >= runVersion {
 		return decodeRunV2(name, b)
