@@ -61,8 +61,8 @@ func TestCompact(t *testing.T) {
 		t.Errorf("second compact --json:\n got %+v\nwant %+v", st, want)
 	}
 	r = run(t, dir, "compact", dir)
-	wantText := "$DIR: " + itoa(uint64(after.Bytes)) + " -> " + itoa(uint64(after.Bytes)) + " bytes (2.5 KiB -> 2.5 KiB)\n" +
-		"nothing to fold: manifest 2 covers the log up to LSN 13; 4 live runs, 870 B; 0 files deleted\n"
+	wantText := "$DIR: " + itoa(uint64(after.Bytes)) + " -> " + itoa(uint64(after.Bytes)) + " bytes (2.6 KiB -> 2.6 KiB)\n" +
+		"nothing to fold: manifest 2 covers the log up to LSN 13; 4 live runs, 958 B; 0 files deleted\n"
 	if r.code != ExitOK || r.out != wantText {
 		t.Errorf("second compact: exit %d\n%s\nwant\n%s", r.code, r.out, wantText)
 	}
