@@ -3,7 +3,6 @@ package compaction
 import (
 	"context"
 	"errors"
-	"fmt"
 
 	"github.com/pwlog/pwlog/checkpoint"
 	"github.com/pwlog/pwlog/differential"
@@ -93,7 +92,7 @@ func (c *Compactor) rewrite(ctx context.Context, k ArrKey, st *Stats) (checkpoin
 		}
 		d, err := LoadRun(ctx, c.b, r)
 		if err != nil {
-			return meta, fmt.Errorf("compaction: upgrade: %w", err)
+			return meta, err
 		}
 		ds = append(ds, d)
 		if n == 0 {
