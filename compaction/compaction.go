@@ -274,24 +274,9 @@ func (c *Compactor) Apply(ctx context.Context, f Fold) (Stats, error) {
 		}
 	}
 	m := &checkpoint.Manifest{LSN: f.LSN, Clock: f.Clock, Fingerprint: f.Fingerprint, Runs: live, Meta: f.Meta}
-	m.Seq = 1
-	if c.cur != nil {
-		m.Seq = c.cur.Seq + 1
-	}
-	data, err := checkpoint.EncodeManifest(m)
-	if err != nil {
+	if err := c.publish(ctx, m, &st); err != nil {
 		return st, err
 	}
-	if err := c.b.Create(ctx, checkpoint.ManifestName(m.Seq), data); err != nil {
-		return st, fmt.Errorf("compaction: publish manifest %d: %w", m.Seq, err)
-	}
-	c.cur = m
-	st.Seq = m.Seq
-	st.ManifestBytes = int64(len(data))
-	for _, r := range live {
-		st.LiveBytes += r.Bytes
-	}
-	st.LiveRuns = len(live)
 	if c.log != nil {
 		if err := c.log.TruncateFront(f.LSN + 1); err != nil {
 			return st, fmt.Errorf("compaction: truncate log: %w", err)
@@ -301,6 +286,31 @@ func (c *Compactor) Apply(ctx context.Context, f Fold) (Stats, error) {
 	n, err := c.Collect(ctx)
 	st.ObjectsDeleted = n
 	return st, err
+}
+
+// publish makes m, numbered after the current manifest, the current
+// manifest: a conditional create, the commit point of a compaction. It
+// records m in st.
+func (c *Compactor) publish(ctx context.Context, m *checkpoint.Manifest, st *Stats) error {
+	m.Seq = 1
+	if c.cur != nil {
+		m.Seq = c.cur.Seq + 1
+	}
+	data, err := checkpoint.EncodeManifest(m)
+	if err != nil {
+		return err
+	}
+	if err := c.b.Create(ctx, checkpoint.ManifestName(m.Seq), data); err != nil {
+		return fmt.Errorf("compaction: publish manifest %d: %w", m.Seq, err)
+	}
+	c.cur = m
+	st.Seq = m.Seq
+	st.ManifestBytes = int64(len(data))
+	st.LiveBytes, st.LiveRuns = 0, len(m.Runs)
+	for _, r := range m.Runs {
+		st.LiveBytes += r.Bytes
+	}
+	return nil
 }
 
 // mergeTail merges the newest run of arrangement k into older ones while

@@ -15,6 +15,11 @@ import (
 	"github.com/pwlog/pwlog/wal"
 )
 
+// FormatVersion is the storage format this build writes: the one Compact
+// upgrades a storage of an older format to, and the only one a pipeline
+// opens.
+const FormatVersion = storage.FormatVersion
+
 // CompactStats reports what Compact did.
 type CompactStats struct {
 	// BytesBefore and BytesAfter are the bytes of every file of the
@@ -28,6 +33,15 @@ type CompactStats struct {
 	// garbage was collected, and the fields below describe the
 	// checkpoint as it stands.
 	Compacted bool `json:"compacted"`
+	// FormatBefore is the storage's format before Compact; Upgraded is
+	// true when it was older than FormatVersion and Compact
+	// upgraded the storage: it rewrote the RunsUpgraded runs of format 1
+	// of its checkpoint in format 2 (none when an interrupted Compact
+	// had) and replaced the marker. The fields below describe the fold
+	// that followed.
+	FormatBefore int  `json:"format_before"`
+	Upgraded     bool `json:"upgraded"`
+	RunsUpgraded int  `json:"runs_upgraded"`
 	compaction.Stats
 	// Committed is what the checkpoint and the committed log added up to
 	// before the compaction (see StorageInfo.Committed): the compaction
@@ -57,6 +71,17 @@ type CompactOptions struct {
 // to re-emit: the fold stops before the first of them. When there is
 // nothing to fold it only deletes garbage: Compacted is false and the
 // stats describe the checkpoint in force.
+//
+// A storage of format 1, whose checkpoint runs have no block index, is
+// upgraded to format 2 (Upgraded): its runs of format 1 are rewritten
+// in format 2 (compaction.Compactor.Upgrade), then the log is folded as
+// usual, then the marker is replaced (atomically, file and directory
+// fsynced: storage.WriteMarker). In that order a crash leaves either the
+// old manifest (runs of format 1, marker 1) or a newer one (runs of
+// format 2 only, marker still 1): the engine refuses both, and Compact
+// again finishes the upgrade, finding no run of format 1 to rewrite in
+// the second case and just replacing the marker. The marker says 2 only
+// once no run of format 1 is in force.
 func Compact(ctx context.Context, dir string, opts *CompactOptions) (CompactStats, error) {
 	var st CompactStats
 	var o CompactOptions
@@ -77,9 +102,12 @@ func Compact(ctx context.Context, dir string, opts *CompactOptions) (CompactStat
 		return st, err
 	}
 	defer lock.Close()
-	if err := storage.EnsureMarker(o.FS, dir); err != nil {
+	// The marker again, under the lock.
+	format, err := storage.Check(o.FS, dir)
+	if err != nil {
 		return st, err
 	}
+	st.FormatBefore = format
 	st.BytesBefore = storage.Bytes(o.FS, dir)
 	l, err := wal.Open(storage.LogDir(dir), &wal.Options{Logger: o.Logger, FS: o.FS})
 	if err != nil {
@@ -93,6 +121,22 @@ func Compact(ctx context.Context, dir string, opts *CompactOptions) (CompactStat
 	comp, err := compaction.Open(ctx, b, l, nil)
 	if err != nil {
 		return st, fmt.Errorf("pwlog: %w", err)
+	}
+	upgradeDeleted := 0
+	if format < storage.FormatVersion {
+		// Format 1 differs from format 2 in its runs only. They are
+		// rewritten first, so that the fold's merges read runs of
+		// format 2 in place.
+		start := time.Now()
+		n, us, err := comp.Upgrade(ctx)
+		if err != nil {
+			return st, fmt.Errorf("pwlog: upgrade the checkpoint: %w", err)
+		}
+		st.RunsUpgraded, upgradeDeleted = n, us.ObjectsDeleted
+		if n > 0 {
+			o.Logger.Info("Rewrote the checkpoint's runs of format 1 in format 2", slog.Uint64("manifest", us.Seq),
+				slog.Int("runs_upgraded", n), slog.Int("runs_written", us.RunsWritten), slog.Duration("duration", time.Since(start)))
+		}
 	}
 	f, err := foldLog(l, comp, o.Progress, &st.Committed)
 	if err != nil {
@@ -121,8 +165,17 @@ func Compact(ctx context.Context, dir string, opts *CompactOptions) (CompactStat
 			}
 		}
 	}
+	st.ObjectsDeleted += upgradeDeleted
 	if m := comp.Manifest(); m != nil {
 		st.FoldedLSN = m.LSN
+	}
+	if format < storage.FormatVersion {
+		// Last: no run of format 1 is in force any more.
+		if err := storage.WriteMarker(o.FS, dir); err != nil {
+			return st, err
+		}
+		st.Upgraded = true
+		o.Logger.Info("Upgraded the storage", slog.Int("from_format", format), slog.Int("to_format", storage.FormatVersion))
 	}
 	if err := l.Close(); err != nil {
 		return st, err

@@ -10,6 +10,10 @@
 // does). Compact takes the storage's lock and refuses while a pipeline
 // runs.
 //
+// The tools read a storage of an older format than FormatVersion too, and
+// Inspect reports its format; Compact upgrades it to FormatVersion, which
+// a pipeline needs.
+//
 // Inspect, Verify and Compact read the committed log through the same
 // fold a restart uses (internal/storage.State), so all of them agree on
 // what a storage commits; ARCHITECTURE.md, section 6, says how. Errors:

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pwlog/pwlog/internal/storage"
 	"github.com/pwlog/pwlog/vfs"
 )
 
@@ -39,7 +40,7 @@ func TestInspectInterrupted(t *testing.T) {
 	if len(info.Sinks) != 1 || info.Sinks[0].AckTime != info.Clock || info.Sinks[0].Pending != 0 {
 		t.Errorf("sinks %+v, want output acknowledged up to %d", info.Sinks, info.Clock)
 	}
-	if len(info.Problems) > 0 || info.Lock.Held || info.Format != 1 {
+	if len(info.Problems) > 0 || info.Lock.Held || info.Format != storage.FormatVersion {
 		t.Errorf("problems %v, lock %+v, format %d", info.Problems, info.Lock, info.Format)
 	}
 	if got := info.Catalog.Tables["output"]; !slices.Equal(got, []string{"user_id", "session_length", "session_start", "session_finish", "count"}) {

@@ -92,7 +92,7 @@ func TestVerifyDamagedMarker(t *testing.T) {
 		damage func(marker string) error
 		want   string
 	}{
-		{"flipped", func(m string) error { flip(t, m, 5); return nil }, `it holds "pwlog\xdfstorage format 1\n", not "pwlog storage format N\n"`},
+		{"flipped", func(m string) error { flip(t, m, 5); return nil }, `it holds "pwlog\xdfstorage format 2\n", not "pwlog storage format N\n"`},
 		{"empty", func(m string) error { return os.WriteFile(m, nil, 0o644) }, `it holds "", not`},
 		{"garbage", func(m string) error { return os.WriteFile(m, []byte(strings.Repeat("x", 100)), 0o644) }, `it holds "` + strings.Repeat("x", 40) + `"..., not`},
 		{"deleted", os.Remove, "it is missing, but "},
@@ -111,7 +111,7 @@ func TestVerifyDamagedMarker(t *testing.T) {
 		}
 		p := rep.Problems[0]
 		if p.File != marker || p.Offset != -1 || !strings.HasPrefix(p.Message, "the format marker PWLOG is damaged: "+c.want) ||
-			!strings.HasSuffix(p.Message, "; the log and checkpoints were checked as format 1") {
+			!strings.HasSuffix(p.Message, "; the log and checkpoints were checked as format 2") {
 			t.Errorf("%s: problem %+v", c.name, p)
 		}
 

@@ -17,8 +17,16 @@ import (
 	"github.com/pwlog/pwlog/vfs"
 )
 
-// FormatVersion is the storage format this build reads and writes.
-const FormatVersion = 1
+// FormatVersion is the storage format this build writes and the engine
+// reads. Format 2 differs from format 1 in its checkpoint runs only:
+// blocks, an index and a filter, read in place (checkpoint.OpenRun).
+const FormatVersion = 2
+
+// OldestFormat is the oldest storage format this build reads. The tools
+// read a storage of any format from OldestFormat to FormatVersion, and
+// tool.Compact upgrades it to FormatVersion; the engine refuses one older
+// than FormatVersion (an *OldFormatError).
+const OldestFormat = 1
 
 // ErrFormat reports a storage directory this build cannot use.
 var ErrFormat = errors.New("pwlog: unsupported storage")
@@ -60,12 +68,29 @@ func (e *MarkerError) Reason() string {
 // Unwrap returns ErrMarkerDamaged.
 func (e *MarkerError) Unwrap() error { return ErrMarkerDamaged }
 
+// OldFormatError reports a storage of a format older than FormatVersion
+// that this build still reads: the engine refuses it, and `pwlog compact`
+// (tool.Compact) upgrades it. It wraps ErrFormat.
+type OldFormatError struct {
+	Dir    string
+	Format int
+}
+
+func (e *OldFormatError) Error() string {
+	return fmt.Sprintf("pwlog: %s has format %d, this build reads format %d: run \"pwlog compact %s\" to upgrade it (its checkpoint runs are rewritten with a block index)",
+		e.Dir, e.Format, FormatVersion, e.Dir)
+}
+
+// Unwrap returns ErrFormat.
+func (e *OldFormatError) Unwrap() error { return ErrFormat }
+
 func markerText(v int) []byte { return fmt.Appendf(nil, "pwlog storage format %d\n", v) }
 
-// ReadMarker returns the format version of dir's marker. It fails with
-// an error wrapping ErrFormat when the marker is not one (wrapping
-// ErrMarkerDamaged too) or its version is not FormatVersion, and with
-// one wrapping fs.ErrNotExist when dir has no marker.
+// ReadMarker returns the format version of dir's marker, one from
+// OldestFormat to FormatVersion. It fails with an error wrapping
+// ErrFormat when the marker is not one (wrapping ErrMarkerDamaged too) or
+// its version is not one this build reads, and with one wrapping
+// fs.ErrNotExist when dir has no marker.
 func ReadMarker(fsys vfs.FS, dir string) (int, error) {
 	p := filepath.Join(dir, base.Marker)
 	b, err := vfs.ReadFile(fsys, p)
@@ -79,15 +104,16 @@ func ReadMarker(fsys vfs.FS, dir string) (int, error) {
 	switch {
 	case v > FormatVersion:
 		return v, fmt.Errorf("%w: %s has format %d, newer than this build's format %d: use a newer pwlog", ErrFormat, dir, v, FormatVersion)
-	case v != FormatVersion:
-		return v, fmt.Errorf("%w: %s has format %d, this build reads format %d", ErrFormat, dir, v, FormatVersion)
+	case v < OldestFormat:
+		return v, fmt.Errorf("%w: %s has format %d, this build reads formats %d to %d", ErrFormat, dir, v, OldestFormat, FormatVersion)
 	}
 	return v, nil
 }
 
-// Check returns the format of the existing storage dir. It fails,
-// wrapping ErrFormat, when dir is not a pwlog storage this build reads,
-// and wrapping fs.ErrNotExist when dir does not exist.
+// Check returns the format of the existing storage dir, one from
+// OldestFormat to FormatVersion. It fails, wrapping ErrFormat, when dir
+// is not a pwlog storage this build reads, and wrapping fs.ErrNotExist
+// when dir does not exist.
 func Check(fsys vfs.FS, dir string) (int, error) {
 	fi, err := fsys.Stat(dir)
 	if err != nil {
@@ -116,11 +142,14 @@ func hasData(fsys vfs.FS, dir string) bool {
 	return false
 }
 
-// EnsureMarker verifies the format marker of dir, creating it (durably)
-// in a new or empty storage directory.
+// EnsureMarker verifies that the format marker of dir says FormatVersion,
+// creating it (durably) in a new or empty storage directory. A storage of
+// an older format is an *OldFormatError.
 func EnsureMarker(fsys vfs.FS, dir string) error {
-	_, err := ReadMarker(fsys, dir)
+	v, err := ReadMarker(fsys, dir)
 	switch {
+	case err == nil && v < FormatVersion:
+		return &OldFormatError{Dir: dir, Format: v}
 	case err == nil, errors.Is(err, ErrFormat):
 		return err
 	case !errors.Is(err, os.ErrNotExist):
@@ -129,6 +158,14 @@ func EnsureMarker(fsys vfs.FS, dir string) error {
 	if hasData(fsys, dir) {
 		return &MarkerError{Dir: dir, Missing: true}
 	}
+	return WriteMarker(fsys, dir)
+}
+
+// WriteMarker writes dir's format marker, saying FormatVersion, or
+// replaces it: atomically (a temporary file renamed over it) and durably
+// (file and directory fsynced), so that a crash leaves the old marker or
+// the new one.
+func WriteMarker(fsys vfs.FS, dir string) error {
 	path := filepath.Join(dir, base.Marker)
 	if err := vfs.WriteFileAtomic(fsys, path, markerText(FormatVersion), 0o644); err != nil {
 		return fmt.Errorf("pwlog: write %s: %w", path, err)

@@ -36,11 +36,12 @@ func TestMarker(t *testing.T) {
 		content []byte // nil: removed
 		damaged bool
 	}{
-		{"flipped", []byte("pwlog storagE format 1\n"), true},
-		{"no-newline", []byte("pwlog storage format 1"), true},
+		{"flipped", []byte("pwlog storagE format 2\n"), true},
+		{"no-newline", []byte("pwlog storage format 2"), true},
 		{"empty", []byte{}, true},
 		{"missing", nil, true},
 		{"newer", []byte("pwlog storage format 9\n"), false},
+		{"zero", []byte("pwlog storage format 0\n"), false},
 	} {
 		if c.content == nil {
 			os.Remove(marker)
@@ -59,6 +60,40 @@ func TestMarker(t *testing.T) {
 		if err := EnsureMarker(vfs.Default, dir); !errors.Is(err, ErrFormat) {
 			t.Fatalf("%s: EnsureMarker = %v", c.name, err)
 		}
+	}
+}
+
+// A storage of format 1: the tools read it (Check), the engine refuses it
+// (EnsureMarker) with an error that says how to upgrade it, and
+// WriteMarker upgrades its marker.
+func TestOldFormatMarker(t *testing.T) {
+	dir := t.TempDir()
+	marker := filepath.Join(dir, base.Marker)
+	if err := os.WriteFile(marker, []byte("pwlog storage format 1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := Check(vfs.Default, dir); err != nil || v != 1 {
+		t.Fatalf("Check = %d, %v", v, err)
+	}
+	err := EnsureMarker(vfs.Default, dir)
+	var oe *OldFormatError
+	if !errors.As(err, &oe) || !errors.Is(err, ErrFormat) || errors.Is(err, ErrMarkerDamaged) || oe.Format != 1 || oe.Dir != dir {
+		t.Fatalf("EnsureMarker = %v", err)
+	}
+	if want := `pwlog: ` + dir + ` has format 1, this build reads format 2: run "pwlog compact ` + dir + `" to upgrade it`; !strings.HasPrefix(err.Error(), want) {
+		t.Fatalf("EnsureMarker = %q, want it to start with %q", err, want)
+	}
+	if err := WriteMarker(vfs.Default, dir); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(marker); err != nil || string(b) != "pwlog storage format 2\n" {
+		t.Fatalf("marker %q, %v", b, err)
+	}
+	if err := EnsureMarker(vfs.Default, dir); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(marker + base.TempSuffix); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("the temporary marker is left: %v", err)
 	}
 }
 

@@ -22,6 +22,12 @@ prints the storage's size before and after: N -> M bytes. When the log
 holds nothing to fold (an execution that finished folded it) it only deletes
 garbage.
 
+A storage of an older format, which a pipeline refuses to open, is
+upgraded to the current one: compact first rewrites its checkpoint runs
+(format 2 gives them a block index), then folds the log, and last
+replaces the format marker. It prints that it upgraded the storage. An
+upgrade that was interrupted leaves a storage compact upgrades again.
+
 Exit status: 0 when it compacted or had nothing to do, 1 when it met
 damage (the checkpoint in force stays; pwlog verify tells more), 2 when
 it could not run, 3 when another process holds the storage. See
@@ -41,13 +47,18 @@ pwlog --help.`,
 			}
 			p := newPrinter(cmd.OutOrStdout(), o)
 			if p.json {
-				p.object(compactJSON{Dir: args[0], Compacted: st.Compacted, BytesBefore: st.BytesBefore, BytesAfter: st.BytesAfter,
+				p.object(compactJSON{Dir: args[0], Upgraded: st.Upgraded, RunsUpgraded: st.RunsUpgraded,
+					Compacted: st.Compacted, BytesBefore: st.BytesBefore, BytesAfter: st.BytesAfter,
 					FoldedLSN: st.FoldedLSN, Manifest: st.Seq, EntriesFolded: st.EntriesFolded,
 					RunsWritten: st.RunsWritten, RunsMerged: st.RunsMerged, LiveRuns: st.LiveRuns,
 					LiveBytes: st.LiveBytes, FilesDeleted: st.ObjectsDeleted})
 				return p.err
 			}
 			p.linef("%s: %d -> %d bytes (%s -> %s)", args[0], st.BytesBefore, st.BytesAfter, size(st.BytesBefore), size(st.BytesAfter))
+			if st.Upgraded {
+				p.linef("upgraded the storage from format %d to format %d: %s of format %d rewritten",
+					st.FormatBefore, tool.FormatVersion, plural(st.RunsUpgraded, "checkpoint run"), st.FormatBefore)
+			}
 			switch {
 			case st.Compacted:
 				p.linef("folded the log up to LSN %d into manifest %d: %s entries; %d runs written, %d merged; %s, %s; %s deleted",
@@ -70,6 +81,10 @@ pwlog --help.`,
 // compactJSON is compact's --json output.
 type compactJSON struct {
 	Dir string `json:"dir"`
+	// Upgraded is true when compact upgraded a storage of an older
+	// format, rewriting RunsUpgraded checkpoint runs.
+	Upgraded     bool `json:"upgraded"`
+	RunsUpgraded int  `json:"runs_upgraded,omitempty"`
 	// Compacted is false when the log held nothing to fold: compact only
 	// deleted garbage, and Manifest and the live runs describe the
 	// checkpoint in force.

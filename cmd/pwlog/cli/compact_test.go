@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -61,8 +62,8 @@ func TestCompact(t *testing.T) {
 		t.Errorf("second compact --json:\n got %+v\nwant %+v", st, want)
 	}
 	r = run(t, dir, "compact", dir)
-	wantText := "$DIR: " + itoa(uint64(after.Bytes)) + " -> " + itoa(uint64(after.Bytes)) + " bytes (2.5 KiB -> 2.5 KiB)\n" +
-		"nothing to fold: manifest 2 covers the log up to LSN 13; 4 live runs, 870 B; 0 files deleted\n"
+	wantText := "$DIR: " + itoa(uint64(after.Bytes)) + " -> " + itoa(uint64(after.Bytes)) + " bytes (2.6 KiB -> 2.6 KiB)\n" +
+		"nothing to fold: manifest 2 covers the log up to LSN 13; 4 live runs, 958 B; 0 files deleted\n"
 	if r.code != ExitOK || r.out != wantText {
 		t.Errorf("second compact: exit %d\n%s\nwant\n%s", r.code, r.out, wantText)
 	}
@@ -95,5 +96,45 @@ func TestCompactRefusesLockedStorage(t *testing.T) {
 	}
 	if snapshot(t, dir) != was {
 		t.Fatal("a refused compact changed the storage")
+	}
+}
+
+// format1 returns a copy of the storage of format 1 in the repository's
+// testdata (testdata/format1/README.md).
+func format1(t *testing.T) string {
+	t.Helper()
+	dst := filepath.Join(t.TempDir(), "storage")
+	if err := os.CopyFS(dst, os.DirFS("../../../testdata/format1/storage")); err != nil {
+		t.Fatal(err)
+	}
+	return dst
+}
+
+// compact upgrades a storage of format 1 and says so; inspect tells the
+// format before, and a second compact has nothing to upgrade.
+func TestCompactUpgrades(t *testing.T) {
+	dir := format1(t)
+	if r := run(t, dir, "inspect", dir); r.code != ExitOK ||
+		!strings.Contains(r.out, "\nformat      1, older than this build's 2: a pipeline refuses it, pwlog compact upgrades it\n") {
+		t.Fatalf("inspect: exit %d\n%s", r.code, r.out)
+	}
+	r := run(t, dir, "compact", dir)
+	lines := strings.Split(r.out, "\n")
+	if r.code != ExitOK || len(lines) < 3 || lines[1] != "upgraded the storage from format 1 to format 2: 4 checkpoint runs of format 1 rewritten" ||
+		!strings.HasPrefix(lines[2], "folded the log up to LSN ") {
+		t.Fatalf("compact: exit %d, stderr %q\n%s", r.code, r.err, r.out)
+	}
+	if r := run(t, dir, "inspect", dir); r.code != ExitOK || !strings.Contains(r.out, "\nformat      2\n") {
+		t.Fatalf("inspect after the upgrade: exit %d\n%s", r.code, r.out)
+	}
+	if r := run(t, dir, "compact", dir); r.code != ExitOK || strings.Contains(r.out, "upgraded") {
+		t.Fatalf("second compact: exit %d\n%s", r.code, r.out)
+	}
+
+	dir = format1(t)
+	r = run(t, dir, "compact", "--json", dir)
+	var st compactJSON
+	if err := json.Unmarshal([]byte(r.out), &st); err != nil || r.code != ExitOK || !st.Upgraded || st.RunsUpgraded != 4 || !st.Compacted {
+		t.Fatalf("compact --json: exit %d, %v: %s", r.code, err, r.out)
 	}
 }

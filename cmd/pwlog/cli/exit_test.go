@@ -33,12 +33,12 @@ func TestExitCodes(t *testing.T) {
 		{"newer format", func(t *testing.T, dir string) string {
 			write(t, filepath.Join(dir, "PWLOG"), "pwlog storage format 99\n")
 			return dir
-		}, map[string]want{"": {ExitCantRun, "$DIR has format 99, newer than this build's format 1: use a newer pwlog"}}},
+		}, map[string]want{"": {ExitCantRun, "$DIR has format 99, newer than this build's format 2: use a newer pwlog"}}},
 		{"damaged marker", func(t *testing.T, dir string) string {
 			flip(t, filepath.Join(dir, "PWLOG"), 3)
 			return dir
 		}, map[string]want{
-			"":       {ExitDamaged, `pwlog: the format marker PWLOG is damaged: $DIR/PWLOG holds "pwl\x90g storage format 1\n", not "pwlog storage format N\n"`},
+			"":       {ExitDamaged, `pwlog: the format marker PWLOG is damaged: $DIR/PWLOG holds "pwl\x90g storage format 2\n", not "pwlog storage format N\n"`},
 			"verify": {ExitDamaged, "pwlog: $DIR is damaged: 1 problem\n"},
 		}},
 		{"missing marker", func(t *testing.T, dir string) string {
@@ -126,13 +126,13 @@ func TestVerifyDamagedMarker(t *testing.T) {
 		damage func(t *testing.T, marker string)
 		want   string
 	}{
-		{"flipped", func(t *testing.T, m string) { flip(t, m, 0) }, `problem: $DIR/PWLOG: the format marker PWLOG is damaged: it holds "\x8fwlog storage format 1\n", not "pwlog storage format N\n"; the log and checkpoints were checked as format 1`},
-		{"truncated", func(t *testing.T, m string) { write(t, m, "pwlog stor") }, `problem: $DIR/PWLOG: the format marker PWLOG is damaged: it holds "pwlog stor", not "pwlog storage format N\n"; the log and checkpoints were checked as format 1`},
+		{"flipped", func(t *testing.T, m string) { flip(t, m, 0) }, `problem: $DIR/PWLOG: the format marker PWLOG is damaged: it holds "\x8fwlog storage format 2\n", not "pwlog storage format N\n"; the log and checkpoints were checked as format 2`},
+		{"truncated", func(t *testing.T, m string) { write(t, m, "pwlog stor") }, `problem: $DIR/PWLOG: the format marker PWLOG is damaged: it holds "pwlog stor", not "pwlog storage format N\n"; the log and checkpoints were checked as format 2`},
 		{"deleted", func(t *testing.T, m string) {
 			if err := os.Remove(m); err != nil {
 				t.Fatal(err)
 			}
-		}, "problem: $DIR/PWLOG: the format marker PWLOG is damaged: it is missing, but $DIR holds a wal/ or checkpoints/; the log and checkpoints were checked as format 1"},
+		}, "problem: $DIR/PWLOG: the format marker PWLOG is damaged: it is missing, but $DIR holds a wal/ or checkpoints/; the log and checkpoints were checked as format 2"},
 	} {
 		dir := storage(t)
 		c.damage(t, filepath.Join(dir, "PWLOG"))

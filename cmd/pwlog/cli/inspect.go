@@ -50,7 +50,11 @@ pwlog --help.`,
 
 func printInspect(p *printer, s *tool.StorageInfo) {
 	p.linef("storage     %s", s.Dir)
-	p.linef("format      %d", s.Format)
+	if s.Format < tool.FormatVersion {
+		p.linef("format      %d, older than this build's %d: a pipeline refuses it, pwlog compact upgrades it", s.Format, tool.FormatVersion)
+	} else {
+		p.linef("format      %d", s.Format)
+	}
 	p.linef("size        %s (%s bytes)", size(s.Bytes), count(s.Bytes))
 	switch {
 	case s.Lock.Held:

@@ -110,7 +110,7 @@ func TestCannotRun(t *testing.T) {
 	}
 	for _, c := range []struct{ dir, want string }{
 		{empty, "$DIR is not a pwlog storage: it has no PWLOG marker"},
-		{newer, "$DIR has format 99, newer than this build's format 1: use a newer pwlog"},
+		{newer, "$DIR has format 99, newer than this build's format 2: use a newer pwlog"},
 	} {
 		for _, cmd := range []string{"inspect", "dump", "verify", "compact"} {
 			r := run(t, c.dir, cmd, c.dir)
