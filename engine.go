@@ -92,6 +92,7 @@ type pendingWrite struct {
 
 type execStats struct {
 	times, rows, outputs int
+	peakState            int64 // the most state bytes in memory after a commit's bound
 }
 
 // Run runs the pipeline until its sources are exhausted (static mode),
@@ -645,7 +646,7 @@ func (e *engine) close(finished bool) error {
 	if e.cache != nil {
 		cs := e.cache.Stats()
 		e.log.Info("Read the checkpoint in place", slog.Int64("block_hits", cs.Hits), slog.Int64("block_misses", cs.Misses),
-			slog.Int64("bytes_read", cs.BytesRead))
+			slog.Int64("bytes_read", cs.BytesRead), slog.Int64("peak_state_bytes", e.stats.peakState))
 	}
 	// Acknowledge what each sink's file now durably holds: everything up
 	// to the last time written. A fresh-mode file only counts when the execution

@@ -267,9 +267,11 @@ func (e *engine) foldMemBytes() int64 {
 	return int64(n) * (16 + 8 + 16 + 8)
 }
 
-// bound keeps the arrangements within Config.MemoryLimit: past it, groups
-// the checkpoint holds leave memory, and when the changes since the
-// checkpoint alone pass half of it they are folded early.
+// bound keeps the arrangements within Config.MemoryLimit: past it,
+// groups the checkpoint holds leave memory, then changed groups keep only
+// their changes; when that is not enough, the changes since the
+// checkpoint are folded into it now (waiting for a compaction that runs,
+// then for the one it starts), so that they may leave memory too.
 func (e *engine) bound() error {
 	if e.comp == nil {
 		return nil
@@ -283,32 +285,31 @@ func (e *engine) bound() error {
 		}
 		return n
 	}
+	defer func() { e.stats.peakState = max(e.stats.peakState, used()) }()
 	if used() <= limit {
 		return nil
 	}
 	e.evict(arrs, limit/2)
-	if used() <= limit/2 {
-		return nil
-	}
-	// Mostly changes not checkpointed yet: fold them. A compaction
-	// already running is waited for first.
-	if e.compactCh != nil {
+	for i := 0; i < 2 && used() > limit; i++ {
+		if e.compactCh == nil {
+			if e.foldBytes == 0 {
+				return nil
+			}
+			if err := e.maybeCompact(true); err != nil {
+				return err
+			}
+			if e.compactCh == nil {
+				if !e.changelogs() && e.once("memory limit") {
+					e.log.Warn("The arrangements hold more than Config.MemoryLimit and cannot fold their changes into the checkpoint before the execution ends (a fresh-mode sink)",
+						slog.Int64("bytes", used()), slog.Int64("limit", e.cfg.MemoryLimit))
+				}
+				return nil
+			}
+		}
 		if err := e.compacted(<-e.compactCh); err != nil {
 			return err
 		}
 		e.evict(arrs, limit/2)
-		if used() <= limit/2 {
-			return nil
-		}
-	}
-	if e.compactCh == nil && e.foldBytes > 0 {
-		if err := e.maybeCompact(true); err != nil {
-			return err
-		}
-		if e.compactCh == nil && !e.changelogs() && e.once("memory limit") {
-			e.log.Warn("The arrangements hold more than Config.MemoryLimit and cannot fold their changes into the checkpoint before the execution ends (a fresh-mode sink)",
-				slog.Int64("bytes", used()), slog.Int64("limit", e.cfg.MemoryLimit))
-		}
 	}
 	return nil
 }

@@ -228,6 +228,11 @@ func (e *engine) recover() error {
 	}
 	e.ckpt = b
 	e.cache = checkpoint.NewCache(e.cfg.MemoryLimit / 4)
+	// A changed group may leave memory before a checkpoint holds it: its
+	// changes stay (the memory bound).
+	for _, a := range e.arrangements() {
+		a.Track()
+	}
 	st, err := e.openCheckpoint(e.ctx, b)
 	if err != nil {
 		return err

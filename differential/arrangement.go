@@ -16,10 +16,21 @@ type Group struct {
 	Rows  []string
 	Diffs []int64
 
-	dirty    uint64 // 0: as the base holds it; else the epoch of its last change
-	added    int    // entries added since it was clean, less those removed
-	rowBytes int    // bytes of its rows
-	bytes    int64  // what it costs, as counted in memBytes
+	dirty      uint64   // 0: as the base holds it; else the epoch of its last change
+	added      int      // entries added since it was clean, less those removed
+	rowBytes   int      // bytes of its rows
+	partial    bool     // the columns are not held: the group is the base's with delta applied
+	delta      []change // its changes since the base, when the arrangement tracks them (Track)
+	deltaBytes int      // bytes of delta's rows
+	bytes      int64    // what it costs, as counted in memBytes
+}
+
+// change is one change to a group, in the epoch it was made.
+type change struct {
+	epoch uint64
+	key   Key
+	row   string
+	diff  int64
 }
 
 // Len returns the number of distinct (key, row) entries of the group.
@@ -95,6 +106,7 @@ type Arrangement struct {
 	cols    Columns
 
 	base     Base
+	track    bool   // groups keep their changes since the base (Track)
 	epoch    uint64 // the current checkpoint epoch, from 1 (Seal)
 	memBytes int64  // estimate of what the groups in memory hold
 	err      error
@@ -112,8 +124,9 @@ type entry struct {
 // Bytes an entry costs in a group beside its row's bytes: its order, key,
 // row header and diff; and what a group costs beside its entries.
 const (
-	entryBytes = 8 + 8 + 16 + 8
-	groupBytes = 160
+	entryBytes  = 8 + 8 + 16 + 8
+	changeBytes = 8 + 8 + 16 + 8
+	groupBytes  = 200
 )
 
 // Columns names what an arrangement holds, for tools that decode its
@@ -151,12 +164,19 @@ func (a *Arrangement) Len() int { return a.entries }
 func (a *Arrangement) Groups() int {
 	n := 0
 	for _, g := range a.groups {
-		if len(g.Keys) > 0 {
+		if g.partial || len(g.Keys) > 0 {
 			n++
 		}
 	}
 	return n
 }
+
+// Track makes every group keep its changes since the base, with their
+// epochs, so that a changed group can leave memory before a checkpoint
+// holds it (Evict): its changes stay, and Get applies them to what the
+// base holds. The engine tracks the arrangements of a persistent
+// execution; without Track, a changed group stays in memory whole.
+func (a *Arrangement) Track() { a.track = true }
 
 // HasBase reports whether the arrangement has a base: without one, its
 // whole state is in memory.
@@ -171,47 +191,70 @@ func (a *Arrangement) Err() error { return a.err }
 // Get returns the group under key, or nil when it is empty. A group not
 // in memory is read from the base first.
 func (a *Arrangement) Get(group string) (*Group, error) {
-	if a.base == nil {
-		if g := a.groups[group]; g != nil && len(g.Keys) > 0 {
-			return g, nil
-		}
+	g := a.groups[group]
+	if g == nil && a.base == nil {
 		return nil, nil
 	}
-	g, err := a.group(group)
-	if err != nil || len(g.Keys) == 0 {
-		return nil, err
+	if g == nil || g.partial {
+		var err error
+		if g, err = a.group(group); err != nil {
+			return nil, err
+		}
+	}
+	if len(g.Keys) == 0 {
+		return nil, nil
 	}
 	return g, nil
 }
 
-// group returns the group in memory, reading it from the base when it is
-// not there; without a base a missing group is a new empty one.
+// group returns the group in memory whole, reading it from the base when
+// it is not there or only its changes are; without a base a missing
+// group is a new empty one.
 func (a *Arrangement) group(name string) (*Group, error) {
-	if g := a.groups[name]; g != nil {
+	g := a.groups[name]
+	if g != nil && !g.partial {
 		return g, nil
 	}
-	g := &Group{}
+	sc := a.scratch[:0]
+	rowBytes := 0
 	if a.base != nil {
-		sc := a.scratch[:0]
-		rowBytes := 0
 		err := a.base.Lookup(name, func(key Key, row string, diff int64) {
 			sc = append(sc, entry{key: key, row: row, diff: diff})
 			rowBytes += len(row)
 		})
 		if err != nil {
+			clear(sc)
 			a.scratch = sc[:0]
 			return nil, fmt.Errorf("arrangement %s: group %q: %w", a.name, name, err)
 		}
-		if len(sc) > 0 {
-			a.fill(g, sc, rowBytes)
-		}
-		clear(sc)
-		a.scratch = sc[:0]
 	}
-	a.groups[name] = g
-	g.bytes = groupBytes + int64(len(name)) + int64(len(g.Keys))*entryBytes + int64(g.rowBytes)
-	a.memBytes += g.bytes
+	if g == nil {
+		g = &Group{}
+		a.groups[name] = g
+	}
+	for _, c := range g.delta {
+		sc = append(sc, entry{key: c.key, row: c.row, diff: c.diff})
+		rowBytes += len(c.row)
+	}
+	g.Order, g.Keys, g.Rows, g.Diffs, g.rowBytes = nil, nil, nil, nil, 0
+	if len(sc) > 0 {
+		a.fill(g, sc, rowBytes)
+	}
+	clear(sc)
+	a.scratch = sc[:0]
+	g.partial = false
+	a.resize(name, g)
 	return g, nil
+}
+
+// resize recounts what g costs.
+func (a *Arrangement) resize(name string, g *Group) {
+	n := int64(groupBytes+len(name)) + int64(len(g.delta))*changeBytes + int64(g.deltaBytes)
+	if !g.partial {
+		n += int64(len(g.Keys))*entryBytes + int64(g.rowBytes)
+	}
+	a.memBytes += n - g.bytes
+	g.bytes = n
 }
 
 // fill builds g from the base's entries sc: sorted by (order, key, row),
@@ -268,10 +311,29 @@ func (a *Arrangement) Seal() uint64 {
 // changed in those epochs become clean; later changes stay dirty.
 func (a *Arrangement) Rebase(base Base, entries int64, sealed uint64) {
 	a.base = base
-	for _, g := range a.groups {
+	for name, g := range a.groups {
+		if len(g.delta) > 0 && g.delta[0].epoch <= sealed {
+			kept := g.delta[:0]
+			for _, c := range g.delta {
+				if c.epoch > sealed {
+					kept = append(kept, c)
+				} else {
+					g.deltaBytes -= len(c.row)
+				}
+			}
+			clear(g.delta[len(kept):])
+			g.delta = kept
+		}
 		if g.dirty != 0 && g.dirty <= sealed {
 			g.dirty, g.added = 0, 0
 		}
+		if g.partial && len(g.delta) == 0 {
+			// The base holds every change it kept.
+			delete(a.groups, name)
+			a.memBytes -= g.bytes
+			continue
+		}
+		a.resize(name, g)
 	}
 	if base != nil {
 		a.entries = int(entries) + a.dirtyEntryChange()
@@ -289,25 +351,37 @@ func (a *Arrangement) dirtyEntryChange() int {
 	return n
 }
 
-// Evict drops clean groups from memory until the groups in memory hold at
-// most target bytes or only dirty ones are left, and returns the bytes
-// freed. Without a base it drops nothing.
+// Evict frees memory until the groups in memory hold at most target
+// bytes, and returns the bytes freed: first it drops clean groups (the
+// base holds them), then, when the arrangement tracks changes (Track),
+// it drops the columns of changed groups and keeps only their changes.
+// Without a base and without Track it frees nothing.
 func (a *Arrangement) Evict(target int64) int64 {
-	if a.base == nil {
-		return 0
-	}
-	freed := int64(0)
-	for name, g := range a.groups {
-		if a.memBytes <= target {
-			break
-		}
-		if g.dirty == 0 {
-			delete(a.groups, name)
-			a.memBytes -= g.bytes
-			freed += g.bytes
+	before := a.memBytes
+	if a.base != nil {
+		for name, g := range a.groups {
+			if a.memBytes <= target {
+				break
+			}
+			if g.dirty == 0 {
+				delete(a.groups, name)
+				a.memBytes -= g.bytes
+			}
 		}
 	}
-	return freed
+	if a.track {
+		for name, g := range a.groups {
+			if a.memBytes <= target {
+				break
+			}
+			if !g.partial && len(g.delta) > 0 {
+				g.Order, g.Keys, g.Rows, g.Diffs, g.rowBytes = nil, nil, nil, nil, 0
+				g.partial = true
+				a.resize(name, g)
+			}
+		}
+	}
+	return before - a.memBytes
 }
 
 // Update adds diff copies of (key, row) under group and records the change
@@ -347,7 +421,8 @@ func (a *Arrangement) Apply(d Deltas) error {
 		return a.err
 	}
 	var sl slab
-	if a.base == nil && a.entries == 0 && len(d.Keys) > 1024 {
+	bulk := a.base == nil && !a.track
+	if bulk && a.entries == 0 && len(d.Keys) > 1024 {
 		// A first replay: size the map for its groups at once.
 		n := 1
 		for i := 1; i < len(d.Groups); i++ {
@@ -363,7 +438,7 @@ func (a *Arrangement) Apply(d Deltas) error {
 		for j < len(d.Keys) && d.Groups[j] == d.Groups[i] {
 			j++
 		}
-		if a.base == nil && a.groups[d.Groups[i]] == nil && a.load(d, i, j, &sl) {
+		if bulk && a.groups[d.Groups[i]] == nil && a.load(d, i, j, &sl) {
 			i = j
 			continue
 		}
@@ -475,10 +550,9 @@ func (a *Arrangement) loaded(name string, g *Group) {
 	}
 	g.added = len(g.Keys)
 	g.dirty = a.epoch
-	g.bytes = groupBytes + int64(len(name)) + int64(len(g.Keys))*entryBytes + int64(g.rowBytes)
 	a.groups[name] = g
 	a.entries += len(g.Keys)
-	a.memBytes += g.bytes
+	a.resize(name, g)
 }
 
 func (a *Arrangement) apply(group string, key Key, row string, diff int64) error {
@@ -491,37 +565,39 @@ func (a *Arrangement) apply(group string, key Key, row string, diff int64) error
 		o = a.order(row)
 	}
 	g.dirty = a.epoch
-	i, found := g.search(o, key, row)
-	if found {
-		g.Diffs[i] += diff
-		if g.Diffs[i] == 0 {
-			g.Order = slices.Delete(g.Order, i, i+1)
-			g.Keys = slices.Delete(g.Keys, i, i+1)
-			g.Rows = slices.Delete(g.Rows, i, i+1)
-			g.Diffs = slices.Delete(g.Diffs, i, i+1)
-			a.entries--
-			g.added--
-			g.rowBytes -= len(row)
-			g.bytes -= entryBytes + int64(len(row))
-			a.memBytes -= entryBytes + int64(len(row))
-			if len(g.Keys) == 0 && a.base == nil && a.epoch == 1 {
-				// Never checkpointed and none to come that could hold
-				// the group: no need to remember it is empty.
-				delete(a.groups, group)
-				a.memBytes -= g.bytes
-			}
-		}
-		return nil
+	if a.track {
+		g.delta = append(g.delta, change{epoch: a.epoch, key: key, row: row, diff: diff})
+		g.deltaBytes += len(row)
 	}
-	g.Order = slices.Insert(g.Order, i, o)
-	g.Keys = slices.Insert(g.Keys, i, key)
-	g.Rows = slices.Insert(g.Rows, i, row)
-	g.Diffs = slices.Insert(g.Diffs, i, diff)
-	a.entries++
-	g.added++
-	g.rowBytes += len(row)
-	g.bytes += entryBytes + int64(len(row))
-	a.memBytes += entryBytes + int64(len(row))
+	i, found := g.search(o, key, row)
+	switch {
+	case !found:
+		g.Order = slices.Insert(g.Order, i, o)
+		g.Keys = slices.Insert(g.Keys, i, key)
+		g.Rows = slices.Insert(g.Rows, i, row)
+		g.Diffs = slices.Insert(g.Diffs, i, diff)
+		a.entries++
+		g.added++
+		g.rowBytes += len(row)
+	case g.Diffs[i]+diff != 0:
+		g.Diffs[i] += diff
+	default:
+		g.Order = slices.Delete(g.Order, i, i+1)
+		g.Keys = slices.Delete(g.Keys, i, i+1)
+		g.Rows = slices.Delete(g.Rows, i, i+1)
+		g.Diffs = slices.Delete(g.Diffs, i, i+1)
+		a.entries--
+		g.added--
+		g.rowBytes -= len(row)
+		if len(g.Keys) == 0 && a.base == nil && !a.track {
+			// Nothing checkpoints this arrangement: an empty group
+			// need not be remembered.
+			delete(a.groups, group)
+			a.memBytes -= g.bytes
+			return nil
+		}
+	}
+	a.resize(group, g)
 	return nil
 }
 
@@ -562,6 +638,13 @@ func compareEntry(o1 int64, k1 Key, r1 string, o2 int64, k2 Key, r2 string) int 
 func (a *Arrangement) Full() (Deltas, error) {
 	if a.base == nil {
 		return a.Snapshot(), nil
+	}
+	for name, g := range a.groups {
+		if g.partial {
+			if _, err := a.group(name); err != nil {
+				return Deltas{}, err
+			}
+		}
 	}
 	var d Deltas
 	err := a.base.Scan(func(group string, key Key, row string, diff int64) {
@@ -607,7 +690,10 @@ func (a *Arrangement) Full() (Deltas, error) {
 func (a *Arrangement) Snapshot() Deltas {
 	names := make([]string, 0, len(a.groups))
 	for name, g := range a.groups {
-		if len(g.Keys) > 0 {
+		if g.partial && a.base == nil {
+			g, _ = a.group(name) // without a base, no read can fail
+		}
+		if !g.partial && len(g.Keys) > 0 {
 			names = append(names, name)
 		}
 	}

@@ -98,6 +98,7 @@ func TestLayeredMatchesLoaded(t *testing.T) {
 		ref := differential.NewArrangement("a", order)
 		l := &layered{a: differential.NewArrangement("a", order), block: rapid.IntRange(1, 200).Draw(t, "block"),
 			cache: checkpoint.NewCache(int64(rapid.IntRange(0, 4096).Draw(t, "cache")))}
+		l.a.Track()
 		finish := func() {
 			if l.pending == nil {
 				return
@@ -173,6 +174,7 @@ func TestLayeredMatchesLoaded(t *testing.T) {
 					l.pending = nil
 				}
 				l.a = differential.NewArrangement("a", order)
+				l.a.Track()
 				if len(l.runs) > 0 {
 					st, n := l.stack(t)
 					l.a.Rebase(st, n, 0)
