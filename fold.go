@@ -267,11 +267,13 @@ func (e *engine) foldMemBytes() int64 {
 	return int64(n) * (16 + 8 + 16 + 8)
 }
 
-// bound keeps the arrangements within Config.MemoryLimit: past it,
-// groups the checkpoint holds leave memory, then changed groups keep only
-// their changes; when that is not enough, the changes since the
-// checkpoint are folded into it now (waiting for a compaction that runs,
-// then for the one it starts), so that they may leave memory too.
+// bound keeps the arrangements within Config.MemoryLimit. Changes since
+// the checkpoint are folded into it in the background once their fold
+// passes a quarter of the bound, so that they can leave memory. Past the
+// bound, groups the checkpoint holds leave memory (those not used since
+// the last time first), then changed groups keep only their changes; when
+// that is not enough, the execution waits for the compaction running, or
+// starts one and waits for it, then drops what it folded.
 func (e *engine) bound() error {
 	if e.comp == nil {
 		return nil
@@ -286,6 +288,11 @@ func (e *engine) bound() error {
 		return n
 	}
 	defer func() { e.stats.peakState = max(e.stats.peakState, used()) }()
+	if e.compactCh == nil && e.foldMemBytes() > limit/4 {
+		if err := e.maybeCompact(true); err != nil {
+			return err
+		}
+	}
 	if used() <= limit {
 		return nil
 	}

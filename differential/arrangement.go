@@ -20,6 +20,7 @@ type Group struct {
 	added      int      // entries added since it was clean, less those removed
 	rowBytes   int      // bytes of its rows
 	partial    bool     // the columns are not held: the group is the base's with delta applied
+	used       uint64   // the arrangement's tick when it was last asked for or changed
 	delta      []change // its changes since the base, when the arrangement tracks them (Track)
 	deltaBytes int      // bytes of delta's rows
 	bytes      int64    // what it costs, as counted in memBytes
@@ -109,6 +110,7 @@ type Arrangement struct {
 	track    bool   // groups keep their changes since the base (Track)
 	epoch    uint64 // the current checkpoint epoch, from 1 (Seal)
 	memBytes int64  // estimate of what the groups in memory hold
+	tick     uint64 // counts evictions: a group used since the last is hot
 	err      error
 	scratch  []entry
 }
@@ -201,6 +203,7 @@ func (a *Arrangement) Get(group string) (*Group, error) {
 			return nil, err
 		}
 	}
+	g.used = a.tick
 	if len(g.Keys) == 0 {
 		return nil, nil
 	}
@@ -352,35 +355,39 @@ func (a *Arrangement) dirtyEntryChange() int {
 }
 
 // Evict frees memory until the groups in memory hold at most target
-// bytes, and returns the bytes freed: first it drops clean groups (the
-// base holds them), then, when the arrangement tracks changes (Track),
-// it drops the columns of changed groups and keeps only their changes.
-// Without a base and without Track it frees nothing.
+// bytes, and returns the bytes freed: it drops clean groups (the base
+// holds them), then, when the arrangement tracks changes (Track), the
+// columns of changed groups, keeping only their changes; groups not
+// asked for since the last Evict go first. Without a base and without
+// Track it frees nothing.
 func (a *Arrangement) Evict(target int64) int64 {
 	before := a.memBytes
-	if a.base != nil {
-		for name, g := range a.groups {
-			if a.memBytes <= target {
-				break
+	for _, cold := range []bool{true, false} {
+		if a.base != nil {
+			for name, g := range a.groups {
+				if a.memBytes <= target {
+					break
+				}
+				if g.dirty == 0 && (!cold || g.used < a.tick) {
+					delete(a.groups, name)
+					a.memBytes -= g.bytes
+				}
 			}
-			if g.dirty == 0 {
-				delete(a.groups, name)
-				a.memBytes -= g.bytes
+		}
+		if a.track {
+			for name, g := range a.groups {
+				if a.memBytes <= target {
+					break
+				}
+				if !g.partial && len(g.delta) > 0 && (!cold || g.used < a.tick) {
+					g.Order, g.Keys, g.Rows, g.Diffs, g.rowBytes = nil, nil, nil, nil, 0
+					g.partial = true
+					a.resize(name, g)
+				}
 			}
 		}
 	}
-	if a.track {
-		for name, g := range a.groups {
-			if a.memBytes <= target {
-				break
-			}
-			if !g.partial && len(g.delta) > 0 {
-				g.Order, g.Keys, g.Rows, g.Diffs, g.rowBytes = nil, nil, nil, nil, 0
-				g.partial = true
-				a.resize(name, g)
-			}
-		}
-	}
+	a.tick++
 	return before - a.memBytes
 }
 
@@ -564,7 +571,7 @@ func (a *Arrangement) apply(group string, key Key, row string, diff int64) error
 	if a.order != nil {
 		o = a.order(row)
 	}
-	g.dirty = a.epoch
+	g.dirty, g.used = a.epoch, a.tick
 	if a.track {
 		g.delta = append(g.delta, change{epoch: a.epoch, key: key, row: row, diff: diff})
 		g.deltaBytes += len(row)

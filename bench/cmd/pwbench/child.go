@@ -83,8 +83,10 @@ func spawnEnv(env []string, job string, args ...string) childResult {
 // child runs one job:
 //   - "run INPUT STORAGE INTERVAL [MEMORY [OUTPUT]]": the pipeline once;
 //     STORAGE "-" for none; MEMORY the bytes of Config.MemoryLimit, 0 for
-//     the default; OUTPUT an append-mode CSV changelog, "-" (the default)
-//     for /dev/null;
+//     the default; OUTPUT an append-mode CSV changelog, "null" for
+//     /dev/null, "-" (the default) for the run's own file: beside a
+//     persistent run's storage (changelogPath, append mode), a temporary
+//     one for a run without storage;
 //   - "floor INPUT": the floor;
 //   - "verify INPUT CHANGELOG": the changelog consolidated and compared
 //     with the floor's sessions.
@@ -131,16 +133,29 @@ func child(job string, args []string) {
 const maxGap = 300
 
 // runPipeline runs the tutorial pipeline once and returns its wall time.
-// Its sink writes to /dev/null, or with output not "-", an append-mode
-// changelog there. A rerun reads a copy of the input directory that the
+// Its sink writes where output says (see child): by default a file, so
+// that runs with and without persistence write the same bytes, and a
+// persistent run may fold its state early (an append-mode sink). A rerun reads a copy of the input directory that the
 // storage's first run read (the copy gets the new rows), so the source is
 // marked as moved: its offsets carry over.
 func runPipeline(input, storage string, interval time.Duration, memory int64, output string, logger *slog.Logger) time.Duration {
 	p := pwlog.New()
 	t := tutorial.Sessions(p, input, maxGap, pwlog.FileOptions{Moved: true})
-	if output == "-" {
+	switch {
+	case output == "null":
 		t.WriteCSV("output", os.DevNull)
-	} else {
+	case output == "-" && storage == "":
+		// The same rows into a file as a persistent run's changelog.
+		f, err := os.CreateTemp("", "pwbench-off-*.csv")
+		check(err)
+		check(f.Close())
+		defer os.Remove(f.Name())
+		t.WriteCSV("output", f.Name())
+	case output == "-":
+		// An exactly-once changelog beside the storage (changelogPath),
+		// as a user of a persistent pipeline writes it.
+		t.WriteCSV("output", changelogPath(storage), pwlog.SinkOptions{Append: true})
+	default:
 		t.WriteCSV("output", output, pwlog.SinkOptions{Append: true})
 	}
 	cfg := pwlog.Config{SnapshotInterval: interval, MemoryLimit: memory, Logger: logger}
@@ -151,6 +166,10 @@ func runPipeline(input, storage string, interval time.Duration, memory int64, ou
 	check(p.Run(context.Background(), cfg))
 	return time.Since(start)
 }
+
+// changelogPath is where a persistent run writes its changelog by
+// default: beside its storage directory, as storage.csv.
+func changelogPath(storage string) string { return storage + ".csv" }
 
 // captureHandler is a slog.Handler that keeps the attributes of the
 // engine's "Opened the checkpoint" and "Read the checkpoint in place"

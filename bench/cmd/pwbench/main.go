@@ -171,6 +171,7 @@ func (r *report) run() {
 	rerun := repeat(*repeats, func(i int) time.Duration {
 		st := r.path(fmt.Sprint("rerun", i))
 		copyDir(r.path(fmt.Sprint("full", i)), st)
+		copyFile(changelogPath(r.path(fmt.Sprint("full", i))), changelogPath(st))
 		rerunStorage = append(rerunStorage, dirBytes(st))
 		in := r.path(fmt.Sprint("in-rerun", i))
 		copyDir(input, in)
@@ -204,13 +205,12 @@ func (r *report) run() {
 	_, err = gen.Write(inputB, gen.Spec{Seed: 4, Rows: *second, Users: max(1, int(float64(*users)*scale)), Files: max(1, int(float64(*files)*scale))})
 	check(err)
 	r.logf("one run over %d rows, MemoryLimit %s", *second, limitName(*memLimit))
-	changelog := r.path("state-b.csv")
+	changelog := changelogPath(r.path("state-b"))
 	bound := spawn("run", inputB, r.path("state-b"), "0s", fmt.Sprint(*memLimit), changelog)
 	r.logf("checking its output against the floor's sessions")
 	v := spawn("verify", inputB, changelog)
 	verdict := v.Check
 	r.logf("output %s: %d sessions, %d changelog updates, checked in %s", verdictText(verdict), verdict.Want, verdict.Lines, v.duration().Round(time.Millisecond))
-	check(os.Remove(changelog))
 	restartB := repeat(*repeats, func(int) time.Duration { return spawn("run", inputB, r.path("state-b"), "0s").duration() })
 	stateA, stateB := stateEntries(r.path("full0")), stateEntries(r.path("state-b"))
 	r.t.section("rerun and restart")
@@ -522,6 +522,12 @@ func dirBytes(dir string) int64 {
 
 func copyDir(from, to string) {
 	check(os.CopyFS(to, os.DirFS(from)))
+}
+
+func copyFile(from, to string) {
+	b, err := os.ReadFile(from)
+	check(err)
+	check(os.WriteFile(to, b, 0o644))
 }
 
 // cpuModel returns the CPU model from /proc/cpuinfo, or GOARCH.
