@@ -36,6 +36,14 @@ import (
 //	source_prop_test.go   the CSV source over random writes (rapid), static and streaming
 //	connector_test.go     Feed, Subscribe, users' sources and sinks
 //	jsonl_test.go         the JSON Lines source across executions and streaming
+//	membound_test.go      a state many times Config.MemoryLimit: right output, memory bounded
+//	upgrade_test.go       a storage of format 1 refused, upgraded by Compact, crash-safe
+//	agree_test.go         the four readers of a storage agree on what it commits
+//
+// config_test.go (package pwlog) checks Config's defaults. Tests marked
+// tiny (helpers_test.go tinyState) run with checkpoint blocks of a few
+// entries and a memory bound of a byte, so groups are read from the
+// checkpoint's runs all the time.
 //
 // `make fuzz` runs the crash, fault, damage and model tests long.
 
