@@ -32,8 +32,12 @@ type childResult struct {
 	InPlace *inPlaceLine `json:"in_place,omitempty"`
 	// Check is what job "verify" found.
 	Check *measure.ChangelogCheck `json:"check,omitempty"`
-	// PeakRSS is filled in by the parent from the child's rusage (see
-	// peakRSS): 0 where the operating system does not report it.
+	// HWM is the child's own peak resident set size in bytes, as it
+	// reads it at its end (ownPeakRSS); 0 where it cannot.
+	HWM int64 `json:"hwm,omitempty"`
+	// PeakRSS is HWM, or where there is none, what the parent finds in
+	// the child's rusage (see peakRSS): 0 where the operating system
+	// reports neither.
 	PeakRSS int64 `json:"-"`
 }
 
@@ -76,7 +80,14 @@ func spawnEnv(env []string, job string, args ...string) childResult {
 	}
 	var r childResult
 	check(json.Unmarshal([]byte(out.String()), &r))
-	r.PeakRSS = peakRSS(cmd.ProcessState)
+	// A child's rusage holds at least the parent's resident set at the
+	// fork (Linux carries the peak of the memory the child was cloned
+	// with across its exec): a child smaller than this process would be
+	// reported at this process's size. Its own high-water mark is its own.
+	r.PeakRSS = r.HWM
+	if r.PeakRSS == 0 {
+		r.PeakRSS = peakRSS(cmd.ProcessState)
+	}
 	return r
 }
 
@@ -127,6 +138,7 @@ func child(job string, args []string) {
 	default:
 		check(fmt.Errorf("unknown child job %q", job))
 	}
+	r.HWM = ownPeakRSS()
 	check(json.NewEncoder(os.Stdout).Encode(r))
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"path/filepath"
+	"runtime"
 	"testing"
 
 	"github.com/pwlog/pwlog/bench/measure"
@@ -28,6 +29,11 @@ func TestChildReportsTheEnginesLines(t *testing.T) {
 	}
 	if first.Seconds <= 0 || first.PeakRSS <= 0 {
 		t.Errorf("first run: %+v", first)
+	}
+	// On Linux the peak is the child's own high-water mark, not its
+	// rusage, which starts at this test process's resident set.
+	if runtime.GOOS == "linux" && (first.HWM <= 0 || first.PeakRSS != first.HWM) {
+		t.Errorf("first run: peak RSS %d, its own high-water mark %d", first.PeakRSS, first.HWM)
 	}
 
 	// A rerun with new rows for every user under a small memory bound:
