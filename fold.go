@@ -302,6 +302,16 @@ func (e *engine) bound() error {
 			if e.foldBytes == 0 {
 				return nil
 			}
+			// A fold covers only times the sinks hold: with group commit,
+			// wait for the fsync of the last commit and write its rows.
+			if len(e.queue) > 0 {
+				if err := e.wal.WaitDurable(e.queue[len(e.queue)-1].lsn); err != nil {
+					return fmt.Errorf("pwlog: sync log: %w", err)
+				}
+				if err := e.drain(false); err != nil {
+					return err
+				}
+			}
 			if err := e.maybeCompact(true); err != nil {
 				return err
 			}
