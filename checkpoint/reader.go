@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -384,7 +385,7 @@ func (it *runIter) Next() (Entry, bool) {
 			}
 			x := Entry{Group: b.groups[it.gi], Key: b.keys[e], Row: b.rows[e], Diff: b.diffs[e]}
 			if it.any && e == 0 {
-				c := compareGroup(it.prev.Group, x.Group)
+				c := strings.Compare(it.prev.Group, x.Group)
 				if c == 0 {
 					c = compareKeyRow(it.prev.Key, it.prev.Row, x.Key, x.Row)
 				}

@@ -50,7 +50,7 @@ type runBody struct {
 // EncodeRun returns the run of d in format 2, with the default block size
 // and a filter; see EncodeRunOptions.
 func EncodeRun(meta RunMeta, d differential.Deltas) ([]byte, error) {
-	return EncodeRunOptions(meta, d, WriterOptions{Groups: countGroups(&d)})
+	return EncodeRunOptions(meta, d, WriterOptions{Groups: CountGroups(&d)})
 }
 
 // EncodeRunOptions returns the encoded run of d in format 2, which must be
@@ -81,8 +81,8 @@ func EncodeRunOptions(meta RunMeta, d differential.Deltas, opts WriterOptions) (
 	return buf.Bytes(), nil
 }
 
-// countGroups returns the number of distinct groups of sorted deltas.
-func countGroups(d *differential.Deltas) int {
+// CountGroups returns the number of distinct groups of sorted deltas.
+func CountGroups(d *differential.Deltas) int {
 	n := 0
 	for i := range d.Groups {
 		if i == 0 || d.Groups[i] != d.Groups[i-1] {
@@ -404,7 +404,7 @@ func decodeRunV2(name string, b []byte) (RunMeta, differential.Deltas, error) {
 	if err := it.Err(); err != nil {
 		return RunMeta{}, differential.Deltas{}, err
 	}
-	if g := countGroups(&d); int64(g) != run.groups {
+	if g := CountGroups(&d); int64(g) != run.groups {
 		return RunMeta{}, differential.Deltas{}, run.corrupt(-1, "the index says %d groups, the blocks hold %d", run.groups, g)
 	}
 	if run.filterLen > 0 {

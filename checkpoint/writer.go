@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"strings"
 
 	"github.com/golang/snappy"
 	"github.com/vmihailenco/msgpack/v5"
@@ -111,7 +112,7 @@ func (w *RunWriter) Add(group string, key differential.Key, row string, diff int
 		} else {
 			pg, pk, pr = w.lastGroup, w.lastKey, w.lastRow
 		}
-		c := compareGroup(pg, group)
+		c := strings.Compare(pg, group)
 		if c == 0 {
 			c = compareKeyRow(pk, pr, key, row)
 		}
@@ -216,15 +217,4 @@ func (w *RunWriter) Finish() (RunMeta, error) {
 	}
 	meta.Bytes, meta.CRC = w.off, w.crc
 	return meta, nil
-}
-
-// compareGroup compares group names bytewise.
-func compareGroup(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }

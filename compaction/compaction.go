@@ -229,7 +229,7 @@ func (c *Compactor) Apply(ctx context.Context, f Fold) (Stats, error) {
 		go func() {
 			defer wg.Done()
 			metas[i], errs[i] = workers[i].writeRun(ctx, checkpoint.RunMeta{Operator: k.Operator, Arrangement: k.Arrangement, MinLSN: 1, MaxLSN: f.LSN},
-				countGroups(&d), &runStats[i], checkpoint.DeltasIter(&d))
+				checkpoint.CountGroups(&d), &runStats[i], checkpoint.DeltasIter(&d))
 		}()
 	}
 	wg.Wait()
@@ -263,7 +263,7 @@ func (c *Compactor) Apply(ctx context.Context, f Fold) (Stats, error) {
 		}
 		st.EntriesFolded += int64(d.Len())
 		meta := checkpoint.RunMeta{Operator: k.Operator, Arrangement: k.Arrangement, Level: 0, MinLSN: prevLSN + 1, MaxLSN: f.LSN}
-		meta, err := c.writeRun(ctx, meta, countGroups(&d), &st, checkpoint.DeltasIter(&d))
+		meta, err := c.writeRun(ctx, meta, checkpoint.CountGroups(&d), &st, checkpoint.DeltasIter(&d))
 		if err != nil {
 			return st, err
 		}
@@ -427,17 +427,6 @@ func (c *Compactor) writeRun(ctx context.Context, meta checkpoint.RunMeta, group
 		st.BytesWritten += meta.Bytes
 		return meta, nil
 	}
-}
-
-// countGroups returns the number of distinct groups of sorted deltas.
-func countGroups(d *differential.Deltas) int {
-	n := 0
-	for i := range d.Groups {
-		if i == 0 || d.Groups[i] != d.Groups[i-1] {
-			n++
-		}
-	}
-	return n
 }
 
 // Collect deletes the runs and manifests the current manifest does not

@@ -105,7 +105,7 @@ func (c *Compactor) rewrite(ctx context.Context, k ArrKey, st *Stats) (checkpoin
 		n++
 	}
 	d := checkpoint.Merge(ds...)
-	meta, err := c.writeRun(ctx, meta, countGroups(&d), st, checkpoint.DeltasIter(&d))
+	meta, err := c.writeRun(ctx, meta, checkpoint.CountGroups(&d), st, checkpoint.DeltasIter(&d))
 	if err != nil {
 		return meta, err
 	}
