@@ -162,17 +162,6 @@ func (a *Arrangement) Name() string { return a.name }
 // two runs counts twice until a merge consolidates them).
 func (a *Arrangement) Len() int { return a.entries }
 
-// Groups returns the number of groups in memory.
-func (a *Arrangement) Groups() int {
-	n := 0
-	for _, g := range a.groups {
-		if g.partial || len(g.Keys) > 0 {
-			n++
-		}
-	}
-	return n
-}
-
 // Track makes every group keep its changes since the base, with their
 // epochs, so that a changed group can leave memory before a checkpoint
 // holds it (Evict): its changes stay, and Get applies them to what the
