@@ -361,7 +361,11 @@ func (e *engine) loop(ctx context.Context) error {
 			if n.op == nil {
 				continue
 			}
-			out, err := n.op.Step(t, outputs[n.input.index])
+			ins := make([][]differential.Update, len(n.inputs))
+			for i, in := range n.inputs {
+				ins[i] = outputs[in.index]
+			}
+			out, err := n.op.Step(t, ins)
 			if err == nil {
 				err = arrangementErr(n)
 			}

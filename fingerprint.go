@@ -28,7 +28,11 @@ func (p *Pipeline) Describe() []string {
 			}
 			lines = append(lines, fmt.Sprintf("source %s: %s(%s)%s", n.name, n.kind, strings.Join(cols, ","), retract))
 		case n.op != nil:
-			lines = append(lines, fmt.Sprintf("operator %s: %s <- %s", n.name, n.op.Describe(), n.input.name))
+			ins := make([]string, len(n.inputs))
+			for i, in := range n.inputs {
+				ins[i] = in.name
+			}
+			lines = append(lines, fmt.Sprintf("operator %s: %s <- %s", n.name, n.op.Describe(), strings.Join(ins, ", ")))
 		}
 	}
 	return lines

@@ -66,6 +66,8 @@ var (
 type (
 	Update = differential.Update
 	Row    = differential.Row
+	Value  = differential.Value
+	Kind   = differential.Kind
 )
 
 // Expr computes a Reduce output column.
@@ -92,7 +94,9 @@ type Pipeline struct {
 type node struct {
 	name   string
 	schema differential.Schema
-	input  *node
+	// inputs are an operator's input nodes, in the order its Step takes
+	// their deltas.
+	inputs []*node
 	src    sources.Source
 	// kind describes a source in the fingerprint: "csv", "jsonlines",
 	// "feed", or a user connector's description.
@@ -376,13 +380,71 @@ func (p *Pipeline) ReadFeed(name string, schema Schema) (*Table, *sources.Feed) 
 func (t *Table) Schema() Schema { return t.node.schema }
 
 func (t *Table) addOp(op operators.Operator, err error) *Table {
+	return t.p.addOp(op, err, t)
+}
+
+// addOp adds operator op reading inputs, or records err.
+func (p *Pipeline) addOp(op operators.Operator, err error, inputs ...*Table) *Table {
+	nodes := make([]*node, len(inputs))
+	for i, in := range inputs {
+		nodes[i] = in.node
+	}
 	if err != nil {
-		t.p.fail(fmt.Errorf("pwlog: %w", err))
+		p.fail(fmt.Errorf("pwlog: %w", err))
 		// Keep building so later calls report their own names; the execution
 		// refuses to start.
-		return &Table{p: t.p, node: &node{name: "(invalid)", input: t.node}}
+		return &Table{p: p, node: &node{name: "(invalid)", inputs: nodes}}
 	}
-	return t.p.add(&node{name: op.Name(), schema: op.Schema(), input: t.node, op: op})
+	return p.add(&node{name: op.Name(), schema: op.Schema(), inputs: nodes, op: op})
+}
+
+// Operator is a pipeline node with any number of inputs whose state is in
+// arrangements the engine persists (see operators.Operator); Apply adds
+// one.
+type Operator = operators.Operator
+
+// Apply adds op, reading the given tables in order, and returns its
+// output table: a user's own operator, built over the inputs' schemas
+// (Table.Schema). Its Name is its persistent name, claimed as every
+// other; its arrangements are logged, checkpointed, compacted and
+// restored by the engine. Every input must belong to p.
+func (p *Pipeline) Apply(op Operator, inputs ...*Table) *Table {
+	if op == nil {
+		p.fail(errors.New("pwlog: Apply: no operator"))
+		return &Table{p: p, node: &node{name: "(invalid)"}}
+	}
+	if !p.claim(op.Name(), op.Kind()) {
+		return &Table{p: p, node: &node{name: "(invalid)"}}
+	}
+	if len(inputs) == 0 {
+		return p.addOp(nil, fmt.Errorf("operator %q: no input", op.Name()))
+	}
+	for i, in := range inputs {
+		if in == nil || in.p != p {
+			return p.addOp(nil, fmt.Errorf("operator %q: input %d is not a table of this pipeline", op.Name(), i))
+		}
+		if in.node.schema == nil {
+			return p.addOp(nil, fmt.Errorf("operator %q: input %d is invalid", op.Name(), i), inputs...)
+		}
+	}
+	seen := map[string]bool{}
+	for _, a := range op.Arrangements() {
+		if a == nil || seen[a.Name()] {
+			return p.addOp(nil, fmt.Errorf("operator %q: its arrangements must be non-nil with distinct names", op.Name()), inputs...)
+		}
+		seen[a.Name()] = true
+	}
+	return p.addOp(op, nil, inputs...)
+}
+
+// Window assigns rows to windows: Session (and the other window kinds
+// of this package). Table.WindowBy takes one.
+type Window interface {
+	// operator returns the window's operator over schema in, named name,
+	// and the columns that, with the window bounds, group its rows.
+	operator(name string, in Schema) (operators.Operator, []string, error)
+	// what names the window's kind in errors ("session window").
+	what() string
 }
 
 // Session is a session window: rows of one instance whose Time values are
@@ -393,22 +455,36 @@ type Session struct {
 	MaxGap   int64
 }
 
+func (s Session) operator(name string, in Schema) (operators.Operator, []string, error) {
+	op, err := operators.NewSessionWindow(name, in, s.Time, s.Instance, s.MaxGap)
+	return op, s.Instance, err
+}
+
+func (Session) what() string { return "session window" }
+
 // Windowed is a table split into windows, ready to Reduce.
 type Windowed struct {
 	t    *Table
 	inst []string
 }
 
-// WindowBy assigns each row to a session window of its instance; the
+// WindowBy assigns each row to the windows of w (a Session, ...); the
 // operator's persistent name is name. Reduce the result to get one row
-// per window; its expressions may use Col on the instance columns and on
-// "_pw_window_start" and "_pw_window_end".
-func (t *Table) WindowBy(name string, s Session) *Windowed {
-	if !t.p.claim(name, "session window") {
+// per window and instance; its expressions may use Col on the instance
+// columns and on "_pw_window_start" and "_pw_window_end".
+func (t *Table) WindowBy(name string, w Window) *Windowed {
+	if w == nil {
+		t.p.fail(fmt.Errorf("pwlog: window %q: no window", name))
 		return &Windowed{t: t}
 	}
-	op, err := operators.NewSessionWindow(name, t.node.schema, s.Time, s.Instance, s.MaxGap)
-	return &Windowed{t: t.addOp(op, err), inst: s.Instance}
+	if !t.p.claim(name, w.what()) {
+		return &Windowed{t: t}
+	}
+	if t.node.schema == nil {
+		return &Windowed{t: t.addOp(nil, errors.New(w.what()+" "+name+": its input is invalid"))}
+	}
+	op, inst, err := w.operator(name, t.node.schema)
+	return &Windowed{t: t.addOp(op, err), inst: inst}
 }
 
 // Reduce computes one row per window with the given outputs; name is the

@@ -6,27 +6,54 @@ import (
 	"github.com/pwlog/pwlog/differential"
 )
 
-// Expr computes one output column of a Reduce from a group's rows: a
-// grouping column, a reducer (min, max, count, sum) over an input column,
-// or arithmetic on those.
+// Expr is a typed expression: a column, a literal, arithmetic,
+// comparisons and the other functions of this package, a user-defined
+// function, or, inside a Reduce, a reducer over a group's rows.
+//
+// An expression is checked and compiled against its input schema when an
+// operator is built: a column that does not exist, operands of the wrong
+// type or a reducer outside a Reduce are errors then, not when rows flow.
+// The same Expr may be used in several operators.
 type Expr interface {
-	// bind resolves column names against the input schema and the
-	// grouping columns, registers the input columns reducers read in p,
-	// and returns the result type.
-	bind(in differential.Schema, groupCols []int, p *projection) (differential.Kind, error)
-	// eval computes the value over a group.
-	eval(g *groupView) differential.Value
-	// String describes the expression (part of the pipeline fingerprint).
+	// compile resolves the expression against the binder's schema and
+	// returns its evaluator and result type.
+	compile(b *binder) (evalFn, differential.Kind, error)
+	// String describes the expression; it is part of the pipeline's
+	// fingerprint.
 	String() string
 }
 
-// groupView is one group, handed to expressions: its grouping values,
-// and its rows projected to the columns reducers read, with their
-// multiplicities.
-type groupView struct {
+// evalFn evaluates a compiled expression in an environment.
+type evalFn func(e *env) differential.Value
+
+// binder is what an expression is compiled against.
+type binder struct {
+	// in is the input schema.
+	in differential.Schema
+	// reduce is set in a Reduce's outputs: Col names a grouping column
+	// (group holds their input positions) and reducers are allowed.
+	reduce bool
+	group  []int
+	// aggs collects the reducers of a Reduce's outputs, in the order
+	// compiled; each reads its input column at its position in proj.
+	aggs []*aggregate
+	proj projection
+	// udfs collects the user-defined functions called, for the operator
+	// to give them state (a cache, or results kept per row).
+	udfs []*udfCall
+}
+
+// env is what an evaluator reads: an input row (row operators) or a
+// group (a Reduce's outputs).
+type env struct {
+	row differential.Row
+	// group is the group's grouping values; aggs holds each reducer's
+	// result, in the order of binder.aggs.
 	group differential.Row
-	rows  []differential.Row
-	diffs []int64
+	aggs  []differential.Value
+	// udf serves user-defined function calls: their caches and the
+	// first error a function returned.
+	udf *udfRuntime
 }
 
 // projection lists the input columns that reducers read, in the order
@@ -45,177 +72,50 @@ func (p *projection) index(col int) int {
 	return len(p.cols) - 1
 }
 
-// Col refers to a grouping column (or, in a window's reduce, to the
-// instance or window bounds).
-func Col(name string) Expr { return &colExpr{name: name} }
+// Col refers to an input column; in a Reduce's outputs, to a grouping
+// column (or, after a window, to an instance column or a window bound).
+func Col(name string) Expr { return colExpr(name) }
 
-type colExpr struct {
-	name string
-	pos  int // position among the grouping columns
-}
+type colExpr string
 
-func (e *colExpr) bind(in differential.Schema, groupCols []int, _ *projection) (differential.Kind, error) {
-	col := in.Index(e.name)
+func (c colExpr) compile(b *binder) (evalFn, differential.Kind, error) {
+	col := b.in.Index(string(c))
 	if col < 0 {
-		return 0, fmt.Errorf("no column %q in %v", e.name, in.Names())
+		return nil, 0, fmt.Errorf("no column %q in %v", string(c), b.in.Names())
 	}
-	for i, g := range groupCols {
+	typ := b.in[col].Type
+	if !b.reduce {
+		return func(e *env) differential.Value { return e.row[col] }, typ, nil
+	}
+	for i, g := range b.group {
 		if g == col {
-			e.pos = i
-			return in[col].Type, nil
+			return func(e *env) differential.Value { return e.group[i] }, typ, nil
 		}
 	}
-	return 0, fmt.Errorf("column %q is not a grouping column: use a reducer", e.name)
+	return nil, 0, fmt.Errorf("column %q is not a grouping column: use a reducer", string(c))
 }
 
-func (e *colExpr) eval(g *groupView) differential.Value { return g.group[e.pos] }
-func (e *colExpr) String() string                       { return e.name }
+func (c colExpr) String() string { return string(c) }
 
-// Reducers.
-const (
-	opMin   = "min"
-	opMax   = "max"
-	opSum   = "sum"
-	opCount = "count"
-)
-
-// Min reduces a column to its smallest value in the group.
-func Min(col string) Expr { return &aggExpr{op: opMin, name: col} }
-
-// Max reduces a column to its largest value in the group.
-func Max(col string) Expr { return &aggExpr{op: opMax, name: col} }
-
-// Sum reduces an int or float column to its sum over the group.
-func Sum(col string) Expr { return &aggExpr{op: opSum, name: col} }
-
-// Count counts the rows of the group.
-func Count() Expr { return &aggExpr{op: opCount} }
-
-type aggExpr struct {
-	op   string
-	name string
-	col  int // position in the projected rows
-	typ  differential.Kind
-}
-
-func (e *aggExpr) bind(in differential.Schema, _ []int, p *projection) (differential.Kind, error) {
-	if e.op == opCount {
-		e.typ = differential.KindInt
-		return e.typ, nil
-	}
-	col := in.Index(e.name)
-	if col < 0 {
-		return 0, fmt.Errorf("%s: no column %q in %v", e.op, e.name, in.Names())
-	}
-	e.col = p.index(col)
-	e.typ = in[col].Type
-	if e.op == opSum && e.typ != differential.KindInt && e.typ != differential.KindFloat {
-		return 0, fmt.Errorf("sum: column %q is %s, want int or float", e.name, e.typ)
-	}
-	return e.typ, nil
-}
-
-func (e *aggExpr) eval(g *groupView) differential.Value {
-	switch e.op {
-	case opCount:
-		var n int64
-		for _, d := range g.diffs {
-			n += d
+// compileAll compiles exprs, naming the failing one by its output name.
+func compileAll(b *binder, outs []Output) ([]evalFn, differential.Schema, error) {
+	fns := make([]evalFn, len(outs))
+	schema := make(differential.Schema, len(outs))
+	seen := map[string]bool{}
+	for i, o := range outs {
+		if o.Name == "" || seen[o.Name] {
+			return nil, nil, fmt.Errorf("output column name %q is empty or repeated", o.Name)
 		}
-		return differential.Int(n)
-	case opSum:
-		if e.typ == differential.KindInt {
-			var s int64
-			for i, r := range g.rows {
-				s += r[e.col].AsInt() * g.diffs[i]
-			}
-			return differential.Int(s)
+		seen[o.Name] = true
+		if o.Expr == nil {
+			return nil, nil, fmt.Errorf("column %q: no expression", o.Name)
 		}
-		var s float64
-		for i, r := range g.rows {
-			s += r[e.col].AsFloat() * float64(g.diffs[i])
+		fn, typ, err := o.Expr.compile(b)
+		if err != nil {
+			return nil, nil, fmt.Errorf("column %q: %w", o.Name, err)
 		}
-		return differential.Float(s)
+		fns[i] = fn
+		schema[i] = differential.Column{Name: o.Name, Type: typ}
 	}
-	best := g.rows[0][e.col]
-	for _, r := range g.rows[1:] {
-		c := differential.Compare(r[e.col], best)
-		if (e.op == opMin && c < 0) || (e.op == opMax && c > 0) {
-			best = r[e.col]
-		}
-	}
-	return best
+	return fns, schema, nil
 }
-
-func (e *aggExpr) String() string { return e.op + "(" + e.name + ")" }
-
-// Add returns a + b.
-func Add(a, b Expr) Expr { return &binExpr{op: "+", a: a, b: b} }
-
-// Sub returns a - b.
-func Sub(a, b Expr) Expr { return &binExpr{op: "-", a: a, b: b} }
-
-// Mul returns a * b.
-func Mul(a, b Expr) Expr { return &binExpr{op: "*", a: a, b: b} }
-
-type binExpr struct {
-	op   string
-	a, b Expr
-	typ  differential.Kind
-}
-
-func (e *binExpr) bind(in differential.Schema, groupCols []int, p *projection) (differential.Kind, error) {
-	ta, err := e.a.bind(in, groupCols, p)
-	if err != nil {
-		return 0, err
-	}
-	tb, err := e.b.bind(in, groupCols, p)
-	if err != nil {
-		return 0, err
-	}
-	numeric := func(k differential.Kind) bool { return k == differential.KindInt || k == differential.KindFloat }
-	if !numeric(ta) || !numeric(tb) {
-		return 0, fmt.Errorf("%s: operands are %s and %s, want int or float", e, ta, tb)
-	}
-	e.typ = differential.KindInt
-	if ta == differential.KindFloat || tb == differential.KindFloat {
-		e.typ = differential.KindFloat
-	}
-	return e.typ, nil
-}
-
-func (e *binExpr) eval(g *groupView) differential.Value {
-	a, b := e.a.eval(g), e.b.eval(g)
-	if a.IsNull() || b.IsNull() {
-		return differential.Null()
-	}
-	if e.typ == differential.KindInt {
-		x, y := a.AsInt(), b.AsInt()
-		switch e.op {
-		case "+":
-			return differential.Int(x + y)
-		case "-":
-			return differential.Int(x - y)
-		default:
-			return differential.Int(x * y)
-		}
-	}
-	x, y := asFloat(a), asFloat(b)
-	switch e.op {
-	case "+":
-		return differential.Float(x + y)
-	case "-":
-		return differential.Float(x - y)
-	default:
-		return differential.Float(x * y)
-	}
-}
-
-func asFloat(v differential.Value) float64 {
-	if v.Kind == differential.KindInt {
-		return float64(v.AsInt())
-	}
-	return v.AsFloat()
-}
-
-func (e *binExpr) String() string { return "(" + e.a.String() + " " + e.op + " " + e.b.String() + ")" }

@@ -102,11 +102,11 @@ func TestTutorialRuns(t *testing.T) {
 		{"+alice,881,1701103035,1701103916,8", "-alice,583,1701103035,1701103618,5"},
 	}
 	for i, in := range runs {
-		mid, err := sw.Step(uint64(i+1), differential.Consolidate(in))
+		mid, err := sw.Step(uint64(i+1), [][]differential.Update{differential.Consolidate(in)})
 		if err != nil {
 			t.Fatal(err)
 		}
-		out, err := red.Step(uint64(i+1), differential.Consolidate(mid))
+		out, err := red.Step(uint64(i+1), [][]differential.Update{differential.Consolidate(mid)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -153,11 +153,11 @@ func TestSessionsMatchModel(t *testing.T) {
 				live = append(live, e)
 				in = append(in, differential.Update{Key: e.key, Row: differential.Row{differential.String(e.user), differential.Int(e.t)}, Diff: 1})
 			}
-			mid, err := sw.Step(uint64(step), differential.Consolidate(in))
+			mid, err := sw.Step(uint64(step), [][]differential.Update{differential.Consolidate(in)})
 			if err != nil {
 				t.Fatal(err)
 			}
-			out, err := red.Step(uint64(step), differential.Consolidate(mid))
+			out, err := red.Step(uint64(step), [][]differential.Update{differential.Consolidate(mid)})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -190,14 +190,14 @@ func TestReduceSumAndFloat(t *testing.T) {
 	row := func(k string, v float64) differential.Row {
 		return differential.Row{differential.String(k), differential.Float(v)}
 	}
-	out, err := red.Step(1, []differential.Update{{Key: 1, Row: row("x", 1.5), Diff: 1}, {Key: 2, Row: row("x", 2), Diff: 1}})
+	out, err := red.Step(1, [][]differential.Update{{{Key: 1, Row: row("x", 1.5), Diff: 1}, {Key: 2, Row: row("x", 2), Diff: 1}}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(out) != 1 || out[0].Row[1].AsFloat() != 3.5 || out[0].Row[2].AsFloat() != 4 || out[0].Diff != 1 {
 		t.Fatalf("got %v", out)
 	}
-	out, err = red.Step(2, []differential.Update{{Key: 1, Row: row("x", 1.5), Diff: -1}, {Key: 2, Row: row("x", 2), Diff: -1}})
+	out, err = red.Step(2, [][]differential.Update{{{Key: 1, Row: row("x", 1.5), Diff: -1}, {Key: 2, Row: row("x", 2), Diff: -1}}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -30,6 +30,8 @@ type Reduce struct {
 	group   []int
 	outputs []Output
 	proj    projection
+	aggs    []*aggregate
+	fns     []evalFn
 	rows    *differential.Arrangement
 }
 
@@ -46,18 +48,12 @@ func NewReduce(name string, in differential.Schema, groupBy []string, outputs []
 	if len(outputs) == 0 {
 		return nil, fmt.Errorf("reduce %q: no output columns", name)
 	}
-	seen := map[string]bool{}
-	for _, o := range outputs {
-		if o.Name == "" || seen[o.Name] {
-			return nil, fmt.Errorf("reduce %q: output column name %q is empty or repeated", name, o.Name)
-		}
-		seen[o.Name] = true
-		typ, err := o.Expr.bind(in, op.group, &op.proj)
-		if err != nil {
-			return nil, fmt.Errorf("reduce %q: column %q: %w", name, o.Name, err)
-		}
-		op.out = append(op.out, differential.Column{Name: o.Name, Type: typ})
+	b := &binder{in: in, reduce: true, group: op.group}
+	fns, out, err := compileAll(b, outputs)
+	if err != nil {
+		return nil, fmt.Errorf("reduce %q: %w", name, err)
 	}
+	op.fns, op.out, op.proj, op.aggs = fns, out, b.proj, b.aggs
 	op.rows = differential.NewArrangement("by_group", nil)
 	op.rows.SetColumns(differential.Columns{Group: names(in, op.group), Row: names(in, op.proj.cols)})
 	return op, nil
@@ -90,8 +86,8 @@ func (op *Reduce) Describe() string {
 }
 
 // Step implements Operator.
-func (op *Reduce) Step(t differential.Time, in []differential.Update) ([]differential.Update, error) {
-	order, by := groupUpdates(in, op.group)
+func (op *Reduce) Step(t differential.Time, ins [][]differential.Update) ([]differential.Update, error) {
+	order, by := groupUpdates(ins[0], op.group)
 	var out []differential.Update
 	var enc []byte
 	for _, gk := range order {
@@ -140,7 +136,7 @@ func (op *Reduce) result(gk string) (differential.Row, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reduce %q: group: %w", op.name, err)
 	}
-	view := groupView{group: group, rows: make([]differential.Row, g.Len()), diffs: g.Diffs}
+	rows := make([]differential.Row, g.Len())
 	width := len(op.proj.cols)
 	vals := make(differential.Row, 0, width*g.Len())
 	for i, enc := range g.Rows {
@@ -148,11 +144,15 @@ func (op *Reduce) result(gk string) (differential.Row, error) {
 		if vals, err = differential.DecodeRow(vals, []byte(enc)); err != nil || len(vals)-start != width {
 			return nil, fmt.Errorf("reduce %q: a state row does not hold %d values: %v", op.name, width, err)
 		}
-		view.rows[i] = vals[start:len(vals):len(vals)]
+		rows[i] = vals[start:len(vals):len(vals)]
 	}
-	row := make(differential.Row, len(op.outputs))
-	for i, o := range op.outputs {
-		row[i] = o.Expr.eval(&view)
+	e := env{group: group, aggs: make([]differential.Value, len(op.aggs))}
+	for i, a := range op.aggs {
+		e.aggs[i] = a.fold(rows, g.Diffs)
+	}
+	row := make(differential.Row, len(op.fns))
+	for i, fn := range op.fns {
+		row[i] = fn(&e)
 	}
 	return row, nil
 }

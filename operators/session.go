@@ -122,8 +122,8 @@ type member struct {
 }
 
 // Step implements Operator.
-func (op *SessionWindow) Step(t differential.Time, in []differential.Update) ([]differential.Update, error) {
-	order, by := groupUpdates(in, op.instance)
+func (op *SessionWindow) Step(t differential.Time, ins [][]differential.Update) ([]differential.Update, error) {
+	order, by := groupUpdates(ins[0], op.instance)
 	var out []differential.Update
 	var enc []byte
 	for _, inst := range order {

@@ -77,7 +77,7 @@ func NewStream(dir string, batchRows int) (*Stream, error) {
 		out := differential.Consolidate(rows)
 		b := StreamBatch{Time: t}
 		for _, op := range []operators.Operator{win, red} {
-			if out, err = op.Step(t, out); err != nil {
+			if out, err = op.Step(t, [][]differential.Update{out}); err != nil {
 				return nil, fmt.Errorf("measure: stream: time %d: %w", t, err)
 			}
 			out = differential.Consolidate(out)

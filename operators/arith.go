@@ -1,0 +1,83 @@
+package operators
+
+import (
+	"fmt"
+
+	"github.com/pwlog/pwlog/differential"
+)
+
+// Add returns a + b.
+func Add(a, b Expr) Expr { return &binExpr{op: "+", a: a, b: b} }
+
+// Sub returns a - b.
+func Sub(a, b Expr) Expr { return &binExpr{op: "-", a: a, b: b} }
+
+// Mul returns a * b.
+func Mul(a, b Expr) Expr { return &binExpr{op: "*", a: a, b: b} }
+
+// binExpr is arithmetic on two numbers: int with int gives an int, a
+// float on either side a float. A null operand gives null.
+type binExpr struct {
+	op   string
+	a, b Expr
+}
+
+func numeric(k differential.Kind) bool { return k == differential.KindInt || k == differential.KindFloat }
+
+func (x *binExpr) compile(b *binder) (evalFn, differential.Kind, error) {
+	fa, ta, err := x.a.compile(b)
+	if err != nil {
+		return nil, 0, err
+	}
+	fb, tb, err := x.b.compile(b)
+	if err != nil {
+		return nil, 0, err
+	}
+	if !numeric(ta) || !numeric(tb) {
+		return nil, 0, fmt.Errorf("%s: operands are %s and %s, want int or float", x, ta, tb)
+	}
+	if ta == differential.KindInt && tb == differential.KindInt {
+		var f func(x, y int64) int64
+		switch x.op {
+		case "+":
+			f = func(x, y int64) int64 { return x + y }
+		case "-":
+			f = func(x, y int64) int64 { return x - y }
+		default:
+			f = func(x, y int64) int64 { return x * y }
+		}
+		return func(e *env) differential.Value {
+			a, b := fa(e), fb(e)
+			if a.IsNull() || b.IsNull() {
+				return differential.Null()
+			}
+			return differential.Int(f(a.AsInt(), b.AsInt()))
+		}, differential.KindInt, nil
+	}
+	var f func(x, y float64) float64
+	switch x.op {
+	case "+":
+		f = func(x, y float64) float64 { return x + y }
+	case "-":
+		f = func(x, y float64) float64 { return x - y }
+	default:
+		f = func(x, y float64) float64 { return x * y }
+	}
+	return func(e *env) differential.Value {
+		a, b := fa(e), fb(e)
+		if a.IsNull() || b.IsNull() {
+			return differential.Null()
+		}
+		return differential.Float(f(asFloat(a), asFloat(b)))
+	}, differential.KindFloat, nil
+}
+
+func (x *binExpr) String() string { return "(" + x.a.String() + " " + x.op + " " + x.b.String() + ")" }
+
+// asFloat returns an int or float value as a float64.
+func asFloat(v differential.Value) float64 {
+	if v.Kind == differential.KindInt {
+		return float64(v.AsInt())
+	}
+	return v.AsFloat()
+}
