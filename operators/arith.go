@@ -22,7 +22,9 @@ type binExpr struct {
 	a, b Expr
 }
 
-func numeric(k differential.Kind) bool { return k == differential.KindInt || k == differential.KindFloat }
+func numeric(k differential.Kind) bool {
+	return k == differential.KindInt || k == differential.KindFloat
+}
 
 func (x *binExpr) compile(b *binder) (evalFn, differential.Kind, error) {
 	fa, ta, err := x.a.compile(b)
