@@ -10,6 +10,7 @@ import (
 
 	"github.com/pwlog/pwlog"
 	"github.com/pwlog/pwlog/checkpoint"
+	"github.com/pwlog/pwlog/internal/crashkit"
 	"github.com/pwlog/pwlog/internal/storage"
 	"github.com/pwlog/pwlog/internal/tutorial"
 	"github.com/pwlog/pwlog/record"
@@ -61,7 +62,7 @@ func readAll(t testing.TB, root string, setup crashSetup) (r readers, ok bool) {
 
 	// A restart writes only the log's repair, which Compact would make
 	// alike: both work on one copy.
-	cp := copyTree(t, root)
+	cp := crashkit.CopyTree(t, root)
 	p := pwlog.New()
 	tutorial.Sessions(p, setup.input, 300).WriteCSV("output", filepath.Join(cp, "out.csv"), pwlog.SinkOptions{Append: true})
 	r.restart, r.restartErr = pwlog.Restore(p, quietConfig(filepath.Join(cp, "storage")))
@@ -125,9 +126,9 @@ func TestReadersAgree(t *testing.T) {
 	}
 	// A crash in the middle of the second run: committed times in the log,
 	// unacknowledged sink rows, a torn tail.
-	n := countOps(t, done, c.run)
+	n := crashkit.CountOps(t, done, c.run)
 	for _, k := range []int64{n / 4, n / 2, 3 * n / 4} {
-		img, _, _ := crash(t, done, k, 1, c.run)
+		img, _, _ := crashkit.Crash(t, done, k, 1, c.run)
 		r, ok := readAll(t, img, c)
 		if !ok {
 			t.Fatalf("k=%d: no storage", k)

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/pwlog/pwlog"
+	"github.com/pwlog/pwlog/internal/crashkit"
 	"github.com/pwlog/pwlog/internal/tutorial"
 	"github.com/pwlog/pwlog/vfs"
 	"github.com/pwlog/pwlog/vfs/errorfs"
@@ -111,7 +112,7 @@ func (s streamCrashRound) test(t *testing.T, restarts int) {
 	want := sessionRows(by, 300)
 	// The recorded executions themselves, and a static one after them,
 	// end at the from-scratch result.
-	half := halfLineRows(s.checkRecovers(t, copyTree(t, root), input, want, by, false, "no crash"), by)
+	half := halfLineRows(s.checkRecovers(t, crashkit.CopyTree(t, root), input, want, by, false, "no crash"), by)
 
 	shots := pickShots(im.shots, restarts, rand.New(rand.NewPCG(s.seed, 0x2c)))
 	for i, sh := range shots {
@@ -188,7 +189,7 @@ func (s streamCrashRound) checkRecovers(t *testing.T, img, input string, want []
 	if err != nil {
 		t.Fatalf("%s: %v", what, err)
 	}
-	checkKept(t, what, kept, after)
+	crashkit.CheckKept(t, what, kept, after)
 	if err := halfLineProblem(after, by); err != nil {
 		t.Fatalf("%s: %v", what, err)
 	}

@@ -35,6 +35,7 @@ import (
 
 	"github.com/pwlog/pwlog"
 	"github.com/pwlog/pwlog/internal/base"
+	"github.com/pwlog/pwlog/internal/crashkit"
 	"github.com/pwlog/pwlog/internal/model"
 	"github.com/pwlog/pwlog/internal/tutorial"
 	"github.com/pwlog/pwlog/sources"
@@ -56,8 +57,8 @@ func TestCrashAtEveryOperation(t *testing.T) {
 	// A crashed run over in2 with a snapshot interval: a storage with an
 	// unsynced, torn tail to repair, and committed log to compact.
 	torn := crashSetup{input: in2, batch: 8, compactBytes: -1, interval: true}
-	n := countOps(t, done, torn.run)
-	tornImg, _, _ := crash(t, done, n/2, 7, torn.run)
+	n := crashkit.CountOps(t, done, torn.run)
+	tornImg, _, _ := crashkit.Crash(t, done, n/2, 7, torn.run)
 
 	type scenario struct {
 		name  string
@@ -86,11 +87,11 @@ func TestCrashAtEveryOperation(t *testing.T) {
 	for _, sc := range scenarios {
 		t.Run(sc.name, func(t *testing.T) {
 			act := sc.act(sc.setup)
-			n := countOps(t, sc.base, act)
-			for _, k := range crashPoints(n) {
-				for seed := range crashSeeds() {
-					img, hit, _ := crash(t, sc.base, k, seed, act)
-					what := fmt.Sprintf("%s k=%d/%d seed=%d (%s)", sc.name, k, n, seed, describeHit(hit))
+			n := crashkit.CountOps(t, sc.base, act)
+			for _, k := range crashkit.Points(n) {
+				for seed := range crashkit.Seeds() {
+					img, hit, _ := crashkit.Crash(t, sc.base, k, seed, act)
+					what := fmt.Sprintf("%s k=%d/%d seed=%d (%s)", sc.name, k, n, seed, crashkit.DescribeHit(hit))
 					if hit == nil {
 						// Timing (group commit, background compaction)
 						// varies the count: the run finished first.
@@ -232,7 +233,7 @@ func (m *crashMachine) check(rt *rapid.T) {
 		}
 		rt.Fatalf("changelog: %v", err)
 	}
-	lines, err := parseChangelog(completeTimes(b))
+	lines, err := parseChangelog(crashkit.CompleteTimes(b))
 	if err != nil {
 		rt.Fatalf("%v", err)
 	}
@@ -300,7 +301,7 @@ func committedOffsets(t *testing.T, c crashSetup, root string) map[string]source
 	if _, err := os.Stat(storage); err != nil {
 		return nil
 	}
-	cp := copyTree(t, storage)
+	cp := crashkit.CopyTree(t, storage)
 	p := pwlog.New()
 	tutorial.Sessions(p, c.input, 300).WriteCSV("output", filepath.Join(root, "out.csv"), pwlog.SinkOptions{Append: true})
 	offs, err := pwlog.RecoveredOffsets(p, quietConfig(cp))

@@ -30,6 +30,7 @@ import (
 
 	"github.com/pwlog/pwlog"
 	"github.com/pwlog/pwlog/checkpoint"
+	"github.com/pwlog/pwlog/internal/crashkit"
 	istorage "github.com/pwlog/pwlog/internal/storage"
 	"github.com/pwlog/pwlog/tool"
 	"github.com/pwlog/pwlog/vfs"
@@ -97,7 +98,7 @@ func TestDamageIsReportedNeverWrong(t *testing.T) {
 // damage or not.
 func testDamage(t *testing.T, tiny bool) {
 	_, in2, done := twoRuns(t, 11, 40)
-	base := copyTree(t, done)
+	base := crashkit.CopyTree(t, done)
 	// The second run commits everything, then fails at its final
 	// compaction's first checkpoint write: the log after the checkpoint
 	// keeps its commits.
@@ -116,7 +117,7 @@ func testDamage(t *testing.T, tiny bool) {
 	// What the run writes to the changelog on the undamaged storage: a run
 	// that finds damage while it goes (a block of a run read in place)
 	// may have written a part of it, never anything else.
-	ref := copyTree(t, base)
+	ref := crashkit.CopyTree(t, base)
 	if err := c.run(ref, vfs.Default); err != nil {
 		t.Fatal(err)
 	}
@@ -134,7 +135,7 @@ func testDamage(t *testing.T, tiny bool) {
 				continue
 			}
 			what := fmt.Sprintf("%s %s", rel, d.name)
-			root := copyTree(t, base)
+			root := crashkit.CopyTree(t, base)
 			if err := os.WriteFile(filepath.Join(root, rel), damaged, 0o644); err != nil {
 				t.Fatal(err)
 			}

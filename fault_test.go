@@ -20,6 +20,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/pwlog/pwlog/internal/crashkit"
 	"github.com/pwlog/pwlog/vfs"
 	"github.com/pwlog/pwlog/vfs/errorfs"
 )
@@ -34,14 +35,14 @@ import (
 func TestFaultAtEveryWrite(t *testing.T) {
 	_, in2, done := twoRuns(t, 5, 24)
 	c := crashSetup{input: in2, batch: 8, compactBytes: -1}
-	n := countOps(t, done, c.run)
+	n := crashkit.CountOps(t, done, c.run)
 	failed, succeeded := 0, 0
 	for _, errno := range []syscall.Errno{syscall.ENOSPC, syscall.EIO} {
-		for _, k := range crashPoints(n) {
-			root := copyTree(t, done)
+		for _, k := range crashkit.Points(n) {
+			root := crashkit.CopyTree(t, done)
 			at := errorfs.NewOnIndex(k, errno, errorfs.Mutating)
 			err := c.run(root, errorfs.Wrap(vfs.Default, at))
-			what := fmt.Sprintf("%v at k=%d/%d (%s)", errno, k, n, describeHit(at.Hit()))
+			what := fmt.Sprintf("%v at k=%d/%d (%s)", errno, k, n, crashkit.DescribeHit(at.Hit()))
 			switch {
 			case at.Hit() == nil:
 			case err == nil:

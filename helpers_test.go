@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/pwlog/pwlog"
+	"github.com/pwlog/pwlog/internal/crashkit"
 	"github.com/pwlog/pwlog/internal/tutorial"
 )
 
@@ -87,17 +88,8 @@ func readSink(t testing.TB, path string) []sinkLine {
 // parseSinkLine parses a data line of a sink (no newline): the row's
 // columns, then time and diff.
 func parseSinkLine(line string) (sinkLine, bool) {
-	i := strings.LastIndexByte(line, ',')
-	j := strings.LastIndexByte(line[:max(i, 0)], ',')
-	if i < 0 || j < 0 {
-		return sinkLine{}, false
-	}
-	tm, err1 := strconv.ParseUint(line[j+1:i], 10, 64)
-	diff, err2 := strconv.ParseInt(line[i+1:], 10, 64)
-	if err1 != nil || err2 != nil {
-		return sinkLine{}, false
-	}
-	return sinkLine{row: line[:j], time: tm, diff: diff}, true
+	row, tm, diff, ok := crashkit.ParseLine(line)
+	return sinkLine{row: row, time: tm, diff: diff}, ok
 }
 
 // signed returns the lines as sorted "+row"/"-row" strings, one per unit

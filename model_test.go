@@ -10,10 +10,8 @@ import (
 	"pgregory.net/rapid"
 
 	"github.com/pwlog/pwlog"
-	"github.com/pwlog/pwlog/backend"
-	"github.com/pwlog/pwlog/checkpoint"
 	"github.com/pwlog/pwlog/compaction"
-	"github.com/pwlog/pwlog/differential"
+	"github.com/pwlog/pwlog/internal/crashkit"
 	"github.com/pwlog/pwlog/internal/gen"
 	"github.com/pwlog/pwlog/internal/model"
 	"github.com/pwlog/pwlog/internal/tutorial"
@@ -126,7 +124,7 @@ func TestRestartRebuildsArrangements(t *testing.T) {
 	// The restarted execution read its state in place and folded nothing
 	// new: the checkpoint it leaves is the state, and equals what an
 	// uninterrupted execution holds in memory.
-	state := checkpointState(t, storage)
+	state := crashkit.CheckpointState(t, storage)
 	compared := 0
 	ops, onceArrs := pwlog.Arrangements(once)
 	for i, name := range ops {
@@ -135,7 +133,7 @@ func TestRestartRebuildsArrangements(t *testing.T) {
 				t.Fatalf("%s/%s is empty", name, want.Name())
 			}
 			got := state[compaction.ArrKey{Operator: name, Arrangement: want.Name()}]
-			if !equalDeltas(got, want.Snapshot()) {
+			if !crashkit.EqualDeltas(got, want.Snapshot()) {
 				t.Fatalf("%s/%s: the restarted state differs from an uninterrupted run's (%d vs %d entries)",
 					name, want.Name(), got.Len(), want.Len())
 			}
@@ -145,37 +143,4 @@ func TestRestartRebuildsArrangements(t *testing.T) {
 	if compared != 2 {
 		t.Fatalf("compared %d arrangements, want 2", compared)
 	}
-}
-
-// checkpointState reads the whole state of a storage's checkpoint: per
-// arrangement, its runs merged.
-func checkpointState(t *testing.T, storage string) map[compaction.ArrKey]differential.Deltas {
-	t.Helper()
-	b, err := backend.NewFilesystem(filepath.Join(storage, "checkpoints"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := compaction.Latest(t.Context(), b)
-	if err != nil || m == nil {
-		t.Fatalf("manifest %v: %v", m, err)
-	}
-	runs := map[compaction.ArrKey][]differential.Deltas{}
-	for _, r := range m.Runs {
-		d, err := compaction.LoadRun(t.Context(), b, r)
-		if err != nil {
-			t.Fatal(err)
-		}
-		k := compaction.ArrKey{Operator: r.Operator, Arrangement: r.Arrangement}
-		runs[k] = append(runs[k], d)
-	}
-	out := map[compaction.ArrKey]differential.Deltas{}
-	for k, ds := range runs {
-		out[k] = checkpoint.Merge(ds...)
-	}
-	return out
-}
-
-func equalDeltas(a, b differential.Deltas) bool {
-	return slices.Equal(a.Groups, b.Groups) && slices.Equal(a.Keys, b.Keys) &&
-		slices.Equal(a.Rows, b.Rows) && slices.Equal(a.Diffs, b.Diffs)
 }

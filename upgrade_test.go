@@ -14,6 +14,7 @@ import (
 	"github.com/pwlog/pwlog/backend"
 	"github.com/pwlog/pwlog/checkpoint"
 	"github.com/pwlog/pwlog/compaction"
+	"github.com/pwlog/pwlog/internal/crashkit"
 	"github.com/pwlog/pwlog/internal/gen"
 	"github.com/pwlog/pwlog/internal/storage"
 	"github.com/pwlog/pwlog/internal/tutorial"
@@ -31,7 +32,7 @@ const format1Data = "testdata/format1"
 // (root/storage, root/sessions.csv) and returns the root.
 func format1Copy(t testing.TB) string {
 	t.Helper()
-	return copyTree(t, format1Data)
+	return crashkit.CopyTree(t, format1Data)
 }
 
 // tutorialInput returns a new input directory holding the files of the
@@ -133,7 +134,7 @@ func TestUpgradeFormat1(t *testing.T) {
 	if before.Format != 1 {
 		t.Fatalf("inspect of the storage of format 1: format %d", before.Format)
 	}
-	state := checkpointState(t, dir)
+	state := crashkit.CheckpointState(t, dir)
 	st, err := tool.Compact(ctx, dir, &tool.CompactOptions{Logger: quietConfig("").Logger})
 	if err != nil {
 		t.Fatal(err)
@@ -146,7 +147,7 @@ func TestUpgradeFormat1(t *testing.T) {
 	}
 	checkFormat2(t, dir, "after the upgrade")
 	// The checkpoint holds the old runs' entries and what the log folded.
-	after := checkpointState(t, dir)
+	after := crashkit.CheckpointState(t, dir)
 	for k, d := range state {
 		if after[k].Len() < d.Len() {
 			t.Errorf("%v: %d entries after the upgrade, %d before", k, after[k].Len(), d.Len())
@@ -216,7 +217,7 @@ func TestUpgradeCrashAtEveryOperation(t *testing.T) {
 		_, err := tool.Compact(ctx, filepath.Join(root, "storage"), &tool.CompactOptions{Logger: quietConfig("").Logger, FS: fsys})
 		return err
 	}
-	clean := copyTree(t, format1Data)
+	clean := crashkit.CopyTree(t, format1Data)
 	if err := compact(clean, vfs.Default); err != nil {
 		t.Fatal(err)
 	}
@@ -224,13 +225,13 @@ func TestUpgradeCrashAtEveryOperation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantState := checkpointState(t, filepath.Join(clean, "storage"))
-	n := countOps(t, format1Data, compact)
+	wantState := crashkit.CheckpointState(t, filepath.Join(clean, "storage"))
+	n := crashkit.CountOps(t, format1Data, compact)
 	oldRuns, marker2 := 0, 0 // images with runs of format 1 in force; with marker 2
-	for _, k := range crashPoints(n) {
-		for seed := range crashSeeds() {
-			img, hit, runErr := crash(t, format1Data, k, seed, compact)
-			what := describeHit(hit)
+	for _, k := range crashkit.Points(n) {
+		for seed := range crashkit.Seeds() {
+			img, hit, runErr := crashkit.Crash(t, format1Data, k, seed, compact)
+			what := crashkit.DescribeHit(hit)
 			if hit == nil {
 				t.Fatalf("k=%d of %d: the upgrade did not crash (%v)", k, n, runErr)
 			}
@@ -266,12 +267,12 @@ func TestUpgradeCrashAtEveryOperation(t *testing.T) {
 			if !reflect.DeepEqual(got.Committed, want.Committed) {
 				t.Fatalf("%s: after the second compact the storage commits\n%+v\nwant\n%+v", what, got.Committed, want.Committed)
 			}
-			state := checkpointState(t, dir)
+			state := crashkit.CheckpointState(t, dir)
 			if len(state) != len(wantState) {
 				t.Fatalf("%s: %d arrangements, want %d", what, len(state), len(wantState))
 			}
 			for k, d := range wantState {
-				if !equalDeltas(state[k], d) {
+				if !crashkit.EqualDeltas(state[k], d) {
 					t.Fatalf("%s: %v differs from a clean upgrade's", what, k)
 				}
 			}
