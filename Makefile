@@ -12,13 +12,14 @@ build:
 	$(GO) build -o $(BIN)/sessions ./examples/sessions
 	$(GO) build -o $(BIN)/pwlog ./cmd/pwlog
 
-# The crash state machine runs SM_CHECKS sequences here; `make fuzz` runs
-# many more.
-SM_CHECKS ?= 30
+# fuzz/ (random pipelines against the model, the crash state machine)
+# runs FUZZ_TEST_CHECKS cases of each property here, about a minute under
+# -race; `make fuzz` runs many more.
+FUZZ_TEST_CHECKS ?= 40
 test: lint cross
 	cd bench && $(GO) test ./...
-	$(GO) test -race -timeout 20m -skip 'TestCrashStateMachine' ./...
-	RAPID_CHECKS=$(SM_CHECKS) $(GO) test -race -timeout 20m -run 'TestCrashStateMachine' .
+	$(GO) test -race -timeout 20m $$($(GO) list ./... | grep -v '/fuzz$$')
+	RAPID_CHECKS=$(FUZZ_TEST_CHECKS) $(GO) test -race -timeout 20m ./fuzz/
 
 demo: build
 	./scripts/demo.sh $(BIN)/sessions $(BIN)/pwlog
@@ -35,17 +36,19 @@ bench:
 	cd bench && $(GO) build -o ../$(BIN)/pwbench ./cmd/pwbench
 	$(BIN)/pwbench -chart bench/reruns.svg $(BENCH_FLAGS)
 
-# Long: every fuzz target for FUZZTIME, the crash state machine and the
-# model test with FUZZ_CHECKS sequences from SEED, every crash point with
-# CRASH_SEEDS images. A failure prints how to replay it: rapid names its
-# fail file (-rapid.failfile=...), crash points print k and seed.
+# Long: every fuzz target for FUZZTIME, fuzz/'s properties (random
+# pipelines against the model, the crash state machine, the restart) with
+# FUZZ_CHECKS cases each from SEED, every crash point with CRASH_SEEDS
+# images. A failure prints how to replay it: rapid prints its seed and
+# names its fail file (-rapid.failfile=...), crash points print k and
+# seed.
 FUZZ_CHECKS ?= 500
 CRASH_SEEDS ?= 16
 SEED := $(or $(SEED),$(shell od -An -N4 -tu4 /dev/urandom | tr -d ' '))
 fuzz:
 	@echo "make fuzz SEED=$(SEED) replays this run's property tests"
 	PWLOG_CRASH_SEEDS=$(CRASH_SEEDS) $(GO) test -timeout 120m -run 'TestCrashAtEveryOperation|TestFaultAtEveryWrite|TestDamageIsReportedNeverWrong' .
-	RAPID_CHECKS=$(FUZZ_CHECKS) $(GO) test -timeout 120m -run 'TestCrashStateMachine|TestRunsMatchModel' -rapid.seed=$(SEED) .
+	RAPID_CHECKS=$(FUZZ_CHECKS) $(GO) test -timeout 120m -rapid.seed=$(SEED) ./fuzz/
 	$(GO) test -run '^$$' -fuzz FuzzDecodeFrame -fuzztime $(FUZZTIME) ./wal/
 	$(GO) test -run '^$$' -fuzz FuzzScanTail -fuzztime $(FUZZTIME) ./wal/
 	$(GO) test -run '^$$' -fuzz 'FuzzScan$$' -fuzztime $(FUZZTIME) ./wal/

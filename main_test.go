@@ -11,14 +11,13 @@ import (
 // public API does not show comes through the few hooks of export_test.go.
 //
 //	tutorial_test.go      the tutorial's runs, fresh and append mode
-//	model_test.go         runs against the from-scratch model (rapid)
 //	retract_test.go       changed and deleted input files
 //	badinput_test.go      bad rows, the storage lock, bad pipelines
 //	fingerprint_test.go   a changed pipeline is refused
 //	checkpoint_test.go    compaction in the background, by time, stopped
 //	tools_test.go         what inspect, dump, verify and compact see
-//	crash_test.go         crashes at every operation, the crash state machine
-//	crash_kit_test.go     the crash kit: crash a run, build crash images
+//	crash_test.go         crashes at every operation
+//	crash_kit_test.go     the crash kit: crash scenarios, recovery checks (internal/crashkit)
 //	fault_test.go         a failed write with the process living on
 //	damage_test.go        every file damaged: reported, never wrong rows
 //	corruption_test.go    bit flips and bad records a checksum passes
@@ -45,7 +44,9 @@ import (
 // entries and a memory bound of a byte, so groups are read from the
 // checkpoint's runs all the time.
 //
-// `make fuzz` runs the crash, fault, damage and model tests long.
+// `make fuzz` runs the crash, fault and damage tests long. The model
+// test, the crash state machine and the restart test over random
+// pipelines are package fuzz's.
 
 // TestMain removes the binary kill_test.go builds.
 func TestMain(m *testing.M) {

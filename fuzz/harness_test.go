@@ -1,0 +1,186 @@
+package fuzz
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+
+	"pgregory.net/rapid"
+
+	"github.com/pwlog/pwlog"
+	"github.com/pwlog/pwlog/vfs"
+)
+
+// runConfig is the drawn configuration of a case's executions.
+type runConfig struct {
+	batch        int   // pwlog.Config.BatchRows
+	compactBytes int64 // pwlog.Config.CompactBytes
+	interval     bool  // a positive SnapshotInterval: syncs lag writes
+	// tiny: checkpoint blocks of a few entries and a memory bound of a
+	// byte, so state is read from checkpoint runs all the time.
+	tiny bool
+}
+
+// oneTime is the batch size that makes every execution one logical time.
+const oneTime = 1 << 16
+
+func drawConfig(t *rapid.T, p *pipeline) runConfig {
+	c := runConfig{
+		batch: rapid.SampledFrom([]int{1, 3, 8, oneTime}).Draw(t, "batchRows"),
+		// 1 byte: a background compaction after nearly every commit.
+		compactBytes: rapid.SampledFrom([]int64{-1, 1, 0}).Draw(t, "compactBytes"),
+		interval:     rapid.Bool().Draw(t, "interval"),
+		tiny:         rapid.Bool().Draw(t, "tiny"),
+	}
+	if p.arrival {
+		c.batch = oneTime
+	}
+	return c
+}
+
+func (c runConfig) config(storage string, fsys vfs.FS) pwlog.Config {
+	cfg := pwlog.Config{
+		Logger:       slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Backend:      pwlog.Filesystem(storage),
+		FS:           fsys,
+		BatchRows:    c.batch,
+		CompactBytes: c.compactBytes,
+	}
+	if c.interval {
+		cfg.SnapshotInterval = 200_000 // 0.2 ms
+	}
+	if c.tiny {
+		cfg.BlockSize = 32
+		cfg.MemoryLimit = 1
+	}
+	return cfg
+}
+
+// harness runs a generated pipeline with its storage and changelogs
+// under a root, and checks its changelogs against the model.
+type harness struct {
+	p   *pipeline
+	cfg runConfig
+	// prev is the model's result after the last checked execution; seen
+	// the changelog lines checked so far, and last their last time, per
+	// sink.
+	prev map[int]multiset
+	seen map[int]int
+	last map[int]uint64
+	runs int // executions started, crashed ones included
+}
+
+func newHarness(t *rapid.T, p *pipeline, cfg runConfig) *harness {
+	// The schemas pwlog builds are the model's.
+	if _, err := p.build(filepath.Join(os.TempDir(), "pwlog-fuzz-schema-check")); err != nil {
+		t.Fatalf("%v\npipeline:\n%s", err, p)
+	}
+	return &harness{p: p, cfg: cfg, prev: map[int]multiset{}, seen: map[int]int{}, last: map[int]uint64{}}
+}
+
+// run runs the pipeline once with its storage and sinks under root,
+// through fsys.
+func (h *harness) run(root string, fsys vfs.FS) error {
+	pp, err := h.p.build(root)
+	if err != nil {
+		return err
+	}
+	return pp.Run(context.Background(), h.cfg.config(filepath.Join(root, "storage"), fsys))
+}
+
+// changelog parses sink s's changelog under root.
+func (h *harness) changelog(t *rapid.T, root string, s int) ([]change, []byte) {
+	b, err := os.ReadFile(h.p.sinkPath(root, s))
+	if err != nil {
+		t.Fatalf("sink %s: %v", h.p.nodes[s].name, err)
+	}
+	cs, err := parseChangelog(b, h.p.nodes[s].info.cols)
+	if err != nil {
+		t.Fatalf("sink %s: %v\npipeline:\n%s", h.p.nodes[s].name, err, h.p)
+	}
+	return cs, b
+}
+
+// checkRun checks the changelogs under root after an execution that
+// finished, with no crash since the last check: each sink emitted
+// exactly the model's result after its input less the result before,
+// at times after every earlier one (one time, when the execution is
+// one), and the whole changelog consolidates to the model's result.
+func (h *harness) checkRun(t *rapid.T, root, what string) {
+	want := h.p.results()
+	for _, s := range h.p.sinks {
+		name := h.p.nodes[s].name
+		cs, _ := h.changelog(t, root, s)
+		if len(cs) < h.seen[s] {
+			t.Fatalf("%s: sink %s: the changelog has %d lines, %d before", what, name, len(cs), h.seen[s])
+		}
+		fresh := cs[h.seen[s]:]
+		times := map[uint64]bool{}
+		for i, c := range fresh {
+			if c.time <= h.last[s] && h.seen[s]+i > 0 {
+				t.Fatalf("%s: sink %s: time %d after time %d: a time emitted twice or out of order", what, name, c.time, h.last[s])
+			}
+			if i > 0 && c.time < fresh[i-1].time {
+				t.Fatalf("%s: sink %s: time %d after time %d", what, name, c.time, fresh[i-1].time)
+			}
+			times[c.time] = true
+		}
+		if h.cfg.batch == oneTime && len(times) > 1 && !h.p.anyRetract() {
+			t.Fatalf("%s: sink %s: an execution of one batch emitted %d times", what, name, len(times))
+		}
+		if got, exp := consolidate(fresh), want[s].minus(h.prev[s]); len(got.minus(exp)) != 0 {
+			t.Fatalf("%s: sink %s emitted (+ too many, - missing):\n%s\npipeline:\n%s", what, name, got.diff(exp), h.p)
+		}
+		if got := consolidate(cs); len(got.minus(want[s])) != 0 {
+			t.Fatalf("%s: sink %s: the changelog consolidates to (+ too many, - missing):\n%s\npipeline:\n%s", what, name, got.diff(want[s]), h.p)
+		}
+		h.seen[s] = len(cs)
+		if len(cs) > 0 {
+			h.last[s] = cs[len(cs)-1].time
+		}
+	}
+	h.prev = want
+}
+
+// anyRetract reports whether a source retracts changed files.
+func (p *pipeline) anyRetract() bool {
+	return slices.ContainsFunc(p.sources, func(s *source) bool { return s.retract })
+}
+
+// mutate changes the input files: up to four new files, appended rows,
+// rewritten or deleted files (sources with Retract).
+func mutate(t *rapid.T, p *pipeline) {
+	for range rapid.IntRange(0, 4).Draw(t, "changes") {
+		s := p.sources[rapid.IntRange(0, len(p.sources)-1).Draw(t, "source")]
+		switch rapid.IntRange(0, 5).Draw(t, "change") {
+		case 0, 1:
+			s.addFile(t)
+		case 2, 3:
+			if len(s.files) > 0 {
+				s.appendRows(t)
+			}
+		case 4:
+			if s.retract && len(s.files) > 0 {
+				s.rewrite(t)
+			}
+		case 5:
+			if s.retract && len(s.files) > 0 {
+				s.remove(t)
+			}
+		}
+	}
+}
+
+// committed marks the rows not committed yet as committed by execution
+// run.
+func (p *pipeline) committed(run int) {
+	for _, s := range p.sources {
+		s.committed(run)
+	}
+}
+
+func describe(run int, what string) string { return fmt.Sprintf("run %d (%s)", run, what) }

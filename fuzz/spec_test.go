@@ -1,0 +1,347 @@
+package fuzz
+
+import (
+	"fmt"
+	"math"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+
+	"pgregory.net/rapid"
+
+	"github.com/pwlog/pwlog"
+	"github.com/pwlog/pwlog/differential"
+)
+
+// colInfo describes a column of a table of a generated pipeline, as the
+// generator knows it.
+type colInfo struct {
+	name string
+	kind differential.Kind
+	// null: the column may hold nulls. exact: its values sum exactly in
+	// any order (ints; floats that are small multiples of a power of
+	// two), so that sums and averages of it do not depend on the order
+	// pwlog adds them in.
+	null, exact bool
+}
+
+// tinfo is what the generator knows of a table.
+type tinfo struct {
+	cols []colInfo
+	// arrival: each row's arrival (the execution that inserted it) is
+	// known to the model (a source's rows, through operators that map
+	// rows one to one), so that arrival-order operators may read it.
+	arrival bool
+}
+
+// pick returns the indexes of the columns that satisfy ok.
+func (t *tinfo) pick(ok func(colInfo) bool) []int {
+	var out []int
+	for i, c := range t.cols {
+		if ok(c) {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// mrow is a row of the model, with its arrival: the execution that
+// committed it, -1 while none has (or when the model does not know).
+type mrow struct {
+	vals differential.Row
+	arr  int
+}
+
+// op is a generated operator: build adds it to a pipeline reading ins
+// (claiming name, and names derived from it), model computes its output
+// rows, as a multiset, from its inputs' rows.
+type op interface {
+	build(p *pwlog.Pipeline, name string, ins []*pwlog.Table) *pwlog.Table
+	model(ins [][]mrow) []mrow
+	String() string
+}
+
+// family is an operator family: gen draws an operator of it over the
+// input tables ins and returns it with what its output holds, or nil
+// when none fits the inputs.
+type family struct {
+	name   string
+	inputs int
+	gen    func(g *gen, name string, ins []*tinfo) (op, *tinfo)
+}
+
+// families are the operator families the generator draws from. Adding
+// one is a gen function and an op type (its build and model).
+var families = []family{
+	{"reduce", 1, genReduce},
+	{"session", 1, genSession},
+}
+
+// gen is the generator's state while it draws one pipeline.
+type gen struct {
+	t *rapid.T
+	o genOptions
+}
+
+// genOptions bound what the generator draws.
+type genOptions struct {
+	maxOps int
+	// arrival allows operators whose result depends on the order rows
+	// arrived in (Earliest, Latest, Tuple, Deduplicate): the runs must
+	// then commit one logical time per execution.
+	arrival bool
+}
+
+// pnode is a node of a generated pipeline: a source or an operator.
+type pnode struct {
+	name string
+	src  *source
+	op   op
+	ins  []int
+	info *tinfo
+}
+
+// pipeline is a generated pipeline: its sources (with their input files),
+// its nodes in order, and the nodes its sinks write.
+type pipeline struct {
+	sources []*source
+	nodes   []*pnode
+	sinks   []int
+	// arrival: some operator reads arrival order.
+	arrival bool
+}
+
+// genPipeline draws sources under dir and a pipeline over them.
+func genPipeline(t *rapid.T, dir string, o genOptions) *pipeline {
+	p := &pipeline{}
+	for i := range rapid.IntRange(1, 3).Draw(t, "sources") {
+		s := genSource(t, fmt.Sprintf("s%d", i), filepath.Join(dir, fmt.Sprintf("s%d", i)))
+		p.sources = append(p.sources, s)
+		p.nodes = append(p.nodes, &pnode{name: s.name, src: s, info: s.info()})
+	}
+	names := make([]string, len(families))
+	for i, f := range families {
+		names[i] = f.name
+	}
+	g := &gen{t: t, o: o}
+	for range rapid.IntRange(1, o.maxOps).Draw(t, "ops") {
+		f := families[slices.Index(names, rapid.SampledFrom(names).Draw(t, "family"))]
+		ins := make([]int, f.inputs)
+		infos := make([]*tinfo, f.inputs)
+		for i := range ins {
+			ins[i] = rapid.IntRange(0, len(p.nodes)-1).Draw(t, "input")
+			infos[i] = p.nodes[ins[i]].info
+		}
+		name := fmt.Sprintf("n%d", len(p.nodes))
+		o, info := f.gen(g, name, infos)
+		if o == nil {
+			continue
+		}
+		p.nodes = append(p.nodes, &pnode{name: name, op: o, ins: ins, info: info})
+	}
+	// A sink on every operator nothing reads (a source if none), and on
+	// some others.
+	used := map[int]bool{}
+	for _, n := range p.nodes {
+		for _, i := range n.ins {
+			used[i] = true
+		}
+	}
+	for i, n := range p.nodes {
+		if n.op != nil && (!used[i] || rapid.IntRange(0, 3).Draw(t, "sinkInner") == 0) {
+			p.sinks = append(p.sinks, i)
+		}
+	}
+	if len(p.sinks) == 0 {
+		p.sinks = []int{len(p.nodes) - 1}
+	}
+	return p
+}
+
+func (p *pipeline) String() string {
+	var b strings.Builder
+	for _, n := range p.nodes {
+		if n.src != nil {
+			fmt.Fprintf(&b, "%s = %s\n", n.name, n.src)
+			continue
+		}
+		var ins []string
+		for _, i := range n.ins {
+			ins = append(ins, p.nodes[i].name)
+		}
+		fmt.Fprintf(&b, "%s = %s(%s) -> %s\n", n.name, n.op, strings.Join(ins, ", "), colNames(n.info.cols))
+	}
+	for _, s := range p.sinks {
+		fmt.Fprintf(&b, "sink %s\n", p.nodes[s].name)
+	}
+	return b.String()
+}
+
+func colNames(cs []colInfo) string {
+	var out []string
+	for _, c := range cs {
+		s := c.name + ":" + c.kind.String()
+		if c.null {
+			s += "?"
+		}
+		out = append(out, s)
+	}
+	return "[" + strings.Join(out, " ") + "]"
+}
+
+// sinkPath is where the sink of node n writes, under root.
+func (p *pipeline) sinkPath(root string, n int) string {
+	return filepath.Join(root, "out_"+p.nodes[n].name+".csv")
+}
+
+// build builds the pipeline with its sinks (append mode) under root. It
+// returns an error when a table's schema is not what the generator
+// expects.
+func (p *pipeline) build(root string) (*pwlog.Pipeline, error) {
+	pp := pwlog.New()
+	tables := make([]*pwlog.Table, len(p.nodes))
+	for i, n := range p.nodes {
+		if n.src != nil {
+			tables[i] = n.src.build(pp)
+			continue
+		}
+		ins := make([]*pwlog.Table, len(n.ins))
+		for j, k := range n.ins {
+			ins[j] = tables[k]
+		}
+		tables[i] = n.op.build(pp, n.name, ins)
+		got := tables[i].Schema()
+		ok := len(got) == len(n.info.cols)
+		for j := 0; ok && j < len(got); j++ {
+			ok = got[j].Name == n.info.cols[j].name && got[j].Type == n.info.cols[j].kind
+		}
+		if !ok {
+			return nil, fmt.Errorf("%s = %s: pwlog's schema is %v, the model's %s", n.name, n.op, got, colNames(n.info.cols))
+		}
+	}
+	for _, s := range p.sinks {
+		tables[s].WriteCSV("sink_"+p.nodes[s].name, p.sinkPath(root, s), pwlog.SinkOptions{Append: true})
+	}
+	return pp, nil
+}
+
+// model computes every node's rows from the sources' current files.
+func (p *pipeline) model() [][]mrow {
+	out := make([][]mrow, len(p.nodes))
+	for i, n := range p.nodes {
+		if n.src != nil {
+			out[i] = n.src.rows()
+			continue
+		}
+		ins := make([][]mrow, len(n.ins))
+		for j, k := range n.ins {
+			ins[j] = out[k]
+		}
+		out[i] = n.op.model(ins)
+	}
+	return out
+}
+
+// results returns, per sink (by node index), the model's table as a
+// multiset of rows in their canonical text.
+func (p *pipeline) results() map[int]multiset {
+	rows := p.model()
+	out := map[int]multiset{}
+	for _, s := range p.sinks {
+		m := multiset{}
+		for _, r := range rows[s] {
+			m[rowText(r.vals)]++
+		}
+		out[s] = m
+	}
+	return out
+}
+
+// multiset counts rows by their canonical text.
+type multiset map[string]int64
+
+// minus returns m - o, without zero counts.
+func (m multiset) minus(o multiset) multiset {
+	out := multiset{}
+	for k, n := range m {
+		out[k] += n
+	}
+	for k, n := range o {
+		out[k] -= n
+	}
+	for k, n := range out {
+		if n == 0 {
+			delete(out, k)
+		}
+	}
+	return out
+}
+
+// diff describes how got differs from want.
+func (m multiset) diff(want multiset) string {
+	var lines []string
+	for k, n := range m.minus(want) {
+		lines = append(lines, fmt.Sprintf("  %s: %+d", k, n))
+	}
+	slices.Sort(lines)
+	if len(lines) > 30 {
+		lines = append(lines[:30], fmt.Sprintf("  ... %d more", len(lines)-30))
+	}
+	return strings.Join(lines, "\n")
+}
+
+// valueText is a value's canonical text: null, a quoted string, an int,
+// a float (shortest form, -0 as 0), a bool.
+func valueText(v differential.Value) string {
+	switch v.Kind {
+	case differential.KindNull:
+		return "null"
+	case differential.KindString:
+		return strconv.Quote(v.AsString())
+	case differential.KindInt:
+		return strconv.FormatInt(v.AsInt(), 10)
+	case differential.KindFloat:
+		f := v.AsFloat()
+		if f == 0 {
+			f = 0
+		}
+		if math.IsNaN(f) {
+			return "nan"
+		}
+		return strconv.FormatFloat(f, 'g', -1, 64) + "f"
+	case differential.KindBool:
+		return strconv.FormatBool(v.AsBool())
+	}
+	return fmt.Sprintf("%v:%q", v.Kind, v.S)
+}
+
+func rowText(r differential.Row) string {
+	parts := make([]string, len(r))
+	for i, v := range r {
+		parts[i] = valueText(v)
+	}
+	return "(" + strings.Join(parts, ", ") + ")"
+}
+
+// groupBy partitions rows by the values of the columns cols, in the
+// order groups are first seen.
+func groupBy(rows []mrow, cols []int) [][]mrow {
+	var order []string
+	by := map[string][]mrow{}
+	for _, r := range rows {
+		var k []byte
+		for _, c := range cols {
+			k = differential.AppendValue(k, r.vals[c])
+		}
+		if _, ok := by[string(k)]; !ok {
+			order = append(order, string(k))
+		}
+		by[string(k)] = append(by[string(k)], r)
+	}
+	out := make([][]mrow, len(order))
+	for i, k := range order {
+		out[i] = by[k]
+	}
+	return out
+}
