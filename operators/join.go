@@ -242,6 +242,9 @@ func (op *Join) Step(t differential.Time, in [][]differential.Update) ([]differe
 			return nil, err
 		}
 	}
+	// Keep the scratch's room, not the rows of the last keys.
+	clear(op.scratchL)
+	clear(op.scratchR)
 	return out, nil
 }
 
