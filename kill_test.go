@@ -51,51 +51,13 @@ func TestKillLoop(t *testing.T) {
 		if round == 1 {
 			interval = "20ms"
 		}
-		for attempt := 0; ; attempt++ {
-			if attempt > 50 {
-				t.Fatalf("round %d: no run completed in 50 attempts", round)
-			}
-			args := []string{"-input", input, "-output", output, "-storage", storage, "-append", "-snapshot-interval", interval}
-			if round == 2 {
-				// Tiny state: blocks of a few entries, a memory bound of a
-				// byte; groups are read from the checkpoint's runs.
-				args = append(args, "-memory-limit", "1", "-block-size", "64")
-			}
-			cmd := exec.Command(bin, args...)
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			done := make(chan error, 1)
-			go func() { done <- cmd.Wait() }()
-			// Kill the first attempts at random moments, then let a run
-			// finish now and then.
-			delay := time.Duration(rng.IntN(400)) * time.Millisecond
-			if attempt >= 4 && rng.IntN(3) == 0 {
-				delay = time.Minute
-			}
-			select {
-			case err := <-done:
-				if err != nil {
-					t.Fatalf("round %d attempt %d: %v", round, attempt, err)
-				}
-			case <-time.After(delay):
-				cmd.Process.Signal(syscall.SIGKILL)
-				if err := <-done; err == nil {
-					// It finished just before the signal.
-					break
-				}
-				kills++
-				// Compacting a crashed run's storage must keep the rows its
-				// changelog still lacks.
-				if kills%3 == 0 {
-					if _, err := tool.Compact(t.Context(), storage, &tool.CompactOptions{Logger: quietConfig("").Logger}); err != nil {
-						t.Fatalf("compact after a kill: %v", err)
-					}
-				}
-				continue
-			}
-			break
+		args := []string{"-input", input, "-output", output, "-storage", storage, "-append", "-snapshot-interval", interval}
+		if round == 2 {
+			// Tiny state: blocks of a few entries, a memory bound of a
+			// byte; groups are read from the checkpoint's runs.
+			args = append(args, "-memory-limit", "1", "-block-size", "64")
 		}
+		kills += killUntilDone(t, rng, bin, args, storage)
 	}
 	if kills < 3 {
 		t.Fatalf("only %d runs were killed: the test proved too little", kills)
@@ -117,31 +79,88 @@ func TestKillLoop(t *testing.T) {
 	t.Logf("%d kills, %d changelog lines, %d sessions", kills, len(lines), len(want))
 }
 
-var (
-	buildOnce sync.Once
-	builtBin  string
-	buildErr  error
-)
-
-// buildSessions builds examples/sessions once per test binary.
-func buildSessions(t *testing.T) string {
+// killUntilDone runs bin with args in append mode on storage, killing it
+// with SIGKILL at random moments and starting it again, until a run
+// completes; it returns the number of runs killed. Every third kill, the
+// crashed run's storage is compacted by tool.Compact first: that must
+// keep the rows its changelog still lacks.
+func killUntilDone(t *testing.T, rng *rand.Rand, bin string, args []string, storage string) (kills int) {
 	t.Helper()
-	buildOnce.Do(func() {
+	for attempt := 0; ; attempt++ {
+		if attempt > 50 {
+			t.Fatalf("%s: no run completed in 50 attempts", filepath.Base(bin))
+		}
+		cmd := exec.Command(bin, args...)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		// Kill the first attempts at random moments, then let a run
+		// finish now and then.
+		delay := time.Duration(rng.IntN(400)) * time.Millisecond
+		if attempt >= 4 && rng.IntN(3) == 0 {
+			delay = time.Minute
+		}
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("attempt %d: %v\n%s", attempt, err, stderr.Bytes())
+			}
+			return kills
+		case <-time.After(delay):
+			cmd.Process.Signal(syscall.SIGKILL)
+			if err := <-done; err == nil {
+				return kills // it finished just before the signal
+			}
+			kills++
+			if kills%3 == 0 {
+				if _, err := tool.Compact(t.Context(), storage, &tool.CompactOptions{Logger: quietConfig("").Logger}); err != nil {
+					t.Fatalf("compact after a kill: %v", err)
+				}
+			}
+		}
+	}
+}
+
+var builds sync.Map // example name -> *built
+
+type built struct {
+	once sync.Once
+	path string
+	err  error
+}
+
+// buildExample builds examples/<name> once per test binary.
+func buildExample(t *testing.T, name string) string {
+	t.Helper()
+	v, _ := builds.LoadOrStore(name, &built{})
+	b := v.(*built)
+	b.once.Do(func() {
 		dir, err := os.MkdirTemp("", "pwlog-bin")
 		if err != nil {
-			buildErr = err
+			b.err = err
 			return
 		}
-		builtBin = filepath.Join(dir, "sessions")
-		if out, err := exec.Command("go", "build", "-o", builtBin, "./examples/sessions").CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("build: %v\n%s", err, out)
+		binDirs.Store(dir, true)
+		b.path = filepath.Join(dir, name)
+		if out, err := exec.Command("go", "build", "-o", b.path, "./examples/"+name).CombinedOutput(); err != nil {
+			b.err = fmt.Errorf("build: %v\n%s", err, out)
 		}
 	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
+	if b.err != nil {
+		t.Fatal(b.err)
 	}
-	return builtBin
+	return b.path
 }
+
+// binDirs holds the directories buildExample made, for TestMain to remove.
+var binDirs sync.Map
+
+// buildSessions builds examples/sessions once per test binary.
+func buildSessions(t *testing.T) string { return buildExample(t, "sessions") }
 
 // TestSecondProcessRefused starts two processes on one storage: while the
 // first runs, the second exits with status 1 naming the first's pid.

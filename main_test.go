@@ -2,7 +2,6 @@ package pwlog_test
 
 import (
 	"os"
-	"path/filepath"
 	"testing"
 )
 
@@ -48,11 +47,12 @@ import (
 // test, the crash state machine and the restart test over random
 // pipelines are package fuzz's.
 
-// TestMain removes the binary kill_test.go builds.
+// TestMain removes the binaries kill_test.go builds.
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if builtBin != "" {
-		os.RemoveAll(filepath.Dir(builtBin))
-	}
+	binDirs.Range(func(dir, _ any) bool {
+		os.RemoveAll(dir.(string))
+		return true
+	})
 	os.Exit(code)
 }
