@@ -299,6 +299,7 @@ func TestCrashStateMachine(t *testing.T) {
 		})
 		crashes += m.crashes
 	})
+	logDrawn(t, sequences, 1<<30)
 	t.Logf("%d crashes and kills over %d sequences", crashes, sequences)
 	if crashes == 0 {
 		t.Error("no sequence crashed: the machine tests nothing of recovery")

@@ -120,3 +120,70 @@ func genSession(g *gen, name string, ins []*tinfo) (op, *tinfo) {
 	}
 	return o, info
 }
+
+// genFixed draws the time column (an int, nulls dropping the row) and
+// the instance and outputs of a tumbling or sliding window.
+func genFixed(g *gen, name string, in *tinfo, duration, hop int64, what string) (op, *tinfo) {
+	times := in.pick(func(c colInfo) bool { return c.kind == differential.KindInt })
+	if len(times) == 0 {
+		return nil, nil
+	}
+	time := rapid.SampledFrom(times).Draw(g.t, "time")
+	origin := rapid.Int64Range(-3, 3).Draw(g.t, "origin")
+	inst, outs, info := genWindowReduce(g, name, in, time)
+	o := &windowOp{time: time, inst: inst, outs: outs}
+	tc := in.cols[time].name
+	if hop == duration {
+		o.w = pwlog.Tumbling{Time: tc, Duration: duration, Origin: origin, Instance: o.instNames()}
+		o.what = fmt.Sprintf("tumbling(time=%s, duration=%d, origin=%d)", tc, duration, origin)
+	} else {
+		o.w = pwlog.Sliding{Time: tc, Duration: duration, Hop: hop, Origin: origin, Instance: o.instNames()}
+		o.what = fmt.Sprintf("sliding(time=%s, duration=%d, hop=%d, origin=%d)", tc, duration, hop, origin)
+	}
+	o.assign = func(rows []mrow) []window {
+		var out []window
+		at := map[int64]int{}
+		for _, r := range rows {
+			v := r.vals[time]
+			if v.IsNull() {
+				continue
+			}
+			t := v.AsInt()
+			// Every start s = origin + k*hop with s <= t < s+duration.
+			k := (t - origin) / hop
+			if (t-origin)%hop < 0 {
+				k--
+			}
+			for s := origin + k*hop; s > t-duration; s -= hop {
+				i, ok := at[s]
+				if !ok {
+					i = len(out)
+					at[s] = i
+					out = append(out, window{start: s, end: s + duration})
+				}
+				out[i].rows = append(out[i].rows, r)
+			}
+		}
+		return out
+	}
+	return o, info
+}
+
+// genTumbling draws a tumbling window: start = origin +
+// floor((t-origin)/duration)*duration.
+func genTumbling(g *gen, name string, ins []*tinfo) (op, *tinfo) {
+	d := rapid.Int64Range(1, 6).Draw(g.t, "duration")
+	return genFixed(g, name, ins[0], d, d, "tumbling")
+}
+
+// genSliding draws a sliding window: every window [s, s+duration) with
+// s = origin + k*hop holding t (none when hop > duration and t falls
+// between two).
+func genSliding(g *gen, name string, ins []*tinfo) (op, *tinfo) {
+	d := rapid.Int64Range(1, 6).Draw(g.t, "duration")
+	hop := rapid.Int64Range(1, 7).Draw(g.t, "hop")
+	if hop == d {
+		hop++
+	}
+	return genFixed(g, name, ins[0], d, hop, "sliding")
+}

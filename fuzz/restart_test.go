@@ -22,14 +22,16 @@ import (
 // keep arrival order are left out: their state holds the times rows
 // arrived at, which differ.)
 func TestRestartRebuildsState(t *testing.T) {
-	compared := 0
+	compared, cases := 0, 0
 	defer func() {
+		logDrawn(t, cases, 1<<30)
 		t.Logf("%d arrangements compared", compared)
 		if compared == 0 && !t.Failed() {
 			t.Error("no arrangement compared")
 		}
 	}()
 	rapid.Check(t, func(rt *rapid.T) {
+		cases++
 		dir := t.TempDir()
 		p := genPipeline(rt, filepath.Join(dir, "input"), genOptions{maxOps: 4})
 		h := newHarness(rt, p, drawConfig(rt, p))

@@ -14,7 +14,10 @@ import (
 // at times after every earlier one, and the append-mode changelog must
 // consolidate to the model's result.
 func TestRunsMatchModel(t *testing.T) {
+	cases := 0
+	defer func() { logDrawn(t, cases, 50) }()
 	rapid.Check(t, func(rt *rapid.T) {
+		cases++
 		dir := t.TempDir()
 		p := genPipeline(rt, filepath.Join(dir, "input"), genOptions{maxOps: 4, arrival: true})
 		h := newHarness(rt, p, drawConfig(rt, p))

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"testing"
 
 	"pgregory.net/rapid"
 
@@ -31,8 +32,13 @@ type tinfo struct {
 	cols []colInfo
 	// arrival: each row's arrival (the execution that inserted it) is
 	// known to the model (a source's rows, through operators that map
-	// rows one to one), so that arrival-order operators may read it.
+	// rows one to one, inner joins of such), so that arrival-order
+	// operators may read it.
 	arrival bool
+	// appendOnly: the table's rows are never retracted (a source without
+	// Retract, through operators that keep that): Deduplicate, which
+	// ignores retractions, is a function of its rows only then.
+	appendOnly bool
 }
 
 // pick returns the indexes of the columns that satisfy ok.
@@ -62,6 +68,11 @@ type op interface {
 	String() string
 }
 
+// arrivalOp is implemented by the operators whose result depends on the
+// order rows arrived in: the executions must then be one logical time
+// each, and the model gives each row the execution that committed it.
+type arrivalOp interface{ arrivalOrder() }
+
 // family is an operator family: gen draws an operator of it over the
 // input tables ins and returns it with what its output holds, or nil
 // when none fits the inputs.
@@ -76,6 +87,28 @@ type family struct {
 var families = []family{
 	{"reduce", 1, genReduce},
 	{"session", 1, genSession},
+	{"tumbling", 1, genTumbling},
+	{"sliding", 1, genSliding},
+	{"join", 2, genJoin},
+	{"dedup", 1, genDedup},
+}
+
+// drawn counts the operators drawn per family, for the tests' logs.
+var drawn = map[string]int{}
+
+// logDrawn logs and resets drawn, and fails t when a family was never
+// drawn over a run of at least min cases: the generator would test
+// nothing of it.
+func logDrawn(t *testing.T, cases, atLeast int) {
+	var parts []string
+	for _, f := range families {
+		parts = append(parts, fmt.Sprintf("%s=%d", f.name, drawn[f.name]))
+		if drawn[f.name] == 0 && cases >= atLeast && !t.Failed() {
+			t.Errorf("no %s operator drawn in %d cases", f.name, cases)
+		}
+	}
+	t.Logf("%d cases; operators drawn: %s", cases, strings.Join(parts, " "))
+	clear(drawn)
 }
 
 // gen is the generator's state while it draws one pipeline.
@@ -138,6 +171,10 @@ func genPipeline(t *rapid.T, dir string, o genOptions) *pipeline {
 		if o == nil {
 			continue
 		}
+		if _, ok := o.(arrivalOp); ok {
+			p.arrival = true
+		}
+		drawn[f.name]++
 		p.nodes = append(p.nodes, &pnode{name: name, op: o, ins: ins, info: info})
 	}
 	// A sink on every operator nothing reads (a source if none), and on
