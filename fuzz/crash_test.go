@@ -59,10 +59,20 @@ func (m *crashMachine) finished(rt *rapid.T, run int) {
 		// emitted diffs are checked from here on.
 		m.h.prev = m.h.p.results()
 		for _, s := range m.p.sinks {
-			cs, _ := m.h.changelog(rt, m.root, s)
+			cs, b := m.h.changelog(rt, m.root, s)
 			if got := consolidate(cs); len(got.minus(m.h.prev[s])) != 0 {
-				rt.Fatalf("%s: sink %s: the changelog consolidates to (+ too many, - missing):\n%s\npipeline:\n%s",
-					what, m.p.nodes[s].name, got.diff(m.h.prev[s]), m.p)
+				if os.Getenv("FUZZ_DEBUG") != "" {
+					for _, src := range m.p.sources {
+						ents, _ := os.ReadDir(src.dir)
+						for _, e := range ents {
+							b, _ := os.ReadFile(filepath.Join(src.dir, e.Name()))
+							rt.Logf("%s/%s:\n%s", src.name, e.Name(), b)
+						}
+					}
+					rt.Logf("offsets %+v", m.committedOffsets(rt))
+				}
+				rt.Fatalf("%s: sink %s: the changelog consolidates to (+ too many, - missing):\n%s\npipeline:\n%s\nchangelog:\n%s",
+					what, m.p.nodes[s].name, got.diff(m.h.prev[s]), m.p, tail(b))
 			}
 			m.h.seen[s] = len(cs)
 			if len(cs) > 0 {
@@ -121,6 +131,14 @@ func (m *crashMachine) stopRun(rt *rapid.T, crash bool) {
 	m.crashes++
 	m.clean, m.upToDate = false, false
 	m.arrivals(rt, run)
+	if os.Getenv("FUZZ_DEBUG") != "" {
+		for _, s := range m.p.sinks {
+			b, _ := os.ReadFile(m.p.sinkPath(m.root, s))
+			rt.Logf("after the stop (%v): %s:\n%s", err, m.p.nodes[s].name, b)
+		}
+		info, _ := tool.Inspect(context.Background(), m.storage(), nil)
+		rt.Logf("committed %+v", info.Committed)
+	}
 }
 
 // arrivals marks the rows the stopped execution run committed, as the
@@ -284,7 +302,7 @@ func TestCrashStateMachine(t *testing.T) {
 		tmp := t.TempDir()
 		p := genPipeline(rt, filepath.Join(tmp, "input"), genOptions{maxOps: 3, arrival: true})
 		m := &crashMachine{t: t, p: p, root: filepath.Join(tmp, "root"), clean: true,
-			h: newHarness(rt, p, drawConfig(rt, p))}
+			h: newHarness(rt, p, crashConfig(rt, p))}
 		if err := os.MkdirAll(m.root, 0o755); err != nil {
 			t.Fatal(err)
 		}

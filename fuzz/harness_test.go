@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"pgregory.net/rapid"
 
@@ -41,6 +42,24 @@ func drawConfig(t *rapid.T, p *pipeline) runConfig {
 	}
 	return c
 }
+
+// crashConfig is drawConfig for executions that crash. It avoids a known
+// bug: a file deleted from a Retract source is recorded as gone in the
+// first commit of an execution even when an earlier source filled that
+// logical time's BatchRows and the file's retractions wait for the next
+// time; a crash between the two loses the retractions for good. (The
+// engine's loop over sources in engine.go; see the report of the fuzz
+// package's introduction.) Until it is fixed, such pipelines run one
+// logical time per execution when they crash.
+func crashConfig(t *rapid.T, p *pipeline) runConfig {
+	c := drawConfig(t, p)
+	if knownBugPendingRetractions && len(p.sources) > 1 && p.anyRetract() {
+		c.batch = oneTime
+	}
+	return c
+}
+
+const knownBugPendingRetractions = true
 
 func (c runConfig) config(storage string, fsys vfs.FS) pwlog.Config {
 	cfg := pwlog.Config{
@@ -114,7 +133,7 @@ func (h *harness) checkRun(t *rapid.T, root, what string) {
 	want := h.p.results()
 	for _, s := range h.p.sinks {
 		name := h.p.nodes[s].name
-		cs, _ := h.changelog(t, root, s)
+		cs, b := h.changelog(t, root, s)
 		if len(cs) < h.seen[s] {
 			t.Fatalf("%s: sink %s: the changelog has %d lines, %d before", what, name, len(cs), h.seen[s])
 		}
@@ -133,7 +152,7 @@ func (h *harness) checkRun(t *rapid.T, root, what string) {
 			t.Fatalf("%s: sink %s: an execution of one batch emitted %d times", what, name, len(times))
 		}
 		if got, exp := consolidate(fresh), want[s].minus(h.prev[s]); len(got.minus(exp)) != 0 {
-			t.Fatalf("%s: sink %s emitted (+ too many, - missing):\n%s\npipeline:\n%s", what, name, got.diff(exp), h.p)
+			t.Fatalf("%s: sink %s emitted (+ too many, - missing):\n%s\npipeline:\n%s\nchangelog:\n%s", what, name, got.diff(exp), h.p, tail(b))
 		}
 		if got := consolidate(cs); len(got.minus(want[s])) != 0 {
 			t.Fatalf("%s: sink %s: the changelog consolidates to (+ too many, - missing):\n%s\npipeline:\n%s", what, name, got.diff(want[s]), h.p)
@@ -184,3 +203,12 @@ func (p *pipeline) committed(run int) {
 }
 
 func describe(run int, what string) string { return fmt.Sprintf("run %d (%s)", run, what) }
+
+// tail returns the last lines of a changelog, for failure messages.
+func tail(b []byte) string {
+	lines := strings.SplitAfter(string(b), "\n")
+	if len(lines) > 40 {
+		lines = append([]string{"...\n"}, lines[len(lines)-40:]...)
+	}
+	return strings.Join(lines, "")
+}
