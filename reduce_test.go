@@ -160,8 +160,8 @@ func withoutIDsFlat(rows []string) []string {
 }
 
 // runOrders runs the pipeline once; a failAt > 0 makes the subscriber
-// fail its failAt-th call. It returns the run's error and log.
-func runOrders(t *testing.T, in, out, storage string, failAt int) (error, string) {
+// fail its failAt-th call. It returns the run's log and error.
+func runOrders(t *testing.T, in, out, storage string, failAt int) (string, error) {
 	t.Helper()
 	var log bytes.Buffer
 	cfg := pwlog.Config{Backend: pwlog.Filesystem(storage), BatchRows: 7,
@@ -182,7 +182,7 @@ func runOrders(t *testing.T, in, out, storage string, failAt int) (error, string
 	if failAt == 0 && err != nil {
 		t.Fatal(err)
 	}
-	return err, log.String()
+	return log.String(), err
 }
 
 // A pipeline with avg, count_distinct, argmax, tuple and sorted_tuple
@@ -223,7 +223,7 @@ func TestReducersWithStorage(t *testing.T) {
 		writeOrders(t, filepath.Join(in, "b.csv"), orders(16, 30))
 		if interrupted {
 			_, _ = runOrders(t, in, out, storage, 3)
-			_, log := runOrders(t, in, out, storage, 0)
+			log, _ := runOrders(t, in, out, storage, 0)
 			if !strings.Contains(log, "Opened the checkpoint") {
 				t.Fatalf("the restart did not read a checkpoint:\n%s", log)
 			}
