@@ -66,7 +66,17 @@ func writeOrders(t *testing.T, path string, os_ []order) {
 // reduce.
 func orderPipeline(in, out string, fn func(uint64, []pwlog.Update) error) *pwlog.Pipeline {
 	p := pwlog.New()
-	per := p.ReadCSV("orders", in, orderSchema, pwlog.FileOptions{Retract: true}).
+	src := p.ReadCSV("orders", in, orderSchema, pwlog.FileOptions{Retract: true})
+	// Running aggregates.
+	src.GroupBy("product").
+		Reduce("per_product",
+			pwlog.Out("product", pwlog.Col("product")),
+			pwlog.Out("n", pwlog.Count()),
+			pwlog.Out("amount", pwlog.Sum("amount")),
+			pwlog.Out("avg_price", pwlog.Avg("price")),
+		).
+		WriteCSV("product_out", filepath.Join(out, "per_product.csv"), pwlog.SinkOptions{Append: true})
+	per := src.
 		GroupBy("cust").
 		Reduce("per_cust",
 			pwlog.Out("cust", pwlog.Col("cust")),
@@ -118,6 +128,31 @@ func expectedPerCust(all []order) (rows, flat []string) {
 	slices.Sort(rows)
 	slices.Sort(flat)
 	return rows, flat
+}
+
+// expectedPerProduct computes the running-aggregate reduce's rows.
+func expectedPerProduct(all []order) []string {
+	type agg struct {
+		n, amount int64
+		price     float64
+	}
+	by := map[string]*agg{}
+	for _, o := range all {
+		a := by[o.product]
+		if a == nil {
+			a = &agg{}
+			by[o.product] = a
+		}
+		a.n++
+		a.amount += o.amount
+		a.price += o.price
+	}
+	var rows []string
+	for p, a := range by {
+		rows = append(rows, fmt.Sprintf(`"%s",%d,%d,%s`, p, a.n, a.amount, differential.Float(a.price/float64(a.n)).String()))
+	}
+	slices.Sort(rows)
+	return rows
 }
 
 // idsColumn is the position of the ids tuple in a per_cust line: the
@@ -186,7 +221,8 @@ func runOrders(t *testing.T, in, out, storage string, failAt int) (string, error
 }
 
 // A pipeline with avg, count_distinct, argmax, tuple and sorted_tuple
-// reducers and a flatten, run with storage: a second run over the same
+// reducers (a keyed state), a flatten, and a count/sum/avg reduce
+// (running aggregates), run with storage: a second run over the same
 // files emits nothing; added and rewritten files give deltas whose sum is
 // the direct computation; and a run stopped midway, restarted from its
 // checkpoint and log, gives what one uninterrupted run gives, tuples in
@@ -195,9 +231,13 @@ func TestReducersWithStorage(t *testing.T) {
 	first := append(orders(1, 15), orders(16, 30)...)
 	final := append(slices.DeleteFunc(orders(1, 15), func(o order) bool { return o.id == 3 || o.id == 4 }), orders(16, 45)...)
 
-	type result struct{ rows, flat []string }
+	type result struct{ rows, flat, products []string }
 	read := func(out string) result {
-		return result{consolidated(t, readSink(t, filepath.Join(out, "per_cust.csv"))), consolidated(t, readSink(t, filepath.Join(out, "flat.csv")))}
+		return result{
+			consolidated(t, readSink(t, filepath.Join(out, "per_cust.csv"))),
+			consolidated(t, readSink(t, filepath.Join(out, "flat.csv"))),
+			consolidated(t, readSink(t, filepath.Join(out, "per_product.csv"))),
+		}
 	}
 	check := func(what string, got result, all []order) {
 		t.Helper()
@@ -207,6 +247,9 @@ func TestReducersWithStorage(t *testing.T) {
 		}
 		if g := withoutIDsFlat(got.flat); !slices.Equal(g, flat) {
 			t.Fatalf("%s: flat\n got %q\nwant %q", what, g, flat)
+		}
+		if want := expectedPerProduct(all); !slices.Equal(got.products, want) {
+			t.Fatalf("%s: per_product\n got %q\nwant %q", what, got.products, want)
 		}
 	}
 
