@@ -71,8 +71,9 @@ func (k Kind) String() string {
 }
 
 // Value is one typed value. The zero Value is null. Values are small and
-// passed by value; S holds the payload of strings and bytes, I holds ints,
-// bools (0/1) and the bits of floats.
+// passed by value; S holds the payload of strings and bytes (of a tuple,
+// its elements' row encoding), I holds ints, bools (0/1) and the bits of
+// floats.
 type Value struct {
 	S    string
 	I    int64
