@@ -48,7 +48,7 @@ func orders(from, to int64) []order {
 	return out
 }
 
-func writeOrders(t *testing.T, path string, os_ []order) {
+func writeReduceOrders(t *testing.T, path string, os_ []order) {
 	t.Helper()
 	var b strings.Builder
 	b.WriteString("id,cust,product,amount,price\n")
@@ -262,8 +262,8 @@ func TestReducersWithStorage(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		writeOrders(t, filepath.Join(in, "a.csv"), orders(1, 15))
-		writeOrders(t, filepath.Join(in, "b.csv"), orders(16, 30))
+		writeReduceOrders(t, filepath.Join(in, "a.csv"), orders(1, 15))
+		writeReduceOrders(t, filepath.Join(in, "b.csv"), orders(16, 30))
 		if interrupted {
 			_, _ = runOrders(t, in, out, storage, 3)
 			log, _ := runOrders(t, in, out, storage, 0)
@@ -286,8 +286,8 @@ func TestReducersWithStorage(t *testing.T) {
 			t.Fatalf("a second run over the same files wrote:\n%s", after[len(before):])
 		}
 		// A rewritten file retracts ids 3 and 4; a new one adds more.
-		writeOrders(t, filepath.Join(in, "a.csv"), final[:13])
-		writeOrders(t, filepath.Join(in, "c.csv"), orders(31, 45))
+		writeReduceOrders(t, filepath.Join(in, "a.csv"), final[:13])
+		writeReduceOrders(t, filepath.Join(in, "c.csv"), orders(31, 45))
 		runOrders(t, in, out, storage, 0)
 		got := read(out)
 		check("after a rewrite and a new file", got, final)
