@@ -126,3 +126,24 @@ func withoutTime(t *testing.T, path string) string {
 	slices.Sort(lines[1:])
 	return strings.Join(lines, "\n")
 }
+
+// TestFileSourceRefusesTuples: a directory source cannot read a tuple
+// column, and says so before the execution starts.
+func TestFileSourceRefusesTuples(t *testing.T) {
+	for _, read := range []func(p *pwlog.Pipeline, dir string, s pwlog.Schema){
+		func(p *pwlog.Pipeline, dir string, s pwlog.Schema) {
+			p.ReadCSV("src", dir, s).WriteCSV("out", filepath.Join(dir, "..", "o.csv"))
+		},
+		func(p *pwlog.Pipeline, dir string, s pwlog.Schema) {
+			p.ReadJSONLines("src", dir, s).WriteCSV("out", filepath.Join(dir, "..", "o.csv"))
+		},
+	} {
+		dir := t.TempDir()
+		p := pwlog.New()
+		read(p, dir, pwlog.Schema{{Name: "id", Type: pwlog.TypeInt}, {Name: "tags", Type: pwlog.TypeTuple}})
+		err := p.Run(context.Background(), quietConfig(""))
+		if err == nil || !strings.Contains(err.Error(), `source "src": column "tags" is a tuple`) {
+			t.Fatalf("err = %v, want the tuple column refused", err)
+		}
+	}
+}

@@ -284,6 +284,11 @@ func (p *Pipeline) fileSource(name, dir, ext, kind string, schema Schema, src so
 	if len(schema) == 0 {
 		p.fail(fmt.Errorf("pwlog: source %q: empty schema", name))
 	}
+	for _, c := range schema {
+		if c.Type == differential.KindTuple {
+			p.fail(fmt.Errorf("pwlog: source %q: column %q is a tuple, which a %s file cannot hold; read it as str", name, c.Name, kind))
+		}
+	}
 	n := &node{name: name, schema: slices.Clone(schema), src: src, kind: kind,
 		srcDir: dir, dir: resolvePath(dir), ext: ext, moved: o.Moved, streaming: o.Streaming,
 		poll: o.PollInterval, pollOnly: o.Poll, partialTimeout: o.PartialLineTimeout}

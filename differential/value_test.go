@@ -67,6 +67,8 @@ func TestCompare(t *testing.T) {
 func FuzzDecodeRow(f *testing.F) {
 	f.Add(EncodeRow(Row{String("alice"), Int(1701102730)}))
 	f.Add(EncodeRow(Row{Float(2.5), Bool(true), Null(), Bytes([]byte("x"))}))
+	f.Add(EncodeRow(Row{Tuple(Int(1), Tuple(String("a"), Null())), Tuple()}))
+	f.Add([]byte{tagTuple, 3, tagTuple, 1, tagNull})
 	f.Add([]byte{tagString, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		r, err := DecodeRow(nil, b)
@@ -76,6 +78,21 @@ func FuzzDecodeRow(f *testing.F) {
 		// What decodes re-encodes to the same bytes.
 		if got := EncodeRow(r); string(got) != string(b) {
 			t.Fatalf("re-encoding %x gives %x", b, got)
+		}
+		// A decoded tuple's elements decode, and make the same tuple.
+		for _, v := range r {
+			if v.Kind != KindTuple {
+				continue
+			}
+			elems, err := v.Elems()
+			if err != nil {
+				t.Fatalf("decoded tuple %x: Elems: %v", v.S, err)
+			}
+			if Tuple(elems...) != v {
+				t.Fatalf("tuple %x rebuilt from its elements differs", v.S)
+			}
+			_ = v.String()
+			_ = Compare(v, v)
 		}
 	})
 }

@@ -82,7 +82,7 @@ func TestSinkFormat(t *testing.T) {
 	}
 	want = "n,b,f,s,x,\"with,comma\",time,diff\n" +
 		",True,0.5,\"a\nb\",\"raw\",1e+21,5,2\n" +
-		"3,False,2,\"\",-Inf,NaN,5,1\n"
+		"3,False,2.0,\"\",-inf,nan,5,1\n"
 	if got := readString(t, path); got != want {
 		t.Fatalf("got\n%q\nwant\n%q", got, want)
 	}

@@ -28,12 +28,15 @@ var errSinkClosed = errors.New("sources: sink is closed")
 // (OpenCSVSink) or JSON Lines (OpenJSONLinesSink).
 //
 // CSV: strings are always double-quoted (inner quotes doubled), ints and
-// floats bare (floats as strconv 'g' -1), bools True/False, null empty.
+// floats bare (floats as Python's repr: 1108937.0, 0.5, 1e+16, 1e-05, nan,
+// inf), bools True/False, null empty, a tuple as the quoted text of
+// differential.AppendTuple: "(1, ""a"")".
 // The header line is the column names, then `time,diff`.
 //
 // JSON Lines: one object per line, the columns by name in schema order,
-// then "time" and "diff"; no header line. Floats that JSON cannot hold
-// (NaN, infinities) are null, bytes are base64 strings.
+// then "time" and "diff"; no header line. Floats are written as CSV's;
+// those JSON cannot hold (NaN, infinities) are null, bytes are base64
+// strings, tuples arrays.
 //
 // Write only buffers; Flush writes, Sync makes durable. A write or sync
 // error is sticky: the sink refuses everything after it. It is not safe
@@ -147,7 +150,9 @@ func appendValue(b []byte, v differential.Value) []byte {
 	case differential.KindInt:
 		return strconv.AppendInt(b, v.I, 10)
 	case differential.KindFloat:
-		return strconv.AppendFloat(b, v.AsFloat(), 'g', -1, 64)
+		return differential.AppendFloat(b, v.AsFloat())
+	case differential.KindTuple:
+		return appendQuoted(b, string(differential.AppendTuple(nil, v)))
 	default:
 		return appendQuoted(b, v.S)
 	}

@@ -87,17 +87,21 @@ func appendJSONValue(b []byte, v differential.Value) []byte {
 		if math.IsNaN(f) || math.IsInf(f, 0) {
 			return append(b, "null"...)
 		}
-		if a := math.Abs(f); a >= 1e21 || a < 1e-6 && a != 0 {
-			return strconv.AppendFloat(b, f, 'g', -1, 64)
+		// As Python's repr, as the CSV sink: 1108937.0, 0.5, 1e+16.
+		return differential.AppendFloat(b, f)
+	case differential.KindTuple:
+		elems, err := v.Elems()
+		if err != nil {
+			return append(b, "null"...)
 		}
-		// Ordinary magnitudes without an exponent, and a float stays a
-		// float to a reader: 1108937.0, not 1.108937e+06 or 1108937.
-		start := len(b)
-		b = strconv.AppendFloat(b, f, 'f', -1, 64)
-		if bytes.IndexByte(b[start:], '.') < 0 {
-			b = append(b, ".0"...)
+		b = append(b, '[')
+		for i, e := range elems {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendJSONValue(b, e)
 		}
-		return b
+		return append(b, ']')
 	case differential.KindBytes:
 		b = append(b, '"')
 		b = base64.StdEncoding.AppendEncode(b, []byte(v.S))

@@ -167,9 +167,9 @@ func TestPartialLineCompleted(t *testing.T) {
 		}},
 		{"a float", typedSchema, []partialStep{
 			{body: "s,i,b,f\nx,1,true,1e", unfinished: []string{`2: column 4 (f): invalid float "1e"`}, partial: 0},
-			{body: "s,i,b,f\nx,1,true,1e3", updates: []string{"+x|1|1000|True@8"}, partial: 8},
+			{body: "s,i,b,f\nx,1,true,1e3", updates: []string{"+x|1|1000.0|True@8"}, partial: 8},
 			{body: "s,i,b,f\nx,1,true,1e3\ny,2,false,-In", unfinished: []string{`3: column 4 (f): invalid float "-In"`}, partial: 0},
-			{body: "s,i,b,f\nx,1,true,1e3\ny,2,false,-Inf\n", updates: []string{"+y|2|-Inf|False@21"}, partial: 0},
+			{body: "s,i,b,f\nx,1,true,1e3\ny,2,false,-Inf\n", updates: []string{"+y|2|-inf|False@21"}, partial: 0},
 		}},
 		{"a bool", typedSchema, []partialStep{
 			{body: "s,i,f,b\nx,1,1.5,tr", unfinished: []string{`2: column 4 (b): invalid bool "tr"`}, partial: 0},

@@ -106,7 +106,7 @@ func (fs Fields) MarshalJSON() ([]byte, error) {
 }
 
 // valueJSON encodes a value as the JSON value of its kind; a float that
-// JSON cannot hold (NaN, ±Inf) is a string.
+// JSON cannot hold (NaN, ±Inf) is a string, a tuple an array.
 func valueJSON(v differential.Value) ([]byte, error) {
 	switch v.Kind {
 	case differential.KindNull:
@@ -122,6 +122,23 @@ func valueJSON(v differential.Value) ([]byte, error) {
 		return json.Marshal(v.String())
 	case differential.KindBytes:
 		return json.Marshal([]byte(v.S))
+	case differential.KindTuple:
+		elems, err := v.Elems()
+		if err != nil {
+			return nil, err
+		}
+		b := []byte{'['}
+		for i, e := range elems {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			j, err := valueJSON(e)
+			if err != nil {
+				return nil, err
+			}
+			b = append(b, j...)
+		}
+		return append(b, ']'), nil
 	}
 	return json.Marshal(v.S)
 }
