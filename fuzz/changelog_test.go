@@ -97,20 +97,24 @@ func parseChange(line string, cols []colInfo) (change, error) {
 	if len(fields) != len(cols)+2 {
 		return change{}, fmt.Errorf("%d fields, want %d", len(fields), len(cols)+2)
 	}
-	row := make(differential.Row, len(cols))
+	parts := make([]string, len(cols))
 	for i, c := range cols {
+		if c.kind == differential.KindTuple && quoted[i] {
+			parts[i] = tupleText(fields[i])
+			continue
+		}
 		v, err := parseField(fields[i], quoted[i], c.kind)
 		if err != nil {
 			return change{}, fmt.Errorf("column %s: %w", c.name, err)
 		}
-		row[i] = v
+		parts[i] = valueText(v)
 	}
 	tm, err1 := strconv.ParseUint(fields[len(cols)], 10, 64)
 	diff, err2 := strconv.ParseInt(fields[len(cols)+1], 10, 64)
 	if err1 != nil || err2 != nil {
 		return change{}, fmt.Errorf("bad time or diff")
 	}
-	return change{row: rowText(row), time: tm, diff: diff}, nil
+	return change{row: "(" + strings.Join(parts, ", ") + ")", time: tm, diff: diff}, nil
 }
 
 func parseField(s string, quoted bool, k differential.Kind) (differential.Value, error) {

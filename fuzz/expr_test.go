@@ -20,6 +20,9 @@ type expr interface {
 	// its float values sum exactly in any order.
 	null() bool
 	exact() bool
+	// arrival: it reads the order rows arrived in (Earliest, Latest,
+	// Tuple).
+	arrival() bool
 	String() string
 }
 
@@ -43,6 +46,7 @@ func (x colExpr) kind() differential.Kind { return x.c.kind }
 func (x colExpr) null() bool              { return x.c.null }
 func (x colExpr) exact() bool             { return x.c.exact }
 func (x colExpr) String() string          { return x.c.name }
+func (x colExpr) arrival() bool           { return false }
 func (x colExpr) eval(e *env) differential.Value {
 	if v, ok := e.named[x.c.name]; ok {
 		return v
@@ -75,6 +79,7 @@ func (x arithExpr) kind() differential.Kind {
 }
 func (x arithExpr) null() bool     { return x.a.null() || x.b.null() }
 func (x arithExpr) exact() bool    { return x.a.exact() && x.b.exact() }
+func (x arithExpr) arrival() bool  { return x.a.arrival() || x.b.arrival() }
 func (x arithExpr) String() string { return fmt.Sprintf("(%s %s %s)", x.a, x.op, x.b) }
 
 func (x arithExpr) eval(e *env) differential.Value {

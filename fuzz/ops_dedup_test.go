@@ -30,7 +30,7 @@ type dedupOp struct {
 	acceptor string
 }
 
-func (dedupOp) arrivalOrder() {}
+func (*dedupOp) arrivalOrder() bool { return true }
 
 func genDedup(g *gen, name string, ins []*tinfo) (op, *tinfo) {
 	in := ins[0]

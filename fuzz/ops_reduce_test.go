@@ -2,6 +2,7 @@ package fuzz
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"pgregory.net/rapid"
@@ -16,10 +17,39 @@ import (
 
 // aggExpr is a reducer over the rows of a group (reduce context).
 type aggExpr struct {
-	op  string // count, sum, min, max
-	c   colInfo
-	idx int // the column's position in the input rows
+	op   string
+	c    colInfo // the column it reads; none for count
+	idx  int     // the column's position in the input rows
+	ret  colInfo // argmin and argmax: the column whose value they give
+	ridx int
 }
+
+// reducers are the reducers drawn; ok says whether one takes column c
+// (count takes none; arrival says whether the rows' arrivals are known).
+var reducers = []struct {
+	op string
+	ok func(c colInfo, arrival bool) bool
+}{
+	{"count", nil},
+	{"sum", func(c colInfo, _ bool) bool { return numeric(c.kind) && c.exact }},
+	{"avg", func(c colInfo, _ bool) bool { return numeric(c.kind) && c.exact }},
+	{"min", scalar},
+	{"max", scalar},
+	{"count_distinct", scalar},
+	{"any", scalar},
+	{"argmin", scalar},
+	{"argmax", scalar},
+	{"earliest", func(c colInfo, arrival bool) bool { return arrival && scalar(c, arrival) }},
+	{"latest", func(c colInfo, arrival bool) bool { return arrival && scalar(c, arrival) }},
+	{"tuple", func(c colInfo, arrival bool) bool { return arrival && scalar(c, arrival) }},
+	{"sorted_tuple", scalar},
+}
+
+// scalar: not a tuple (tuples of tuples are left out).
+func scalar(c colInfo, _ bool) bool { return c.kind != differential.KindTuple }
+
+// arrivalReducers read the order rows arrived in.
+var arrivalReducers = []string{"earliest", "latest", "tuple"}
 
 func (x aggExpr) pw() pwlog.Expr {
 	switch x.op {
@@ -27,86 +57,203 @@ func (x aggExpr) pw() pwlog.Expr {
 		return pwlog.Count()
 	case "sum":
 		return pwlog.Sum(x.c.name)
+	case "avg":
+		return pwlog.Avg(x.c.name)
 	case "min":
 		return pwlog.Min(x.c.name)
+	case "max":
+		return pwlog.Max(x.c.name)
+	case "count_distinct":
+		return pwlog.CountDistinct(x.c.name)
+	case "any":
+		return pwlog.Any(x.c.name)
+	case "argmin":
+		return pwlog.ArgMin(x.c.name, x.ret.name)
+	case "argmax":
+		return pwlog.ArgMax(x.c.name, x.ret.name)
+	case "earliest":
+		return pwlog.Earliest(x.c.name)
+	case "latest":
+		return pwlog.Latest(x.c.name)
+	case "tuple":
+		return pwlog.Tuple(x.c.name)
 	}
-	return pwlog.Max(x.c.name)
+	return pwlog.SortedTuple(x.c.name)
 }
 
 func (x aggExpr) kind() differential.Kind {
-	if x.op == "count" {
+	switch x.op {
+	case "count", "count_distinct":
 		return differential.KindInt
+	case "avg":
+		return differential.KindFloat
+	case "argmin", "argmax":
+		return x.ret.kind
+	case "tuple", "sorted_tuple":
+		return differential.KindTuple
 	}
 	return x.c.kind
 }
 
-// null: min and max of a column that may be null are null for a group
-// of nulls; count and sum never are.
-func (x aggExpr) null() bool  { return (x.op == "min" || x.op == "max") && x.c.null }
-func (x aggExpr) exact() bool { return x.op == "count" || x.c.exact }
+// null: the reducers that skip nulls give null for a group of nulls.
+func (x aggExpr) null() bool {
+	switch x.op {
+	case "count", "sum", "count_distinct", "tuple", "sorted_tuple":
+		return false
+	case "argmin", "argmax":
+		return x.c.null || x.ret.null
+	}
+	return x.c.null
+}
+
+func (x aggExpr) exact() bool {
+	switch x.op {
+	case "count", "count_distinct":
+		return true
+	case "avg":
+		return false
+	case "argmin", "argmax":
+		return x.ret.exact
+	}
+	return x.c.exact
+}
+
+func (x aggExpr) arrival() bool { return slices.Contains(arrivalReducers, x.op) }
+
 func (x aggExpr) String() string {
-	if x.op == "count" {
+	switch x.op {
+	case "count":
 		return "count()"
+	case "argmin", "argmax":
+		return x.op + "(" + x.c.name + ", " + x.ret.name + ")"
 	}
 	return x.op + "(" + x.c.name + ")"
 }
 
-// eval folds the group's rows: count counts them all; the others skip
-// nulls (sum of none is 0, min and max of none null).
+// eval folds the group's rows as /tmp/pwlog-api.md says: count counts
+// them all, tuple and sorted_tuple take every value, the others skip
+// nulls (sum of none is 0, the rest null).
 func (x aggExpr) eval(e *env) differential.Value {
 	if x.op == "count" {
 		return differential.Int(int64(len(e.rows)))
 	}
-	var vals []differential.Value
+	var rows []mrow // those with a non-null value
 	for _, r := range e.rows {
-		if v := r.vals[x.idx]; !v.IsNull() {
-			vals = append(vals, v)
+		if !r.vals[x.idx].IsNull() {
+			rows = append(rows, r)
 		}
 	}
+	v := func(r mrow) differential.Value { return r.vals[x.idx] }
 	switch x.op {
-	case "sum":
-		if x.c.kind == differential.KindInt {
-			var s int64
-			for _, v := range vals {
-				s += v.AsInt()
+	case "sum", "avg":
+		var is int64
+		var fs float64
+		for _, r := range rows {
+			if x.c.kind == differential.KindInt {
+				is += v(r).AsInt()
+			} else {
+				fs += v(r).AsFloat()
 			}
-			return differential.Int(s)
 		}
-		var s float64
-		for _, v := range vals {
-			s += v.AsFloat()
+		switch {
+		case x.op == "sum" && x.c.kind == differential.KindInt:
+			return differential.Int(is)
+		case x.op == "sum":
+			return differential.Float(fs)
+		case len(rows) == 0:
+			return differential.Null()
+		case x.c.kind == differential.KindInt:
+			return differential.Float(float64(is) / float64(len(rows)))
 		}
-		return differential.Float(s)
+		return differential.Float(fs / float64(len(rows)))
+	case "count_distinct":
+		seen := map[differential.Value]bool{}
+		for _, r := range rows {
+			seen[v(r)] = true
+		}
+		return differential.Int(int64(len(seen)))
+	case "tuple", "sorted_tuple":
+		all := slices.Clone(e.rows)
+		slices.SortStableFunc(all, func(a, b mrow) int {
+			if x.op == "tuple" && a.arr != b.arr {
+				return a.arr - b.arr
+			}
+			return differential.CompareRows(differential.Row{v(a)}, differential.Row{v(b)})
+		})
+		vs := make([]differential.Value, len(all))
+		for i, r := range all {
+			vs[i] = v(r)
+		}
+		return differential.Tuple(vs...)
 	}
-	if len(vals) == 0 {
+	if len(rows) == 0 {
 		return differential.Null()
 	}
-	best := vals[0]
-	for _, v := range vals[1:] {
-		c := differential.Compare(v, best)
-		if x.op == "min" && c < 0 || x.op == "max" && c > 0 {
-			best = v
+	// The reducers that pick a row: better(a, b) says a beats b.
+	var better func(a, b mrow) bool
+	switch x.op {
+	case "min", "any":
+		better = func(a, b mrow) bool { return differential.Compare(v(a), v(b)) < 0 }
+	case "max":
+		better = func(a, b mrow) bool { return differential.Compare(v(a), v(b)) > 0 }
+	case "argmin", "argmax":
+		better = func(a, b mrow) bool {
+			c := differential.Compare(v(a), v(b))
+			if x.op == "argmax" {
+				c = -c
+			}
+			if c != 0 {
+				return c < 0
+			}
+			return differential.CompareRows(differential.Row{a.vals[x.ridx]}, differential.Row{b.vals[x.ridx]}) < 0
+		}
+	case "earliest", "latest":
+		better = func(a, b mrow) bool {
+			if a.arr != b.arr {
+				return (a.arr < b.arr) == (x.op == "earliest")
+			}
+			return differential.Compare(v(a), v(b)) < 0
 		}
 	}
-	return best
+	best := rows[0]
+	for _, r := range rows[1:] {
+		if better(r, best) {
+			best = r
+		}
+	}
+	if x.op == "argmin" || x.op == "argmax" {
+		return best.vals[x.ridx]
+	}
+	return v(best)
 }
 
-// reducerKinds are the reducers a column of kind k takes, with count.
-func reducerKinds(c colInfo) []string {
-	ops := []string{"count"}
-	if !c.null || minMaxSkipNulls {
-		ops = append(ops, "min", "max")
+// aggLeaves returns the reducers over the columns of in whose kind
+// suits want.
+func aggLeaves(g *gen, in *tinfo, want func(differential.Kind) bool) []expr {
+	var out []expr
+	for _, r := range reducers {
+		if r.ok == nil {
+			if a := (aggExpr{op: r.op}); want(a.kind()) {
+				out = append(out, a)
+			}
+			continue
+		}
+		for i, c := range in.cols {
+			if !r.ok(c, in.arrival && g.o.arrival) {
+				continue
+			}
+			a := aggExpr{op: r.op, c: c, idx: i}
+			if r.op == "argmin" || r.op == "argmax" {
+				a.ridx = rapid.IntRange(0, len(in.cols)-1).Draw(g.t, "argRet")
+				a.ret = in.cols[a.ridx]
+			}
+			if want(a.kind()) {
+				out = append(out, a)
+			}
+		}
 	}
-	if numeric(c.kind) && c.exact {
-		ops = append(ops, "sum")
-	}
-	return ops
+	return out
 }
-
-// minMaxSkipNulls: Min and Max skip nulls, as /tmp/pwlog-api.md says.
-// On main before the reducers of issue 14 land they do not (a null is
-// the smallest value), so the generator keeps them off nullable columns.
-const minMaxSkipNulls = false
 
 // output is a named output column.
 type output struct {
@@ -115,7 +262,11 @@ type output struct {
 }
 
 func (o output) col() colInfo {
-	return colInfo{name: o.name, kind: o.e.kind(), null: o.e.null(), exact: o.e.exact()}
+	c := colInfo{name: o.name, kind: o.e.kind(), null: o.e.null(), exact: o.e.exact()}
+	if a, ok := o.e.(aggExpr); ok && c.kind == differential.KindTuple {
+		c.elem, c.elemNull = a.c.kind, a.c.null
+	}
+	return c
 }
 
 func pwOuts(outs []output) []pwlog.Output {
@@ -148,13 +299,7 @@ func reduceOutputs(g *gen, name string, in *tinfo, group []colExpr) (outs []outp
 				leaves = append(leaves, c)
 			}
 		}
-		for i, c := range in.cols {
-			for _, op := range reducerKinds(c) {
-				if a := (aggExpr{op: op, c: c, idx: i}); want(a.kind()) {
-					leaves = append(leaves, a)
-				}
-			}
-		}
+		leaves = append(leaves, aggLeaves(g, in, want)...)
 		if len(leaves) == 0 {
 			return nil
 		}
@@ -190,6 +335,12 @@ type reduceOp struct {
 	outs []output
 }
 
+// readsArrival reports whether an output reads the order rows arrived
+// in.
+func readsArrival(outs []output) bool {
+	return slices.ContainsFunc(outs, func(o output) bool { return o.e.arrival() })
+}
+
 func genReduce(g *gen, name string, ins []*tinfo) (op, *tinfo) {
 	in := ins[0]
 	idx := rapid.Permutation(indexes(len(in.cols))).Draw(g.t, "groupCols")
@@ -201,6 +352,8 @@ func genReduce(g *gen, name string, ins []*tinfo) (op, *tinfo) {
 	outs, info := reduceOutputs(g, name, in, by)
 	return &reduceOp{by: by, outs: outs}, info
 }
+
+func (o *reduceOp) arrivalOrder() bool { return readsArrival(o.outs) }
 
 func (o *reduceOp) build(p *pwlog.Pipeline, name string, ins []*pwlog.Table) *pwlog.Table {
 	var by []string

@@ -25,6 +25,10 @@ type colInfo struct {
 	// two), so that sums and averages of it do not depend on the order
 	// pwlog adds them in.
 	null, exact bool
+	// elem is a tuple column's element kind; elemNull: elements may be
+	// null.
+	elem     differential.Kind
+	elemNull bool
 }
 
 // tinfo is what the generator knows of a table.
@@ -71,7 +75,7 @@ type op interface {
 // arrivalOp is implemented by the operators whose result depends on the
 // order rows arrived in: the executions must then be one logical time
 // each, and the model gives each row the execution that committed it.
-type arrivalOp interface{ arrivalOrder() }
+type arrivalOp interface{ arrivalOrder() bool }
 
 // family is an operator family: gen draws an operator of it over the
 // input tables ins and returns it with what its output holds, or nil
@@ -91,6 +95,7 @@ var families = []family{
 	{"sliding", 1, genSliding},
 	{"join", 2, genJoin},
 	{"dedup", 1, genDedup},
+	{"flatten", 1, genFlatten},
 }
 
 // drawn counts the operators drawn per family, for the tests' logs.
@@ -163,7 +168,11 @@ func genPipeline(t *rapid.T, dir string, o genOptions) *pipeline {
 		ins := make([]int, f.inputs)
 		infos := make([]*tinfo, f.inputs)
 		for i := range ins {
-			ins[i] = rapid.IntRange(0, len(p.nodes)-1).Draw(t, "input")
+			// Half the time the last node: chains of operators.
+			ins[i] = len(p.nodes) - 1
+			if rapid.Bool().Draw(t, "anyInput") {
+				ins[i] = rapid.IntRange(0, len(p.nodes)-1).Draw(t, "input")
+			}
 			infos[i] = p.nodes[ins[i]].info
 		}
 		name := fmt.Sprintf("n%d", len(p.nodes))
@@ -171,7 +180,7 @@ func genPipeline(t *rapid.T, dir string, o genOptions) *pipeline {
 		if o == nil {
 			continue
 		}
-		if _, ok := o.(arrivalOp); ok {
+		if a, ok := o.(arrivalOp); ok && a.arrivalOrder() {
 			p.arrival = true
 		}
 		drawn[f.name]++
@@ -219,6 +228,9 @@ func colNames(cs []colInfo) string {
 	var out []string
 	for _, c := range cs {
 		s := c.name + ":" + c.kind.String()
+		if c.kind == differential.KindTuple {
+			s += "<" + c.elem.String() + ">"
+		}
 		if c.null {
 			s += "?"
 		}
@@ -251,7 +263,7 @@ func (p *pipeline) build(root string) (*pwlog.Pipeline, error) {
 		got := tables[i].Schema()
 		ok := len(got) == len(n.info.cols)
 		for j := 0; ok && j < len(got); j++ {
-			ok = got[j].Name == n.info.cols[j].name && got[j].Type == n.info.cols[j].kind
+			ok = got[j].Name == n.info.cols[j].name && got[j].Type == n.info.cols[j].kind && got[j].Elem == n.info.cols[j].elem
 		}
 		if !ok {
 			return nil, fmt.Errorf("%s = %s: pwlog's schema is %v, the model's %s", n.name, n.op, got, colNames(n.info.cols))
@@ -349,9 +361,14 @@ func valueText(v differential.Value) string {
 		return strconv.FormatFloat(f, 'g', -1, 64) + "f"
 	case differential.KindBool:
 		return strconv.FormatBool(v.AsBool())
+	case differential.KindTuple:
+		return tupleText(string(differential.AppendTuple(nil, v)))
 	}
 	return fmt.Sprintf("%v:%q", v.Kind, v.S)
 }
+
+// tupleText is a tuple's canonical text, from its text in a CSV sink.
+func tupleText(s string) string { return "tuple" + strconv.Quote(s) }
 
 func rowText(r differential.Row) string {
 	parts := make([]string, len(r))
