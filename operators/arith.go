@@ -16,7 +16,8 @@ func Sub(a, b Expr) Expr { return &binExpr{op: "-", a: a, b: b} }
 func Mul(a, b Expr) Expr { return &binExpr{op: "*", a: a, b: b} }
 
 // binExpr is arithmetic on two numbers: int with int gives an int, a
-// float on either side a float. A null operand gives null.
+// float on either side a float. A null operand gives null; the null
+// literal fits either kind.
 type binExpr struct {
 	op   string
 	a, b Expr
@@ -35,10 +36,10 @@ func (x *binExpr) compile(b *binder) (evalFn, differential.Kind, error) {
 	if err != nil {
 		return nil, 0, err
 	}
-	if !numeric(ta) || !numeric(tb) {
+	if !numOrNull(ta) || !numOrNull(tb) {
 		return nil, 0, fmt.Errorf("%s: operands are %s and %s, want int or float", x, ta, tb)
 	}
-	if ta == differential.KindInt && tb == differential.KindInt {
+	if ta != differential.KindFloat && tb != differential.KindFloat {
 		var f func(x, y int64) int64
 		switch x.op {
 		case "+":
