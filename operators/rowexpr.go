@@ -205,7 +205,9 @@ type divExpr struct {
 	a, b Expr
 }
 
-func (x *divExpr) String() string { return "(" + exprString(x.a) + " " + x.op + " " + exprString(x.b) + ")" }
+func (x *divExpr) String() string {
+	return "(" + exprString(x.a) + " " + x.op + " " + exprString(x.b) + ")"
+}
 
 // exprString is x.String(), "nil" for a nil expression.
 func exprString(x Expr) string {
@@ -312,7 +314,9 @@ type cmpExpr struct {
 	a, b Expr
 }
 
-func (x *cmpExpr) String() string { return "(" + exprString(x.a) + " " + x.op + " " + exprString(x.b) + ")" }
+func (x *cmpExpr) String() string {
+	return "(" + exprString(x.a) + " " + x.op + " " + exprString(x.b) + ")"
+}
 
 // holds tells whether the comparison holds for c = cmp(a, b).
 func holds(op string, c int) bool {
@@ -393,7 +397,9 @@ type logicExpr struct {
 	a, b Expr
 }
 
-func (x *logicExpr) String() string { return "(" + exprString(x.a) + " " + x.op + " " + exprString(x.b) + ")" }
+func (x *logicExpr) String() string {
+	return "(" + exprString(x.a) + " " + x.op + " " + exprString(x.b) + ")"
+}
 
 func (x *logicExpr) compile(b *binder) (evalFn, differential.Kind, error) {
 	fns, ks, err := compileN(b, []Expr{x.a, x.b})
