@@ -28,14 +28,11 @@ func numeric(k differential.Kind) bool {
 }
 
 func (x *binExpr) compile(b *binder) (evalFn, differential.Kind, error) {
-	fa, ta, err := x.a.compile(b)
+	fns, ks, err := compileN(b, []Expr{x.a, x.b})
 	if err != nil {
 		return nil, 0, err
 	}
-	fb, tb, err := x.b.compile(b)
-	if err != nil {
-		return nil, 0, err
-	}
+	fa, fb, ta, tb := fns[0], fns[1], ks[0], ks[1]
 	if !numOrNull(ta) || !numOrNull(tb) {
 		return nil, 0, fmt.Errorf("%s: operands are %s and %s, want int or float", x, ta, tb)
 	}
@@ -75,7 +72,9 @@ func (x *binExpr) compile(b *binder) (evalFn, differential.Kind, error) {
 	}, differential.KindFloat, nil
 }
 
-func (x *binExpr) String() string { return "(" + x.a.String() + " " + x.op + " " + x.b.String() + ")" }
+func (x *binExpr) String() string {
+	return "(" + exprString(x.a) + " " + x.op + " " + exprString(x.b) + ")"
+}
 
 // asFloat returns an int or float value as a float64.
 func asFloat(v differential.Value) float64 {

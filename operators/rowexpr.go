@@ -557,10 +557,12 @@ func Concat(es ...Expr) Expr { return &strExpr{op: "concat", es: es} }
 // Contains tells whether the string s contains sub.
 func Contains(s, sub Expr) Expr { return &strExpr{op: "contains", es: []Expr{s, sub}} }
 
-// Lower returns a string in lower case (Unicode).
+// Lower returns a string in lower case (Unicode simple case mapping, as
+// Go's strings.ToLower).
 func Lower(s Expr) Expr { return &strExpr{op: "lower", es: []Expr{s}} }
 
-// Upper returns a string in upper case (Unicode).
+// Upper returns a string in upper case (Unicode simple case mapping:
+// ß stays ß).
 func Upper(s Expr) Expr { return &strExpr{op: "upper", es: []Expr{s}} }
 
 type strExpr struct {
