@@ -37,10 +37,11 @@ type UDF struct {
 
 // CacheArrangement is the name of the arrangement that caches the
 // results of the user-defined function name in an operator calling it.
-func CacheArrangement(name string) string { return cachePrefix + name }
+func CacheArrangement(name string) string { return UDFCachePrefix + name }
 
-// cachePrefix starts the name of a UDF cache arrangement.
-const cachePrefix = "udf_cache:"
+// UDFCachePrefix starts the name of every UDF cache arrangement: the
+// function's name follows it.
+const UDFCachePrefix = "udf_cache:"
 
 // ResultsArrangement is the name of the arrangement in which an operator
 // calling a non-deterministic, uncached user-defined function keeps the
