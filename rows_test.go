@@ -1,7 +1,11 @@
 package pwlog_test
 
 import (
+	"context"
 	"errors"
+	"fmt"
+	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -359,4 +363,60 @@ func TestRenameThenSink(t *testing.T) {
 	if got := signed(readSink(t, output)); !slices.Equal(got, []string{`+1,"ann",5`}) {
 		t.Fatalf("rows %v", got)
 	}
+}
+
+// Row operators and a cached user-defined function: the second run calls
+// the function only for the country it has not seen.
+func ExampleTable_WithColumns() {
+	dir, _ := os.MkdirTemp("", "pwlog-rows")
+	defer os.RemoveAll(dir)
+	input, output := filepath.Join(dir, "orders"), filepath.Join(dir, "out.csv")
+	os.Mkdir(input, 0o755)
+	calls := 0
+	// An expensive lookup, cached in the storage.
+	region := pwlog.UDF("region", pwlog.TypeStr, func(args []pwlog.Value) (pwlog.Value, error) {
+		calls++
+		if args[0].AsString() == "us" {
+			return differential.String("americas"), nil
+		}
+		return differential.String("europe"), nil
+	}, pwlog.UDFOptions{Deterministic: true, Cache: true})
+
+	run := func() {
+		p := pwlog.New()
+		p.ReadCSV("orders", input, pwlog.Schema{
+			{Name: "order_id", Type: pwlog.TypeInt},
+			{Name: "country", Type: pwlog.TypeStr},
+			{Name: "cents", Type: pwlog.TypeInt},
+		}).
+			Filter("paid", pwlog.Gt(pwlog.Col("cents"), pwlog.Lit(0))).
+			WithColumns("enriched",
+				pwlog.Out("region", region.Call(pwlog.Col("country"))),
+				pwlog.Out("dollars", pwlog.FloorDiv(pwlog.Col("cents"), pwlog.Lit(100)))).
+			Select("shown", pwlog.Out("order_id", pwlog.Col("order_id")), pwlog.Out("region", pwlog.Col("region")), pwlog.Out("dollars", pwlog.Col("dollars"))).
+			WriteCSV("out", output)
+		err := p.Run(context.Background(), pwlog.Config{
+			Backend: pwlog.Filesystem(filepath.Join(dir, "storage")),
+			Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
+		})
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		printWithoutTime(output)
+		fmt.Println("calls so far:", calls)
+	}
+	os.WriteFile(filepath.Join(input, "1.csv"), []byte("order_id,country,cents\n1,fr,1250\n2,us,0\n3,de,990\n"), 0o644)
+	run()
+	os.WriteFile(filepath.Join(input, "2.csv"), []byte("order_id,country,cents\n4,fr,300\n5,us,4200\n"), 0o644)
+	run()
+	// Output:
+	// order_id,region,dollars,diff
+	// 1,"europe",12,1
+	// 3,"europe",9,1
+	// calls so far: 2
+	// order_id,region,dollars,diff
+	// 4,"europe",3,1
+	// 5,"americas",42,1
+	// calls so far: 3
 }
