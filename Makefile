@@ -10,6 +10,7 @@ all: build
 build:
 	$(GO) build ./...
 	$(GO) build -o $(BIN)/sessions ./examples/sessions
+	$(GO) build -o $(BIN)/revenue ./examples/revenue
 	$(GO) build -o $(BIN)/pwlog ./cmd/pwlog
 
 # fuzz/ (random pipelines against the model, the crash state machine)
@@ -34,7 +35,8 @@ BENCH_FLAGS ?=
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -timeout 60m ./...
 	cd bench && $(GO) build -o ../$(BIN)/pwbench ./cmd/pwbench
-	$(BIN)/pwbench -chart bench/reruns.svg $(BENCH_FLAGS)
+	$(GO) build -o $(BIN)/revenue ./examples/revenue
+	$(BIN)/pwbench -chart bench/reruns.svg -revenue-bin $(BIN)/revenue $(BENCH_FLAGS)
 
 # Long: every fuzz target for FUZZTIME, fuzz/'s properties (random
 # pipelines against the model, the crash state machine, the restart) with

@@ -16,7 +16,8 @@ func Sub(a, b Expr) Expr { return &binExpr{op: "-", a: a, b: b} }
 func Mul(a, b Expr) Expr { return &binExpr{op: "*", a: a, b: b} }
 
 // binExpr is arithmetic on two numbers: int with int gives an int, a
-// float on either side a float. A null operand gives null.
+// float on either side a float. A null operand gives null; the null
+// literal fits either kind.
 type binExpr struct {
 	op   string
 	a, b Expr
@@ -27,18 +28,15 @@ func numeric(k differential.Kind) bool {
 }
 
 func (x *binExpr) compile(b *binder) (evalFn, differential.Kind, error) {
-	fa, ta, err := x.a.compile(b)
+	fns, ks, err := compileN(b, []Expr{x.a, x.b})
 	if err != nil {
 		return nil, 0, err
 	}
-	fb, tb, err := x.b.compile(b)
-	if err != nil {
-		return nil, 0, err
-	}
-	if !numeric(ta) || !numeric(tb) {
+	fa, fb, ta, tb := fns[0], fns[1], ks[0], ks[1]
+	if !numOrNull(ta) || !numOrNull(tb) {
 		return nil, 0, fmt.Errorf("%s: operands are %s and %s, want int or float", x, ta, tb)
 	}
-	if ta == differential.KindInt && tb == differential.KindInt {
+	if ta != differential.KindFloat && tb != differential.KindFloat {
 		var f func(x, y int64) int64
 		switch x.op {
 		case "+":
@@ -74,7 +72,9 @@ func (x *binExpr) compile(b *binder) (evalFn, differential.Kind, error) {
 	}, differential.KindFloat, nil
 }
 
-func (x *binExpr) String() string { return "(" + x.a.String() + " " + x.op + " " + x.b.String() + ")" }
+func (x *binExpr) String() string {
+	return "(" + exprString(x.a) + " " + x.op + " " + exprString(x.b) + ")"
+}
 
 // asFloat returns an int or float value as a float64.
 func asFloat(v differential.Value) float64 {

@@ -119,3 +119,26 @@ func compileAll(b *binder, outs []Output) ([]evalFn, differential.Schema, error)
 	}
 	return fns, schema, nil
 }
+
+// Eval compiles e against the schema in, in a row context, and evaluates
+// it on row: for tests and models of pipelines. A user-defined function
+// is called directly, without cache; its error (or a result of the wrong
+// kind) is returned.
+func Eval(e Expr, in differential.Schema, row differential.Row) (differential.Value, error) {
+	if e == nil {
+		return differential.Null(), fmt.Errorf("eval: no expression")
+	}
+	fn, _, err := e.compile(&binder{in: in})
+	if err != nil {
+		return differential.Null(), err
+	}
+	if len(row) != len(in) {
+		return differential.Null(), fmt.Errorf("eval %s: the row has %d values, the schema %d columns", e, len(row), len(in))
+	}
+	rt := &udfRuntime{op: "eval " + e.String()}
+	v := fn(&env{row: row, udf: rt})
+	if rt.err != nil {
+		return differential.Null(), rt.err
+	}
+	return v, nil
+}

@@ -7,7 +7,9 @@ import (
 	"maps"
 	"path/filepath"
 	"slices"
+	"strings"
 
+	"github.com/pwlog/pwlog/compaction"
 	"github.com/pwlog/pwlog/internal/storage"
 	"github.com/pwlog/pwlog/record"
 	"github.com/pwlog/pwlog/wal"
@@ -33,6 +35,10 @@ type StorageInfo struct {
 	WAL             WALInfo         `json:"wal"`
 	Sources         []SourceInfo    `json:"sources"`
 	Sinks           []SinkInfo      `json:"sinks"`
+	// UDFCaches lists the caches of user-defined functions (arrangements
+	// "udf_cache:<function>"), by operator and function; none when no
+	// operator caches a function.
+	UDFCaches []UDFCacheInfo `json:"udf_caches,omitempty"`
 	// Problems lists damage met on the way, each naming its file; Verify
 	// checks everything and tells more.
 	Problems []string `json:"problems,omitempty"`
@@ -64,6 +70,24 @@ type ArrangementInfo struct {
 	Runs        int    `json:"runs"`
 	Entries     int64  `json:"entries"`
 	Bytes       int64  `json:"bytes"`
+}
+
+// udfCachePrefix starts the name of a UDF cache arrangement: it is
+// operators.UDFCachePrefix, which this package does not import.
+const udfCachePrefix = "udf_cache:"
+
+// UDFCacheInfo describes the cache of a user-defined function in one
+// operator.
+type UDFCacheInfo struct {
+	Operator string `json:"operator"`
+	Function string `json:"function"`
+	// Entries counts the cached results: the checkpoint's entries and
+	// those the log adds after it (an entry in two runs counts twice
+	// until a merge consolidates them).
+	Entries int64 `json:"entries"`
+	// Bytes is what the cache takes in the checkpoint's runs and in the
+	// log's state records after it.
+	Bytes int64 `json:"bytes"`
 }
 
 // WALInfo describes the log.
@@ -160,6 +184,18 @@ func Inspect(ctx context.Context, dir string, opts *ReadOptions) (*StorageInfo, 
 		e := at[be.LSN]
 		info.Problems = append(info.Problems, fmt.Sprintf("%s offset %d (LSN %d): %s record: %s", e.File, e.Offset, be.LSN, record.KindName(be.Kind), be.Reason))
 	}
+	// cacheLog sums the bytes of the UDF caches' records in the log.
+	cacheLog := map[compaction.ArrKey]int64{}
+	onState := st.OnState
+	st.OnState = func(lsn uint64, r *record.State, size int) error {
+		if strings.HasPrefix(r.Arrangement, udfCachePrefix) {
+			cacheLog[compaction.ArrKey{Operator: r.Operator, Arrangement: r.Arrangement}] += int64(size)
+		}
+		if onState != nil {
+			return onState(lsn, r, size)
+		}
+		return nil
+	}
 	var tail TailInfo
 	scan, err := v.scanLog(o.Progress, func(e wal.Entry) error {
 		if err := ctx.Err(); err != nil {
@@ -215,7 +251,43 @@ func Inspect(ctx context.Context, dir string, opts *ReadOptions) (*StorageInfo, 
 		}
 		info.Sinks = append(info.Sinks, s)
 	}
+	info.UDFCaches = udfCaches(st.Entries, cacheLog, info.Checkpoint)
 	return info, nil
+}
+
+// udfCaches describes the UDF caches from the entries of every
+// arrangement, the bytes of the caches' log records and the checkpoint.
+func udfCaches(entries, logBytes map[compaction.ArrKey]int64, cp *CheckpointInfo) []UDFCacheInfo {
+	var out []UDFCacheInfo
+	idx := map[compaction.ArrKey]int{}
+	add := func(k compaction.ArrKey) *UDFCacheInfo {
+		i, ok := idx[k]
+		if !ok {
+			i = len(out)
+			idx[k] = i
+			out = append(out, UDFCacheInfo{Operator: k.Operator, Function: strings.TrimPrefix(k.Arrangement, udfCachePrefix)})
+		}
+		return &out[i]
+	}
+	for k, n := range entries {
+		if strings.HasPrefix(k.Arrangement, udfCachePrefix) {
+			add(k).Entries += n
+		}
+	}
+	for k, n := range logBytes {
+		add(k).Bytes += n
+	}
+	if cp != nil {
+		for _, a := range cp.Arrangements {
+			if strings.HasPrefix(a.Arrangement, udfCachePrefix) {
+				add(compaction.ArrKey{Operator: a.Operator, Arrangement: a.Arrangement}).Bytes += a.Bytes
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b UDFCacheInfo) int {
+		return cmp.Or(cmp.Compare(a.Operator, b.Operator), cmp.Compare(a.Function, b.Function))
+	})
+	return out
 }
 
 // fill copies what a scan of the log and the fold of its committed

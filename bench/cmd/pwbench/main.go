@@ -52,7 +52,7 @@ var (
 	probes   = flag.Int("fsyncs", 200, "append+fdatasync calls of the disk probe")
 	second   = flag.Int("state-rows", 10_000_000, "rows of the second data set: one run under -memory-limit, its output checked against the floor's sessions, then its restart compared with the first's (flat)")
 	memLimit = flag.Int64("memory-limit", 256<<20, "Config.MemoryLimit in bytes of the -state-rows run (0: the engine's default)")
-	quick    = flag.Bool("quick", false, "a small run of every figure, a few minutes: -rows 100000 -state-rows 300000 -repeat 2 -reruns 4 -every 2 -fsyncs 50, but for those given")
+	quick    = flag.Bool("quick", false, "a small run of every figure, a few minutes: -rows 100000 -state-rows 300000 -orders 100000 -customers 10000 -repeat 2 -reruns 4 -every 2 -fsyncs 50, but for those given")
 	workdir  = flag.String("dir", "", "work directory, on the disk to measure (default: a temporary one, removed)")
 	chart    = flag.String("chart", "", "write the SVG chart of restart time and storage against reruns here")
 	childJob = flag.String("child", "", "internal: run one job in this process")
@@ -68,7 +68,7 @@ func main() {
 		*rows, *files = 10_000_000, 1000
 	}
 	if *quick {
-		setUnlessGiven(map[string]string{"rows": "100000", "state-rows": "300000", "repeat": "2", "reruns": "4", "every": "2", "fsyncs": "50"})
+		setUnlessGiven(map[string]string{"rows": "100000", "state-rows": "300000", "orders": "100000", "customers": "10000", "repeat": "2", "reruns": "4", "every": "2", "fsyncs": "50"})
 	}
 	dir := *workdir
 	if dir == "" {
@@ -78,7 +78,11 @@ func main() {
 		dir = d
 	}
 	r := &report{dir: dir}
-	r.run()
+	if *revenueOnly {
+		r.runRevenue()
+	} else {
+		r.run()
+	}
 	fmt.Print(r.out.String())
 	if *chart != "" {
 		check(os.WriteFile(*chart, []byte(r.svg), 0o644))
@@ -307,6 +311,9 @@ func (r *report) run() {
 	r.t.row("peak RSS: 100 ms snapshot interval", mibs(ivRSS), "", ratioInt(ivRSS, offRSS)+" off's")
 	r.t.row("peak RSS: restart, nothing new", mibs(restartRSS), "", "")
 	r.t.row(fmt.Sprintf("peak RSS: rerun after adding 0.1%% rows (%d)", add), mibs(rerunRSS), "≤ 64 MiB", fmt.Sprintf("%.2fx 64 MiB", medianInt(rerunRSS)/(64<<20)))
+
+	// 7. A pipeline of joins and windows: examples/revenue.
+	r.revenue()
 	r.out.WriteString(r.t.b.String())
 }
 

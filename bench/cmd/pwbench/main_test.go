@@ -4,6 +4,8 @@ import (
 	"encoding/xml"
 	"flag"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -23,6 +25,8 @@ func TestMain(m *testing.M) {
 func TestReportSmoke(t *testing.T) {
 	*rows, *users, *files, *repeats, *reruns, *every, *probes, *second = 20_000, 200, 10, 1, 2, 1, 5, 80_000
 	*memLimit = 1 << 20 // small enough that the 80,000-row run drops groups
+	*orderRows, *customerRows = 5_000, 500
+	*revenueBin = buildRevenue(t)
 	r := &report{dir: t.TempDir()}
 	r.run()
 	out := r.out.String()
@@ -37,6 +41,8 @@ func TestReportSmoke(t *testing.T) {
 		"| ≤ 2% of the full run | ", "| ≤ 50 ms | ", "| flat (≈1x) | ", "| its output against the from-scratch sessions (the floor's) | equal | completes, output equal | ",
 		"| its peak RSS | ", "| peak RSS: rerun after adding 0.1% rows (20) | ", "| ≤ 64 MiB | ",
 		"| block cache hit rate in the rerun: hits / (hits + misses) | ", "| bytes read by the rerun / storage before it | ",
+		"| full run, persistence off | ", "| rerun after 0.1% new orders (5) | ", "| rerun after rewriting the customers file, 5 customers (1%) moved | ",
+		"| peak RSS: rerun after 1% of the customers moved | ",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("the report has no %q:\n%s", want, out)
@@ -56,4 +62,14 @@ func TestReportSmoke(t *testing.T) {
 	if len(doc.Groups) != 2 || len(doc.Groups[0].Polylines) != 2 || len(doc.Groups[1].Polylines) != 2 {
 		t.Fatalf("chart: %d panels %+v, want 2 with 2 lines each", len(doc.Groups), doc.Groups)
 	}
+}
+
+// buildRevenue builds examples/revenue for the report to run.
+func buildRevenue(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "revenue")
+	if out, err := exec.Command("go", "build", "-o", bin, "github.com/pwlog/pwlog/examples/revenue").CombinedOutput(); err != nil {
+		t.Fatalf("build examples/revenue: %v\n%s", err, out)
+	}
+	return bin
 }

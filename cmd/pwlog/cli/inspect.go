@@ -18,7 +18,8 @@ format version; the live checkpoint (LSN, logical time, runs per
 arrangement with entries and bytes); the log (LSN range, segments, bytes,
 committed times after the checkpoint, an uncommitted tail); every source
 with the files, bytes and rows it has read; every sink and its position;
-the logical clock; and whether a process holds the storage's lock. It
+the caches of user-defined functions (entries and bytes, per operator and
+function); the logical clock; and whether a process holds the storage's lock. It
 lists the damage it meets on the way; pwlog verify checks everything.
 
 Exit status: 0 when it found no damage, 1 when it lists problems (or
@@ -154,6 +155,16 @@ func printInspect(p *printer, s *tool.StorageInfo) {
 				last = fmt.Sprint(k.LastTime)
 			}
 			t.add(k.Name, fmt.Sprint(k.AckTime), count(k.AckOffset), last, count(k.Pending))
+		}
+		p.table(t)
+	}
+
+	if len(s.UDFCaches) > 0 {
+		p.linef("")
+		p.linef("udf caches")
+		t := &table{indent: "  ", header: []string{"OPERATOR", "FUNCTION", ">ENTRIES", ">BYTES"}}
+		for _, c := range s.UDFCaches {
+			t.add(c.Operator, c.Function, count(c.Entries), size(c.Bytes))
 		}
 		p.table(t)
 	}

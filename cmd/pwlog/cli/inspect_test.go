@@ -2,11 +2,15 @@ package cli
 
 import (
 	"encoding/json"
+	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/pwlog/pwlog"
+	"github.com/pwlog/pwlog/differential"
 	"github.com/pwlog/pwlog/tool"
 
 	"github.com/pwlog/pwlog/vfs"
@@ -90,4 +94,56 @@ func snapshot(t *testing.T, dir string) string {
 		t.Fatal(err)
 	}
 	return b.String()
+}
+
+// TestInspectUDFCaches: inspect lists the caches of user-defined
+// functions, per operator and function, in text and in JSON.
+func TestInspectUDFCaches(t *testing.T) {
+	dir := t.TempDir()
+	input, storage := filepath.Join(dir, "in"), filepath.Join(dir, "st")
+	if err := os.Mkdir(input, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(input, "a.csv"), []byte("name\nann\nbob\nann\ncy\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	shout := pwlog.UDF("shout", pwlog.TypeStr, func(args []pwlog.Value) (pwlog.Value, error) {
+		return differential.String(strings.ToUpper(args[0].AsString())), nil
+	}, pwlog.UDFOptions{Cache: true})
+	p := pwlog.New()
+	p.ReadCSV("names", input, pwlog.Schema{{Name: "name", Type: pwlog.TypeStr}}).
+		Select("shouted", pwlog.Out("loud", shout.Call(pwlog.Col("name")))).
+		WriteCSV("out", filepath.Join(dir, "out.csv"))
+	cfg := pwlog.Config{Backend: pwlog.Filesystem(storage), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	if err := p.Run(t.Context(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	r := run(t, storage, "inspect", storage)
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.err)
+	}
+	i := strings.Index(r.out, "\nudf caches\n")
+	if i < 0 {
+		t.Fatalf("no udf caches section:\n%s", r.out)
+	}
+	lines := strings.Split(r.out[i+1:], "\n")
+	if len(lines) < 3 || strings.Fields(lines[1])[0] != "OPERATOR" {
+		t.Fatalf("udf caches section:\n%s", r.out[i:])
+	}
+	if f := strings.Fields(lines[2]); len(f) < 4 || f[0] != "shouted" || f[1] != "shout" || f[2] != "3" {
+		t.Fatalf("udf caches row %q, want shouted, shout, 3 entries", lines[2])
+	}
+	r = run(t, storage, "inspect", "--json", storage)
+	var info tool.StorageInfo
+	if err := json.Unmarshal([]byte(r.out), &info); err != nil {
+		t.Fatal(err)
+	}
+	if len(info.UDFCaches) != 1 || info.UDFCaches[0] != (tool.UDFCacheInfo{Operator: "shouted", Function: "shout", Entries: 3, Bytes: info.UDFCaches[0].Bytes}) || info.UDFCaches[0].Bytes <= 0 {
+		t.Fatalf("udf_caches %+v", info.UDFCaches)
+	}
+	// The cache's records dump with their columns: the argument, the result.
+	r = run(t, storage, "dump", "--checkpoint", storage)
+	if r.code != 0 || !strings.Contains(r.out, "udf_cache:shout") || !strings.Contains(r.out, `"ANN"`) {
+		t.Fatalf("dump: exit %d, %s\n%s", r.code, r.err, r.out)
+	}
 }
