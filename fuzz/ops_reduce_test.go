@@ -263,8 +263,17 @@ type output struct {
 
 func (o output) col() colInfo {
 	c := colInfo{name: o.name, kind: o.e.kind(), null: o.e.null(), exact: o.e.exact()}
-	if a, ok := o.e.(aggExpr); ok && c.kind == differential.KindTuple {
-		c.elem, c.elemNull = a.c.kind, a.c.null
+	// The Tuple reducers give their column's element kind; a column
+	// passed on keeps its own; another tuple's (argmin's) is unknown.
+	switch x := o.e.(type) {
+	case aggExpr:
+		if x.op == "tuple" || x.op == "sorted_tuple" {
+			c.elem, c.elemNull = x.c.kind, x.c.null
+		}
+	case colExpr:
+		if !knownBugElemLost {
+			c.elem, c.elemNull = x.c.elem, x.c.elemNull
+		}
 	}
 	return c
 }

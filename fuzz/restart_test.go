@@ -12,6 +12,7 @@ import (
 
 	"github.com/pwlog/pwlog/compaction"
 	"github.com/pwlog/pwlog/internal/crashkit"
+	"github.com/pwlog/pwlog/operators"
 )
 
 // TestRestartRebuildsState runs a drawn pipeline over inputs that change
@@ -20,7 +21,8 @@ import (
 // the state of one execution over the final inputs from an empty
 // storage, arrangement by arrangement, entry by entry. (Operators that
 // keep arrival order are left out: their state holds the times rows
-// arrived at, which differ.)
+// arrived at, which differ; so are UDF caches, which keep the results
+// of arguments gone since.)
 func TestRestartRebuildsState(t *testing.T) {
 	compared, cases := 0, 0
 	defer func() {
@@ -73,14 +75,16 @@ func TestRestartRebuildsState(t *testing.T) {
 			slices.Sort(out)
 			return out
 		}
+		// A UDF's cache keeps the results of arguments gone since (it is
+		// never retracted): it may hold more after several runs.
 		all := map[compaction.ArrKey]bool{}
 		for k, d := range got {
-			if d.Len() > 0 {
+			if d.Len() > 0 && !strings.HasPrefix(k.Arrangement, operators.UDFCachePrefix) {
 				all[k] = true
 			}
 		}
 		for k, d := range want {
-			if d.Len() > 0 {
+			if d.Len() > 0 && !strings.HasPrefix(k.Arrangement, operators.UDFCachePrefix) {
 				all[k] = true
 			}
 		}

@@ -84,31 +84,37 @@ type family struct {
 	name   string
 	inputs int
 	gen    func(g *gen, name string, ins []*tinfo) (op, *tinfo)
+	// accepts, when set, says which tables may be its inputs: the
+	// generator draws among those only.
+	accepts func(*tinfo) bool
 }
 
 // families are the operator families the generator draws from. Adding
 // one is a gen function and an op type (its build and model).
 var families = []family{
-	{"reduce", 1, genReduce},
-	{"session", 1, genSession},
-	{"tumbling", 1, genTumbling},
-	{"sliding", 1, genSliding},
-	{"join", 2, genJoin},
-	{"dedup", 1, genDedup},
-	{"flatten", 1, genFlatten},
+	{"reduce", 1, genReduce, nil},
+	{"session", 1, genSession, nil},
+	{"tumbling", 1, genTumbling, nil},
+	{"sliding", 1, genSliding, nil},
+	{"join", 2, genJoin, nil},
+	{"dedup", 1, genDedup, func(t *tinfo) bool { return t.arrival && t.appendOnly }},
+	{"flatten", 1, genFlatten, func(t *tinfo) bool {
+		return slices.ContainsFunc(t.cols, func(c colInfo) bool { return c.kind == differential.KindTuple && c.elem != differential.KindNull })
+	}},
+	{"rows", 1, genRows, nil},
 }
 
 // drawn counts the operators drawn per family, for the tests' logs.
 var drawn = map[string]int{}
 
-// logDrawn logs and resets drawn, and fails t when a family was never
-// drawn over a run of at least min cases: the generator would test
-// nothing of it.
+// logDrawn logs and resets drawn, and fails t when a family that takes
+// any input was never drawn over a run of at least atLeast cases: the
+// generator would test nothing of it.
 func logDrawn(t *testing.T, cases, atLeast int) {
 	var parts []string
 	for _, f := range families {
 		parts = append(parts, fmt.Sprintf("%s=%d", f.name, drawn[f.name]))
-		if drawn[f.name] == 0 && cases >= atLeast && !t.Failed() {
+		if drawn[f.name] == 0 && f.accepts == nil && cases >= atLeast && !t.Failed() {
 			t.Errorf("no %s operator drawn in %d cases", f.name, cases)
 		}
 	}
@@ -165,13 +171,23 @@ func genPipeline(t *rapid.T, dir string, o genOptions) *pipeline {
 	g := &gen{t: t, o: o}
 	for range rapid.IntRange(1, o.maxOps).Draw(t, "ops") {
 		f := families[slices.Index(names, rapid.SampledFrom(names).Draw(t, "family"))]
+		var fit []int
+		for i, n := range p.nodes {
+			if f.accepts == nil || f.accepts(n.info) {
+				fit = append(fit, i)
+			}
+		}
+		if len(fit) == 0 {
+			continue
+		}
 		ins := make([]int, f.inputs)
 		infos := make([]*tinfo, f.inputs)
 		for i := range ins {
-			// Half the time the last node: chains of operators.
-			ins[i] = len(p.nodes) - 1
+			// Half the time the last node that fits: chains of
+			// operators.
+			ins[i] = fit[len(fit)-1]
 			if rapid.Bool().Draw(t, "anyInput") {
-				ins[i] = rapid.IntRange(0, len(p.nodes)-1).Draw(t, "input")
+				ins[i] = rapid.SampledFrom(fit).Draw(t, "input")
 			}
 			infos[i] = p.nodes[ins[i]].info
 		}
