@@ -227,7 +227,12 @@ func (e *engine) loop(ctx context.Context) error {
 			var states []sources.FileState
 			var err error
 			if !stopping {
-				rows, states, err = r.Next(budget)
+				// A file retracted by a seek is usually read again at once:
+				// read as many more rows in this time as it retracts, so
+				// that the rows the file still holds cancel out here and
+				// the pipeline sees only what changed, not a time without
+				// the file followed by one with it again.
+				rows, states, err = r.Next(budget + len(e.pending[n.index]))
 			}
 			if err == nil && n.checked {
 				err = checkRows(n, rows, states)
