@@ -227,7 +227,12 @@ func (e *engine) loop(ctx context.Context) error {
 			var states []sources.FileState
 			var err error
 			if !stopping {
-				rows, states, err = r.Next(budget)
+				// A file retracted by a seek is usually read again at once:
+				// read as many more rows in this time as it retracts, so
+				// that the rows the file still holds cancel out here and
+				// the pipeline sees only what changed, not a time without
+				// the file followed by one with it again.
+				rows, states, err = r.Next(budget + len(e.pending[n.index]))
 			}
 			if err == nil && n.checked {
 				err = checkRows(n, rows, states)
@@ -743,13 +748,20 @@ func (e *engine) appendCommit(c *record.Commit) error {
 // row out of the file's group.
 func (e *engine) keepByFile(n *node, rows []differential.Update, states []sources.FileState, counts []int) {
 	var enc []byte
+	var keys []differential.Key
+	var encs []string
+	var diffs []int64
 	i := 0
 	for j, st := range states {
 		count := counts[j]
+		keys, encs, diffs = keys[:0], encs[:0], diffs[:0]
 		for _, u := range rows[i:min(i+count, len(rows))] {
 			enc = differential.AppendRow(enc[:0], u.Row)
-			n.byFile.Update(st.Path, u.Key, string(enc), u.Diff)
+			keys, encs, diffs = append(keys, u.Key), append(encs, string(enc)), append(diffs, u.Diff)
 		}
+		// One merge per file: a file of many rows is one group, which
+		// row-by-row inserts would shift once per row.
+		n.byFile.UpdateMany(st.Path, keys, encs, diffs)
 		i += count
 	}
 }

@@ -408,7 +408,7 @@ func (e *engine) retract(n *node, paths []string) error {
 		}
 		rows := 0
 		if g != nil {
-			// Copy the group's columns: the updates below change it.
+			// Copy the group's columns: the update below changes it.
 			keys, encs, diffs := slices.Clone(g.Keys), slices.Clone(g.Rows), slices.Clone(g.Diffs)
 			for i := range keys {
 				row, err := differential.DecodeRow(make(differential.Row, 0, len(n.schema)), []byte(encs[i]))
@@ -416,9 +416,10 @@ func (e *engine) retract(n *node, paths []string) error {
 					return fmt.Errorf("pwlog: source %q: rows of %s: %w", n.name, path, err)
 				}
 				e.pending[n.index] = append(e.pending[n.index], differential.Update{Key: keys[i], Row: row, Diff: -diffs[i]})
-				n.byFile.Update(path, keys[i], encs[i], -diffs[i])
 				rows += int(diffs[i])
+				diffs[i] = -diffs[i]
 			}
+			n.byFile.UpdateMany(path, keys, encs, diffs)
 		}
 		e.removed[n.name] = append(e.removed[n.name], path)
 		// The reader reads a changed file again from its start.

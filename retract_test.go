@@ -1,7 +1,9 @@
 package pwlog_test
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -138,4 +140,61 @@ func fileNumber(path string) int {
 		n = n*10 + int(c-'0')
 	}
 	return n
+}
+
+// TestRewriteRetractedInOneTime: a file rewritten with one row changed,
+// larger than BatchRows, is retracted and read again in one logical time,
+// so the rows it still holds cancel out and the pipeline sees only the
+// change: no intermediate time without the file's other rows. (A row's
+// key is its byte offset: a change of a line's width gives the lines
+// after it new keys.)
+func TestRewriteRetractedInOneTime(t *testing.T) {
+	dir := t.TempDir()
+	input, storage := filepath.Join(dir, "input"), filepath.Join(dir, "storage")
+	os.Mkdir(input, 0o755)
+	write := func(changed int) {
+		b := []byte("id,v\n")
+		for i := range 500 {
+			v := i
+			if i == changed {
+				v = 999 // as wide as i: the rows after it keep their byte offsets, so their keys
+			}
+			b = fmt.Appendf(b, "%d,%d\n", i, v)
+		}
+		if err := os.WriteFile(filepath.Join(input, "rows.csv"), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var times []uint64
+	var got []pwlog.Update
+	run := func() {
+		times, got = nil, nil
+		p := pwlog.New()
+		p.ReadCSV("rows", input, pwlog.Schema{{Name: "id", Type: pwlog.TypeInt}, {Name: "v", Type: pwlog.TypeInt}}, pwlog.FileOptions{Retract: true}).
+			Subscribe("out", func(time uint64, rows []pwlog.Update) error {
+				times = append(times, time)
+				got = append(got, rows...)
+				return nil
+			})
+		cfg := quietConfig(storage)
+		cfg.BatchRows = 100
+		if err := p.Run(context.Background(), cfg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(-1)
+	run()
+	if len(got) != 500 {
+		t.Fatalf("first run: %d rows, want 500", len(got))
+	}
+	write(250)
+	run()
+	if len(times) != 1 || len(got) != 2 {
+		t.Fatalf("the rewrite reached the sink in %d times with %d rows, want 1 time with the 2 rows of the change; first %v, last %v", len(times), len(got), got[0], got[len(got)-1])
+	}
+	for _, u := range got {
+		if u.Row[0].AsInt() != 250 {
+			t.Fatalf("row %v changed, want only id 250", u.Row)
+		}
+	}
 }

@@ -438,6 +438,14 @@ func (a *Arrangement) Apply(d Deltas) error {
 			i = j
 			continue
 		}
+		if j-i >= manyChanges {
+			if err := a.applyMany(d.Groups[i], d.Keys[i:j], d.Rows[i:j], d.Diffs[i:j]); err != nil {
+				a.fail(err)
+				return err
+			}
+			i = j
+			continue
+		}
 		for ; i < j; i++ {
 			if err := a.apply(d.Groups[i], d.Keys[i], d.Rows[i], d.Diffs[i]); err != nil {
 				a.fail(err)
@@ -445,6 +453,94 @@ func (a *Arrangement) Apply(d Deltas) error {
 			}
 		}
 	}
+	return nil
+}
+
+// manyChanges is the number of changes to one group from which they are
+// merged into it in one pass (applyMany) rather than inserted one by one,
+// each insertion moving the entries after it.
+const manyChanges = 32
+
+// UpdateMany is Update(group, keys[i], rows[i], diffs[i]) for every i, in
+// one merge of the changes, sorted, with the group's entries: its cost is
+// the group's size plus the changes', where single Updates in the middle
+// of a large group cost the group's size each.
+func (a *Arrangement) UpdateMany(group string, keys []Key, rows []string, diffs []int64) {
+	if len(keys) < manyChanges {
+		for i := range keys {
+			a.Update(group, keys[i], rows[i], diffs[i])
+		}
+		return
+	}
+	if err := a.applyMany(group, keys, rows, diffs); err != nil {
+		a.fail(err)
+		return
+	}
+	for i := range keys {
+		if diffs[i] != 0 {
+			a.pending.add(group, keys[i], rows[i], diffs[i])
+		}
+	}
+}
+
+// applyMany is apply of every change to one group, as one merge.
+func (a *Arrangement) applyMany(group string, keys []Key, rows []string, diffs []int64) error {
+	g, err := a.group(group)
+	if err != nil {
+		return err
+	}
+	sc := make([]entry, 0, len(keys))
+	for i := range keys {
+		if diffs[i] == 0 {
+			continue
+		}
+		var o int64
+		if a.order != nil {
+			o = a.order(rows[i])
+		}
+		sc = append(sc, entry{order: o, key: keys[i], row: rows[i], diff: diffs[i]})
+		if a.track {
+			g.delta = append(g.delta, change{epoch: a.epoch, key: keys[i], row: rows[i], diff: diffs[i]})
+			g.deltaBytes += len(rows[i])
+		}
+	}
+	slices.SortStableFunc(sc, func(x, y entry) int { return compareEntry(x.order, x.key, x.row, y.order, y.key, y.row) })
+	g.dirty, g.used = a.epoch, a.tick
+	n := len(g.Keys) + len(sc)
+	order, ks, rs, ds := make([]int64, 0, n), make([]Key, 0, n), make([]string, 0, n), make([]int64, 0, n)
+	put := func(o int64, k Key, r string, d int64) {
+		if last := len(ks) - 1; last >= 0 && order[last] == o && ks[last] == k && rs[last] == r {
+			ds[last] += d
+			if ds[last] == 0 {
+				order, ks, rs, ds = order[:last], ks[:last], rs[:last], ds[:last]
+			}
+			return
+		}
+		order, ks, rs, ds = append(order, o), append(ks, k), append(rs, r), append(ds, d)
+	}
+	i, j := 0, 0
+	for i < len(g.Keys) || j < len(sc) {
+		if j == len(sc) || i < len(g.Keys) && compareEntry(g.Order[i], g.Keys[i], g.Rows[i], sc[j].order, sc[j].key, sc[j].row) <= 0 {
+			put(g.Order[i], g.Keys[i], g.Rows[i], g.Diffs[i])
+			i++
+		} else {
+			put(sc[j].order, sc[j].key, sc[j].row, sc[j].diff)
+			j++
+		}
+	}
+	rowBytes := 0
+	for _, r := range rs {
+		rowBytes += len(r)
+	}
+	a.entries += len(ks) - len(g.Keys)
+	g.added += len(ks) - len(g.Keys)
+	g.Order, g.Keys, g.Rows, g.Diffs, g.rowBytes = order, ks, rs, ds, rowBytes
+	if len(g.Keys) == 0 && a.base == nil && !a.track {
+		delete(a.groups, group)
+		a.memBytes -= g.bytes
+		return nil
+	}
+	a.resize(group, g)
 	return nil
 }
 

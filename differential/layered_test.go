@@ -121,6 +121,25 @@ func TestLayeredMatchesLoaded(t *testing.T) {
 				ref.TakeDeltas()
 				l.tail = append(l.tail, l.a.TakeDeltas())
 			},
+			"update many": func(t *rapid.T) {
+				// A batch large enough to be merged into the group in one
+				// pass (UpdateMany), and replayed so after a restart.
+				g := groups.Draw(t, "group")
+				n := rapid.IntRange(32, 80).Draw(t, "changes")
+				keys, rs, ds := make([]differential.Key, n), make([]string, n), make([]int64, n)
+				for i := range n {
+					keys[i] = differential.Key(rapid.IntRange(0, 6).Draw(t, "key"))
+					rs[i] = rows.Draw(t, "row")
+					ds[i] = int64(rapid.IntRange(-2, 2).Draw(t, "diff"))
+				}
+				groupsEqual(t, g, get(t, ref, g), get(t, l.a, g))
+				for i := range n {
+					ref.Update(g, keys[i], rs[i], ds[i])
+				}
+				l.a.UpdateMany(g, keys, rs, ds)
+				ref.TakeDeltas()
+				l.tail = append(l.tail, l.a.TakeDeltas())
+			},
 			"get": func(t *rapid.T) {
 				g := groups.Draw(t, "group")
 				groupsEqual(t, g, get(t, ref, g), get(t, l.a, g))
