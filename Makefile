@@ -16,7 +16,7 @@ build:
 # fuzz/ (random pipelines against the model, the crash state machine)
 # runs FUZZ_TEST_CHECKS cases of each property here, about a minute under
 # -race; `make fuzz` runs many more.
-FUZZ_TEST_CHECKS ?= 40
+FUZZ_TEST_CHECKS ?= 120
 test: lint cross
 	cd bench && $(GO) test ./...
 	$(GO) test -race -timeout 20m $$($(GO) list ./... | grep -v '/fuzz$$')

@@ -321,6 +321,12 @@ func reduceOutputs(g *gen, name string, in *tinfo, group []colExpr) (outs []outp
 		}
 		outs = append(outs, output{name: fmt.Sprintf("%s_%d", name, len(outs)), e: e})
 	}
+	// A tuple now and then, for Flatten to take apart.
+	if rapid.IntRange(0, 3).Draw(g.t, "tupleOutput") == 0 {
+		if ts := aggLeaves(g, in, func(k differential.Kind) bool { return k == differential.KindTuple }); len(ts) > 0 {
+			outs = append(outs, output{name: fmt.Sprintf("%s_%d", name, len(outs)), e: rapid.SampledFrom(ts).Draw(g.t, "tuple")})
+		}
+	}
 	info = &tinfo{}
 	for _, o := range outs {
 		info.cols = append(info.cols, o.col())

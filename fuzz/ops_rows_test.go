@@ -27,8 +27,7 @@ type rowExpr struct {
 	e           pwlog.Expr
 	in          differential.Schema
 	k           differential.Kind
-	nul, exa    bool
-	readsColumn bool
+	nul, exa bool
 }
 
 func (x rowExpr) pw() pwlog.Expr          { return x.e }
@@ -89,10 +88,9 @@ type rowGen struct {
 }
 
 type typed struct {
-	e               pwlog.Expr
-	k               differential.Kind
-	null, inexact   bool
-	readsColumnOnly bool
+	e             pwlog.Expr
+	k             differential.Kind
+	null, inexact bool
 }
 
 var scalarKinds = []differential.Kind{differential.KindInt, differential.KindFloat, differential.KindString, differential.KindBool}
@@ -286,7 +284,7 @@ func genRows(g *gen, name string, ins []*tinfo) (op, *tinfo) {
 		info.cols = slices.Clone(in.cols)
 		info.cols[i].name = o.renames[in.cols[i].name]
 	}
-	if knownBugElemLost && (o.kind == "select" || o.kind == "rename" || o.kind == "with_columns") {
+	if knownBugElemLost && (o.kind == "select" || o.kind == "rename") {
 		info.cols = slices.Clone(info.cols)
 		for i := range info.cols {
 			info.cols[i].elem, info.cols[i].elemNull = differential.KindNull, false
