@@ -24,9 +24,9 @@ import (
 // rowExpr is a row expression: the pwlog expression, evaluated by
 // operators.Eval against the input schema.
 type rowExpr struct {
-	e           pwlog.Expr
-	in          differential.Schema
-	k           differential.Kind
+	e        pwlog.Expr
+	in       differential.Schema
+	k        differential.Kind
 	nul, exa bool
 }
 
