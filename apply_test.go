@@ -2,6 +2,7 @@ package pwlog_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -145,5 +146,56 @@ func TestFileSourceRefusesTuples(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), `source "src": column "tags" is a tuple`) {
 			t.Fatalf("err = %v, want the tuple column refused", err)
 		}
+	}
+}
+
+// TestSourcesShareATime: the sources of a pipeline share each time's
+// BatchRows, so both sides of a two-input operator advance together
+// rather than one source being read to its end first.
+func TestSourcesShareATime(t *testing.T) {
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a"), filepath.Join(dir, "b")
+	os.Mkdir(a, 0o755)
+	os.Mkdir(b, 0o755)
+	lines := func(word string, n int) []byte {
+		out := []byte("word\n")
+		for i := range n {
+			out = fmt.Appendf(out, "%s%d\n", word, i)
+		}
+		return out
+	}
+	os.WriteFile(filepath.Join(a, "1.csv"), lines("fox", 100), 0o644)
+	os.WriteFile(filepath.Join(b, "1.csv"), lines("dog", 30), 0o644)
+	p := pwlog.New()
+	schema := pwlog.Schema{{Name: "word", Type: pwlog.TypeStr}}
+	var perTime [][2]int
+	p.Apply(tagged{name: "tagged"}, p.ReadCSV("a", a, schema), p.ReadCSV("b", b, schema)).
+		Subscribe("out", func(_ uint64, rows []pwlog.Update) error {
+			var n [2]int
+			for _, u := range rows {
+				n[u.Row[1].AsInt()]++
+			}
+			perTime = append(perTime, n)
+			return nil
+		})
+	cfg := quietConfig(filepath.Join(dir, "storage"))
+	cfg.BatchRows = 20
+	if err := p.Run(context.Background(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	// 130 rows, 20 a time: b's 30 rows go 10 a time beside a's, and no
+	// time takes more than 20 rows.
+	var seen [2]int
+	for i, n := range perTime {
+		if n[0]+n[1] > 20 {
+			t.Fatalf("time %d read %d rows, more than BatchRows: %v", i, n[0]+n[1], perTime)
+		}
+		if seen[1] < 30 && (n[0] == 0 || n[1] == 0) {
+			t.Fatalf("time %d read only one source while both had rows: %v", i, perTime)
+		}
+		seen[0], seen[1] = seen[0]+n[0], seen[1]+n[1]
+	}
+	if seen != [2]int{100, 30} {
+		t.Fatalf("read %v rows, want [100 30]: %v", seen, perTime)
 	}
 }

@@ -213,12 +213,27 @@ func (e *engine) loop(ctx context.Context) error {
 		budget := e.cfg.BatchRows
 		advanced := map[string][]sources.FileState{}
 		allDone, moved := true, false
+		// The sources share a time's rows: each reads at most its share
+		// of what is left, so that every source advances in every time (a
+		// join sees both its sides grow together) and one that has less
+		// leaves the rest to those after it.
+		active := 0
+		for _, n := range e.p.nodes {
+			if n.src != nil && (!done[n.index] || stopping) {
+				active++
+			}
+		}
 		for _, n := range e.p.nodes {
 			outputs[n.index] = nil
 			if n.src == nil || done[n.index] && !stopping {
 				continue
 			}
-			if budget <= 0 && !stopping {
+			share := max(1, budget/max(1, active))
+			active--
+			// A source whose seek queued retractions is never left out:
+			// the files they come from leave the offsets with this time's
+			// commit, so the retractions must be in it too.
+			if budget <= 0 && !stopping && len(e.pending[n.index]) == 0 {
 				allDone = false
 				continue
 			}
@@ -232,7 +247,7 @@ func (e *engine) loop(ctx context.Context) error {
 				// that the rows the file still holds cancel out here and
 				// the pipeline sees only what changed, not a time without
 				// the file followed by one with it again.
-				rows, states, err = r.Next(budget + len(e.pending[n.index]))
+				rows, states, err = r.Next(share + len(e.pending[n.index]))
 			}
 			if err == nil && n.checked {
 				err = checkRows(n, rows, states)

@@ -116,6 +116,10 @@ func compileAll(b *binder, outs []Output) ([]evalFn, differential.Schema, error)
 		}
 		fns[i] = fn
 		schema[i] = differential.Column{Name: o.Name, Type: typ}
+		if c, ok := o.Expr.(colExpr); ok {
+			// A column taken as it is keeps its tuple element type.
+			schema[i].Elem = b.in[b.in.Index(string(c))].Elem
+		}
 	}
 	return fns, schema, nil
 }
