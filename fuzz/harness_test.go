@@ -47,10 +47,11 @@ func drawConfig(t *rapid.T, p *pipeline) runConfig {
 // bug: a file deleted from a Retract source is recorded as gone in the
 // first commit of an execution even when an earlier source filled that
 // logical time's BatchRows and the file's retractions wait for the next
-// time; a crash between the two loses the retractions for good. (The
-// engine's loop over sources in engine.go; see the report of the fuzz
-// package's introduction.) Until it is fixed, such pipelines run one
-// logical time per execution when they crash.
+// time; a crash between the two loses the retractions for good (the
+// engine's loop over sources, which skips a source once the batch is
+// full but commits every source's removed files). Until it is fixed,
+// such pipelines run one logical time per execution when they crash;
+// set knownBugPendingRetractions to false to see it.
 func crashConfig(t *rapid.T, p *pipeline) runConfig {
 	c := drawConfig(t, p)
 	if knownBugPendingRetractions && len(p.sources) > 1 && p.anyRetract() {

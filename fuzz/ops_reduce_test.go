@@ -271,9 +271,7 @@ func (o output) col() colInfo {
 			c.elem, c.elemNull = x.c.kind, x.c.null
 		}
 	case colExpr:
-		if !knownBugElemLost {
-			c.elem, c.elemNull = x.c.elem, x.c.elemNull
-		}
+		c.elem, c.elemNull = x.c.elem, x.c.elemNull
 	}
 	return c
 }

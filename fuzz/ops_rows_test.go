@@ -284,21 +284,9 @@ func genRows(g *gen, name string, ins []*tinfo) (op, *tinfo) {
 		info.cols = slices.Clone(in.cols)
 		info.cols[i].name = o.renames[in.cols[i].name]
 	}
-	if knownBugElemLost && (o.kind == "select" || o.kind == "rename") {
-		info.cols = slices.Clone(info.cols)
-		for i := range info.cols {
-			info.cols[i].elem, info.cols[i].elemNull = differential.KindNull, false
-		}
-	}
 	o.out = info
 	return o, info
 }
-
-// knownBugElemLost: a tuple column passed on by Col (a Reduce's grouping
-// column, Select) or Rename gets the element type null, where the
-// input's column had one, so Flatten refuses it afterwards (see the report of the fuzz
-// package's introduction). The model follows pwlog until it is fixed.
-const knownBugElemLost = true
 
 func (o *rowsOp) build(p *pwlog.Pipeline, name string, ins []*pwlog.Table) *pwlog.Table {
 	switch o.kind {
