@@ -43,24 +43,8 @@ func drawConfig(t *rapid.T, p *pipeline) runConfig {
 	return c
 }
 
-// crashConfig is drawConfig for executions that crash. It avoids a known
-// bug: a file deleted from a Retract source is recorded as gone in the
-// first commit of an execution even when an earlier source filled that
-// logical time's BatchRows and the file's retractions wait for the next
-// time; a crash between the two loses the retractions for good (the
-// engine's loop over sources, which skips a source once the batch is
-// full but commits every source's removed files). Until it is fixed,
-// such pipelines run one logical time per execution when they crash;
-// set knownBugPendingRetractions to false to see it.
-func crashConfig(t *rapid.T, p *pipeline) runConfig {
-	c := drawConfig(t, p)
-	if knownBugPendingRetractions && len(p.sources) > 1 && p.anyRetract() {
-		c.batch = oneTime
-	}
-	return c
-}
-
-const knownBugPendingRetractions = true
+// crashConfig is drawConfig for executions that crash.
+func crashConfig(t *rapid.T, p *pipeline) runConfig { return drawConfig(t, p) }
 
 func (c runConfig) config(storage string, fsys vfs.FS) pwlog.Config {
 	cfg := pwlog.Config{
