@@ -393,6 +393,33 @@ func (a *Arrangement) Update(group string, key Key, row string, diff int64) {
 	a.pending.add(group, key, row, diff)
 }
 
+// UpdateBlind is Update for an operator that does not need the group now:
+// when the group is not in memory (or only its changes are) and the
+// arrangement tracks its changes over a base, the change is kept as the
+// group's change without reading the group from the base; the next Get
+// reads it with the change applied. A join adding a row under a key
+// whose rows it does not look at is one such operator. (Len does not
+// count an entry added this way.)
+func (a *Arrangement) UpdateBlind(group string, key Key, row string, diff int64) {
+	if diff == 0 {
+		return
+	}
+	g := a.groups[group]
+	if a.base == nil || !a.track || (g != nil && !g.partial) {
+		a.Update(group, key, row, diff)
+		return
+	}
+	if g == nil {
+		g = &Group{partial: true}
+		a.groups[group] = g
+	}
+	g.dirty, g.used = a.epoch, a.tick
+	g.delta = append(g.delta, change{epoch: a.epoch, key: key, row: row, diff: diff})
+	g.deltaBytes += len(row)
+	a.resize(group, g)
+	a.pending.add(group, key, row, diff)
+}
+
 func (a *Arrangement) fail(err error) {
 	if a.err == nil {
 		a.err = err

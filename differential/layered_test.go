@@ -140,6 +140,20 @@ func TestLayeredMatchesLoaded(t *testing.T) {
 				ref.TakeDeltas()
 				l.tail = append(l.tail, l.a.TakeDeltas())
 			},
+			"update blind": func(t *rapid.T) {
+				// A change made without reading the group first, to a
+				// group out of memory (the check after every step reads
+				// every group in).
+				l.a.Evict(0)
+				g := groups.Draw(t, "group")
+				k := differential.Key(rapid.IntRange(0, 2).Draw(t, "key"))
+				r := rows.Draw(t, "row")
+				d := int64(rapid.IntRange(-2, 2).Draw(t, "diff"))
+				ref.Update(g, k, r, d)
+				l.a.UpdateBlind(g, k, r, d)
+				ref.TakeDeltas()
+				l.tail = append(l.tail, l.a.TakeDeltas())
+			},
 			"get": func(t *rapid.T) {
 				g := groups.Draw(t, "group")
 				groupsEqual(t, g, get(t, ref, g), get(t, l.a, g))

@@ -251,32 +251,49 @@ func (op *Join) Step(t differential.Time, in [][]differential.Update) ([]differe
 // stepKey applies the changes dl and dr of one join key k and appends
 // the output changes to out.
 func (op *Join) stepKey(t differential.Time, k string, dl, dr []differential.Update, out []differential.Update) ([]differential.Update, error) {
-	// The changed left rows meet the right rows as they were.
-	rOld, err := op.side(op.rrows, k, op.scratchR[:0])
-	if err != nil {
-		return nil, err
+	// The changed left rows meet the right rows as they were. A side is
+	// read only when the time needs it: the other side's changes meet it,
+	// or its emptiness decides padded rows. A side changed but not read
+	// takes its changes blind (Arrangement.UpdateBlind): an inner join
+	// adding orders under a customer never reads that customer's other
+	// orders from the checkpoint.
+	var rOld []joinRow
+	var err error
+	if len(dl) > 0 || op.kind.keepsLeft() {
+		if rOld, err = op.side(op.rrows, k, op.scratchR[:0]); err != nil {
+			return nil, err
+		}
+		op.scratchR = rOld
 	}
-	op.scratchR = rOld
 	for _, l := range dl {
 		for _, r := range rOld {
 			out = append(out, op.match(t, l.Key, l.Row, r.key, r.row, l.Diff*r.diff))
 		}
 	}
 	rWasEmpty := len(rOld) == 0
-	g, err := op.lrows.Get(k)
-	if err != nil {
-		return nil, fmt.Errorf("join %q: %w", op.name, err)
+	lWasEmpty := false
+	if op.kind.keepsRight() {
+		if lWasEmpty, err = op.empty(op.lrows, k); err != nil {
+			return nil, err
+		}
 	}
-	lWasEmpty := g == nil
 
 	var enc []byte
 	for _, u := range dl {
 		enc = differential.AppendRow(enc[:0], u.Row)
-		op.lrows.Update(k, u.Key, string(enc), u.Diff)
+		if op.kind.keepsRight() {
+			op.lrows.Update(k, u.Key, string(enc), u.Diff)
+		} else {
+			op.lrows.UpdateBlind(k, u.Key, string(enc), u.Diff)
+		}
 	}
 	for _, u := range dr {
 		enc = differential.AppendRow(enc[:0], u.Row)
-		op.rrows.Update(k, u.Key, string(enc), u.Diff)
+		if op.kind.keepsLeft() {
+			op.rrows.Update(k, u.Key, string(enc), u.Diff)
+		} else {
+			op.rrows.UpdateBlind(k, u.Key, string(enc), u.Diff)
+		}
 	}
 	for _, a := range []*differential.Arrangement{op.lrows, op.rrows} {
 		if err := a.Err(); err != nil {
@@ -284,13 +301,16 @@ func (op *Join) stepKey(t differential.Time, k string, dl, dr []differential.Upd
 		}
 	}
 
-	rIsEmpty, err := op.empty(op.rrows, k)
-	if err != nil {
-		return nil, err
+	rIsEmpty, lIsEmpty := false, false
+	if op.kind.keepsLeft() {
+		if rIsEmpty, err = op.empty(op.rrows, k); err != nil {
+			return nil, err
+		}
 	}
-	lIsEmpty, err := op.empty(op.lrows, k)
-	if err != nil {
-		return nil, err
+	if op.kind.keepsRight() {
+		if lIsEmpty, err = op.empty(op.lrows, k); err != nil {
+			return nil, err
+		}
 	}
 	// The left rows as they are now meet the changed right rows.
 	var lNew []joinRow
