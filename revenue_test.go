@@ -1,11 +1,14 @@
 package pwlog_test
 
 import (
+	"bytes"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"syscall"
 	"testing"
 
 	"github.com/pwlog/pwlog/internal/revenue"
@@ -132,4 +135,83 @@ func signedDifference(before, after []string) []string {
 		lines = append(lines, sinkLine{row: r, diff: 1})
 	}
 	return consolidatedSigned(lines)
+}
+
+// TestRevenueStreaming runs the built examples/revenue with -mode
+// streaming: orders added and customers moved while it runs reach the
+// changelog without a restart, and SIGTERM ends it with exit status 0,
+// its changelog equal to the from-scratch result.
+func TestRevenueStreaming(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a binary")
+	}
+	bin := buildExample(t, "revenue")
+	dir := t.TempDir()
+	orders, customers := filepath.Join(dir, "orders"), filepath.Join(dir, "customers")
+	output := filepath.Join(dir, "revenue.csv")
+	os.Mkdir(orders, 0o755)
+	os.Mkdir(customers, 0o755)
+	const nCustomers = 500
+	moved := map[int]bool{}
+	writeCustomers := func() {
+		// Written beside the directory, then renamed into it: the source
+		// sees the whole file at once.
+		tmp := filepath.Join(dir, "customers.tmp")
+		if err := revenue.WriteCustomers(tmp, nCustomers, 3, moved); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tmp, filepath.Join(customers, "customers.csv")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	addOrders := func(i int) {
+		tmp := filepath.Join(dir, "orders.tmp")
+		if err := revenue.WriteOrders(tmp, revenue.Orders{Seed: uint64(i), Rows: 2000, Customers: nCustomers, FirstID: int64(i) * 10_000,
+			Start: 1_700_000_000, Span: 86400, Refunds: 5}); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tmp, filepath.Join(orders, fmt.Sprintf("orders_%d.csv", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := func() []string {
+		rows, err := revenue.Compute(orders, customers, 3600)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return revenue.Strings(rows)
+	}
+	writeCustomers()
+	addOrders(0)
+	cmd := exec.Command(bin, "-orders", orders, "-customers", customers, "-output", output, "-storage", filepath.Join(dir, "storage"),
+		"-append", "-mode", "streaming", "-autocommit-duration", "20ms", "-snapshot-interval", "10ms")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	reaches := func(what string) {
+		t.Helper()
+		w := want()
+		waitFor(t, what, func() bool {
+			lines := readSinkIfAny(t, output)
+			return len(lines) > 0 && slices.Equal(consolidated(t, lines), w)
+		})
+	}
+	reaches("the first orders")
+	addOrders(1)
+	reaches("orders added while it runs")
+	for id := 0; id < nCustomers; id += 50 {
+		moved[id] = true
+	}
+	writeCustomers()
+	reaches("customers moved while it runs")
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("after SIGTERM: %v\n%s", err, stderr.Bytes())
+	}
+	if got := consolidated(t, readSink(t, output)); !slices.Equal(got, want()) {
+		t.Fatalf("the changelog consolidates to %d rows, want %d", len(got), len(want()))
+	}
 }
