@@ -158,8 +158,9 @@ func (a *Arrangement) Columns() Columns { return a.cols }
 func (a *Arrangement) Name() string { return a.name }
 
 // Len returns the number of distinct (group, key, row) entries: exact
-// without a base; with one, counted as its runs hold them (an entry in
-// two runs counts twice until a merge consolidates them).
+// without a base; with one, an estimate: counted as its runs hold them (an
+// entry in two runs counts twice until a merge consolidates them), and
+// changes made by UpdateBlind by their sign.
 func (a *Arrangement) Len() int { return a.entries }
 
 // Track makes every group keep its changes since the base, with their
@@ -398,8 +399,8 @@ func (a *Arrangement) Update(group string, key Key, row string, diff int64) {
 // arrangement tracks its changes over a base, the change is kept as the
 // group's change without reading the group from the base; the next Get
 // reads it with the change applied. A join adding a row under a key
-// whose rows it does not look at is one such operator. (Len does not
-// count an entry added this way.)
+// whose rows it does not look at is one such operator. Len counts such a
+// change as an entry added (a positive diff) or removed.
 func (a *Arrangement) UpdateBlind(group string, key Key, row string, diff int64) {
 	if diff == 0 {
 		return
@@ -416,6 +417,14 @@ func (a *Arrangement) UpdateBlind(group string, key Key, row string, diff int64)
 	g.dirty, g.used = a.epoch, a.tick
 	g.delta = append(g.delta, change{epoch: a.epoch, key: key, row: row, diff: diff})
 	g.deltaBytes += len(row)
+	// Unread, the change counts as an entry added or removed by its sign.
+	if diff > 0 {
+		a.entries++
+		g.added++
+	} else {
+		a.entries--
+		g.added--
+	}
 	a.resize(group, g)
 	a.pending.add(group, key, row, diff)
 }
@@ -817,11 +826,13 @@ func (a *Arrangement) Snapshot() Deltas {
 		}
 	}
 	slices.Sort(names)
+	// entries is a count, not a bound: changes made blind are not in it.
+	hint := max(a.entries, 0)
 	d := Deltas{
-		Groups: make([]string, 0, a.entries),
-		Keys:   make([]Key, 0, a.entries),
-		Rows:   make([]string, 0, a.entries),
-		Diffs:  make([]int64, 0, a.entries),
+		Groups: make([]string, 0, hint),
+		Keys:   make([]Key, 0, hint),
+		Rows:   make([]string, 0, hint),
+		Diffs:  make([]int64, 0, hint),
 	}
 	var idx []int
 	for _, name := range names {

@@ -138,8 +138,13 @@ func (v Value) IsNull() bool { return v.Kind == KindNull }
 // (CompareRows), a shorter tuple first on a common prefix.
 func Compare(a, b Value) int {
 	if a.Kind != b.Kind {
-		if (a.Kind == KindInt || a.Kind == KindFloat) && (b.Kind == KindInt || b.Kind == KindFloat) {
-			return cmpFloat(toFloat(a), toFloat(b))
+		if a.Kind == KindInt && b.Kind == KindFloat {
+			c, _ := CompareIntFloat(a.I, b.AsFloat())
+			return c
+		}
+		if a.Kind == KindFloat && b.Kind == KindInt {
+			c, _ := CompareIntFloat(b.I, a.AsFloat())
+			return -c
 		}
 		if a.Kind < b.Kind {
 			return -1
@@ -184,11 +189,40 @@ func Compare(a, b Value) int {
 	}
 }
 
-func toFloat(v Value) float64 {
-	if v.Kind == KindInt {
-		return float64(v.I)
+// CompareIntFloat compares an int with a float exactly, as numbers
+// (no rounding of the int to a float: 2^53+1 > 2^53 as a float); ok is
+// false when f is NaN, which is unordered.
+func CompareIntFloat(i int64, f float64) (c int, ok bool) {
+	switch {
+	case math.IsNaN(f):
+		return 0, false
+	case f >= 1<<63:
+		return -1, true
+	case f < -(1 << 63):
+		return 1, true
 	}
-	return v.AsFloat()
+	t := math.Trunc(f)
+	if c := cmpInt(i, int64(t)); c != 0 {
+		return c, true
+	}
+	// Equal integer parts: the fraction decides.
+	switch frac := f - t; {
+	case frac > 0:
+		return -1, true
+	case frac < 0:
+		return 1, true
+	}
+	return 0, true
+}
+
+func cmpInt(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
 }
 
 func cmpFloat(a, b float64) int {

@@ -96,3 +96,27 @@ func FuzzDecodeRow(f *testing.F) {
 		}
 	})
 }
+
+// TestCompareIntFloatExact: an int and a float compare as numbers, the
+// int not rounded to a float first.
+func TestCompareIntFloatExact(t *testing.T) {
+	big := int64(1<<53 + 1)
+	cases := []struct {
+		a, b Value
+		want int
+	}{
+		{Int(big), Float(1 << 53), 1},
+		{Float(1 << 53), Int(big), -1},
+		{Int(3), Float(3.5), -1},
+		{Int(-3), Float(-3.5), 1},
+		{Int(3), Float(3), 0},
+		{Int(math.MaxInt64), Float(1 << 63), -1},
+		{Int(math.MinInt64), Float(-(1 << 63)), 0},
+		{Int(math.MinInt64), Float(math.Inf(-1)), 1},
+	}
+	for _, c := range cases {
+		if got := Compare(c.a, c.b); got != c.want {
+			t.Errorf("Compare(%v, %v) = %d, want %d", c.a, c.b, got, c.want)
+		}
+	}
+}

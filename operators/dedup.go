@@ -3,7 +3,6 @@ package operators
 import (
 	"fmt"
 	"slices"
-	"strings"
 
 	"github.com/pwlog/pwlog/differential"
 )
@@ -86,7 +85,7 @@ func (op *Deduplicate) Arrangements() []*differential.Arrangement {
 // Describe implements Operator. The Acceptor, a Go function, is not
 // described.
 func (op *Deduplicate) Describe() string {
-	return fmt.Sprintf("deduplicate(value=%s, instance=[%s])", op.in[op.value].Name, strings.Join(names(op.in, op.instance), ","))
+	return fmt.Sprintf("deduplicate(value=%s, instance=[%s])", ident(op.in[op.value].Name), idents(names(op.in, op.instance)))
 }
 
 // Step implements Operator.

@@ -2,6 +2,7 @@ package operators
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/pwlog/pwlog/differential"
 )
@@ -95,7 +96,37 @@ func (c colExpr) compile(b *binder) (evalFn, differential.Kind, error) {
 	return nil, 0, fmt.Errorf("column %q is not a grouping column: use a reducer", string(c))
 }
 
-func (c colExpr) String() string { return string(c) }
+func (c colExpr) String() string { return ident(string(c)) }
+
+// ident writes a column name in a description (String, Describe, part of
+// the fingerprint): as it is when it is a plain identifier, else between
+// backquotes (a backquote doubled), so that no name reads as a literal
+// ("1", "null"), as two names ("a,b") or as more of the description.
+func ident(name string) string {
+	plain := name != "" && !keywords[name]
+	for i, r := range name {
+		if !(r == '_' || 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || i > 0 && '0' <= r && r <= '9') {
+			plain = false
+			break
+		}
+	}
+	if plain {
+		return name
+	}
+	return "`" + strings.ReplaceAll(name, "`", "``") + "`"
+}
+
+// keywords are the words a literal prints as.
+var keywords = map[string]bool{"null": true, "true": true, "false": true, "nan": true, "inf": true}
+
+// idents is ident of every name, joined by commas.
+func idents(names []string) string {
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = ident(n)
+	}
+	return strings.Join(out, ",")
+}
 
 // compileAll compiles exprs, naming the failing one by its output name.
 func compileAll(b *binder, outs []Output) ([]evalFn, differential.Schema, error) {

@@ -54,7 +54,7 @@ func (op *Flatten) Arrangements() []*differential.Arrangement { return nil }
 
 // Describe implements Operator.
 func (op *Flatten) Describe() string {
-	return fmt.Sprintf("flatten(col=%s, elem=%s)", op.in[op.col].Name, op.out[op.col].Type)
+	return fmt.Sprintf("flatten(col=%s, elem=%s)", ident(op.in[op.col].Name), op.out[op.col].Type)
 }
 
 // Step implements Operator.

@@ -168,7 +168,7 @@ func (op *Join) Arrangements() []*differential.Arrangement {
 func (op *Join) Describe() string {
 	pairs := make([]string, len(op.on))
 	for i, p := range op.on {
-		pairs[i] = p.Left + "=" + p.Right
+		pairs[i] = ident(p.Left) + "=" + ident(p.Right)
 	}
 	return fmt.Sprintf("join(kind=%s, on=[%s])", op.kind, strings.Join(pairs, ","))
 }

@@ -183,9 +183,9 @@ func (op *Reduce) Describe() string {
 		g = append(g, op.in[i].Name)
 	}
 	for _, out := range op.outputs {
-		o = append(o, out.Name+"="+out.Expr.String())
+		o = append(o, ident(out.Name)+"="+out.Expr.String())
 	}
-	return fmt.Sprintf("reduce(by=[%s], %s)", strings.Join(g, ","), strings.Join(o, ", "))
+	return fmt.Sprintf("reduce(by=[%s], %s)", idents(g), strings.Join(o, ", "))
 }
 
 // Step implements Operator.

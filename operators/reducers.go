@@ -158,9 +158,12 @@ func (x *aggExpr) compile(b *binder) (evalFn, differential.Kind, error) {
 
 func (x *aggExpr) String() string {
 	if x.ret != "" || x.op == opArgMin || x.op == opArgMax {
-		return x.op + "(" + x.name + ", " + x.ret + ")"
+		return x.op + "(" + ident(x.name) + ", " + ident(x.ret) + ")"
 	}
-	return x.op + "(" + x.name + ")"
+	if x.name == "" {
+		return x.op + "()"
+	}
+	return x.op + "(" + ident(x.name) + ")"
 }
 
 // groupRows is a group's state decoded for the reducers: its projected
@@ -272,6 +275,10 @@ func (a *aggregate) tuple(g *groupRows) (differential.Value, error) {
 	}
 	var n int64
 	for _, d := range g.diffs {
+		if d > maxTupleLen-n {
+			n = maxTupleLen + 1 // past the bound; also what an overflow would be
+			break
+		}
 		if d > 0 {
 			n += d
 		}

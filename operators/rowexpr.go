@@ -282,7 +282,12 @@ func floorModInt(a, b int64) int64 {
 // floorModFloat is a % b for b != 0, with the sign of b.
 func floorModFloat(a, b float64) float64 {
 	r := math.Mod(a, b)
-	if r != 0 && (r < 0) != (b < 0) {
+	if r == 0 {
+		// Python's zero remainder has the divisor's sign: -3.0 % 3.0 is
+		// 0.0, not -0.0 (a value that would group apart from 0.0).
+		return math.Copysign(0, b)
+	}
+	if (r < 0) != (b < 0) {
 		r += b
 	}
 	return r
@@ -366,8 +371,30 @@ func (x *cmpExpr) compile(b *binder) (evalFn, differential.Kind, error) {
 	switch {
 	case ka == differential.KindInt && kb == differential.KindInt:
 		test = func(a, b differential.Value) bool { return holds(op, cmp.Compare(a.AsInt(), b.AsInt())) }
+	case ka == differential.KindFloat && kb == differential.KindFloat:
+		test = func(a, b differential.Value) bool { return holdsFloat(op, a.AsFloat(), b.AsFloat()) }
 	case numeric(ka) && numeric(kb):
-		test = func(a, b differential.Value) bool { return holdsFloat(op, asFloat(a), asFloat(b)) }
+		// An int with a float, exactly: an int past 2^53 is not rounded.
+		test = func(a, b differential.Value) bool {
+			if a.Kind == differential.KindFloat && b.Kind == differential.KindFloat {
+				return holdsFloat(op, a.AsFloat(), b.AsFloat())
+			}
+			if a.Kind == differential.KindInt && b.Kind == differential.KindInt {
+				return holds(op, cmp.Compare(a.AsInt(), b.AsInt()))
+			}
+			var c int
+			var ok bool
+			if a.Kind == differential.KindInt {
+				c, ok = differential.CompareIntFloat(a.AsInt(), b.AsFloat())
+			} else {
+				c, ok = differential.CompareIntFloat(b.AsInt(), a.AsFloat())
+				c = -c
+			}
+			if !ok { // NaN: unequal to all, ordered with nothing
+				return op == "!="
+			}
+			return holds(op, c)
+		}
 	default:
 		test = func(a, b differential.Value) bool { return holds(op, differential.Compare(a, b)) }
 	}

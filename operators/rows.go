@@ -188,7 +188,7 @@ func (op *Map) Describe() string {
 	} else {
 		o := make([]string, len(op.outputs))
 		for i, out := range op.outputs {
-			o[i] = out.Name + "=" + out.Expr.String()
+			o[i] = ident(out.Name) + "=" + out.Expr.String()
 		}
 		d = op.kind + "(" + strings.Join(o, ", ") + ")"
 	}

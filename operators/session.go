@@ -109,7 +109,7 @@ func (op *SessionWindow) Describe() string {
 	for _, i := range op.instance {
 		inst = append(inst, op.in[i].Name)
 	}
-	return fmt.Sprintf("session_window(time=%s, instance=[%s], max_gap=%d)", op.in[op.timeCol].Name, strings.Join(inst, ","), op.maxGap)
+	return fmt.Sprintf("session_window(time=%s, instance=[%s], max_gap=%d)", ident(op.in[op.timeCol].Name), idents(inst), op.maxGap)
 }
 
 // member is one row of an instance with its session bounds.

@@ -130,7 +130,7 @@ func (x *udfExpr) String() string {
 	if x.u != nil {
 		name = x.u.name
 	}
-	return name + "(" + joinExprs(x.args) + ")"
+	return ident(name) + "(" + joinExprs(x.args) + ")"
 }
 
 func (x *udfExpr) compile(b *binder) (evalFn, differential.Kind, error) {

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"strings"
 
 	"github.com/pwlog/pwlog/differential"
 )
@@ -95,11 +94,11 @@ func (op *FixedWindow) Arrangements() []*differential.Arrangement { return nil }
 
 // Describe implements Operator.
 func (op *FixedWindow) Describe() string {
-	inst := strings.Join(op.instance, ",")
+	inst, tc := idents(op.instance), ident(op.in[op.timeCol].Name)
 	if op.kind == "tumbling_window" {
-		return fmt.Sprintf("tumbling_window(time=%s, instance=[%s], duration=%d, origin=%d)", op.in[op.timeCol].Name, inst, op.duration, op.origin)
+		return fmt.Sprintf("tumbling_window(time=%s, instance=[%s], duration=%d, origin=%d)", tc, inst, op.duration, op.origin)
 	}
-	return fmt.Sprintf("sliding_window(time=%s, instance=[%s], duration=%d, hop=%d, origin=%d)", op.in[op.timeCol].Name, inst, op.duration, op.hop, op.origin)
+	return fmt.Sprintf("sliding_window(time=%s, instance=[%s], duration=%d, hop=%d, origin=%d)", tc, inst, op.duration, op.hop, op.origin)
 }
 
 // floorMod returns a mod m in [0, m), for m > 0.
