@@ -17,7 +17,7 @@ func TestUpdateBlindEntries(t *testing.T) {
 	a := differential.NewArrangement("left", nil)
 	a.Track()
 	a.Rebase(emptyBase{}, 0, 0)
-	a.UpdateBlind("g", 1, "row", 1)       // not counted
+	a.UpdateBlind("g", 1, "row", 1)       // counted by its sign
 	if _, err := a.Get("g"); err != nil { // the group comes into memory whole
 		t.Fatal(err)
 	}
