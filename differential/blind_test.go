@@ -11,8 +11,9 @@ type emptyBase struct{}
 func (emptyBase) Lookup(string, func(differential.Key, string, int64)) error { return nil }
 func (emptyBase) Scan(func(string, differential.Key, string, int64)) error   { return nil }
 
-// An entry added blind and later retracted with Update leaves Len at -1,
-// and Snapshot/Full then panic (make with a negative capacity).
+// TestUpdateBlindEntries: an entry added blind and later retracted with
+// Update leaves Len at 0 (it went to -1 when blind changes were not
+// counted, and Snapshot and Full then panicked).
 func TestUpdateBlindEntries(t *testing.T) {
 	a := differential.NewArrangement("left", nil)
 	a.Track()
