@@ -2,6 +2,7 @@ package operators
 
 import (
 	"math"
+	"strings"
 	"testing"
 
 	"github.com/pwlog/pwlog/differential"
@@ -80,5 +81,29 @@ func TestIntFloatCompareExact(t *testing.T) {
 		if v != differential.Bool(c.want) {
 			t.Errorf("%s = %v, want %v", c.e, v.AsBool(), c.want)
 		}
+	}
+}
+
+// TestFloorDivOverflow: MinInt64 // -1 is 2^63, no int64: null, as a
+// division by zero, not a wrapped MinInt64.
+func TestFloorDivOverflow(t *testing.T) {
+	v, err := Eval(FloorDiv(Lit(int64(math.MinInt64)), Lit(-1)), nil, nil)
+	if err != nil || !v.IsNull() {
+		t.Fatalf("MinInt64 // -1 = %v, %v; want null", v, err)
+	}
+	if v, _ := Eval(Mod(Lit(int64(math.MinInt64)), Lit(-1)), nil, nil); v != differential.Int(0) {
+		t.Fatalf("MinInt64 %% -1 = %v, want 0", v)
+	}
+}
+
+// TestSlidingWindowFanOutBounded: a sliding window that would put each
+// row in more than maxWindowsPerRow windows is refused when built.
+func TestSlidingWindowFanOutBounded(t *testing.T) {
+	in := differential.Schema{{Name: "t", Type: differential.KindInt}}
+	if _, err := NewSlidingWindow("w", in, "t", nil, 1<<40, 1, 0); err == nil || !strings.Contains(err.Error(), "windows, more than") {
+		t.Fatalf("err = %v, want the fan-out refused", err)
+	}
+	if _, err := NewSlidingWindow("w", in, "t", nil, maxWindowsPerRow, 1, 0); err != nil {
+		t.Fatalf("a fan-out of %d: %v", maxWindowsPerRow, err)
 	}
 }

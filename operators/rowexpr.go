@@ -236,6 +236,9 @@ func (x *divExpr) compile(b *binder) (evalFn, differential.Kind, error) {
 			if a.IsNull() || b.IsNull() || b.AsInt() == 0 {
 				return differential.Null()
 			}
+			if x.op == "//" && a.AsInt() == math.MinInt64 && b.AsInt() == -1 {
+				return differential.Null() // 2^63 is not an int64
+			}
 			return differential.Int(f(a.AsInt(), b.AsInt()))
 		}, differential.KindInt, nil
 	}

@@ -45,6 +45,10 @@ func NewSlidingWindow(name string, in differential.Schema, timeCol string, insta
 	return newFixedWindow(name, "sliding_window", "sliding window", in, timeCol, instance, duration, hop, origin)
 }
 
+// maxWindowsPerRow bounds the windows a sliding window puts one row in:
+// each is an output row, and its reduce's state.
+const maxWindowsPerRow = 10_000
+
 func newFixedWindow(name, kind, what string, in differential.Schema, timeCol string, instance []string, duration, hop, origin int64) (*FixedWindow, error) {
 	op := &FixedWindow{name: name, kind: kind, in: in, instance: slices.Clone(instance), duration: duration, hop: hop, origin: origin}
 	if duration <= 0 {
@@ -52,6 +56,10 @@ func newFixedWindow(name, kind, what string, in differential.Schema, timeCol str
 	}
 	if hop <= 0 {
 		return nil, fmt.Errorf("%s %q: hop must be positive, got %d", what, name, hop)
+	}
+	if duration/hop > maxWindowsPerRow {
+		return nil, fmt.Errorf("%s %q: duration %d over hop %d puts each row in about %d windows, more than %d",
+			what, name, duration, hop, duration/hop, maxWindowsPerRow)
 	}
 	op.timeCol = in.Index(timeCol)
 	if op.timeCol < 0 {
