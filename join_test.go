@@ -209,7 +209,7 @@ func TestJoinBuildErrors(t *testing.T) {
 		}, `join "j": no join columns`},
 		{func(p *pwlog.Pipeline, l, r *pwlog.Table) {
 			l.Join("j", nil, pwlog.JoinInner, pwlog.On("id", "rid"))
-		}, `join "j": the right table is not a table of this pipeline`},
+		}, `join "j": input 1 is not a table of this pipeline`},
 		{func(p *pwlog.Pipeline, l, r *pwlog.Table) {
 			l.Join("l", r, pwlog.JoinInner, pwlog.On("id", "rid"))
 		}, `name "l" is used twice`},

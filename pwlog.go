@@ -424,13 +424,8 @@ func (p *Pipeline) Apply(op Operator, inputs ...*Table) *Table {
 	if len(inputs) == 0 {
 		return p.addOp(nil, fmt.Errorf("operator %q: no input", op.Name()))
 	}
-	for i, in := range inputs {
-		if in == nil || in.p != p {
-			return p.addOp(nil, fmt.Errorf("operator %q: input %d is not a table of this pipeline", op.Name(), i))
-		}
-		if in.node.schema == nil {
-			return p.addOp(nil, fmt.Errorf("operator %q: input %d is invalid", op.Name(), i), inputs...)
-		}
+	if bad := p.checkInputs(fmt.Sprintf("operator %q", op.Name()), inputs); bad != nil {
+		return bad
 	}
 	seen := map[string]bool{}
 	for _, a := range op.Arrangements() {
@@ -440,6 +435,36 @@ func (p *Pipeline) Apply(op Operator, inputs ...*Table) *Table {
 		seen[a.Name()] = true
 	}
 	return p.addOp(op, nil, inputs...)
+}
+
+// checkInputs returns, as the invalid table to give back, the failure of
+// an operator (what: `union "u"`) whose inputs include a table that is
+// nil, of another pipeline, or invalid; nil when they are all fine.
+func (p *Pipeline) checkInputs(what string, inputs []*Table) *Table {
+	for i, in := range inputs {
+		if in == nil || in.p != p {
+			return p.addOp(nil, fmt.Errorf("%s: input %d is not a table of this pipeline", what, i))
+		}
+	}
+	for i, in := range inputs {
+		if in.node.schema == nil {
+			return p.addOp(nil, fmt.Errorf("%s: input %d is invalid", what, i), inputs...)
+		}
+	}
+	return nil
+}
+
+// unary adds the one-input operator that build makes over t's schema;
+// name is its persistent name, what its kind in errors ("select").
+func (t *Table) unary(name, what string, build func(Schema) (operators.Operator, error)) *Table {
+	if !t.p.claim(name, what) {
+		return t
+	}
+	if t.node.schema == nil {
+		return t.addOp(nil, errors.New(what+" "+name+": its input is invalid"))
+	}
+	op, err := build(t.node.schema)
+	return t.addOp(op, err)
 }
 
 // Window assigns rows to windows: Session (and the other window kinds
@@ -511,14 +536,9 @@ func (t *Table) GroupBy(cols ...string) *Grouped { return &Grouped{t: t, cols: c
 // Reduce computes one row per group with the given outputs; name is the
 // operator's persistent name.
 func (g *Grouped) Reduce(name string, outs ...Output) *Table {
-	if !g.t.p.claim(name, "reduce") {
-		return g.t
-	}
-	if g.t.node.schema == nil {
-		return g.t.addOp(nil, errors.New("reduce "+name+": its input is invalid"))
-	}
-	op, err := operators.NewReduce(name, g.t.node.schema, g.cols, outs)
-	return g.t.addOp(op, err)
+	return g.t.unary(name, "reduce", func(in Schema) (operators.Operator, error) {
+		return operators.NewReduce(name, in, g.cols, outs)
+	})
 }
 
 // SinkOptions tunes a file sink: WriteCSV, WriteJSONLines.

@@ -1,7 +1,6 @@
 package pwlog
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/pwlog/pwlog/operators"
@@ -55,13 +54,8 @@ func (t *Table) Join(name string, right *Table, kind JoinKind, on ...JoinOn) *Ta
 	if !t.p.claim(name, "join") {
 		return &Table{p: t.p, node: &node{name: "(invalid)"}}
 	}
-	switch {
-	case right == nil || right.p != t.p:
-		return t.p.addOp(nil, fmt.Errorf("join %q: the right table is not a table of this pipeline", name), t)
-	case t.node.schema == nil:
-		return t.p.addOp(nil, fmt.Errorf("join %q: its left input is invalid", name), t, right)
-	case right.node.schema == nil:
-		return t.p.addOp(nil, fmt.Errorf("join %q: its right input is invalid", name), t, right)
+	if bad := t.p.checkInputs(fmt.Sprintf("join %q", name), []*Table{t, right}); bad != nil {
+		return bad
 	}
 	op, err := operators.NewJoin(name, t.node.schema, right.node.schema, kind, on)
 	return t.p.addOp(op, err, t, right)
@@ -121,12 +115,7 @@ type Dedup = operators.Dedup
 // instance. The Acceptor is not part of the pipeline's fingerprint:
 // changing it between runs goes unnoticed and applies to new rows only.
 func (t *Table) Deduplicate(name string, d Dedup) *Table {
-	if !t.p.claim(name, "deduplicate") {
-		return &Table{p: t.p, node: &node{name: "(invalid)"}}
-	}
-	if t.node.schema == nil {
-		return t.addOp(nil, errors.New("deduplicate "+name+": its input is invalid"))
-	}
-	op, err := operators.NewDeduplicate(name, t.node.schema, d)
-	return t.addOp(op, err)
+	return t.unary(name, "deduplicate", func(in Schema) (operators.Operator, error) {
+		return operators.NewDeduplicate(name, in, d)
+	})
 }

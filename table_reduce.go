@@ -1,8 +1,6 @@
 package pwlog
 
 import (
-	"errors"
-
 	"github.com/pwlog/pwlog/differential"
 	"github.com/pwlog/pwlog/operators"
 )
@@ -47,12 +45,7 @@ const TypeTuple = differential.KindTuple
 // gives no row. The operator's persistent name is name; it keeps no
 // state.
 func (t *Table) Flatten(name, col string) *Table {
-	if !t.p.claim(name, "flatten") {
-		return t
-	}
-	if t.node.schema == nil {
-		return t.addOp(nil, errors.New("flatten "+name+": its input is invalid"))
-	}
-	op, err := operators.NewFlatten(name, t.node.schema, col)
-	return t.addOp(op, err)
+	return t.unary(name, "flatten", func(in Schema) (operators.Operator, error) {
+		return operators.NewFlatten(name, in, col)
+	})
 }

@@ -1,7 +1,6 @@
 package pwlog
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/pwlog/pwlog/differential"
@@ -49,7 +48,7 @@ type UDFOptions = operators.UDFOptions
 // Select computes a table of the outputs, evaluated on each row; a row
 // keeps its key. name is the operator's persistent name.
 func (t *Table) Select(name string, outs ...Output) *Table {
-	return t.rowOp(name, "select", func(in Schema) (operators.Operator, error) {
+	return t.unary(name, "select", func(in Schema) (operators.Operator, error) {
 		return operators.NewSelect(name, in, outs)
 	})
 }
@@ -58,7 +57,7 @@ func (t *Table) Select(name string, outs ...Output) *Table {
 // column replaces it in place, the others are appended in order. name is
 // the operator's persistent name.
 func (t *Table) WithColumns(name string, outs ...Output) *Table {
-	return t.rowOp(name, "with_columns", func(in Schema) (operators.Operator, error) {
+	return t.unary(name, "with_columns", func(in Schema) (operators.Operator, error) {
 		return operators.NewWithColumns(name, in, outs)
 	})
 }
@@ -66,7 +65,7 @@ func (t *Table) WithColumns(name string, outs ...Output) *Table {
 // Filter keeps the rows for which cond, a bool expression, is true; a
 // null drops the row. name is the operator's persistent name.
 func (t *Table) Filter(name string, cond Expr) *Table {
-	return t.rowOp(name, "filter", func(in Schema) (operators.Operator, error) {
+	return t.unary(name, "filter", func(in Schema) (operators.Operator, error) {
 		return operators.NewFilter(name, in, cond)
 	})
 }
@@ -75,21 +74,9 @@ func (t *Table) Filter(name string, cond Expr) *Table {
 // unknown old name, or two columns ending with one name, is an error.
 // name is the operator's persistent name.
 func (t *Table) Rename(name string, renames map[string]string) *Table {
-	return t.rowOp(name, "rename", func(in Schema) (operators.Operator, error) {
+	return t.unary(name, "rename", func(in Schema) (operators.Operator, error) {
 		return operators.NewRename(name, in, renames)
 	})
-}
-
-// rowOp adds a row operator over t built by build.
-func (t *Table) rowOp(name, what string, build func(Schema) (operators.Operator, error)) *Table {
-	if !t.p.claim(name, what) {
-		return t
-	}
-	if t.node.schema == nil {
-		return t.addOp(nil, errors.New(what+" "+name+": its input is invalid"))
-	}
-	op, err := build(t.node.schema)
-	return t.addOp(op, err)
 }
 
 // Union concatenates two or more tables of the same columns (names and
@@ -101,14 +88,11 @@ func (p *Pipeline) Union(name string, tables ...*Table) *Table {
 	if !p.claim(name, "union") {
 		return &Table{p: p, node: &node{name: "(invalid)"}}
 	}
+	if bad := p.checkInputs(fmt.Sprintf("union %q", name), tables); bad != nil {
+		return bad
+	}
 	schemas := make([]differential.Schema, len(tables))
 	for i, in := range tables {
-		if in == nil || in.p != p {
-			return p.addOp(nil, fmt.Errorf("union %q: table %d is not a table of this pipeline", name, i))
-		}
-		if in.node.schema == nil {
-			return p.addOp(nil, fmt.Errorf("union %q: table %d is invalid", name, i), tables...)
-		}
 		schemas[i] = in.node.schema
 	}
 	op, err := operators.NewUnion(name, schemas)
