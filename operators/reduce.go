@@ -496,9 +496,13 @@ func (op *Reduce) stepRunning(gk string, us []differential.Update) (before, afte
 			return nil, nil, err
 		}
 	}
-	legacy, err := op.rows.Get(gk)
-	if err != nil {
-		return nil, nil, op.fail(err)
+	// Only a storage of an earlier version has rows in "by_group": a new
+	// one never looks it up.
+	var legacy *differential.Group
+	if op.rows.Len() > 0 {
+		if legacy, err = op.rows.Get(gk); err != nil {
+			return nil, nil, op.fail(err)
+		}
 	}
 	if legacy != nil {
 		rows, err := op.decodeGroup(legacy, false)

@@ -254,7 +254,9 @@ func (op *Map) Step(t differential.Time, ins [][]differential.Update) ([]differe
 			if op.kind != "filter" {
 				enc = string(differential.EncodeRow(row))
 			}
-			op.results.Update(string(group), u.Key, enc, u.Diff)
+			// Not read now: a row's results are read only when it is
+			// retracted.
+			op.results.UpdateBlind(string(group), u.Key, enc, u.Diff)
 		}
 	}
 	if op.results != nil {
