@@ -571,12 +571,9 @@ func (a *Arrangement) applyMany(group string, keys []Key, rows []string, diffs [
 	a.entries += len(ks) - len(g.Keys)
 	g.added += len(ks) - len(g.Keys)
 	g.Order, g.Keys, g.Rows, g.Diffs, g.rowBytes = order, ks, rs, ds, rowBytes
-	if len(g.Keys) == 0 && a.base == nil && !a.track {
-		delete(a.groups, group)
-		a.memBytes -= g.bytes
-		return nil
+	if !a.forgetEmpty(group, g) {
+		a.resize(group, g)
 	}
-	a.resize(group, g)
 	return nil
 }
 
@@ -717,16 +714,24 @@ func (a *Arrangement) apply(group string, key Key, row string, diff int64) error
 		a.entries--
 		g.added--
 		g.rowBytes -= len(row)
-		if len(g.Keys) == 0 && a.base == nil && !a.track {
-			// Nothing checkpoints this arrangement: an empty group
-			// need not be remembered.
-			delete(a.groups, group)
-			a.memBytes -= g.bytes
+		if a.forgetEmpty(group, g) {
 			return nil
 		}
 	}
 	a.resize(group, g)
 	return nil
+}
+
+// forgetEmpty drops group g when it is empty and nothing checkpoints the
+// arrangement (an empty group need not be remembered), and reports
+// whether it did.
+func (a *Arrangement) forgetEmpty(name string, g *Group) bool {
+	if len(g.Keys) > 0 || a.base != nil || a.track {
+		return false
+	}
+	delete(a.groups, name)
+	a.memBytes -= g.bytes
+	return true
 }
 
 // search returns the position of (o, key, row) in the group, or where it

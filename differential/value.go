@@ -24,6 +24,7 @@ package differential
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -202,7 +203,7 @@ func CompareIntFloat(i int64, f float64) (c int, ok bool) {
 		return 1, true
 	}
 	t := math.Trunc(f)
-	if c := cmpInt(i, int64(t)); c != 0 {
+	if c := cmp.Compare(i, int64(t)); c != 0 {
 		return c, true
 	}
 	// Equal integer parts: the fraction decides.
@@ -213,16 +214,6 @@ func CompareIntFloat(i int64, f float64) (c int, ok bool) {
 		return 1, true
 	}
 	return 0, true
-}
-
-func cmpInt(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 func cmpFloat(a, b float64) int {
