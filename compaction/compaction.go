@@ -11,8 +11,9 @@
 //     of the one before it, the two merge into one (so run sizes grow
 //     geometrically and a checkpoint costs about the size of what
 //     changed, like differential dataflow's spine);
-//  3. publish: the next manifest, naming the live runs, is created with
-//     a conditional create (the commit point of the compaction);
+//  3. publish: once the log is durable up to the fold's LSN, the next
+//     manifest, naming the live runs, is created with a conditional
+//     create (the commit point of the compaction);
 //  4. truncate: the log in front of the manifest's LSN is dropped;
 //  5. collect: runs and manifests the new manifest does not name are
 //     deleted.
@@ -271,6 +272,15 @@ func (c *Compactor) Apply(ctx context.Context, f Fold) (Stats, error) {
 		live = append(live, meta)
 		if live, err = c.mergeTail(ctx, live, k, &st); err != nil {
 			return st, err
+		}
+	}
+	// A checkpoint never covers a record the log may still lose: with
+	// group commit the fold's last records may be written but not yet
+	// synced, and a crash after the publication would leave a manifest
+	// ahead of the log.
+	if c.log != nil && c.log.DurableLSN() < f.LSN {
+		if err := c.log.Sync(); err != nil {
+			return st, fmt.Errorf("compaction: sync log: %w", err)
 		}
 	}
 	m := &checkpoint.Manifest{LSN: f.LSN, Clock: f.Clock, Fingerprint: f.Fingerprint, Runs: live, Meta: f.Meta}

@@ -8,10 +8,12 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pwlog/pwlog/backend"
 	"github.com/pwlog/pwlog/checkpoint"
 	"github.com/pwlog/pwlog/differential"
+	"github.com/pwlog/pwlog/wal"
 )
 
 var arrA = ArrKey{Operator: "op", Arrangement: "a"}
@@ -290,5 +292,36 @@ func TestBaseReplacesRuns(t *testing.T) {
 	}
 	if _, state := loadState(t, b); !equalState(state, model) {
 		t.Fatal("state after a fold on a base differs from the model")
+	}
+}
+
+// TestPublishWaitsForTheLog: with group commit the fold's last records
+// may be written and not synced; the manifest that covers them is
+// published only once they are durable, or a crash would leave a
+// checkpoint ahead of the log.
+func TestPublishWaitsForTheLog(t *testing.T) {
+	ctx := context.Background()
+	log, err := wal.Open(t.TempDir(), &wal.Options{SyncInterval: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer log.Close()
+	lsn, err := log.Append([]wal.Record{{Kind: wal.KindCommit, Data: []byte("commit")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := log.DurableLSN(); d >= lsn {
+		t.Fatalf("the log is durable up to %d before any sync; the test needs it behind %d", d, lsn)
+	}
+	c, err := Open(ctx, backend.NewMem(), log, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	model := map[ArrKey]map[string]int64{}
+	if _, err := c.Apply(ctx, randomFold(rand.New(rand.NewPCG(4, 4)), lsn, model)); err != nil {
+		t.Fatal(err)
+	}
+	if d := log.DurableLSN(); d < lsn {
+		t.Fatalf("manifest published at LSN %d while the log is durable only up to %d", lsn, d)
 	}
 }
