@@ -1,4 +1,4 @@
-package backend
+package backend_test
 
 import (
 	"context"
@@ -12,6 +12,9 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/pwlog/pwlog/backend"
+	"github.com/pwlog/pwlog/backend/backendtest"
+	"github.com/pwlog/pwlog/internal/base"
 	"github.com/pwlog/pwlog/vfs"
 	"github.com/pwlog/pwlog/vfs/errorfs"
 )
@@ -48,10 +51,10 @@ func (d *dirSyncs) take() []string {
 	return dirs
 }
 
-func newCounted(t *testing.T, root string) (*Filesystem, *dirSyncs) {
+func newCounted(t *testing.T, root string) (*backend.Filesystem, *dirSyncs) {
 	t.Helper()
 	syncs := &dirSyncs{FS: vfs.Default}
-	f, err := NewFilesystemFS(syncs, root)
+	f, err := backend.NewFilesystemFS(syncs, root)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,18 +68,18 @@ func TestFilesystemDirSync(t *testing.T) {
 	syncs.take()
 	in := func(rel string) string { return filepath.Join(root, filepath.FromSlash(rel)) }
 
-	mustPut(t, f, "MANIFEST-1", []byte("m"))
+	backendtest.MustPut(t, f, "MANIFEST-1", []byte("m"))
 	if got := syncs.take(); !slices.Equal(got, []string{root}) {
 		t.Errorf("Put in the root synced %q, want the root once", got)
 	}
 
 	// New sub-directories: each one's parent, then the object's directory.
-	mustPut(t, f, "x/y/1.run", []byte("r"))
+	backendtest.MustPut(t, f, "x/y/1.run", []byte("r"))
 	if got, want := syncs.take(), []string{root, in("x"), in("x/y")}; !slices.Equal(got, want) {
 		t.Errorf("Put in new directories synced %q, want %q", got, want)
 	}
 	// Known sub-directories are not synced again; the object's directory is.
-	mustPut(t, f, "x/y/1.run", []byte("replaced"))
+	backendtest.MustPut(t, f, "x/y/1.run", []byte("replaced"))
 	if got, want := syncs.take(), []string{in("x/y")}; !slices.Equal(got, want) {
 		t.Errorf("Put replacing synced %q, want %q", got, want)
 	}
@@ -89,8 +92,8 @@ func TestFilesystemDirSync(t *testing.T) {
 	}
 	// A Create that finds the name taken syncs too, so the object it
 	// reports is durable even if a concurrent creator has not synced yet.
-	if err := f.Create(ctx, "x/y/2.run", []byte("c")); !errors.Is(err, ErrExist) {
-		t.Fatalf("err %v, want ErrExist", err)
+	if err := f.Create(ctx, "x/y/2.run", []byte("c")); !errors.Is(err, backend.ErrExist) {
+		t.Fatalf("err %v, want backend.ErrExist", err)
 	}
 	if got, want := syncs.take(), []string{in("x/y")}; !slices.Equal(got, want) {
 		t.Errorf("Create of a taken name synced %q, want %q", got, want)
@@ -121,7 +124,7 @@ func TestFilesystemDirSync(t *testing.T) {
 func TestFilesystemDirSyncError(t *testing.T) {
 	ctx := context.Background()
 	f, syncs := newCounted(t, t.TempDir())
-	mustPut(t, f, "runs/1.run", []byte("one"))
+	backendtest.MustPut(t, f, "runs/1.run", []byte("one"))
 	boom := errors.New("sync failed")
 	syncs.fail = boom
 
@@ -154,7 +157,7 @@ func TestFilesystemNewCreatesRoot(t *testing.T) {
 	if got := syncs.take(); !slices.Equal(got, want) {
 		t.Errorf("creating the root synced %q, want %q", got, want)
 	}
-	mustPut(t, f, "o", []byte("x"))
+	backendtest.MustPut(t, f, "o", []byte("x"))
 
 	// Opening an existing root creates and syncs nothing.
 	_, syncs = newCounted(t, root)
@@ -166,28 +169,28 @@ func TestFilesystemNewCreatesRoot(t *testing.T) {
 	if err := os.WriteFile(file, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := NewFilesystem(file); err == nil {
-		t.Error("NewFilesystem on a regular file: no error")
+	if _, err := backend.NewFilesystem(file); err == nil {
+		t.Error("backend.NewFilesystem on a regular file: no error")
 	}
-	if _, err := NewFilesystem(""); err == nil {
-		t.Error("NewFilesystem(\"\"): no error")
+	if _, err := backend.NewFilesystem(""); err == nil {
+		t.Error("backend.NewFilesystem(\"\"): no error")
 	}
 }
 
 func TestFilesystemStaleTemp(t *testing.T) {
 	ctx := context.Background()
 	root := t.TempDir()
-	f, err := NewFilesystem(root)
+	f, err := backend.NewFilesystem(root)
 	if err != nil {
 		t.Fatal(err)
 	}
-	mustPut(t, f, "MANIFEST-1", []byte("manifest"))
-	mustPut(t, f, "runs/1.run", []byte("run"))
+	backendtest.MustPut(t, f, "MANIFEST-1", []byte("manifest"))
+	backendtest.MustPut(t, f, "runs/1.run", []byte("run"))
 	// What a crash between writing the temporary file and renaming or
 	// linking it leaves behind.
 	stale := []string{
-		filepath.Join(root, tempPrefix+"00000000000000ab-MANIFEST-2"),
-		filepath.Join(root, "runs", tempPrefix+"00000000000000cd-2.run"),
+		filepath.Join(root, base.TempPrefix+"00000000000000ab-MANIFEST-2"),
+		filepath.Join(root, "runs", base.TempPrefix+"00000000000000cd-2.run"),
 	}
 	for _, p := range stale {
 		if err := os.WriteFile(p, []byte("half written"), 0o644); err != nil {
@@ -195,42 +198,42 @@ func TestFilesystemStaleTemp(t *testing.T) {
 		}
 	}
 	want := []string{"MANIFEST-1", "runs/1.run"}
-	mustListEqual(t, f, "", want)
-	mustListEqual(t, f, "runs/", []string{"runs/1.run"})
-	if _, err := f.Get(ctx, "runs/"+tempPrefix+"00000000000000cd-2.run"); !errors.Is(err, ErrBadName) {
-		t.Errorf("Get of a temporary file: err %v, want ErrBadName", err)
+	backendtest.MustListEqual(t, f, "", want)
+	backendtest.MustListEqual(t, f, "runs/", []string{"runs/1.run"})
+	if _, err := f.Get(ctx, "runs/"+base.TempPrefix+"00000000000000cd-2.run"); !errors.Is(err, backend.ErrBadName) {
+		t.Errorf("Get of a temporary file: err %v, want backend.ErrBadName", err)
 	}
 
 	f2, syncs := newCounted(t, root)
 	for _, p := range stale {
 		if _, err := os.Stat(p); !errors.Is(err, fs.ErrNotExist) {
-			t.Errorf("stale %s still there after NewFilesystem: %v", p, err)
+			t.Errorf("stale %s still there after backend.NewFilesystem: %v", p, err)
 		}
 	}
 	if got, want := syncs.take(), []string{root, filepath.Join(root, "runs")}; !slices.Equal(got, want) {
 		t.Errorf("removing stale files synced %q, want %q", got, want)
 	}
-	mustListEqual(t, f2, "", want)
-	mustGetEqual(t, f2, "MANIFEST-1", []byte("manifest"))
-	mustGetEqual(t, f2, "runs/1.run", []byte("run"))
+	backendtest.MustListEqual(t, f2, "", want)
+	backendtest.MustGetEqual(t, f2, "MANIFEST-1", []byte("manifest"))
+	backendtest.MustGetEqual(t, f2, "runs/1.run", []byte("run"))
 }
 
 func TestFilesystemNoTempLeft(t *testing.T) {
 	ctx := context.Background()
 	root := t.TempDir()
-	f, err := NewFilesystem(root)
+	f, err := backend.NewFilesystem(root)
 	if err != nil {
 		t.Fatal(err)
 	}
-	mustPut(t, f, "runs/1.run", []byte("1"))
-	mustPut(t, f, "runs/1.run", []byte("1 again"))
+	backendtest.MustPut(t, f, "runs/1.run", []byte("1"))
+	backendtest.MustPut(t, f, "runs/1.run", []byte("1 again"))
 	if err := f.Create(ctx, "runs/2.run", []byte("2")); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.Create(ctx, "runs/2.run", []byte("2 again")); !errors.Is(err, ErrExist) {
-		t.Fatalf("err %v, want ErrExist", err)
+	if err := f.Create(ctx, "runs/2.run", []byte("2 again")); !errors.Is(err, backend.ErrExist) {
+		t.Fatalf("err %v, want backend.ErrExist", err)
 	}
-	mustPut(t, f, "a/b/c", []byte("c"))
+	backendtest.MustPut(t, f, "a/b/c", []byte("c"))
 	if err := f.Put(ctx, "a/b/c/d", []byte("d")); err == nil { // a/b/c is a file
 		t.Fatal("Put under an object's name: no error")
 	}
@@ -242,59 +245,59 @@ func TestFilesystemNoTempLeft(t *testing.T) {
 
 func TestFilesystemDirectoryIsNotObject(t *testing.T) {
 	ctx := context.Background()
-	f, err := NewFilesystem(t.TempDir())
+	f, err := backend.NewFilesystem(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	mustPut(t, f, "a/b", []byte("b"))
-	if _, err := f.Get(ctx, "a"); !errors.Is(err, ErrNotExist) {
-		t.Errorf("Get of a directory: err %v, want ErrNotExist", err)
+	backendtest.MustPut(t, f, "a/b", []byte("b"))
+	if _, err := f.Get(ctx, "a"); !errors.Is(err, backend.ErrNotExist) {
+		t.Errorf("Get of a directory: err %v, want backend.ErrNotExist", err)
 	}
-	if _, err := f.Size(ctx, "a"); !errors.Is(err, ErrNotExist) {
-		t.Errorf("Size of a directory: err %v, want ErrNotExist", err)
+	if _, err := f.Size(ctx, "a"); !errors.Is(err, backend.ErrNotExist) {
+		t.Errorf("Size of a directory: err %v, want backend.ErrNotExist", err)
 	}
-	if _, err := f.Open(ctx, "a"); !errors.Is(err, ErrNotExist) {
-		t.Errorf("Open of a directory: err %v, want ErrNotExist", err)
+	if _, err := f.Open(ctx, "a"); !errors.Is(err, backend.ErrNotExist) {
+		t.Errorf("Open of a directory: err %v, want backend.ErrNotExist", err)
 	}
 	if err := f.Delete(ctx, "a"); err != nil {
 		t.Errorf("Delete of a directory: %v", err)
 	}
-	mustGetEqual(t, f, "a/b", []byte("b"))
+	backendtest.MustGetEqual(t, f, "a/b", []byte("b"))
 	err = f.Create(ctx, "a", []byte("a"))
-	if err == nil || errors.Is(err, ErrExist) {
-		t.Errorf("Create over a directory: err %v, want an error that is not ErrExist", err)
+	if err == nil || errors.Is(err, backend.ErrExist) {
+		t.Errorf("Create over a directory: err %v, want an error that is not backend.ErrExist", err)
 	}
 	// A path through a file (ENOTDIR) is a missing object too.
-	if _, err := f.Get(ctx, "a/b/c"); !errors.Is(err, ErrNotExist) {
-		t.Errorf("Get through a file: err %v, want ErrNotExist", err)
+	if _, err := f.Get(ctx, "a/b/c"); !errors.Is(err, backend.ErrNotExist) {
+		t.Errorf("Get through a file: err %v, want backend.ErrNotExist", err)
 	}
-	if _, err := f.Size(ctx, "a/b/c"); !errors.Is(err, ErrNotExist) {
-		t.Errorf("Size through a file: err %v, want ErrNotExist", err)
+	if _, err := f.Size(ctx, "a/b/c"); !errors.Is(err, backend.ErrNotExist) {
+		t.Errorf("Size through a file: err %v, want backend.ErrNotExist", err)
 	}
-	if _, err := f.Open(ctx, "a/b/c"); !errors.Is(err, ErrNotExist) {
-		t.Errorf("Open through a file: err %v, want ErrNotExist", err)
+	if _, err := f.Open(ctx, "a/b/c"); !errors.Is(err, backend.ErrNotExist) {
+		t.Errorf("Open through a file: err %v, want backend.ErrNotExist", err)
 	}
 	if err := f.Delete(ctx, "a/b/c"); err != nil {
 		t.Errorf("Delete through a file: %v", err)
 	}
-	mustListEqual(t, f, "", []string{"a/b"})
+	backendtest.MustListEqual(t, f, "", []string{"a/b"})
 }
 
 func TestFilesystemListSkipsForeign(t *testing.T) {
 	root := t.TempDir()
-	f, err := NewFilesystem(root)
+	f, err := backend.NewFilesystem(root)
 	if err != nil {
 		t.Fatal(err)
 	}
-	mustPut(t, f, "runs/1.run", []byte("1"))
-	for _, dir := range []string{"empty", "runs/empty", tempPrefix + "dir"} {
+	backendtest.MustPut(t, f, "runs/1.run", []byte("1"))
+	for _, dir := range []string{"empty", "runs/empty", base.TempPrefix + "dir"} {
 		if err := os.MkdirAll(filepath.Join(root, dir), 0o755); err != nil {
 			t.Fatal(err)
 		}
 	}
 	// Files that are not objects: a name no backend accepts, a file inside
 	// a directory no object name can pass through, a symbolic link.
-	for _, name := range []string{`back\slash`, tempPrefix + "dir/inside"} {
+	for _, name := range []string{`back\slash`, base.TempPrefix + "dir/inside"} {
 		if err := os.WriteFile(filepath.Join(root, name), []byte("x"), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -302,11 +305,11 @@ func TestFilesystemListSkipsForeign(t *testing.T) {
 	if err := os.Symlink(filepath.Join(root, "runs", "1.run"), filepath.Join(root, "link")); err != nil {
 		t.Fatal(err)
 	}
-	mustListEqual(t, f, "", []string{"runs/1.run"})
+	backendtest.MustListEqual(t, f, "", []string{"runs/1.run"})
 }
 
 func TestFilesystemLongName(t *testing.T) {
-	f, err := NewFilesystem(t.TempDir())
+	f, err := backend.NewFilesystem(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -314,13 +317,13 @@ func TestFilesystemLongName(t *testing.T) {
 	// temporary prefix is put in front of them whole.
 	put := "runs/" + strings.Repeat("p", 250)
 	created := "runs/" + strings.Repeat("c", 250)
-	mustPut(t, f, put, []byte("put"))
+	backendtest.MustPut(t, f, put, []byte("put"))
 	if err := f.Create(context.Background(), created, []byte("created")); err != nil {
 		t.Fatal(err)
 	}
-	mustGetEqual(t, f, put, []byte("put"))
-	mustGetEqual(t, f, created, []byte("created"))
-	mustListEqual(t, f, "", []string{created, put})
+	backendtest.MustGetEqual(t, f, put, []byte("put"))
+	backendtest.MustGetEqual(t, f, created, []byte("created"))
+	backendtest.MustListEqual(t, f, "", []string{created, put})
 }
 
 // allFiles returns every non-directory under root, slash-separated and
@@ -345,34 +348,34 @@ func allFiles(t *testing.T, root string) []string {
 
 func TestFilesystemOpenSymlinkIsNotObject(t *testing.T) {
 	root := t.TempDir()
-	f, err := NewFilesystem(root)
+	f, err := backend.NewFilesystem(root)
 	if err != nil {
 		t.Fatal(err)
 	}
-	mustPut(t, f, "runs/1.run", []byte("1"))
+	backendtest.MustPut(t, f, "runs/1.run", []byte("1"))
 	if err := os.Symlink(filepath.Join(root, "runs", "1.run"), filepath.Join(root, "link")); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.Open(context.Background(), "link"); !errors.Is(err, ErrNotExist) {
-		t.Fatalf("Open of a symbolic link: err %v, want ErrNotExist", err)
+	if _, err := f.Open(context.Background(), "link"); !errors.Is(err, backend.ErrNotExist) {
+		t.Fatalf("Open of a symbolic link: err %v, want backend.ErrNotExist", err)
 	}
 }
 
 func TestFilesystemOpenErrors(t *testing.T) {
 	ctx := context.Background()
 	inj := errorfs.NewToggle(syscall.EIO, errorfs.PathContains("1.run"))
-	f, err := NewFilesystemFS(errorfs.Wrap(vfs.Default, inj), t.TempDir())
+	f, err := backend.NewFilesystemFS(errorfs.Wrap(vfs.Default, inj), t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	mustPut(t, f, "runs/1.run", []byte("one"))
-	o := mustOpen(t, f, "runs/1.run")
+	backendtest.MustPut(t, f, "runs/1.run", []byte("one"))
+	o := backendtest.MustOpen(t, f, "runs/1.run")
 	defer o.Close()
 
 	inj.Set(true)
 	// A failed open or stat is not a missing object.
 	_, err = f.Open(ctx, "runs/1.run")
-	if !errors.Is(err, syscall.EIO) || errors.Is(err, ErrNotExist) || !strings.HasPrefix(err.Error(), "backend: open runs/1.run: ") {
+	if !errors.Is(err, syscall.EIO) || errors.Is(err, backend.ErrNotExist) || !strings.HasPrefix(err.Error(), "backend: open runs/1.run: ") {
 		t.Fatalf("Open with EIO: err %v, want EIO named with the operation and object", err)
 	}
 	n, err := o.ReadAt(make([]byte, 3), 0)
@@ -380,31 +383,31 @@ func TestFilesystemOpenErrors(t *testing.T) {
 		t.Fatalf("ReadAt with EIO = %d, %v; want EIO named with the operation and object", n, err)
 	}
 	inj.Set(false)
-	mustReadAll(t, o, []byte("one"))
+	backendtest.MustReadAll(t, o, []byte("one"))
 }
 
-// The Filesystem reads through any vfs.FS, such as the in-memory one.
+// The backend.Filesystem reads through any vfs.FS, such as the in-memory one.
 func TestFilesystemOpenMemFS(t *testing.T) {
 	ctx := context.Background()
-	f, err := NewFilesystemFS(vfs.NewMem(), "/root")
+	f, err := backend.NewFilesystemFS(vfs.NewMem(), "/root")
 	if err != nil {
 		t.Fatal(err)
 	}
-	mustPut(t, f, "runs/1.run", []byte("old"))
-	o := mustOpen(t, f, "runs/1.run")
-	mustPut(t, f, "runs/1.run", []byte("replaced"))
-	mustReadAll(t, o, []byte("old"))
+	backendtest.MustPut(t, f, "runs/1.run", []byte("old"))
+	o := backendtest.MustOpen(t, f, "runs/1.run")
+	backendtest.MustPut(t, f, "runs/1.run", []byte("replaced"))
+	backendtest.MustReadAll(t, o, []byte("old"))
 	if err := f.Delete(ctx, "runs/1.run"); err != nil {
 		t.Fatal(err)
 	}
-	mustReadAll(t, o, []byte("old"))
+	backendtest.MustReadAll(t, o, []byte("old"))
 	if err := o.Close(); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := o.ReadAt(make([]byte, 1), 0); !errors.Is(err, fs.ErrClosed) {
 		t.Fatalf("ReadAt after Close: err %v, want fs.ErrClosed", err)
 	}
-	if _, err := f.Open(ctx, "runs/1.run"); !errors.Is(err, ErrNotExist) {
-		t.Fatalf("Open after Delete: err %v, want ErrNotExist", err)
+	if _, err := f.Open(ctx, "runs/1.run"); !errors.Is(err, backend.ErrNotExist) {
+		t.Fatalf("Open after Delete: err %v, want backend.ErrNotExist", err)
 	}
 }

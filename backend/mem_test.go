@@ -1,4 +1,4 @@
-package backend
+package backend_test
 
 import (
 	"bytes"
@@ -11,18 +11,21 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+
+	"github.com/pwlog/pwlog/backend"
+	"github.com/pwlog/pwlog/backend/backendtest"
 )
 
 func TestMemSetFail(t *testing.T) {
 	ctx := context.Background()
-	m := NewMem()
-	mustPut(t, m, "bad", []byte("original"))
+	m := backend.NewMem()
+	backendtest.MustPut(t, m, "bad", []byte("original"))
 
 	injected := errors.New("injected")
 	var mu sync.Mutex
 	var calls []string
 	m.SetFail(func(op, name string) error {
-		_ = m.Objects() // the hook may use the Mem: no lock is held
+		_ = m.Objects() // the hook may use the backend.Mem: no lock is held
 		mu.Lock()
 		calls = append(calls, op+" "+name)
 		mu.Unlock()
@@ -32,7 +35,7 @@ func TestMemSetFail(t *testing.T) {
 		return nil
 	})
 
-	mustPut(t, m, "good", []byte("g"))
+	backendtest.MustPut(t, m, "good", []byte("g"))
 	errs := map[string]error{
 		"put":    m.Put(ctx, "bad", []byte("replaced")),
 		"create": m.Create(ctx, "bad-new", []byte("new")),
@@ -68,13 +71,13 @@ func TestMemSetFail(t *testing.T) {
 	}
 
 	m.SetFail(nil)
-	mustPut(t, m, "bad", []byte("replaced"))
-	mustGetEqual(t, m, "bad", []byte("replaced"))
+	backendtest.MustPut(t, m, "bad", []byte("replaced"))
+	backendtest.MustGetEqual(t, m, "bad", []byte("replaced"))
 }
 
 func TestMemSetFailRead(t *testing.T) {
-	m := NewMem()
-	mustPut(t, m, "runs/1.run", []byte("0123456789"))
+	m := backend.NewMem()
+	backendtest.MustPut(t, m, "runs/1.run", []byte("0123456789"))
 
 	injected := errors.New("injected")
 	var failRead atomic.Bool
@@ -128,8 +131,8 @@ func TestMemSetFailRead(t *testing.T) {
 }
 
 func TestMemObjectsIsACopy(t *testing.T) {
-	m := NewMem()
-	mustPut(t, m, "a", []byte("aaa"))
+	m := backend.NewMem()
+	backendtest.MustPut(t, m, "a", []byte("aaa"))
 	objects := m.Objects()
 	if len(objects) != 1 || string(objects["a"]) != "aaa" {
 		t.Fatalf("Objects() = %q", objects)
@@ -137,6 +140,6 @@ func TestMemObjectsIsACopy(t *testing.T) {
 	objects["a"][0] = 'X'
 	objects["b"] = []byte("b")
 	delete(objects, "a")
-	mustGetEqual(t, m, "a", []byte("aaa"))
-	mustListEqual(t, m, "", []string{"a"})
+	backendtest.MustGetEqual(t, m, "a", []byte("aaa"))
+	backendtest.MustListEqual(t, m, "", []string{"a"})
 }
