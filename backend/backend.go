@@ -119,6 +119,12 @@ var (
 	// ErrBadName is returned (wrapped) for a name that breaks the rules in
 	// the package doc.
 	ErrBadName = errors.New("backend: bad object name")
+
+	// ErrTransient is wrapped by errors a retry may cure: a server error
+	// (5xx), throttling, a timeout, a dropped connection. A remote backend
+	// wraps it; Retry retries the operations that fail with it. Whether
+	// the operation took effect is unknown.
+	ErrTransient = errors.New("backend: transient error")
 )
 
 // tempPrefix starts the base name of every temporary file the Filesystem
