@@ -15,7 +15,6 @@ import (
 	"github.com/pwlog/pwlog/compaction"
 	"github.com/pwlog/pwlog/differential"
 	"github.com/pwlog/pwlog/internal/clock"
-	"github.com/pwlog/pwlog/internal/storage"
 	"github.com/pwlog/pwlog/record"
 	"github.com/pwlog/pwlog/sources"
 	"github.com/pwlog/pwlog/wal"
@@ -26,9 +25,9 @@ type engine struct {
 	p     *Pipeline
 	cfg   Config
 	log   *slog.Logger
-	lock  *storage.Lock
-	wal   *wal.Log // nil when the execution is not persistent
-	clock uint64   // the last committed logical time
+	lock  io.Closer // what holds the storage: its lock file, or its lease
+	wal   commitLog // nil when the execution is not persistent
+	clock uint64    // the last committed logical time
 
 	offsets record.Offsets          // source -> file -> state
 	pending [][]differential.Update // by node: retractions for the first batch
@@ -718,7 +717,9 @@ func (e *engine) close(finished bool) error {
 	if e.wal != nil {
 		errs = append(errs, e.wal.Close())
 	}
-	errs = append(errs, e.lock.Close())
+	if e.lock != nil {
+		errs = append(errs, e.lock.Close())
+	}
 	return errors.Join(errs...)
 }
 

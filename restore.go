@@ -188,6 +188,26 @@ func (e *engine) reemit(s *sinkState) error {
 	return nil
 }
 
+// commitLog is the record log of a persistent execution: tidwall/wal's
+// segments in a storage directory (wal.Log), or one object per commit
+// window in an object store (objlog.Log).
+type commitLog interface {
+	// Append writes a batch of records and returns the LSN of its last.
+	Append(recs []wal.Record) (uint64, error)
+	// Sync makes every record appended so far durable.
+	Sync() error
+	// WaitDurable blocks until lsn is durable.
+	WaitDurable(lsn uint64) error
+	DurableLSN() uint64
+	LastLSN() uint64
+	FirstLSN() uint64
+	// TruncateFront drops the records before lsn.
+	TruncateFront(lsn uint64) error
+	// Replay calls fn with every record from LSN from on, in order.
+	Replay(from uint64, fn func(wal.Record) error) error
+	Close() error
+}
+
 // localBackend is a backend whose storage is a local directory.
 type localBackend interface{ Root() string }
 
@@ -195,12 +215,39 @@ type localBackend interface{ Root() string }
 // log describe: the checkpoint's runs into the arrangements, then the
 // committed log after it (replay).
 func (e *engine) recover() error {
-	lb, ok := e.cfg.Backend.(localBackend)
-	if !ok {
-		return fmt.Errorf("pwlog: Config.Backend: a %T keeps no log; a persistent pipeline needs a local storage directory (pwlog.Filesystem)", e.cfg.Backend)
-	}
-	dir := lb.Root()
 	start := time.Now()
+	var where string
+	var err error
+	if lb, ok := e.cfg.Backend.(localBackend); ok {
+		where, err = lb.Root(), e.takeDir(lb.Root())
+	} else {
+		where, err = fmt.Sprint(e.cfg.Backend), e.takeObjectStore()
+	}
+	if err != nil {
+		return err
+	}
+	e.log.Info("Opened the storage", slog.String("storage", where),
+		slog.Uint64("first_lsn", e.wal.FirstLSN()), slog.Uint64("last_lsn", e.wal.LastLSN()),
+		slog.Duration("duration", time.Since(start)))
+	e.cache = checkpoint.NewCache(e.cfg.MemoryLimit / 4)
+	// A changed group may leave memory before a checkpoint holds it: its
+	// changes stay (the memory bound).
+	for _, a := range e.arrangements() {
+		a.Track()
+	}
+	st, err := e.openCheckpoint(e.ctx, e.ckpt)
+	if err != nil {
+		return err
+	}
+	if err := e.replay(st); err != nil {
+		return err
+	}
+	return e.bound()
+}
+
+// takeDir takes the storage directory dir: its lock, its marker, its log
+// (tidwall/wal segments) and its checkpoint directory.
+func (e *engine) takeDir(dir string) error {
 	if err := vfs.MkdirAll(e.cfg.FS, dir, 0o755); err != nil {
 		return fmt.Errorf("pwlog: storage: %w", err)
 	}
@@ -219,28 +266,12 @@ func (e *engine) recover() error {
 		return fmt.Errorf("pwlog: open log: %w", err)
 	}
 	e.wal = l
-	e.log.Info("Opened the storage", slog.String("dir", dir),
-		slog.Uint64("first_lsn", l.FirstLSN()), slog.Uint64("last_lsn", l.LastLSN()),
-		slog.Duration("duration", time.Since(start)))
 	b, err := backend.NewFilesystemFS(e.cfg.FS, storage.CheckpointDir(dir))
 	if err != nil {
 		return fmt.Errorf("pwlog: checkpoint storage: %w", err)
 	}
 	e.ckpt = b
-	e.cache = checkpoint.NewCache(e.cfg.MemoryLimit / 4)
-	// A changed group may leave memory before a checkpoint holds it: its
-	// changes stay (the memory bound).
-	for _, a := range e.arrangements() {
-		a.Track()
-	}
-	st, err := e.openCheckpoint(e.ctx, b)
-	if err != nil {
-		return err
-	}
-	if err := e.replay(st); err != nil {
-		return err
-	}
-	return e.bound()
+	return nil
 }
 
 // openCheckpoint opens the storage's checkpoint, loads its runs into the

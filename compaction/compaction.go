@@ -37,7 +37,6 @@ import (
 	"github.com/pwlog/pwlog/checkpoint"
 	"github.com/pwlog/pwlog/differential"
 	"github.com/pwlog/pwlog/internal/base"
-	"github.com/pwlog/pwlog/wal"
 )
 
 // ArrKey names an arrangement: its operator and its name there.
@@ -89,15 +88,28 @@ type Options struct {
 // concurrent use: one compaction runs at a time.
 type Compactor struct {
 	b      backend.Backend
-	log    *wal.Log // may be nil: then nothing is truncated
+	log    Log // may be nil: then nothing is truncated
 	opts   Options
 	cur    *checkpoint.Manifest
 	nextID uint64
 }
 
+// Log is the record log a checkpoint folds: a wal.Log in a storage
+// directory, an objlog.Log in an object store.
+type Log interface {
+	// DurableLSN is the last LSN a crash cannot lose.
+	DurableLSN() uint64
+	// Sync makes every record appended so far durable.
+	Sync() error
+	// TruncateFront drops the records before lsn.
+	TruncateFront(lsn uint64) error
+	// FirstLSN is the first record kept.
+	FirstLSN() uint64
+}
+
 // Open reads the latest manifest of b (nil when there is none). log, when
 // not nil, is truncated after each publication.
-func Open(ctx context.Context, b backend.Backend, log *wal.Log, opts *Options) (*Compactor, error) {
+func Open(ctx context.Context, b backend.Backend, log Log, opts *Options) (*Compactor, error) {
 	c := &Compactor{b: b, log: log}
 	if opts != nil {
 		c.opts = *opts

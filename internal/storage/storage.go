@@ -6,6 +6,7 @@
 package storage
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -13,6 +14,7 @@ import (
 	"path/filepath"
 	"slices"
 
+	"github.com/pwlog/pwlog/backend"
 	"github.com/pwlog/pwlog/internal/base"
 	"github.com/pwlog/pwlog/vfs"
 )
@@ -97,6 +99,11 @@ func ReadMarker(fsys vfs.FS, dir string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	return parseMarker(dir, b)
+}
+
+// parseMarker returns the format version marker b says, as ReadMarker.
+func parseMarker(dir string, b []byte) (int, error) {
 	var v int
 	if _, err := fmt.Sscanf(string(b), "pwlog storage format %d", &v); err != nil || !slices.Equal(b, markerText(v)) {
 		return 0, &MarkerError{Dir: dir, Content: b}
@@ -212,4 +219,37 @@ func Bytes(fsys vfs.FS, dir string) int64 {
 		}
 	})
 	return n
+}
+
+// EnsureMarkerObject does for a storage in an object store what
+// EnsureMarker does for a directory: the marker object PWLOG must say
+// FormatVersion; in a new storage (no object at all under its prefix) it
+// is created, by conditional create. where names the storage in errors.
+func EnsureMarkerObject(ctx context.Context, b backend.Backend, where string) error {
+	data, err := b.Get(ctx, base.Marker)
+	if errors.Is(err, backend.ErrNotExist) {
+		names, lerr := b.List(ctx, "")
+		if lerr != nil {
+			return fmt.Errorf("pwlog: %s: %w", where, lerr)
+		}
+		if len(names) > 0 {
+			return &MarkerError{Dir: where, Missing: true}
+		}
+		err = b.Create(ctx, base.Marker, markerText(FormatVersion))
+		if errors.Is(err, backend.ErrExist) {
+			return EnsureMarkerObject(ctx, b, where) // another writer created it first
+		}
+		if err != nil {
+			return fmt.Errorf("pwlog: %s: %w", where, err)
+		}
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("pwlog: %s: %w", where, err)
+	}
+	v, err := parseMarker(where, data)
+	if err == nil && v < FormatVersion {
+		return &OldFormatError{Dir: where, Format: v}
+	}
+	return err
 }
