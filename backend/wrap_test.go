@@ -209,3 +209,30 @@ func TestCacheReadsOnce(t *testing.T) {
 		t.Fatalf("the copy of a deleted object survived Prune: %v", err)
 	}
 }
+
+func TestCountConformance(t *testing.T) {
+	backendtest.Run(t, func(*testing.T) backend.Backend { return backend.Count(backend.NewMem()) })
+}
+
+func TestCountCounts(t *testing.T) {
+	ctx := context.Background()
+	c := backend.Count(backend.NewMem())
+	backendtest.MustPut(t, c, "a", []byte("12345"))
+	if err := c.Create(ctx, "b", []byte("123")); err != nil {
+		t.Fatal(err)
+	}
+	before := c.Counts()
+	if _, err := c.Get(ctx, "a"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.List(ctx, ""); err != nil {
+		t.Fatal(err)
+	}
+	got, since := c.Counts(), c.Counts().Sub(before)
+	if got.Puts != 1 || got.Creates != 1 || got.BytesOut != 8 || got.Requests() != 4 {
+		t.Fatalf("counts %+v", got)
+	}
+	if since.Gets != 1 || since.Lists != 1 || since.BytesIn != 5 || since.Requests() != 2 {
+		t.Fatalf("counts since %+v", since)
+	}
+}
