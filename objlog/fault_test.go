@@ -192,7 +192,7 @@ func bigBatch(tag string, size int) []wal.Record {
 }
 
 // replayAll returns copies of the records Replay(from) delivers.
-func replayAll(t testing.TB, l *Log, from uint64) []wal.Record {
+func replayAll(t tb, l *Log, from uint64) []wal.Record {
 	t.Helper()
 	var out []wal.Record
 	if err := l.Replay(from, func(r wal.Record) error {
@@ -219,11 +219,17 @@ func opts(interval time.Duration, epoch uint64) *Options {
 	return &Options{SyncInterval: interval, Epoch: epoch, Logger: quiet}
 }
 
-func mustOpen(t testing.TB, b backend.Backend, o *Options) *Log {
+func mustOpen(t tb, b backend.Backend, o *Options) *Log {
 	t.Helper()
 	l, err := Open(context.Background(), b, o)
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
 	return l
+}
+
+// tb is what the helpers need of a *testing.T or a *rapid.T.
+type tb interface {
+	Helper()
+	Fatalf(format string, args ...any)
 }

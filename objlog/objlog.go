@@ -45,8 +45,8 @@
 // gets each id. Open lists the objects, reads the last one (its LSNs,
 // and its epoch, which must not be newer than Options.Epoch), and creates
 // an empty fence object carrying its epoch at the next id. Should the id
-// be taken (a writer wrote there since the list), it lists again and
-// retries. A Log writes one object at a time, at the id after its last;
+// be taken (a writer wrote there since the list), it reads that object
+// and tries the id after it. A Log writes one object at a time, at the id after its last;
 // once a newer writer's fence holds that id, the older writer's Create is
 // refused, it reads the object, sees the newer epoch, and fails with
 // ErrFenced: fatal for that Log, which has then written nothing the new
@@ -131,9 +131,11 @@ const (
 	// maxKeptBuf is the size above which a written window's buffer is
 	// dropped instead of reused.
 	maxKeptBuf = 8 << 20
-	// maxOpenAttempts bounds how often Open retries its fence after losing
-	// the race for an id.
-	maxOpenAttempts = 8
+	// maxOpenAttempts bounds how often Open moves its fence to the next id
+	// after losing the race for one: a writer still appending as fast as
+	// Open's two requests per id keeps it out until it stops (its lease
+	// lost); a dozen seconds of a remote store.
+	maxOpenAttempts = 256
 	// maxCached bounds the headers a Log keeps in memory.
 	maxCached = 1 << 16
 )
@@ -192,8 +194,9 @@ type Log struct {
 // taking it over from any earlier writer: it reads the last object for
 // the last LSN and the first for the first LSN, and writes a fence
 // object with opts.Epoch at the next id (see the package doc). Should a
-// concurrent writer take that id, Open lists again and retries a few
-// times. A last object of a newer epoch returns an error wrapping
+// concurrent writer take that id, Open reads its object and tries the
+// id after it, up to 256 times. A last object of a newer epoch returns
+// an error wrapping
 // ErrFenced; a missing object between the first and the last, or a
 // damaged first or last object, an error wrapping ErrCorrupt. When Open
 // returns, everything up to LastLSN is durable. ctx bounds Open's
@@ -211,43 +214,11 @@ func Open(ctx context.Context, b backend.Backend, opts *Options) (*Log, error) {
 	}
 	l := &Log{b: b, opts: o}
 	l.mu.cond.L = &l.mu.Mutex
-	var st logState
-	for attempt := 1; ; attempt++ {
-		var err error
-		st, err = readState(ctx, b)
-		if err != nil {
-			return nil, err
-		}
-		if st.lastH.epoch > o.Epoch {
-			return nil, fencedError(ObjectName(st.lastID), st.lastH.epoch, o.Epoch)
-		}
-		next := st.lastH.last() + 1
-		if st.lastID == 0 {
-			next = 1
-		}
-		fence := encodeEmpty(o.Epoch, next)
-		name := ObjectName(st.lastID + 1)
-		err = b.Create(ctx, name, fence)
-		if errors.Is(err, backend.ErrExist) {
-			err = resolveExist(ctx, b, name, fence, o.Epoch)
-			if err != nil && !errors.Is(err, ErrFenced) && attempt < maxOpenAttempts {
-				o.Logger.Debug("objlog: open: lost the race for an object id; listing again",
-					slog.String("object", name), slog.Int("attempt", attempt))
-				continue
-			}
-		}
-		if err != nil {
-			return nil, fmt.Errorf("objlog: open: write the fence object %s: %w", name, err)
-		}
-		fh := objHeader{epoch: o.Epoch, first: next}
-		if st.lastID == 0 {
-			st.firstH = fh
-		}
-		st.lastID++
-		st.lastH = fh
-		l.cache(objInfo{id: st.lastID, h: fh})
-		break
+	st, err := placeFence(ctx, b, &o)
+	if err != nil {
+		return nil, err
 	}
+	l.cache(objInfo{id: st.lastID, h: st.lastH})
 	l.mu.nextID = st.lastID + 1
 	l.first.Store(st.firstH.first)
 	l.last.Store(st.lastH.first - 1)
@@ -265,6 +236,72 @@ func Open(ctx context.Context, b backend.Backend, opts *Options) (*Log, error) {
 		slog.Uint64("first_lsn", l.FirstLSN()), slog.Uint64("last_lsn", l.LastLSN()),
 		slog.String("fence", ObjectName(st.lastID)))
 	return l, nil
+}
+
+// placeFence lists the log, reads its first header and last object and
+// creates the fence object at the next id. A name taken meanwhile holds
+// the object of a writer that was faster: placeFence reads it, fails with
+// ErrFenced if its epoch is newer, and otherwise moves on to the next id
+// (up to maxOpenAttempts times). It returns the log's state with the
+// fence as its last object.
+func placeFence(ctx context.Context, b backend.Backend, o *Options) (logState, error) {
+	st, err := readState(ctx, b)
+	if err != nil {
+		return st, err
+	}
+	for attempt := 1; ; attempt++ {
+		if st.lastH.epoch > o.Epoch {
+			return st, fencedError(ObjectName(st.lastID), st.lastH.epoch, o.Epoch)
+		}
+		next := st.lastH.last() + 1
+		if st.lastID == 0 {
+			next = 1
+		}
+		fh := objHeader{epoch: o.Epoch, first: next}
+		fence := encodeEmpty(o.Epoch, next)
+		id := st.lastID + 1
+		name := ObjectName(id)
+		err := b.Create(ctx, name, fence)
+		if err == nil {
+			st.push(id, fh)
+			return st, nil
+		}
+		if !errors.Is(err, backend.ErrExist) {
+			return st, fmt.Errorf("objlog: open: write the fence object %s: %w", name, err)
+		}
+		got, err := b.Get(ctx, name)
+		if err != nil {
+			return st, fmt.Errorf("objlog: open: the fence object's name %s is taken, and reading it failed: %w", name, err)
+		}
+		if bytes.Equal(got, fence) { // our own request, duplicated
+			st.push(id, fh)
+			return st, nil
+		}
+		h, cerr := checkObject(name, got)
+		if cerr != nil {
+			return st, cerr
+		}
+		if h.first != next {
+			return st, corruptf(name, 0, next, "object starts at LSN %d, want %d", h.first, next)
+		}
+		st.push(id, h)
+		if h.epoch > o.Epoch {
+			continue // fails above
+		}
+		if attempt == maxOpenAttempts {
+			return st, fmt.Errorf("objlog: open: another writer (epoch %d) took the next object id %d times in a row; is it still running?", h.epoch, attempt)
+		}
+		o.Logger.Debug("objlog: open: another writer took the next object id; trying the one after",
+			slog.String("object", name), slog.Uint64("epoch", h.epoch), slog.Int("attempt", attempt))
+	}
+}
+
+// push makes object id with header h the last of st.
+func (st *logState) push(id uint64, h objHeader) {
+	if st.lastID == 0 {
+		st.firstID, st.firstH = id, h
+	}
+	st.lastID, st.lastH = id, h
 }
 
 // logState is what Open learns from the listing and the first and last

@@ -174,7 +174,7 @@ func TestRoundTrip(t *testing.T) {
 }
 
 // checkRecords compares records by LSN, kind and body.
-func checkRecords(t testing.TB, got, want []wal.Record) {
+func checkRecords(t tb, got, want []wal.Record) {
 	t.Helper()
 	if len(got) != len(want) {
 		t.Fatalf("%d records, want %d", len(got), len(want))
