@@ -83,6 +83,7 @@ func Scan(ctx context.Context, b backend.Backend, fn func(Entry) error) (Info, e
 		}
 		if prev != 0 && id != prev+1 {
 			info.Problems = append(info.Problems, corruptf(name, -1, next, "object %s is missing", ObjectName(prev+1)))
+			next = 0 // the LSNs it held are unknown
 		}
 		prev = id
 		oi := ObjectInfo{Name: name, ID: id, Bytes: int64(len(data))}
