@@ -324,7 +324,7 @@ func TestLeaseRenewDetectsTakeover(t *testing.T) {
 func TestLeaseRace(t *testing.T) {
 	noLeaks(t)
 	host := hostname(t)
-	for range 10 {
+	for range 5 {
 		m := backend.NewMem()
 		var wg sync.WaitGroup
 		leases := make([]*Lease, 4)

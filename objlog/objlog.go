@@ -75,6 +75,23 @@
 // the middle leaves a contiguous suffix. The newest object is never
 // deleted: it carries the numbering of ids and LSNs, which a new writer
 // continues, and is what fences an older writer.
+//
+// # Lease
+//
+// The epoch comes from the writer lease (AcquireLease), kept beside the
+// log in the storage's root:
+//
+//	writer/lease                        JSON {epoch, host, pid, process, counter, duration}, Put at every renewal
+//	writer/epoch-00000000000000000003   one per epoch, created once by conditional create
+//
+// A writer takes the lease when there is none, when its holder is a dead
+// process of this host (kill(pid, 0)), or when a holder on another host
+// left it unchanged for a whole Duration; taking creates the next epoch
+// object, so of two writers taking at once one is refused. The holder
+// Puts the lease every Duration/3 and gives it up (Lease.Err) once it
+// finds a newer epoch. The lease keeps a second writer from starting
+// while the first is alive; the epochs in the log objects are what make
+// a superseded writer harmless if it was only paused.
 package objlog
 
 import (
@@ -123,11 +140,12 @@ type Options struct {
 	Logger *slog.Logger
 }
 
+// maxWindow is the buffered size at which an Append with SyncInterval > 0
+// writes the window itself rather than wait for the flusher: it bounds the
+// memory a slow store can make us hold. A variable for tests.
+var maxWindow = 16 << 20
+
 const (
-	// maxWindow is the buffered size at which an Append with
-	// SyncInterval > 0 writes the window itself rather than wait for the
-	// flusher: it bounds the memory a slow store can make us hold.
-	maxWindow = 16 << 20
 	// maxKeptBuf is the size above which a written window's buffer is
 	// dropped instead of reused.
 	maxKeptBuf = 8 << 20
@@ -218,6 +236,7 @@ func Open(ctx context.Context, b backend.Backend, opts *Options) (*Log, error) {
 	if err != nil {
 		return nil, err
 	}
+	l.cache(objInfo{id: st.firstID, h: st.firstH})
 	l.cache(objInfo{id: st.lastID, h: st.lastH})
 	l.mu.nextID = st.lastID + 1
 	l.first.Store(st.firstH.first)
@@ -588,7 +607,8 @@ func (l *Log) flushLocked() error {
 	buf := l.mu.win
 	h := objHeader{epoch: l.opts.Epoch, first: l.mu.winFirst, count: l.mu.winCount}
 	id := l.mu.nextID
-	l.mu.win = append(l.spare[:0], make([]byte, headerSize)...)
+	var reserved [headerSize]byte
+	l.mu.win = append(l.spare[:0], reserved[:]...)
 	l.spare = nil
 	l.mu.winFirst = h.last() + 1
 	l.mu.winCount = 0
