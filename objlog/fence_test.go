@@ -296,3 +296,41 @@ func TestWritersRace(t *testing.T) {
 		}
 	}
 }
+
+// TestOpenDuringTruncation: the old writer's TruncateFront deletes the
+// first object between the new writer's List and its read; Open lists
+// again.
+func TestOpenDuringTruncation(t *testing.T) {
+	m := backend.NewMem()
+	a := mustOpen(t, m, opts(0, 1))
+	defer a.Close()
+	var want []wal.Record
+	for i := range 3 {
+		recs := batch(fmt.Sprint(i), 2)
+		if _, err := a.Append(recs); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, recs...)
+	}
+	f := newFault(m)
+	var once sync.Once
+	f.before = func(op, name string) error {
+		if op == "open" {
+			once.Do(func() {
+				if err := a.TruncateFront(3); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		return nil
+	}
+	b, err := Open(context.Background(), f, opts(0, 2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if b.FirstLSN() != 3 || b.LastLSN() != 6 {
+		t.Fatalf("first %d last %d", b.FirstLSN(), b.LastLSN())
+	}
+	checkRecords(t, replayAll(t, b, 0), want[2:])
+}

@@ -20,7 +20,8 @@ import (
 
 // The lease's objects, relative to the storage's root backend.
 const (
-	// LeaseName is the lease object: the holder's leaseBody, JSON, Put
+	// LeaseName is the lease object: the holder's epoch, host, pid,
+	// process token, renewal counter and Duration as a JSON object, Put
 	// again at every renewal.
 	LeaseName = "writer/lease"
 	// EpochPrefix starts the name of an epoch object; 20 digits follow.

@@ -331,8 +331,20 @@ type logState struct {
 }
 
 // readState lists the log and reads its first header and its whole last
-// object.
+// object. An object deleted after the listing (a truncation at the front
+// by an earlier writer) makes it list again, a few times.
 func readState(ctx context.Context, b backend.Backend) (logState, error) {
+	for try := 1; ; try++ {
+		st, err := readState1(ctx, b)
+		if try < 4 && errors.Is(err, backend.ErrNotExist) {
+			continue
+		}
+		return st, err
+	}
+}
+
+// readState1 is one attempt of readState.
+func readState1(ctx context.Context, b backend.Backend) (logState, error) {
 	var st logState
 	ids, err := listIDs(ctx, b)
 	if err != nil {
