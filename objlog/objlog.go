@@ -214,11 +214,10 @@ type Log struct {
 // object with opts.Epoch at the next id (see the package doc). Should a
 // concurrent writer take that id, Open reads its object and tries the
 // id after it, up to 256 times. A last object of a newer epoch returns
-// an error wrapping
-// ErrFenced; a missing object between the first and the last, or a
-// damaged first or last object, an error wrapping ErrCorrupt. When Open
-// returns, everything up to LastLSN is durable. ctx bounds Open's
-// requests; the Log's later requests run until Close.
+// an error wrapping ErrFenced; a missing object between the first and
+// the last, or a damaged first or last object, an error wrapping
+// ErrCorrupt. When Open returns, everything up to LastLSN is durable.
+// ctx bounds Open's requests; the Log's later requests run until Close.
 func Open(ctx context.Context, b backend.Backend, opts *Options) (*Log, error) {
 	var o Options
 	if opts != nil {
@@ -517,9 +516,6 @@ func (l *Log) Append(recs []wal.Record) (uint64, error) {
 	l.last.Store(last)
 	full := len(l.mu.win) >= maxWindow
 	l.mu.Unlock()
-	for i := range recs {
-		recs[i].LSN = first + uint64(i)
-	}
 	if l.opts.SyncInterval == 0 || full {
 		if err := l.flushUpTo(last); err != nil {
 			return 0, err
@@ -529,6 +525,9 @@ func (l *Log) Append(recs []wal.Record) (uint64, error) {
 		case l.kick <- struct{}{}:
 		default:
 		}
+	}
+	for i := range recs {
+		recs[i].LSN = first + uint64(i)
 	}
 	return last, nil
 }
