@@ -1,0 +1,51 @@
+// Package location turns the storage locations users write (a
+// directory, s3://BUCKET/PREFIX, azure://CONTAINER/PREFIX) into
+// backends. The engine (pwlog.Storage), the example programs and the
+// CLI's tools all read them through it, so they accept the same ones.
+package location
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	"github.com/pwlog/pwlog/backend"
+)
+
+// Remote reports whether loc names a storage in an object store rather
+// than a local directory.
+func Remote(loc string) bool {
+	scheme, _, ok := strings.Cut(loc, "://")
+	return ok && scheme != "file"
+}
+
+// Open returns the backend of the storage loc names, without a request:
+//
+//   - s3://BUCKET/PREFIX: S3, configured by the AWS SDK's environment
+//     (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN,
+//     AWS_REGION, AWS_ENDPOINT_URL for a server other than AWS);
+//   - azure://CONTAINER/PREFIX: Azure Blob, configured by
+//     AZURE_STORAGE_CONNECTION_STRING;
+//   - file://PATH or a plain path: a local directory.
+//
+// PREFIX may be empty: the storage is then the whole bucket or
+// container.
+func Open(loc string) (backend.Backend, error) {
+	scheme, rest, ok := strings.Cut(loc, "://")
+	if !ok {
+		if loc == "" {
+			return nil, fmt.Errorf("pwlog: empty storage location")
+		}
+		return backend.FilesystemAt(loc), nil
+	}
+	switch scheme {
+	case "file":
+		if rest == "" {
+			return nil, fmt.Errorf("pwlog: storage %q: no path", loc)
+		}
+		return backend.FilesystemAt(filepath.FromSlash(rest)), nil
+	case "s3", "azure":
+		return nil, fmt.Errorf("pwlog: storage %q: %s is not built yet", loc, scheme)
+	}
+	return nil, fmt.Errorf("pwlog: storage %q: unknown scheme %q (a directory, s3://BUCKET/PREFIX or azure://CONTAINER/PREFIX)", loc, scheme)
+}
