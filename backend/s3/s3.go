@@ -214,14 +214,12 @@ func (b *Backend) get(ctx context.Context, op, name string) ([]byte, error) {
 		return nil, b.fail(ctx, op, name, err)
 	}
 	defer body.Close()
-	if info.Size < 0 {
-		info.Size = 0
-	}
-	buf := bytes.NewBuffer(make([]byte, 0, info.Size+bytes.MinRead))
+	size := max(info.Size, 0) // -1: no Content-Length
+	buf := bytes.NewBuffer(make([]byte, 0, size+bytes.MinRead))
 	if _, err := buf.ReadFrom(body); err != nil {
 		return nil, b.fail(ctx, op, name, err)
 	}
-	if int64(buf.Len()) != info.Size {
+	if info.Size >= 0 && int64(buf.Len()) != info.Size {
 		// The body ended early (or ran on): a dropped connection.
 		return nil, b.fail(ctx, op, name, fmt.Errorf("read %d bytes of a %d-byte object: %w",
 			buf.Len(), info.Size, io.ErrUnexpectedEOF))
@@ -337,7 +335,7 @@ func (o *object) ReadAt(p []byte, off int64) (int, error) {
 // Size returns the object's size when it was opened.
 func (o *object) Size() int64 { return int64(len(o.data)) }
 
-// Close releases the bytes' Object; a second Close fails.
+// Close closes the Object; a second Close fails with fs.ErrClosed.
 func (o *object) Close() error {
 	if o.closed.Swap(true) {
 		return wrap(opClose, o.name, fs.ErrClosed)
@@ -474,6 +472,10 @@ func classify(ctx context.Context, op string, err error) error {
 			// AWS: a concurrent conditional write of the key; the
 			// outcome is known only by trying again.
 			return backend.ErrTransient
+		case resp.StatusCode == 0:
+			// Made up by minio-go on this side (a bad argument, an
+			// answer it could not parse): no answer of the server's.
+			return nil
 		case transientCodes[resp.Code] || resp.StatusCode >= 500 ||
 			resp.StatusCode == 429 || resp.StatusCode == 408:
 			return backend.ErrTransient

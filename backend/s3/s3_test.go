@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -301,4 +303,61 @@ func TestEnv(t *testing.T) {
 	}
 	backendtest.MustPut(t, b, "k", []byte("v"))
 	backendtest.MustGetEqual(t, b, "k", []byte("v"))
+}
+
+// TestServerErrors checks the class of the errors a server answers with,
+// on a fake server.
+func TestServerErrors(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		answer := func(status int, code string) {
+			w.Header().Set("Content-Type", "application/xml")
+			w.WriteHeader(status)
+			fmt.Fprintf(w, "<Error><Code>%s</Code><Message>%s happened</Message></Error>", code, code)
+		}
+		switch strings.TrimPrefix(r.URL.Path, "/bkt/") {
+		case "500":
+			answer(500, "InternalError")
+		case "503":
+			answer(503, "SlowDown")
+		case "429":
+			answer(429, "TooManyRequests")
+		case "403":
+			answer(403, "AccessDenied")
+		case "cut":
+			// A body shorter than its Content-Length: the connection
+			// drops mid-body.
+			w.Header().Set("Last-Modified", time.Now().UTC().Format(http.TimeFormat))
+			w.Header().Set("Content-Length", "100")
+			w.Write([]byte("0123456789"))
+		default:
+			answer(400, "InvalidRequest")
+		}
+	}))
+	defer srv.Close()
+	b, err := s3.New("bkt", "", s3.Options{Endpoint: srv.URL, AccessKey: "a", SecretKey: "s"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for _, tc := range []struct {
+		name      string
+		transient bool
+		want      string
+	}{
+		{"500", true, "backend: get 500: s3://bkt/500: InternalError: InternalError happened"},
+		{"503", true, "SlowDown"},
+		{"429", true, "TooManyRequests"},
+		{"cut", true, "unexpected EOF"},
+		{"403", false, "backend: get 403: s3://bkt/403: AccessDenied: AccessDenied happened"},
+		{"400", false, "InvalidRequest"},
+	} {
+		wg.Go(func() {
+			_, err := b.Get(context.Background(), tc.name)
+			if err == nil || errors.Is(err, backend.ErrTransient) != tc.transient ||
+				errors.Is(err, backend.ErrNotExist) || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("Get(%s): %v; want transient %v, holding %q", tc.name, err, tc.transient, tc.want)
+			}
+		})
+	}
+	wg.Wait()
 }
