@@ -103,7 +103,9 @@ func Start(t testing.TB, wait time.Duration, port int, name string, args ...stri
 		return nil, fmt.Errorf("testserver: start %s: %w", name, err)
 	}
 	go func() { cmd.Wait(); close(p.done) }()
-	t.Cleanup(p.Stop)
+	if t != nil {
+		t.Cleanup(p.Stop)
+	}
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	deadline := time.Now().Add(wait)
 	for {
