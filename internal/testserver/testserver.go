@@ -92,7 +92,8 @@ func (w lockedWriter) Write(p []byte) (int, error) {
 }
 
 // Start starts name with args and waits until port on 127.0.0.1 accepts
-// connections, for at most wait. The process is killed when t ends.
+// connections, for at most wait. The process is killed when t ends, or,
+// with a nil t, when the test process exits.
 func Start(t testing.TB, wait time.Duration, port int, name string, args ...string) (*Process, error) {
 	cmd := exec.Command(name, args...)
 	p := &Process{cmd: cmd, out: &strings.Builder{}, mu: &sync.Mutex{}, done: make(chan struct{})}
