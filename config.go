@@ -9,6 +9,9 @@ import (
 	"github.com/pwlog/pwlog/checkpoint"
 
 	"github.com/pwlog/pwlog/backend"
+	"github.com/pwlog/pwlog/backend/azure"
+	"github.com/pwlog/pwlog/backend/s3"
+	loc "github.com/pwlog/pwlog/internal/location"
 	"github.com/pwlog/pwlog/vfs"
 )
 
@@ -17,18 +20,78 @@ import (
 // is then created if missing.
 func Filesystem(path string) *backend.Filesystem { return backend.FilesystemAt(path) }
 
+// S3Options configure S3: the endpoint (empty for AWS), region and
+// credentials. S3OptionsFromEnv reads them from the AWS SDK's standard
+// environment.
+type S3Options = s3.Options
+
+// S3OptionsFromEnv returns the S3Options of the environment:
+// AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN,
+// AWS_REGION and AWS_ENDPOINT_URL (for a server other than AWS).
+func S3OptionsFromEnv() S3Options { return s3.OptionsFromEnv() }
+
+// S3 returns the Backend of a storage in an S3 bucket, under prefix
+// (empty: the whole bucket), for Config.Backend. The storage holds
+// everything there, the log included. No request is made until a
+// pipeline runs.
+func S3(bucket, prefix string, opts S3Options) (*s3.Backend, error) {
+	return s3.New(bucket, prefix, opts)
+}
+
+// AzureOptions configure Azure: the storage account's connection
+// string.
+type AzureOptions = azure.Options
+
+// AzureOptionsFromEnv returns the AzureOptions of the environment:
+// AZURE_STORAGE_CONNECTION_STRING.
+func AzureOptionsFromEnv() AzureOptions { return azure.OptionsFromEnv() }
+
+// Azure returns the Backend of a storage in an Azure Blob container,
+// under prefix (empty: the whole container), for Config.Backend. No
+// request is made until a pipeline runs.
+func Azure(container, prefix string, opts AzureOptions) (*azure.Backend, error) {
+	return azure.New(container, prefix, opts)
+}
+
+// Storage returns the Backend a storage location names, for
+// Config.Backend: a directory (a path, or file://PATH),
+// s3://BUCKET/PREFIX with the options of S3OptionsFromEnv, or
+// azure://CONTAINER/PREFIX with those of AzureOptionsFromEnv. The
+// example programs' -storage flags and the pwlog command take the same
+// locations.
+func Storage(location string) (backend.Backend, error) { return loc.Open(location) }
+
 // Config configures a Run.
 type Config struct {
 	// Backend is the persistent storage. Nil: the execution is not
-	// persistent and starts from nothing. Today the engine keeps a
-	// storage in a local directory, so it takes a *backend.Filesystem
-	// (Filesystem(path)) and refuses other backends with an error saying
-	// so; backends that hold the log in an object store come later.
+	// persistent and starts from nothing. Filesystem(path) keeps it in a
+	// local directory (the log as tidwall/wal segments, a lock file).
+	// S3(...) and Azure(...), or any other backend.Backend, keep all of
+	// it in an object store, the log included: one object per commit
+	// window, a writer's lease instead of the lock (LeaseDuration), and
+	// a local cache of checkpoint runs (CacheDir). Storage(url) returns
+	// the backend a storage URL names.
 	Backend backend.Backend
+	// CacheDir, for a storage in an object store, is the local directory
+	// that keeps copies of the checkpoint runs the execution reads. It is
+	// only a cache: deleting it loses nothing, the next run downloads
+	// again. Default: a directory named after the storage under the
+	// user's cache directory (os.UserCacheDir).
+	CacheDir string
+	// LeaseDuration, for a storage in an object store, is how long the
+	// writer's lease lasts without renewal (it is renewed every third of
+	// it). A second writer is refused while the lease is renewed; after a
+	// writer was killed, a restart on the same host takes over at once,
+	// one on another host once the lease has gone unrenewed this long.
+	// Default 5 s.
+	LeaseDuration time.Duration
 	// SnapshotInterval is the durability window of group commit: 0 fsyncs
 	// every logical time before its rows reach the sinks; a positive
 	// interval fsyncs at most once per interval, and sinks see a time's
-	// rows once the fsync covering it is done. Default 0.
+	// rows once the fsync covering it is done. In an object store, a
+	// commit is durable once its log object is written: 0 writes one
+	// object per logical time, a positive interval one per interval
+	// holding every time committed in it. Default 0.
 	SnapshotInterval time.Duration
 	// BatchRows is the most input rows one logical time takes. Default 65536.
 	BatchRows int
@@ -103,6 +166,9 @@ func (c Config) withDefaults() Config {
 		if lim := debug.SetMemoryLimit(-1); lim != math.MaxInt64 {
 			c.MemoryLimit = lim / 4
 		}
+	}
+	if c.LeaseDuration <= 0 {
+		c.LeaseDuration = 5 * time.Second
 	}
 	if c.BlockSize <= 0 {
 		c.BlockSize = checkpoint.DefaultBlockSize

@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"github.com/pwlog/pwlog/backend"
+	"github.com/pwlog/pwlog/backend/azure"
+	"github.com/pwlog/pwlog/backend/s3"
 )
 
 // Remote reports whether loc names a storage in an object store rather
@@ -44,8 +46,32 @@ func Open(loc string) (backend.Backend, error) {
 			return nil, fmt.Errorf("pwlog: storage %q: no path", loc)
 		}
 		return backend.FilesystemAt(filepath.FromSlash(rest)), nil
-	case "s3", "azure":
-		return nil, fmt.Errorf("pwlog: storage %q: %s is not built yet", loc, scheme)
+	case "s3":
+		bucket, prefix := split(rest)
+		if bucket == "" {
+			return nil, fmt.Errorf("pwlog: storage %q: no bucket (s3://BUCKET/PREFIX)", loc)
+		}
+		b, err := s3.New(bucket, prefix, s3.OptionsFromEnv())
+		if err != nil {
+			return nil, fmt.Errorf("pwlog: storage %q: %w", loc, err)
+		}
+		return b, nil
+	case "azure":
+		container, prefix := split(rest)
+		if container == "" {
+			return nil, fmt.Errorf("pwlog: storage %q: no container (azure://CONTAINER/PREFIX)", loc)
+		}
+		b, err := azure.New(container, prefix, azure.OptionsFromEnv())
+		if err != nil {
+			return nil, fmt.Errorf("pwlog: storage %q: %w", loc, err)
+		}
+		return b, nil
 	}
 	return nil, fmt.Errorf("pwlog: storage %q: unknown scheme %q (a directory, s3://BUCKET/PREFIX or azure://CONTAINER/PREFIX)", loc, scheme)
+}
+
+// split returns the bucket and the prefix of "BUCKET/PREFIX".
+func split(rest string) (bucket, prefix string) {
+	bucket, prefix, _ = strings.Cut(rest, "/")
+	return bucket, strings.Trim(prefix, "/")
 }
