@@ -19,7 +19,7 @@ import (
 
 func quietConfig(storage string) pwlog.Config {
 	cfg := pwlog.Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	if storage != "" {
+	if storage != "" && !objectStoreConfig(&cfg, storage) {
 		cfg.Backend = pwlog.Filesystem(storage)
 	}
 	return cfg

@@ -47,9 +47,15 @@ func expectedTutorial(t *testing.T) map[int][]string {
 // TestTutorial runs the tutorial's four runs: each emits exactly its rows
 // of expected.csv, at times later than every earlier run's.
 func TestTutorial(t *testing.T) {
+	tutorialRuns(t, filepath.Join(t.TempDir(), "storage"), nil)
+}
+
+// tutorialRuns runs the tutorial's four runs on storage, calling before,
+// when set, before each.
+func tutorialRuns(t *testing.T, storage string, before func(run int)) {
 	want := expectedTutorial(t)
 	dir := t.TempDir()
-	input, storage := filepath.Join(dir, "input"), filepath.Join(dir, "storage")
+	input := filepath.Join(dir, "input")
 	output := filepath.Join(dir, "sessions.csv")
 	if err := os.Mkdir(input, 0o755); err != nil {
 		t.Fatal(err)
@@ -58,6 +64,9 @@ func TestTutorial(t *testing.T) {
 	for run := 1; run <= 4; run++ {
 		if src := fmt.Sprintf("testdata/tutorial/run%d", run); run < 4 {
 			copyFiles(t, src, input)
+		}
+		if before != nil {
+			before(run)
 		}
 		if err := runSessions(t, input, output, storage, false); err != nil {
 			t.Fatalf("run %d: %v", run, err)

@@ -35,7 +35,7 @@ func main() {
 	orders := flag.String("orders", "", "directory of CSV files with header order_id,customer_id,amount_cents,ts")
 	customers := flag.String("customers", "", "directory of CSV files with header customer_id,country")
 	output := flag.String("output", "revenue.csv", "CSV file the revenue rows' deltas are written to")
-	storage := flag.String("storage", "", "persistent storage directory (without it the run is not persistent)")
+	storage := flag.String("storage", "", "persistent storage: a directory, s3://BUCKET/PREFIX (AWS_* environment) or azure://CONTAINER/PREFIX (AZURE_STORAGE_CONNECTION_STRING); without it the run is not persistent")
 	appendMode := flag.Bool("append", false, "keep one changelog in -output across runs, exactly once (needs -storage)")
 	window := flag.Int64("window", 3600, "length in seconds of the tumbling windows orders are counted in")
 	interval := flag.Duration("snapshot-interval", 0, "durability window of group commit (0: fsync every commit)")
@@ -59,7 +59,12 @@ func main() {
 		Logger:             slog.New(slog.NewTextHandler(os.Stderr, nil)),
 	}
 	if *storage != "" {
-		cfg.Backend = pwlog.Filesystem(*storage)
+		b, err := pwlog.Storage(*storage)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "revenue:", err)
+			os.Exit(2)
+		}
+		cfg.Backend = b
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

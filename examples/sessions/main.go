@@ -31,7 +31,7 @@ import (
 func main() {
 	input := flag.String("input", "", "directory of CSV files with header user_id,access_time")
 	output := flag.String("output", "sessions.csv", "CSV file the sessions' deltas are written to")
-	storage := flag.String("storage", "", "persistent storage directory (without it the run is not persistent)")
+	storage := flag.String("storage", "", "persistent storage: a directory, s3://BUCKET/PREFIX (AWS_* environment) or azure://CONTAINER/PREFIX (AZURE_STORAGE_CONNECTION_STRING); without it the run is not persistent")
 	appendMode := flag.Bool("append", false, "keep one changelog in -output across runs, exactly once (needs -storage)")
 	maxGap := flag.Int64("max-gap", 300, "largest gap in seconds, exclusive, between two accesses of one session")
 	interval := flag.Duration("snapshot-interval", 0, "durability window of group commit (0: fsync every commit)")
@@ -84,7 +84,11 @@ func run(input, output, storage string, appendMode bool, maxGap int64, streaming
 	sessions.WriteCSV("output", output, pwlog.SinkOptions{Append: appendMode})
 
 	if storage != "" {
-		cfg.Backend = pwlog.Filesystem(storage)
+		b, err := pwlog.Storage(storage)
+		if err != nil {
+			return err
+		}
+		cfg.Backend = b
 	}
 	err := p.Run(ctx, cfg)
 	if errors.Is(err, context.Canceled) {

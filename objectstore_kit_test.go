@@ -1,0 +1,206 @@
+package pwlog_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/pwlog/pwlog"
+	"github.com/pwlog/pwlog/backend"
+	"github.com/pwlog/pwlog/internal/testserver"
+	"github.com/pwlog/pwlog/objlog"
+)
+
+// objectStore is where the object-store tests keep a storage: Mem in
+// this process, or a real server on 127.0.0.1 that the tests install and
+// start (versitygw for S3, Azurite for Azure Blob).
+type objectStore struct {
+	name string
+	// remote is set for the stores a separate process reaches.
+	remote bool
+	// open returns a new empty storage: its location (a URL the example
+	// programs and the tools take), the environment a process needs to
+	// reach it, and its backend.
+	open func(t *testing.T) (loc string, env []string, b backend.Backend)
+}
+
+var objectStores = []objectStore{
+	{name: "mem", open: func(t *testing.T) (string, []string, backend.Backend) {
+		b := backend.NewMem()
+		return fmt.Sprintf("mem://%p", b), nil, b
+	}},
+	{name: "s3", remote: true, open: func(t *testing.T) (string, []string, backend.Backend) {
+		s := testserver.Versitygw(t)
+		bucket := s.NewBucket(t)
+		b, err := pwlog.S3(bucket, "pipeline", pwlog.S3Options{Endpoint: s.Endpoint, Region: s.Region, AccessKey: s.AccessKey, SecretKey: s.SecretKey})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return "s3://" + bucket + "/pipeline", s.Env(), b
+	}},
+	{name: "azure", remote: true, open: func(t *testing.T) (string, []string, backend.Backend) {
+		a := testserver.Azurite(t)
+		container := a.NewContainer(t)
+		b, err := pwlog.Azure(container, "pipeline", pwlog.AzureOptions{ConnectionString: a.ConnectionString})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return "azure://" + container + "/pipeline", a.Env(), b
+	}},
+}
+
+// eachObjectStore runs f on a new storage of every object store.
+func eachObjectStore(t *testing.T, f func(t *testing.T, s objectStore, loc string, env []string)) {
+	for _, s := range objectStores {
+		t.Run(s.name, func(t *testing.T) {
+			loc, env, b := s.open(t)
+			useStorage(t, loc, b)
+			f(t, s, loc, env)
+		})
+	}
+}
+
+// stores are the object-store storages of the running tests, by
+// location: quietConfig runs a pipeline on them.
+var stores sync.Map // location -> *storeUse
+
+type storeUse struct {
+	b     backend.Backend
+	mu    sync.Mutex
+	cache string
+}
+
+// useStorage makes loc name b for quietConfig, with a cache directory of
+// the test's.
+func useStorage(t *testing.T, loc string, b backend.Backend) {
+	stores.Store(loc, &storeUse{b: b, cache: t.TempDir()})
+	t.Cleanup(func() { stores.Delete(loc) })
+}
+
+// freshCache gives loc's next runs a new, empty cache directory: they
+// run as on another machine, from the object store alone.
+func freshCache(t *testing.T, loc string) string {
+	v, _ := stores.Load(loc)
+	u := v.(*storeUse)
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.cache = t.TempDir()
+	return u.cache
+}
+
+// objectStoreConfig sets cfg's backend when storage is the location of
+// an object-store storage of a running test.
+func objectStoreConfig(cfg *pwlog.Config, storage string) bool {
+	v, ok := stores.Load(storage)
+	if !ok {
+		return false
+	}
+	u := v.(*storeUse)
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	cfg.Backend, cfg.CacheDir = u.b, u.cache
+	return true
+}
+
+// cacheFiles counts the files of a cache directory.
+func cacheFiles(t *testing.T, dir string) int {
+	n := 0
+	filepath.WalkDir(dir, func(_ string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			n++
+		}
+		return nil
+	})
+	return n
+}
+
+// crashing passes requests on to a backend until the k-th, then fails
+// every one, as if the process had died there: the k-th takes effect
+// when after is set (its answer is what was lost), and none after it
+// does.
+type crashing struct {
+	backend.Backend
+	k     int64
+	after bool
+	n     atomic.Int64
+}
+
+var errCrashed = errors.New("the process crashed")
+
+// do runs one request under the crash rule.
+func (c *crashing) do(fn func() error) error {
+	switch n := c.n.Add(1); {
+	case n < c.k:
+		return fn()
+	case n == c.k && c.after:
+		fn()
+	}
+	return errCrashed
+}
+
+func (c *crashing) Put(ctx context.Context, name string, data []byte) error {
+	return c.do(func() error { return c.Backend.Put(ctx, name, data) })
+}
+
+func (c *crashing) Create(ctx context.Context, name string, data []byte) error {
+	return c.do(func() error { return c.Backend.Create(ctx, name, data) })
+}
+
+func (c *crashing) Get(ctx context.Context, name string) (data []byte, err error) {
+	err = c.do(func() error { data, err = c.Backend.Get(ctx, name); return err })
+	return data, err
+}
+
+func (c *crashing) Open(ctx context.Context, name string) (o backend.Object, err error) {
+	err = c.do(func() error { o, err = c.Backend.Open(ctx, name); return err })
+	return o, err
+}
+
+func (c *crashing) List(ctx context.Context, prefix string) (names []string, err error) {
+	err = c.do(func() error { names, err = c.Backend.List(ctx, prefix); return err })
+	return names, err
+}
+
+func (c *crashing) Delete(ctx context.Context, name string) error {
+	return c.do(func() error { return c.Backend.Delete(ctx, name) })
+}
+
+func (c *crashing) Size(ctx context.Context, name string) (n int64, err error) {
+	err = c.do(func() error { n, err = c.Backend.Size(ctx, name); return err })
+	return n, err
+}
+
+// buryLease makes the lease of b's writer, if one is left, that of a
+// process that has died on this host, as after a kill: the next writer
+// takes it over at once.
+func buryLease(t *testing.T, b backend.Backend) {
+	t.Helper()
+	ctx := context.Background()
+	data, err := b.Get(ctx, objlog.LeaseName)
+	if errors.Is(err, backend.ErrNotExist) {
+		return
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lease map[string]any
+	if err := json.Unmarshal(data, &lease); err != nil {
+		t.Fatal(err)
+	}
+	lease["pid"], lease["process"] = deadPID, "dead"
+	if data, err = json.Marshal(lease); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Put(ctx, objlog.LeaseName, data); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// deadPID is above Linux's largest pid: no process has it.
+const deadPID = 1 << 23

@@ -1,0 +1,188 @@
+package pwlog_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pwlog/pwlog"
+	"github.com/pwlog/pwlog/backend"
+	"github.com/pwlog/pwlog/internal/tutorial"
+)
+
+// TestTutorialOnObjectStores runs the tutorial's four runs with the
+// storage, log included, in each object store. Runs 3 and 4 start with
+// an empty cache directory, as on another machine: they resume from the
+// object store alone and emit only their own rows.
+func TestTutorialOnObjectStores(t *testing.T) {
+	eachObjectStore(t, func(t *testing.T, s objectStore, loc string, env []string) {
+		tutorialRuns(t, loc, func(run int) {
+			if run >= 3 {
+				freshCache(t, loc)
+			}
+		})
+	})
+}
+
+// runSessionsOn runs the tutorial pipeline once in append mode on b.
+func runSessionsOn(t *testing.T, input, output string, b backend.Backend, cache string) error {
+	t.Helper()
+	p := pwlog.New()
+	tutorial.Sessions(p, input, 300).WriteCSV("output", output, pwlog.SinkOptions{Append: true})
+	cfg := quietConfig("")
+	cfg.Backend, cfg.CacheDir = b, cache
+	return p.Run(context.Background(), cfg)
+}
+
+// TestObjectStoreCrashBetweenRequests crashes the second of three runs of
+// the tutorial, in append mode on an object store, at every request it
+// makes: before the request takes effect, and after (its answer lost).
+// The run after the crash must leave one changelog holding every row
+// exactly once: nothing committed lost, nothing emitted twice.
+func TestObjectStoreCrashBetweenRequests(t *testing.T) {
+	want := expectedTutorial(t)
+	var all []string
+	for run := 1; run <= 3; run++ {
+		all = append(all, want[run]...)
+	}
+	final := consolidated(t, signedLines(all))
+
+	// A clean second run, to count its requests.
+	scenario := func(t *testing.T, crash func(m *backend.Mem) backend.Backend) (err2 error, m *backend.Mem) {
+		dir := t.TempDir()
+		input, output, cache := filepath.Join(dir, "input"), filepath.Join(dir, "changelog.csv"), filepath.Join(dir, "cache")
+		os.Mkdir(input, 0o755)
+		m = backend.NewMem()
+		copyFiles(t, "testdata/tutorial/run1", input)
+		if err := runSessionsOn(t, input, output, m, cache); err != nil {
+			t.Fatalf("run 1: %v", err)
+		}
+		copyFiles(t, "testdata/tutorial/run2", input)
+		err2 = runSessionsOn(t, input, output, crash(m), cache)
+		buryLease(t, m)
+		copyFiles(t, "testdata/tutorial/run3", input)
+		if err := runSessionsOn(t, input, output, m, cache); err != nil {
+			t.Fatalf("run 3, after the crash of run 2 (%v): %v", err2, err)
+		}
+		lines := readSink(t, output)
+		for i := 1; i < len(lines); i++ {
+			if lines[i].time < lines[i-1].time {
+				t.Fatalf("line %d: time %d after %d", i+2, lines[i].time, lines[i-1].time)
+			}
+		}
+		if got := consolidated(t, lines); !slices.Equal(got, final) {
+			t.Fatalf("after the crash of run 2 (%v) the changelog consolidates to %v, want %v", err2, got, final)
+		}
+		return err2, m
+	}
+	var counted *backend.Counted
+	scenario(t, func(m *backend.Mem) backend.Backend { counted = backend.Count(m); return counted })
+	total := counted.Counts().Requests()
+	if total < 10 {
+		t.Fatalf("the second run made %d requests: too few to test", total)
+	}
+	crashed := 0
+	for k := int64(1); k <= total; k++ {
+		for _, after := range []bool{false, true} {
+			err, _ := scenario(t, func(m *backend.Mem) backend.Backend { return &crashing{Backend: m, k: k, after: after} })
+			if errors.Is(err, errCrashed) {
+				crashed++
+			}
+		}
+	}
+	if crashed < int(total) {
+		t.Fatalf("only %d of %d crash points stopped the run", crashed, 2*total)
+	}
+	t.Logf("%d requests, %d crash points", total, crashed)
+}
+
+// faulty passes requests on to a backend with faults drawn at random:
+// a transient failure before the request takes effect, or after it (a
+// duplicated request once retried: the answer was lost), and delays.
+type faulty struct {
+	backend.Backend
+	mu     sync.Mutex
+	rng    *rand.Rand
+	faults int
+}
+
+func (f *faulty) do(fn func() error) error {
+	f.mu.Lock()
+	r, delay := f.rng.IntN(10), time.Duration(f.rng.IntN(3))*time.Millisecond
+	f.mu.Unlock()
+	time.Sleep(delay)
+	switch r {
+	case 0, 1:
+		f.mu.Lock()
+		f.faults++
+		f.mu.Unlock()
+		return fmt.Errorf("503 SlowDown: %w", backend.ErrTransient)
+	case 2:
+		fn()
+		f.mu.Lock()
+		f.faults++
+		f.mu.Unlock()
+		return fmt.Errorf("connection reset after the request: %w", backend.ErrTransient)
+	}
+	return fn()
+}
+
+func (f *faulty) Put(ctx context.Context, name string, data []byte) error {
+	return f.do(func() error { return f.Backend.Put(ctx, name, data) })
+}
+
+func (f *faulty) Create(ctx context.Context, name string, data []byte) error {
+	return f.do(func() error { return f.Backend.Create(ctx, name, data) })
+}
+
+func (f *faulty) Get(ctx context.Context, name string) (data []byte, err error) {
+	err = f.do(func() error { data, err = f.Backend.Get(ctx, name); return err })
+	return data, err
+}
+
+func (f *faulty) List(ctx context.Context, prefix string) (names []string, err error) {
+	err = f.do(func() error { names, err = f.Backend.List(ctx, prefix); return err })
+	return names, err
+}
+
+func (f *faulty) Delete(ctx context.Context, name string) error {
+	return f.do(func() error { return f.Backend.Delete(ctx, name) })
+}
+
+// TestObjectStoreFaults runs the tutorial in append mode on an object
+// store whose requests fail now and then (before or after taking
+// effect) and are slow: retries cure every fault, and the changelog holds
+// every row exactly once.
+func TestObjectStoreFaults(t *testing.T) {
+	want := expectedTutorial(t)
+	for seed := uint64(1); seed <= 3; seed++ {
+		dir := t.TempDir()
+		input, output, cache := filepath.Join(dir, "input"), filepath.Join(dir, "changelog.csv"), filepath.Join(dir, "cache")
+		os.Mkdir(input, 0o755)
+		f := &faulty{Backend: backend.NewMem(), rng: rand.New(rand.NewPCG(seed, 15))}
+		var all []string
+		for run := 1; run <= 4; run++ {
+			if run < 4 {
+				copyFiles(t, fmt.Sprintf("testdata/tutorial/run%d", run), input)
+			}
+			if err := runSessionsOn(t, input, output, f, cache); err != nil {
+				t.Fatalf("seed %d run %d: %v", seed, run, err)
+			}
+			all = append(all, want[run]...)
+			slices.Sort(all)
+			if got := signed(readSink(t, output)); !slices.Equal(got, all) {
+				t.Fatalf("seed %d: after run %d the changelog holds %v, want %v", seed, run, got, all)
+			}
+		}
+		if f.faults < 10 {
+			t.Fatalf("seed %d: only %d faults: the test proved too little", seed, f.faults)
+		}
+	}
+}
