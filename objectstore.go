@@ -19,7 +19,7 @@ import (
 // cache directory.
 func (e *engine) takeObjectStore() error {
 	ctx := e.ctx
-	where := fmt.Sprint(e.cfg.Backend)
+	where := storageName(e.cfg.Backend)
 	b := backend.Retry(e.cfg.Backend, &backend.RetryOptions{Logger: e.log})
 	if err := storage.EnsureMarkerObject(ctx, b, where); err != nil {
 		return err
@@ -61,4 +61,13 @@ func defaultCacheDir(where string) string {
 	}
 	sum := sha256.Sum256([]byte(where))
 	return filepath.Join(root, "pwlog", hex.EncodeToString(sum[:8]))
+}
+
+// storageName names a storage's backend in messages: its own String
+// (a URL) when it has one, else its type.
+func storageName(b backend.Backend) string {
+	if s, ok := b.(fmt.Stringer); ok {
+		return s.String()
+	}
+	return fmt.Sprintf("%T", b)
 }

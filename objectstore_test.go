@@ -1,6 +1,7 @@
 package pwlog_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -15,6 +17,7 @@ import (
 	"github.com/pwlog/pwlog"
 	"github.com/pwlog/pwlog/backend"
 	"github.com/pwlog/pwlog/internal/tutorial"
+	"github.com/pwlog/pwlog/objlog"
 )
 
 // TestTutorialOnObjectStores runs the tutorial's four runs with the
@@ -183,6 +186,131 @@ func TestObjectStoreFaults(t *testing.T) {
 		}
 		if f.faults < 10 {
 			t.Fatalf("seed %d: only %d faults: the test proved too little", seed, f.faults)
+		}
+	}
+}
+
+// streamSessions starts the tutorial pipeline streaming on b in append
+// mode; stop ends it and returns Run's error, ended returns it once Run
+// returned by itself (nil, false while it runs).
+func streamSessions(t *testing.T, input, output string, b backend.Backend, cache string) (stop func() error, ended func(time.Duration) (error, bool)) {
+	t.Helper()
+	p := pwlog.New()
+	tutorial.Sessions(p, input, 300, pwlog.FileOptions{Streaming: true, PollInterval: 10 * time.Millisecond}).
+		WriteCSV("output", output, pwlog.SinkOptions{Append: true})
+	cfg := quietConfig("")
+	cfg.Backend, cfg.CacheDir = b, cache
+	cfg.AutocommitDuration = 10 * time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx, cfg) }()
+	var err error
+	stopped := false
+	stop = func() error {
+		if !stopped {
+			stopped = true
+			cancel()
+			err = <-done
+		}
+		return err
+	}
+	ended = func(wait time.Duration) (error, bool) {
+		if stopped {
+			return err, true
+		}
+		select {
+		case err = <-done:
+			stopped = true
+			cancel()
+			return err, true
+		case <-time.After(wait):
+			return nil, false
+		}
+	}
+	t.Cleanup(func() { stop() })
+	return stop, ended
+}
+
+// readSinkFile returns the complete rows of a sink file, none when it
+// is missing.
+func readSinkFile(path string) []sinkLine {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil
+	}
+	lines, _ := parseRows(completeRows(b))
+	return lines
+}
+
+// TestObjectStoreSecondWriterRefused: while a pipeline runs on a storage
+// in an object store, a second one on the same storage is refused at
+// once, naming the holder, and commits nothing.
+func TestObjectStoreSecondWriterRefused(t *testing.T) {
+	dir := t.TempDir()
+	input := filepath.Join(dir, "input")
+	os.Mkdir(input, 0o755)
+	copyFiles(t, "testdata/tutorial/run1", input)
+	m := backend.NewMem()
+	stop, _ := streamSessions(t, input, filepath.Join(dir, "a.csv"), m, filepath.Join(dir, "cache-a"))
+	waitFor(t, "the first writer's rows", func() bool { return len(readSinkFile(filepath.Join(dir, "a.csv"))) > 0 })
+	before := m.Objects()
+	err := runSessionsOn(t, input, filepath.Join(dir, "b.csv"), m, filepath.Join(dir, "cache-b"))
+	if !errors.Is(err, objlog.ErrLeaseHeld) || !strings.Contains(err.Error(), fmt.Sprintf("pid %d", os.Getpid())) {
+		t.Fatalf("second writer: %v, want ErrLeaseHeld naming pid %d", err, os.Getpid())
+	}
+	t.Logf("the second writer: %v", err)
+	for name, data := range m.Objects() {
+		if old, ok := before[name]; strings.HasPrefix(name, "wal/") && (!ok || !bytes.Equal(old, data)) {
+			t.Fatalf("the refused writer wrote %s", name)
+		}
+	}
+	if err := stop(); err != nil && !errors.Is(err, context.Canceled) {
+		t.Fatalf("first writer: %v", err)
+	}
+}
+
+// TestObjectStoreSupersededWriterStops: a writer whose log a newer writer
+// has fenced (a newer epoch's object at its next id) stops at its next
+// commit with ErrFenced; it emits none of that commit's rows and writes
+// over none of the newer writer's objects.
+func TestObjectStoreSupersededWriterStops(t *testing.T) {
+	dir := t.TempDir()
+	input, output := filepath.Join(dir, "input"), filepath.Join(dir, "a.csv")
+	os.Mkdir(input, 0o755)
+	copyFiles(t, "testdata/tutorial/run1", input)
+	m := backend.NewMem()
+	_, ended := streamSessions(t, input, output, m, filepath.Join(dir, "cache"))
+	waitFor(t, "the first writer's rows", func() bool { return len(readSinkFile(output)) > 0 })
+	emitted := len(readSinkFile(output))
+
+	// A newer writer takes the log over: its epoch's fence takes the
+	// first writer's next object id.
+	newer, err := objlog.Open(context.Background(), backend.Sub(m, "wal"), &objlog.Options{Epoch: 1 << 40})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer newer.Close()
+	fenced := map[string][]byte{}
+	for name, data := range m.Objects() {
+		if strings.HasPrefix(name, "wal/") {
+			fenced[name] = data
+		}
+	}
+	copyFiles(t, "testdata/tutorial/run2", input)
+	err, ok := ended(20 * time.Second)
+	if !ok {
+		t.Fatal("the superseded writer went on committing")
+	}
+	if !errors.Is(err, objlog.ErrFenced) {
+		t.Fatalf("the superseded writer ended with %v, want ErrFenced", err)
+	}
+	t.Logf("the superseded writer: %v", err)
+	if n := len(readSinkFile(output)); n != emitted {
+		t.Fatalf("the superseded writer emitted %d rows after it was fenced", n-emitted)
+	}
+	for name, data := range m.Objects() {
+		if old, ok := fenced[name]; strings.HasPrefix(name, "wal/") && (!ok || !bytes.Equal(old, data)) {
+			t.Fatalf("the superseded writer wrote %s after it was fenced", name)
 		}
 	}
 }

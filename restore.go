@@ -221,7 +221,7 @@ func (e *engine) recover() error {
 	if lb, ok := e.cfg.Backend.(localBackend); ok {
 		where, err = lb.Root(), e.takeDir(lb.Root())
 	} else {
-		where, err = fmt.Sprint(e.cfg.Backend), e.takeObjectStore()
+		where, err = storageName(e.cfg.Backend), e.takeObjectStore()
 	}
 	if err != nil {
 		return err
