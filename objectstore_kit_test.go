@@ -57,7 +57,20 @@ var objectStores = []objectStore{
 
 // eachObjectStore runs f on a new storage of every object store.
 func eachObjectStore(t *testing.T, f func(t *testing.T, s objectStore, loc string, env []string)) {
+	eachStore(t, false, f)
+}
+
+// eachRemoteStore runs f on a new storage of every object store that
+// another process reaches (a real server).
+func eachRemoteStore(t *testing.T, f func(t *testing.T, s objectStore, loc string, env []string)) {
+	eachStore(t, true, f)
+}
+
+func eachStore(t *testing.T, remoteOnly bool, f func(t *testing.T, s objectStore, loc string, env []string)) {
 	for _, s := range objectStores {
+		if remoteOnly && !s.remote {
+			continue
+		}
 		t.Run(s.name, func(t *testing.T) {
 			loc, env, b := s.open(t)
 			useStorage(t, loc, b)

@@ -7,15 +7,19 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/pwlog/pwlog"
 	"github.com/pwlog/pwlog/backend"
+	"github.com/pwlog/pwlog/internal/gen"
+	"github.com/pwlog/pwlog/internal/model"
 	"github.com/pwlog/pwlog/internal/tutorial"
 	"github.com/pwlog/pwlog/objlog"
 )
@@ -313,4 +317,70 @@ func TestObjectStoreSupersededWriterStops(t *testing.T) {
 			t.Fatalf("the superseded writer wrote %s after it was fenced", name)
 		}
 	}
+}
+
+// TestObjectStoreTwoProcesses: two processes of the example on one
+// storage in an object store. While the first streams, the second is
+// refused, naming the first's pid. Once the first is killed, a restart
+// on the same host takes the storage over at once (no lease wait) and
+// the changelog ends with every row exactly once.
+func TestObjectStoreTwoProcesses(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs a binary")
+	}
+	bin := buildSessions(t)
+	eachRemoteStore(t, func(t *testing.T, s objectStore, loc string, env []string) {
+		dir := t.TempDir()
+		input, output := filepath.Join(dir, "input"), filepath.Join(dir, "changelog.csv")
+		os.Mkdir(input, 0o755)
+		if _, err := gen.Write(input, gen.Spec{Seed: 5, Rows: 20_000, Users: 500, Files: 2}); err != nil {
+			t.Fatal(err)
+		}
+		args := []string{"-input", input, "-output", output, "-storage", loc, "-append"}
+		first := exec.Command(bin, append(args, "-mode", "streaming", "-autocommit-duration", "10ms")...)
+		first.Env = append(os.Environ(), env...)
+		var firstErr bytes.Buffer
+		first.Stderr = &firstErr
+		if err := first.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer first.Process.Kill()
+		waitFor(t, "the first process's rows", func() bool { return len(readSinkFile(output)) > 0 })
+
+		second := exec.Command(bin, args...)
+		second.Env = first.Env
+		var stderr bytes.Buffer
+		second.Stderr = &stderr
+		err := second.Run()
+		var exit *exec.ExitError
+		if !errors.As(err, &exit) || exit.ExitCode() != 1 {
+			t.Fatalf("second process: %v, want exit status 1\n%s", err, stderr.Bytes())
+		}
+		if want := fmt.Sprintf("pid %d", first.Process.Pid); !strings.Contains(stderr.String(), want) {
+			t.Fatalf("second process said %q, want it to name the holder (%q)", stderr.String(), want)
+		}
+
+		// Kill the holder: a restart takes over at once.
+		first.Process.Signal(syscall.SIGKILL)
+		first.Wait()
+		if _, err := gen.Write(input, gen.Spec{Seed: 6, Rows: 5_000, Users: 500, Files: 1, FirstFile: 2}); err != nil {
+			t.Fatal(err)
+		}
+		third := exec.Command(bin, args...)
+		third.Env = first.Env
+		third.Stderr = &stderr
+		start := time.Now()
+		if err := third.Run(); err != nil {
+			t.Fatalf("restart after the kill: %v\n%s", err, stderr.Bytes())
+		}
+		t.Logf("%s: the restart after the kill took %v (lease duration 5s)", s.name, time.Since(start).Round(time.Millisecond))
+		acc, err := model.Accesses(input)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := model.Strings(model.Sessions(acc, 300))
+		if got := consolidated(t, readSink(t, output)); !slices.Equal(got, want) {
+			t.Fatalf("the changelog consolidates to %d rows, want %d", len(got), len(want))
+		}
+	})
 }
