@@ -91,6 +91,9 @@ func killUntilDone(t *testing.T, rng *rand.Rand, bin string, args []string, stor
 			t.Fatalf("%s: no run completed in 50 attempts", filepath.Base(bin))
 		}
 		cmd := exec.Command(bin, args...)
+		if u := storeOf(storage); u != nil {
+			cmd.Env = append(os.Environ(), u.env...)
+		}
 		var stderr bytes.Buffer
 		cmd.Stderr = &stderr
 		if err := cmd.Start(); err != nil {

@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -73,7 +71,7 @@ func eachStore(t *testing.T, remoteOnly bool, f func(t *testing.T, s objectStore
 		}
 		t.Run(s.name, func(t *testing.T) {
 			loc, env, b := s.open(t)
-			useStorage(t, loc, b)
+			useStorage(t, loc, env, b)
 			f(t, s, loc, env)
 		})
 	}
@@ -85,14 +83,15 @@ var stores sync.Map // location -> *storeUse
 
 type storeUse struct {
 	b     backend.Backend
+	env   []string // what a process needs to reach it
 	mu    sync.Mutex
 	cache string
 }
 
 // useStorage makes loc name b for quietConfig, with a cache directory of
 // the test's.
-func useStorage(t *testing.T, loc string, b backend.Backend) {
-	stores.Store(loc, &storeUse{b: b, cache: t.TempDir()})
+func useStorage(t *testing.T, loc string, env []string, b backend.Backend) {
+	stores.Store(loc, &storeUse{b: b, env: env, cache: t.TempDir()})
 	t.Cleanup(func() { stores.Delete(loc) })
 }
 
@@ -110,27 +109,14 @@ func freshCache(t *testing.T, loc string) string {
 // objectStoreConfig sets cfg's backend when storage is the location of
 // an object-store storage of a running test.
 func objectStoreConfig(cfg *pwlog.Config, storage string) bool {
-	v, ok := stores.Load(storage)
-	if !ok {
+	u := storeOf(storage)
+	if u == nil {
 		return false
 	}
-	u := v.(*storeUse)
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	cfg.Backend, cfg.CacheDir = u.b, u.cache
 	return true
-}
-
-// cacheFiles counts the files of a cache directory.
-func cacheFiles(t *testing.T, dir string) int {
-	n := 0
-	filepath.WalkDir(dir, func(_ string, d os.DirEntry, err error) error {
-		if err == nil && !d.IsDir() {
-			n++
-		}
-		return nil
-	})
-	return n
 }
 
 // crashing passes requests on to a backend until the k-th, then fails
@@ -217,3 +203,13 @@ func buryLease(t *testing.T, b backend.Backend) {
 
 // deadPID is above Linux's largest pid: no process has it.
 const deadPID = 1 << 23
+
+// storeOf returns the object-store storage of a running test that
+// storage names, nil when it is a directory.
+func storeOf(storage string) *storeUse {
+	v, ok := stores.Load(storage)
+	if !ok {
+		return nil
+	}
+	return v.(*storeUse)
+}
