@@ -61,12 +61,13 @@ func TestObjectStoreCrashBetweenRequests(t *testing.T) {
 	}
 	final := consolidated(t, signedLines(all))
 
-	// A clean second run, to count its requests.
-	scenario := func(t *testing.T, crash func(m *backend.Mem) backend.Backend) (err2 error, m *backend.Mem) {
+	// scenario runs the tutorial's three runs, the second on crash(m),
+	// and returns the second's error.
+	scenario := func(t *testing.T, crash func(m *backend.Mem) backend.Backend) (err2 error) {
 		dir := t.TempDir()
 		input, output, cache := filepath.Join(dir, "input"), filepath.Join(dir, "changelog.csv"), filepath.Join(dir, "cache")
 		os.Mkdir(input, 0o755)
-		m = backend.NewMem()
+		m := backend.NewMem()
 		copyFiles(t, "testdata/tutorial/run1", input)
 		if err := runSessionsOn(t, input, output, m, cache); err != nil {
 			t.Fatalf("run 1: %v", err)
@@ -87,8 +88,9 @@ func TestObjectStoreCrashBetweenRequests(t *testing.T) {
 		if got := consolidated(t, lines); !slices.Equal(got, final) {
 			t.Fatalf("after the crash of run 2 (%v) the changelog consolidates to %v, want %v", err2, got, final)
 		}
-		return err2, m
+		return err2
 	}
+	// A clean second run, to count its requests.
 	var counted *backend.Counted
 	scenario(t, func(m *backend.Mem) backend.Backend { counted = backend.Count(m); return counted })
 	total := counted.Counts().Requests()
@@ -98,7 +100,7 @@ func TestObjectStoreCrashBetweenRequests(t *testing.T) {
 	crashed := 0
 	for k := int64(1); k <= total; k++ {
 		for _, after := range []bool{false, true} {
-			err, _ := scenario(t, func(m *backend.Mem) backend.Backend { return &crashing{Backend: m, k: k, after: after} })
+			err := scenario(t, func(m *backend.Mem) backend.Backend { return &crashing{Backend: m, k: k, after: after} })
 			if errors.Is(err, errCrashed) {
 				crashed++
 			}
