@@ -180,7 +180,7 @@ func Inspect(ctx context.Context, dir string, opts *ReadOptions) (*StorageInfo, 
 	}
 	info := &StorageInfo{Dir: dir, Format: v.format}
 	if v.b == nil {
-		info.Bytes, info.Lock = storage.Bytes(o.FS, dir), storage.ProbeLock(o.FS, dir)
+		info.Lock = storage.ProbeLock(o.FS, dir)
 	} else {
 		info.Lock = probeLease(ctx, v.b)
 	}
@@ -234,9 +234,7 @@ func Inspect(ctx context.Context, dir string, opts *ReadOptions) (*StorageInfo, 
 	if err != nil {
 		return nil, err
 	}
-	if v.b != nil {
-		info.Bytes = v.bytes(scan)
-	}
+	info.Bytes = v.bytes(scan)
 	info.Pipeline, info.Catalog, info.Clock = st.Fingerprint, st.Catalog, st.Clock
 	info.Committed = st.Summary()
 	info.WAL.fill(scan, st.Log)
