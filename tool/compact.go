@@ -2,14 +2,18 @@ package tool
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/pwlog/pwlog/backend"
 	"github.com/pwlog/pwlog/compaction"
 	"github.com/pwlog/pwlog/differential"
+	"github.com/pwlog/pwlog/internal/base"
 	"github.com/pwlog/pwlog/internal/storage"
+	"github.com/pwlog/pwlog/objlog"
 	"github.com/pwlog/pwlog/record"
 	"github.com/pwlog/pwlog/vfs"
 	"github.com/pwlog/pwlog/wal"
@@ -56,13 +60,18 @@ type CompactOptions struct {
 	// FS is the filesystem written through; see pwlog.Config.FS.
 	// Default vfs.Default.
 	FS vfs.FS
+	// Backend, when set, is the storage, kept in an object store, and dir
+	// only names it; see ReadOptions.Backend. When nil, a dir that is a
+	// storage URL is opened as internal/location says.
+	Backend backend.Backend
 	// Progress, when set, receives how many of the log's records after
 	// the checkpoint have been read, of total; writing the checkpoint
 	// follows the last call.
 	Progress func(done, total int64)
 }
 
-// Compact folds the committed log of a stopped pipeline's storage into its
+// Compact folds the committed log of a stopped pipeline's storage (a
+// directory or a storage URL, see CompactOptions.Backend) into its
 // checkpoint, merges runs, truncates the log and deletes what the new
 // checkpoint does not need. It takes the storage lock, so it refuses
 // (ErrLocked) while a pipeline runs, and it refuses a storage whose
@@ -82,6 +91,13 @@ type CompactOptions struct {
 // again finishes the upgrade, finding no run of format 1 to rewrite in
 // the second case and just replacing the marker. The marker says 2 only
 // once no run of format 1 is in force.
+//
+// A storage in an object store has no lock: Compact takes the writer's
+// lease instead (objlog.AcquireLease), refused while a pipeline holds it
+// with an error wrapping ErrLocked and naming the holder, and opens the
+// log with the lease's epoch, which fences an older writer. None there is
+// of format 1: a storage of another format than FormatVersion is
+// refused.
 func Compact(ctx context.Context, dir string, opts *CompactOptions) (CompactStats, error) {
 	var st CompactStats
 	var o CompactOptions
@@ -93,6 +109,13 @@ func Compact(ctx context.Context, dir string, opts *CompactOptions) (CompactStat
 	}
 	if o.FS == nil {
 		o.FS = vfs.Default
+	}
+	ob, err := objectStore(dir, o.Backend, o.Logger)
+	if err != nil {
+		return st, err
+	}
+	if ob != nil {
+		return compactObjects(ctx, dir, ob, &o)
 	}
 	if _, err := storage.Check(o.FS, dir); err != nil {
 		return st, err
@@ -138,37 +161,10 @@ func Compact(ctx context.Context, dir string, opts *CompactOptions) (CompactStat
 				slog.Int("runs_upgraded", n), slog.Int("runs_written", us.RunsWritten), slog.Duration("duration", time.Since(start)))
 		}
 	}
-	f, err := foldLog(l, comp, o.Progress, &st.Committed)
-	if err != nil {
+	if err := fold(ctx, l, comp, &o, &st); err != nil {
 		return st, err
 	}
-	if m := comp.Manifest(); f.LSN > 0 && (m == nil || f.LSN > m.LSN) {
-		start := time.Now()
-		cs, err := comp.Apply(ctx, f)
-		st.Stats, st.Compacted = cs, true
-		if err != nil {
-			return st, fmt.Errorf("pwlog: %w", err)
-		}
-		o.Logger.Info("Compacted the log into a checkpoint", slog.Uint64("manifest", cs.Seq),
-			slog.Uint64("lsn", f.LSN), slog.Int64("entries_folded", cs.EntriesFolded), slog.Duration("duration", time.Since(start)))
-	} else {
-		n, err := comp.Collect(ctx)
-		if err != nil {
-			return st, fmt.Errorf("pwlog: %w", err)
-		}
-		st.ObjectsDeleted = n
-		if m != nil {
-			st.Seq = m.Seq
-			st.LiveRuns = len(m.Runs)
-			for _, r := range m.Runs {
-				st.LiveBytes += r.Bytes
-			}
-		}
-	}
 	st.ObjectsDeleted += upgradeDeleted
-	if m := comp.Manifest(); m != nil {
-		st.FoldedLSN = m.LSN
-	}
 	if format < storage.FormatVersion {
 		// Last: no run of format 1 is in force any more.
 		if err := storage.WriteMarker(o.FS, dir); err != nil {
@@ -184,11 +180,137 @@ func Compact(ctx context.Context, dir string, opts *CompactOptions) (CompactStat
 	return st, nil
 }
 
+// compactObjects is Compact for a storage in an object store whose root is
+// b: it takes the writer's lease (refused, wrapping ErrLocked, while a
+// pipeline holds it), opens the log with the lease's epoch (fencing any
+// older writer), folds it into the checkpoint and lets the lease go. No
+// storage in an object store was ever of format 1: one of another format
+// than FormatVersion is refused.
+func compactObjects(ctx context.Context, dir string, b backend.Backend, o *CompactOptions) (CompactStats, error) {
+	var st CompactStats
+	check := func() error {
+		format, _, err := checkMarkerObject(ctx, b, dir)
+		if err == nil && format != storage.FormatVersion {
+			err = fmt.Errorf("%w: %s has format %d: a storage in an object store is of format %d only, and compact upgrades none",
+				ErrFormat, dir, format, storage.FormatVersion)
+		}
+		st.FormatBefore = format
+		return err
+	}
+	if err := check(); err != nil {
+		return st, err
+	}
+	lease, err := objlog.AcquireLease(ctx, b, &objlog.LeaseOptions{Logger: o.Logger})
+	if errors.Is(err, objlog.ErrLeaseHeld) {
+		return st, fmt.Errorf("%w: %s is in use: %w", ErrLocked, dir, err)
+	}
+	if err != nil {
+		return st, fmt.Errorf("pwlog: %s: %w", dir, err)
+	}
+	defer lease.Close()
+	// The marker again, under the lease.
+	if err := check(); err != nil {
+		return st, err
+	}
+	st.BytesBefore = listBytes(ctx, b, nil)
+	// Name a damaged log object by its URL.
+	logDamage := func(err error) error {
+		var we *wal.CorruptError
+		if errors.As(err, &we) && we.File != "" && !strings.HasPrefix(we.File, objectURL(dir, "")) {
+			we.File = objectURL(dir, base.LogDir+"/"+we.File)
+		}
+		return err
+	}
+	l, err := objlog.Open(ctx, backend.Sub(b, base.LogDir), &objlog.Options{Epoch: lease.Epoch(), Logger: o.Logger})
+	if err != nil {
+		return st, fmt.Errorf("pwlog: open log: %w", logDamage(err))
+	}
+	defer l.Close()
+	comp, err := compaction.Open(ctx, backend.Sub(b, base.CheckpointDir), l, nil)
+	if err != nil {
+		return st, fmt.Errorf("pwlog: %w", err)
+	}
+	if err := fold(ctx, l, comp, o, &st); err != nil {
+		return st, logDamage(err)
+	}
+	if m := comp.Manifest(); m != nil && !st.Compacted {
+		// Open placed a fence object after the log's last: the log's
+		// objects the checkpoint covers (an earlier fence) go, as a fold
+		// would truncate them.
+		if err := l.TruncateFront(m.LSN + 1); err != nil {
+			return st, fmt.Errorf("pwlog: truncate the log: %w", err)
+		}
+	}
+	if err := l.Close(); err != nil {
+		return st, err
+	}
+	if err := lease.Err(); err != nil {
+		// Another writer took the storage over meanwhile: what was
+		// done is fenced or done again by it.
+		return st, fmt.Errorf("pwlog: %s: %w", dir, err)
+	}
+	known := map[string]int64{}
+	if m := comp.Manifest(); m != nil {
+		for _, r := range m.Runs {
+			known[base.CheckpointDir+"/"+r.Name] = r.Bytes
+		}
+	}
+	st.BytesAfter = listBytes(ctx, b, known)
+	if err := lease.Close(); err != nil {
+		return st, fmt.Errorf("pwlog: %s: %w", dir, err)
+	}
+	return st, nil
+}
+
+// fold folds the log into comp's checkpoint (foldLog, then Apply), or
+// when there is nothing to fold only collects garbage, and fills st.
+func fold(ctx context.Context, l replayLog, comp *compaction.Compactor, o *CompactOptions, st *CompactStats) error {
+	f, err := foldLog(l, comp, o.Progress, &st.Committed)
+	if err != nil {
+		return err
+	}
+	if m := comp.Manifest(); f.LSN > 0 && (m == nil || f.LSN > m.LSN) {
+		start := time.Now()
+		cs, err := comp.Apply(ctx, f)
+		st.Stats, st.Compacted = cs, true
+		if err != nil {
+			return fmt.Errorf("pwlog: %w", err)
+		}
+		o.Logger.Info("Compacted the log into a checkpoint", slog.Uint64("manifest", cs.Seq),
+			slog.Uint64("lsn", f.LSN), slog.Int64("entries_folded", cs.EntriesFolded), slog.Duration("duration", time.Since(start)))
+	} else {
+		n, err := comp.Collect(ctx)
+		if err != nil {
+			return fmt.Errorf("pwlog: %w", err)
+		}
+		st.ObjectsDeleted = n
+		if m != nil {
+			st.Seq = m.Seq
+			st.LiveRuns = len(m.Runs)
+			for _, r := range m.Runs {
+				st.LiveBytes += r.Bytes
+			}
+		}
+	}
+	if m := comp.Manifest(); m != nil {
+		st.FoldedLSN = m.LSN
+	}
+	return nil
+}
+
+// replayLog is what foldLog reads of a log: a *wal.Log or an
+// *objlog.Log.
+type replayLog interface {
+	FirstLSN() uint64
+	LastLSN() uint64
+	Replay(from uint64, fn func(wal.Record) error) error
+}
+
 // foldLog reads the log after the checkpoint and returns the compaction
 // fold up to the last commit at which every sink had acknowledged every
 // row; a fold with LSN 0 when there is no such commit. It sets sum to
 // what the checkpoint and the whole committed log add up to.
-func foldLog(l *wal.Log, comp *compaction.Compactor, progress func(done, total int64), sum *record.Summary) (compaction.Fold, error) {
+func foldLog(l replayLog, comp *compaction.Compactor, progress func(done, total int64), sum *record.Summary) (compaction.Fold, error) {
 	var f compaction.Fold
 	s, err := storage.NewState(comp.Manifest())
 	if err != nil {

@@ -4,6 +4,14 @@
 // stopped pipeline's log into its checkpoint. The pwlog command
 // (cmd/pwlog) is a thin layer over them.
 //
+// A storage may also be kept in an object store: the tools take its URL
+// (s3://BUCKET/PREFIX, azure://CONTAINER/PREFIX) in place of a
+// directory, or a backend.Backend (ReadOptions.Backend,
+// CompactOptions.Backend), and do the same there. The log's objects play
+// the part of its segments, objects are named by URL in what they
+// report, and the writer's lease plays the part of the lock: Inspect
+// reads it, Compact takes it.
+//
 // Inspect, Dump and Verify read the files as they are: they write
 // nothing, not the marker, not the lock, not a repair (Inspect takes the
 // lock for an instant, when nobody holds it, to tell whether a process

@@ -12,7 +12,6 @@ import (
 	"github.com/pwlog/pwlog/checkpoint"
 	"github.com/pwlog/pwlog/differential"
 	"github.com/pwlog/pwlog/record"
-	"github.com/pwlog/pwlog/vfs"
 	"github.com/pwlog/pwlog/wal"
 )
 
@@ -153,14 +152,19 @@ type DumpSummary struct {
 	// ManifestLSN the last log record folded into it.
 	Manifest    string `json:"manifest,omitempty"`
 	ManifestLSN uint64 `json:"manifest_lsn,omitempty"`
+	// unfolded counts the records of the log after ManifestLSN.
+	unfolded int
 }
 
-// Folded reports whether the log is empty because everything was folded
-// into a checkpoint, as after an execution that finished: its records are gone,
-// its state is in the checkpoint's runs (DumpOptions.Checkpoint).
-func (s DumpSummary) Folded() bool { return s.Records == 0 && s.Manifest != "" }
+// Folded reports whether the log holds nothing after its checkpoint
+// because everything was folded into it, as after an execution that
+// finished: its records are gone (a log in an object store keeps its
+// last object, whose records are folded too), its state is in the
+// checkpoint's runs (DumpOptions.Checkpoint).
+func (s DumpSummary) Folded() bool { return s.unfolded == 0 && s.Manifest != "" }
 
-// Dump delivers the log records of the storage in dir to fn, in LSN order,
+// Dump delivers the log records of the storage in dir (a directory or a
+// storage URL, see ReadOptions.Backend) to fn, in LSN order,
 // decoded, without changing the storage, and says what it read. It fails
 // when dir is not a pwlog storage this build reads (a *MarkerError when
 // its format marker is damaged), on a read error, on damage that ends the
@@ -178,7 +182,7 @@ func Dump(ctx context.Context, dir string, opts *DumpOptions, fn func(*DumpEntry
 		o = *opts
 	}
 	o.ReadOptions = o.withDefaults()
-	v, err := openView(o.FS, dir, false)
+	v, err := openView(ctx, o.ReadOptions, dir, false)
 	if err != nil {
 		return sum, err
 	}
@@ -201,6 +205,9 @@ func Dump(ctx context.Context, dir string, opts *DumpOptions, fn func(*DumpEntry
 			return err
 		}
 		sum.Records++
+		if v.manifest == nil || e.LSN > v.manifest.LSN {
+			sum.unfolded++
+		}
 		// Pipeline records are always decoded: they name the columns of
 		// the records after them.
 		inRange := e.LSN >= o.FromLSN && (o.ToLSN == 0 || e.LSN <= o.ToLSN)
@@ -494,7 +501,7 @@ func (o *DumpOptions) dumpRuns(ctx context.Context, v *view, cat *record.Catalog
 		entry := func() *DumpEntry {
 			return &DumpEntry{Kind: KindRun, Committed: true, File: p, Operator: r.Operator, Arrangement: r.Arrangement}
 		}
-		b, err := vfs.ReadFile(v.fs, p)
+		b, err := v.readCheckpoint(r.Name)
 		if err != nil {
 			return fmt.Errorf("pwlog: %w", err)
 		}

@@ -21,8 +21,9 @@ var (
 	// missing while its log or checkpoints exist: a *MarkerError. It wraps
 	// ErrFormat.
 	ErrMarkerDamaged = storage.ErrMarkerDamaged
-	// ErrLocked reports that another process holds the storage: Compact
-	// refuses to run.
+	// ErrLocked reports that another process holds the storage (its
+	// lock, or in an object store the writer's lease, which the error
+	// wraps too: objlog.ErrLeaseHeld): Compact refuses to run.
 	ErrLocked = storage.ErrLocked
 )
 

@@ -15,12 +15,19 @@ import (
 	"github.com/pwlog/pwlog/wal"
 )
 
-// StorageInfo describes a storage directory: what Inspect found.
+// StorageInfo describes a storage: what Inspect found.
 type StorageInfo struct {
-	Dir    string           `json:"dir"`
-	Format int              `json:"format"`
-	Bytes  int64            `json:"bytes"` // every file under Dir but the lock file
-	Lock   storage.LockInfo `json:"lock"`
+	// Dir is the storage's directory, or its URL (or the name given with
+	// ReadOptions.Backend) when it is kept in an object store.
+	Dir    string `json:"dir"`
+	Format int    `json:"format"`
+	// Bytes counts every file under Dir but the lock file; in an object
+	// store every object but the writer's lease.
+	Bytes int64 `json:"bytes"`
+	// Lock says whether a process holds the storage: its lock, or in an
+	// object store the writer's lease (Holder "host H pid P epoch E"),
+	// which a writer that died leaves until the next one takes it over.
+	Lock storage.LockInfo `json:"lock"`
 	// Pipeline is the fingerprint of the pipeline that wrote the storage
 	// (pwlog.Pipeline.Describe); Catalog names its columns.
 	Pipeline []string        `json:"pipeline,omitempty"`
@@ -160,16 +167,23 @@ type SinkInfo struct {
 	Pending int `json:"pending"`
 }
 
-// Inspect describes the storage in dir without changing it. It fails when
-// dir is not a pwlog storage this build reads; damage it meets is listed
-// in StorageInfo.Problems.
+// Inspect describes the storage in dir (a directory or a storage URL, see
+// ReadOptions.Backend) without changing it. It fails when dir is not a
+// pwlog storage this build reads; damage it meets is listed in
+// StorageInfo.Problems. In an object store it reads the writer's lease
+// but does not take it.
 func Inspect(ctx context.Context, dir string, opts *ReadOptions) (*StorageInfo, error) {
 	o := opts.withDefaults()
-	v, err := openView(o.FS, dir, false)
+	v, err := openView(ctx, o, dir, false)
 	if err != nil {
 		return nil, err
 	}
-	info := &StorageInfo{Dir: dir, Format: v.format, Bytes: storage.Bytes(o.FS, dir), Lock: storage.ProbeLock(o.FS, dir)}
+	info := &StorageInfo{Dir: dir, Format: v.format}
+	if v.b == nil {
+		info.Lock = storage.ProbeLock(o.FS, dir)
+	} else {
+		info.Lock = probeLease(ctx, v.b)
+	}
 	if v.manifestErr != nil {
 		info.DamagedManifest = v.manifestName
 		info.Problems = append(info.Problems, v.manifestErr.Error())
@@ -220,6 +234,7 @@ func Inspect(ctx context.Context, dir string, opts *ReadOptions) (*StorageInfo, 
 	if err != nil {
 		return nil, err
 	}
+	info.Bytes = v.bytes(scan)
 	info.Pipeline, info.Catalog, info.Clock = st.Fingerprint, st.Catalog, st.Clock
 	info.Committed = st.Summary()
 	info.WAL.fill(scan, st.Log)
@@ -318,9 +333,7 @@ func (v *view) checkpointInfo() *CheckpointInfo {
 	m := v.manifest
 	ci := &CheckpointInfo{Manifest: v.manifestName, Seq: m.Seq, LSN: m.LSN, Clock: m.Clock, Runs: len(m.Runs),
 		Arrangements: []ArrangementInfo{}}
-	if fi, err := v.fs.Stat(v.cpPath(v.manifestName)); err == nil {
-		ci.Bytes = fi.Size()
-	}
+	ci.Bytes = v.manifestBytes()
 	live := map[string]bool{v.manifestName: true}
 	idx := map[[2]string]int{}
 	for _, r := range m.Runs {

@@ -5,15 +5,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
-	"path/filepath"
 
 	"github.com/pwlog/pwlog/checkpoint"
 	"github.com/pwlog/pwlog/differential"
 	"github.com/pwlog/pwlog/internal/base"
 	"github.com/pwlog/pwlog/internal/storage"
 	"github.com/pwlog/pwlog/record"
-	"github.com/pwlog/pwlog/vfs"
 	"github.com/pwlog/pwlog/wal"
 )
 
@@ -60,7 +57,8 @@ type VerifyReport struct {
 // Sound reports whether Verify found no damage.
 func (r *VerifyReport) Sound() bool { return len(r.Problems) == 0 }
 
-// Verify checks the storage in dir without changing it: every checksum
+// Verify checks the storage in dir (a directory or a storage URL, see
+// ReadOptions.Backend) without changing it: every checksum
 // of the log, the manifests and the runs; the continuity of the log's
 // frames and segments; that every record decodes and every batch is
 // consistent (one logical time, times never going back, state only of
@@ -73,14 +71,24 @@ func (r *VerifyReport) Sound() bool { return len(r.Problems) == 0 }
 // as this build's format.
 func Verify(ctx context.Context, dir string, opts *ReadOptions) (*VerifyReport, error) {
 	o := opts.withDefaults()
-	v, err := openView(o.FS, dir, true)
+	v, err := openView(ctx, o, dir, true)
 	if err != nil {
 		return nil, err
 	}
 	rep := &VerifyReport{Dir: dir, Problems: []Problem{}, Notes: []string{}}
 	vr := &verifier{rep: rep, v: v, st: v.state, at: map[uint64]wal.Entry{}}
 	vr.st.Problem = vr.batchProblem
-	walBytes := storage.Bytes(o.FS, storage.LogDir(dir))
+	var walBytes int64
+	switch {
+	case v.b == nil:
+		walBytes = storage.Bytes(o.FS, storage.LogDir(dir))
+	case o.Progress != nil:
+		// The log's objects are sized only for the progress's total:
+		// the scan tells their bytes.
+		for _, n := range v.logObjectSizes() {
+			walBytes += n
+		}
+	}
 	var runBytes int64
 	if v.manifest != nil {
 		for _, r := range v.manifest.Runs {
@@ -95,7 +103,7 @@ func Verify(ctx context.Context, dir string, opts *ReadOptions) (*VerifyReport, 
 	}
 
 	if me := v.markerErr; me != nil {
-		vr.problem(filepath.Join(me.Dir, base.Marker), -1, 0, "the format marker %s is damaged: it %s; the log and checkpoints were checked as format %d",
+		vr.problem(v.path(base.Marker), -1, 0, "the format marker %s is damaged: it %s; the log and checkpoints were checked as format %d",
 			base.Marker, me.Reason(), v.format)
 	}
 	vr.checkManifests()
@@ -115,6 +123,9 @@ func Verify(ctx context.Context, dir string, opts *ReadOptions) (*VerifyReport, 
 	}
 	vr.checkLog(scan)
 	rep.Committed = vr.st.Summary()
+	if v.b != nil {
+		total = runBytes + scan.Bytes
+	}
 	progress(total)
 	rep.Bytes = total
 	return rep, nil
@@ -190,11 +201,11 @@ func (vr *verifier) checkRuns(ctx context.Context, progress func(int64)) error {
 		live[r.Name] = true
 		vr.rep.Runs++
 		p := v.cpPath(r.Name)
-		b, err := vfs.ReadFile(v.fs, p)
+		b, err := v.readCheckpoint(r.Name)
 		done += r.Bytes
 		progress(done)
 		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
+			if notExist(err) {
 				vr.problem(p, -1, 0, "missing: manifest %s lists it", v.manifestName)
 				continue
 			}
@@ -320,7 +331,7 @@ func (vr *verifier) checkLog(scan wal.Info) {
 		vr.note("%s: a copy an earlier repair kept of a log tail it cut", f)
 	}
 	v := vr.v
-	walDir := storage.LogDir(v.dir)
+	walDir := v.logPath()
 	m := v.manifest
 	empty := scan.LastLSN < scan.FirstLSN
 	switch {

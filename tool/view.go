@@ -1,14 +1,19 @@
 package tool
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"path/filepath"
 	"slices"
+	"strings"
 
+	"github.com/pwlog/pwlog/backend"
 	"github.com/pwlog/pwlog/checkpoint"
 	"github.com/pwlog/pwlog/internal/base"
+	"github.com/pwlog/pwlog/internal/location"
 	"github.com/pwlog/pwlog/internal/storage"
 	"github.com/pwlog/pwlog/vfs"
 	"github.com/pwlog/pwlog/wal"
@@ -19,6 +24,14 @@ import (
 type ReadOptions struct {
 	// FS is the filesystem read. Default vfs.Default.
 	FS vfs.FS
+	// Backend, when set, is the storage: one kept in an object store,
+	// the backend's root holding its marker PWLOG, its log (wal/), its
+	// lease (writer/) and its checkpoint (checkpoints/). The dir the
+	// tools are given then only names it in what they report. When nil,
+	// a dir that is a storage URL (s3://BUCKET/PREFIX,
+	// azure://CONTAINER/PREFIX) is opened as internal/location says, and
+	// any other dir is a directory read through FS.
+	Backend backend.Backend
 	// Progress, when set, receives how many bytes of the storage's files
 	// have been read so far, of total.
 	Progress func(done, total int64)
@@ -35,11 +48,31 @@ func (o *ReadOptions) withDefaults() ReadOptions {
 	return r
 }
 
+// objectStore returns the backend of the storage dir when it is kept in
+// an object store, given (b) or named by a storage URL, with transient
+// failures retried; nil when dir is a directory.
+func objectStore(dir string, b backend.Backend, logger *slog.Logger) (backend.Backend, error) {
+	if b == nil {
+		if !location.Remote(dir) {
+			return nil, nil
+		}
+		var err error
+		if b, err = location.Open(dir); err != nil {
+			return nil, err
+		}
+	}
+	return backend.Retry(b, &backend.RetryOptions{Logger: logger}), nil
+}
+
 // view is what the read-only tools know of a storage before they read
 // its log: the marker, the checkpoint's files and its live manifest.
 // Nothing here writes: not the marker, not the lock, not a repair.
 type view struct {
-	fs     vfs.FS
+	ctx context.Context
+	fs  vfs.FS
+	// b is the root of a storage kept in an object store; nil for a
+	// directory.
+	b      backend.Backend
 	dir    string
 	format int
 	// manifests are the names (relative to the checkpoint directory) of
@@ -58,6 +91,14 @@ type view struct {
 	// state is the manifest's state, before the log: an empty storage's
 	// when there is no manifest or it is damaged.
 	state *storage.State
+	// objects (an object store only) are the names of every object of
+	// the storage as listed when the view was opened; sizes holds the
+	// sizes of those the view read or whose size a manifest records.
+	objects []string
+	sizes   map[string]int64
+	// logSizes (an object store only) are the sizes of the log's
+	// objects, by name, once logObjectSizes asked for them.
+	logSizes map[string]int64
 }
 
 // openView reads dir's marker and checkpoint files. It fails when dir is
@@ -65,8 +106,18 @@ type view struct {
 // marker is damaged unless damagedMarker is set: then the storage is read
 // as one of this build's format and the damage is in markerErr. A damaged
 // manifest is not an error but recorded in manifestErr.
-func openView(fsys vfs.FS, dir string, damagedMarker bool) (*view, error) {
-	format, err := storage.Check(fsys, dir)
+func openView(ctx context.Context, o ReadOptions, dir string, damagedMarker bool) (*view, error) {
+	b, err := objectStore(dir, o.Backend, nil)
+	if err != nil {
+		return nil, err
+	}
+	v := &view{ctx: ctx, fs: o.FS, b: b, dir: dir}
+	var format int
+	if b == nil {
+		format, err = storage.Check(o.FS, dir)
+	} else {
+		format, err = v.checkObjects()
+	}
 	var me *MarkerError
 	if damagedMarker && errors.As(err, &me) {
 		format, err = storage.FormatVersion, nil
@@ -74,7 +125,7 @@ func openView(fsys vfs.FS, dir string, damagedMarker bool) (*view, error) {
 	if err != nil {
 		return nil, err
 	}
-	v := &view{fs: fsys, dir: dir, format: format, markerErr: me}
+	v.format, v.markerErr = format, me
 	if err := v.listCheckpoint(); err != nil {
 		return nil, err
 	}
@@ -93,23 +144,76 @@ func openView(fsys vfs.FS, dir string, damagedMarker bool) (*view, error) {
 			v.manifest = nil
 		}
 	}
+	if v.manifest != nil && v.b != nil {
+		for _, r := range v.manifest.Runs {
+			v.sizes[base.CheckpointDir+"/"+r.Name] = r.Bytes
+		}
+	}
 	if v.state == nil {
 		v.state, _ = storage.NewState(nil)
 	}
 	return v, nil
 }
 
-// cpPath returns the path of a checkpoint object.
+// cpPath returns the path of a checkpoint object: a file, or the URL of
+// an object.
 func (v *view) cpPath(name string) string {
+	if v.b != nil {
+		return objectURL(v.dir, base.CheckpointDir+"/"+name)
+	}
 	return filepath.Join(storage.CheckpointDir(v.dir), filepath.FromSlash(name))
 }
 
+// path returns the path of the file or object name (slash-separated,
+// relative to the storage).
+func (v *view) path(name string) string {
+	if v.b != nil {
+		return objectURL(v.dir, name)
+	}
+	return filepath.Join(v.dir, filepath.FromSlash(name))
+}
+
+// logPath returns the path of the log directory, or the URL of the log's
+// objects.
+func (v *view) logPath() string { return v.path(base.LogDir) }
+
+// readCheckpoint returns the content of a checkpoint file or object;
+// an error wrapping fs.ErrNotExist or backend.ErrNotExist when there is
+// none (notExist).
+func (v *view) readCheckpoint(name string) ([]byte, error) {
+	if v.b == nil {
+		return vfs.ReadFile(v.fs, v.cpPath(name))
+	}
+	b, err := v.b.Get(v.ctx, base.CheckpointDir+"/"+name)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", v.cpPath(name), err)
+	}
+	v.sizes[base.CheckpointDir+"/"+name] = int64(len(b))
+	return b, nil
+}
+
+// notExist reports whether err says a file or object does not exist.
+func notExist(err error) bool {
+	return errors.Is(err, fs.ErrNotExist) || errors.Is(err, backend.ErrNotExist)
+}
+
 func (v *view) readManifest(name string) (*checkpoint.Manifest, error) {
-	b, err := vfs.ReadFile(v.fs, v.cpPath(name))
+	b, err := v.readCheckpoint(name)
 	if err != nil {
 		return nil, err
 	}
 	return checkpoint.DecodeManifest(v.cpPath(name), b)
+}
+
+// manifestBytes returns the size of the live manifest.
+func (v *view) manifestBytes() int64 {
+	if v.b != nil {
+		return v.sizes[base.CheckpointDir+"/"+v.manifestName]
+	}
+	if fi, err := v.fs.Stat(v.cpPath(v.manifestName)); err == nil {
+		return fi.Size()
+	}
+	return 0
 }
 
 // listCheckpoint lists the manifests, runs and temporary files of the
@@ -117,7 +221,7 @@ func (v *view) readManifest(name string) (*checkpoint.Manifest, error) {
 func (v *view) listCheckpoint() error {
 	root := storage.CheckpointDir(v.dir)
 	var seqs []uint64
-	err := storage.WalkFiles(v.fs, root, "", func(name string) {
+	add := func(name string) {
 		if seq, ok := base.ParseManifestName(name); ok {
 			seqs = append(seqs, seq)
 		} else if _, ok := base.ParseRunName(name); ok {
@@ -127,8 +231,14 @@ func (v *view) listCheckpoint() error {
 			// left: not part of a checkpoint.
 			v.temps = append(v.temps, name)
 		}
-	})
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+	}
+	if v.b != nil {
+		for _, n := range v.objects {
+			if name, ok := strings.CutPrefix(n, base.CheckpointDir+"/"); ok {
+				add(name)
+			}
+		}
+	} else if err := storage.WalkFiles(v.fs, root, "", add); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("pwlog: list %s: %w", root, err)
 	}
 	slices.Sort(seqs)
@@ -140,9 +250,13 @@ func (v *view) listCheckpoint() error {
 	return nil
 }
 
-// scanLog scans the storage's log (wal.Scan); a storage whose log was
-// never created has an empty one.
+// scanLog scans the storage's log (wal.Scan, or objlog.Scan for a
+// storage in an object store); a storage whose log was never created has
+// an empty one.
 func (v *view) scanLog(progress func(done, total int64), fn func(wal.Entry) error) (wal.Info, error) {
+	if v.b != nil {
+		return v.scanObjects(progress, fn)
+	}
 	dir := storage.LogDir(v.dir)
 	info, err := wal.Scan(dir, &wal.ScanOptions{FS: v.fs, Progress: progress}, fn)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -151,4 +265,20 @@ func (v *view) scanLog(progress func(done, total int64), fn func(wal.Entry) erro
 		}
 	}
 	return info, err
+}
+
+// bytes returns the bytes of the storage's files, as Inspect counts them;
+// scan is what scanLog found.
+func (v *view) bytes(scan wal.Info) int64 {
+	if v.b == nil {
+		return storage.Bytes(v.fs, v.dir)
+	}
+	var rest []string
+	for _, n := range v.objects {
+		if !strings.HasPrefix(n, base.LogDir+"/") {
+			rest = append(rest, n)
+		}
+	}
+	// The log as scanned, the rest as listed.
+	return scan.Bytes + objectBytes(v.ctx, v.b, rest, v.sizes)
 }

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/pwlog/pwlog/backend"
 	"github.com/pwlog/pwlog/internal/base"
@@ -51,7 +52,16 @@ type MarkerError struct {
 }
 
 func (e *MarkerError) Error() string {
-	return fmt.Sprintf("pwlog: the format marker %s is damaged: %s %s", base.Marker, filepath.Join(e.Dir, base.Marker), e.Reason())
+	return fmt.Sprintf("pwlog: the format marker %s is damaged: %s %s", base.Marker, markerPath(e.Dir), e.Reason())
+}
+
+// markerPath names the marker of the storage dir: a file in a directory,
+// or an object under a storage URL (s3://bucket/prefix/PWLOG).
+func markerPath(dir string) string {
+	if strings.Contains(dir, "://") {
+		return strings.TrimSuffix(dir, "/") + "/" + base.Marker
+	}
+	return filepath.Join(dir, base.Marker)
 }
 
 // Reason says what is wrong with the marker, as a predicate of it:
@@ -219,6 +229,19 @@ func Bytes(fsys vfs.FS, dir string) int64 {
 		}
 	})
 	return n
+}
+
+// ReadMarkerObject returns the format version of the marker object of a
+// storage in an object store (b is its root; where names it in errors),
+// as ReadMarker does for a directory: an error wrapping ErrFormat when
+// the object is not a marker or says a format this build does not read,
+// and one wrapping backend.ErrNotExist when there is no marker object.
+func ReadMarkerObject(ctx context.Context, b backend.Backend, where string) (int, error) {
+	data, err := b.Get(ctx, base.Marker)
+	if err != nil {
+		return 0, fmt.Errorf("pwlog: %s: %w", where, err)
+	}
+	return parseMarker(where, data)
 }
 
 // EnsureMarkerObject does for a storage in an object store what

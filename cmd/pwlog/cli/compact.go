@@ -12,21 +12,24 @@ import (
 func newCompact(o *options) *cobra.Command {
 	var verbose bool
 	cmd := &cobra.Command{
-		Use:   "compact DIR",
+		Use:   "compact STORAGE",
 		Short: "Fold the log into the checkpoint, merge runs, truncate, delete garbage",
-		Long: `compact shrinks the storage directory DIR of a stopped pipeline: it folds
+		Long: `compact shrinks the storage STORAGE of a stopped pipeline: it folds
 the committed log into the checkpoint, merges runs, truncates the log
 behind the new checkpoint and deletes the files nothing uses. It takes
-the storage's lock, so it refuses while a pipeline runs on DIR. It
-prints the storage's size before and after: N -> M bytes. When the log
-holds nothing to fold (an execution that finished folded it) it only deletes
-garbage.
+the storage's lock (in an object store, the writer's lease), so it
+refuses while a pipeline runs on STORAGE. It prints the storage's size
+before and after: N -> M bytes. When the log holds nothing to fold (an
+execution that finished folded it) it only deletes garbage.
 
 A storage of an older format, which a pipeline refuses to open, is
 upgraded to the current one: compact first rewrites its checkpoint runs
 (format 2 gives them a block index), then folds the log, and last
 replaces the format marker. It prints that it upgraded the storage. An
 upgrade that was interrupted leaves a storage compact upgrades again.
+(No storage in an object store is of an older format.)
+
+` + locations + `
 
 Exit status: 0 when it compacted or had nothing to do, 1 when it met
 damage (the checkpoint in force stays; pwlog verify tells more), 2 when
@@ -34,13 +37,17 @@ it could not run, 3 when another process holds the storage. See
 pwlog --help.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			b, err := storageBackend(args[0])
+			if err != nil {
+				return err
+			}
 			logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 			if verbose {
 				logger = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
 			}
 			bar := newProgress(cmd.ErrOrStderr(), "compact")
 			bar.unit = "records"
-			st, err := tool.Compact(cmd.Context(), args[0], &tool.CompactOptions{Logger: logger, Progress: bar.update})
+			st, err := tool.Compact(cmd.Context(), args[0], &tool.CompactOptions{Logger: logger, Backend: b, Progress: bar.update})
 			bar.done()
 			if err != nil {
 				return fail(err)

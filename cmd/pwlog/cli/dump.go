@@ -24,9 +24,9 @@ func newDump(o *options) *cobra.Command {
 		srcs, ops, sinks []string
 	)
 	cmd := &cobra.Command{
-		Use:   "dump DIR",
+		Use:   "dump STORAGE",
 		Short: "Print the log's records, one per line, rows decoded",
-		Long: `dump prints the records of the storage directory DIR's log, one per line,
+		Long: `dump prints the records of the storage STORAGE's log, one per line,
 in LSN order, without changing the storage. Rows are decoded and their
 values named by the pipeline's columns. Records after the last commit,
 which the next execution cuts, are marked uncommitted. With --json each line is
@@ -39,7 +39,10 @@ sink's rows), commit (ends a time: the sources' offsets, sink acks).
 An execution that finishes, and pwlog compact, fold the log into the checkpoint:
 its records are gone and dump prints nothing (it says so on stderr);
 --checkpoint prints the checkpoint's state, one line per group of each
-run.
+run. (A log in an object store keeps its last object, whose records
+the checkpoint holds too.)
+
+` + locations + `
 
 Exit status: 0 when it printed what was asked, 1 when it met damage (a
 corrupt log or checkpoint, a record that does not decode; it prints what
@@ -59,6 +62,9 @@ it knows). See pwlog --help.`,
 				return &exitError{ExitCantRun, fmt.Errorf("--kind: %w", err)}
 			}
 			d.Sources, d.Operators, d.Sinks = srcs, ops, sinks
+			if d.Backend, err = storageBackend(args[0]); err != nil {
+				return err
+			}
 			p := newPrinter(cmd.OutOrStdout(), o)
 			undecodable := 0
 			sum, err := tool.Dump(cmd.Context(), args[0], &d, func(e *tool.DumpEntry) error {
@@ -82,8 +88,13 @@ it knows). See pwlog --help.`,
 				return &exitError{ExitDamaged, fmt.Errorf("%s is damaged: %s undecodable (pwlog verify checks everything)",
 					args[0], plural(undecodable, "record"))}
 			}
-			if sum.Delivered == 0 && sum.Folded() && !d.Checkpoint {
+			switch {
+			case sum.Delivered > 0 || !sum.Folded() || d.Checkpoint:
+			case sum.Records == 0:
 				fmt.Fprintf(cmd.ErrOrStderr(), "pwlog: nothing to print: the log of %s is empty, everything up to LSN %d is folded into its checkpoint (%s); dump --checkpoint prints the checkpoint's state\n",
+					args[0], sum.ManifestLSN, sum.Manifest)
+			default:
+				fmt.Fprintf(cmd.ErrOrStderr(), "pwlog: nothing to print: the log of %s holds nothing after LSN %d, everything up to it is folded into its checkpoint (%s); dump --checkpoint prints the checkpoint's state\n",
 					args[0], sum.ManifestLSN, sum.Manifest)
 			}
 			return nil

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/pwlog/pwlog/internal/location"
 	"github.com/pwlog/pwlog/tool"
 
 	"github.com/spf13/cobra"
@@ -11,16 +12,20 @@ import (
 
 func newInspect(o *options) *cobra.Command {
 	return &cobra.Command{
-		Use:   "inspect DIR",
+		Use:   "inspect STORAGE",
 		Short: "Describe a storage: checkpoint, log, sources, sinks, sizes, lock",
-		Long: `inspect describes the storage directory DIR without changing it: its
+		Long: `inspect describes the storage STORAGE without changing it: its
 format version; the live checkpoint (LSN, logical time, runs per
 arrangement with entries and bytes); the log (LSN range, segments, bytes,
 committed times after the checkpoint, an uncommitted tail); every source
 with the files, bytes and rows it has read; every sink and its position;
 the caches of user-defined functions (entries and bytes, per operator and
-function); the logical clock; and whether a process holds the storage's lock. It
-lists the damage it meets on the way; pwlog verify checks everything.
+function); the logical clock; and whether a process holds the storage's lock
+(in an object store, the writer's lease: its holder's host, pid and
+epoch; inspect does not take it). It lists the damage it meets on the
+way; pwlog verify checks everything.
+
+` + locations + `
 
 Exit status: 0 when it found no damage, 1 when it lists problems (or
 the storage's format marker is damaged), 2 when it could not run. A
@@ -28,7 +33,11 @@ storage locked by a running pipeline is inspected all the same. See
 pwlog --help.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			info, err := tool.Inspect(cmd.Context(), args[0], nil)
+			b, err := storageBackend(args[0])
+			if err != nil {
+				return err
+			}
+			info, err := tool.Inspect(cmd.Context(), args[0], &tool.ReadOptions{Backend: b})
 			if err != nil {
 				return fail(err)
 			}
@@ -58,6 +67,12 @@ func printInspect(p *printer, s *tool.StorageInfo) {
 	}
 	p.linef("size        %s (%s bytes)", size(s.Bytes), count(s.Bytes))
 	switch {
+	case location.Remote(s.Dir) && s.Lock.Held:
+		p.linef("lease       held by %s", s.Lock.Holder)
+	case location.Remote(s.Dir) && s.Lock.Unknown != "":
+		p.linef("lease       unknown: %s", s.Lock.Unknown)
+	case location.Remote(s.Dir):
+		p.linef("lease       free: no writer holds the storage")
 	case s.Lock.Held:
 		p.linef("lock        held by %s", s.Lock.Holder)
 	case s.Lock.Unknown != "":

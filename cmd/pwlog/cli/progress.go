@@ -40,6 +40,16 @@ func isTerminal(w io.Writer) bool {
 	return ok && term.IsTerminal(int(f.Fd()))
 }
 
+// fn returns update when the bar is drawn, else nil: a tool then
+// spends nothing on telling its progress (in an object store, the sizes
+// of the log's objects).
+func (p *progress) fn() func(done, total int64) {
+	if !p.enabled {
+		return nil
+	}
+	return p.update
+}
+
 // update reports that done of total bytes are processed.
 func (p *progress) update(done, total int64) {
 	if !p.enabled {

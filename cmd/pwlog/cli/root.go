@@ -1,6 +1,7 @@
 // Package cli is the pwlog command: inspect, dump, verify and compact a
-// storage directory. Run executes it; New returns the command tree for
-// embedding in another program.
+// storage, a directory or one kept in an object store (s3://BUCKET/PREFIX,
+// azure://CONTAINER/PREFIX). Run executes it; New returns the command tree
+// for embedding in another program.
 //
 // Exit status, the same for every command (exitCodes, printed by
 // pwlog --help):
@@ -10,10 +11,11 @@
 //	   some, dump or compact met damage (a corrupt log or checkpoint, a
 //	   damaged format marker)
 //	2  could not run: bad usage (an unknown command, flag or name), a
-//	   directory that is missing or not a pwlog storage, a format this
-//	   build does not read, an I/O error, interrupted
+//	   directory or storage URL that is missing or not a pwlog storage,
+//	   a format this build does not read, an I/O error, interrupted
 //	3  locked: another process (a running pipeline) holds the storage;
-//	   only compact takes the lock
+//	   only compact takes the lock (in an object store, the writer's
+//	   lease)
 package cli
 
 import (
@@ -24,6 +26,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/pwlog/pwlog/backend"
+	"github.com/pwlog/pwlog/internal/location"
 	"github.com/pwlog/pwlog/tool"
 )
 
@@ -42,10 +46,38 @@ const exitCodes = `Exit status, the same for every command:
      dump or compact met damage (a corrupt log or checkpoint, a damaged
      format marker)
   2  could not run: bad usage (an unknown command, flag or name), a
-     directory that is missing or not a pwlog storage, a format this
-     build does not read, an I/O error, interrupted
+     directory or storage URL that is missing or not a pwlog storage,
+     a format this build does not read, an I/O error, interrupted
   3  locked: another process (a running pipeline) holds the storage;
-     only compact takes the lock`
+     only compact takes the lock (in an object store, the writer's
+     lease)`
+
+// locations says what a STORAGE argument may be, for the help texts.
+const locations = `STORAGE is a storage directory, or the URL of a storage kept in an
+object store:
+  s3://BUCKET/PREFIX        S3 or a server that speaks it, configured by
+                            the AWS_* environment: AWS_ACCESS_KEY_ID,
+                            AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN,
+                            AWS_REGION, AWS_ENDPOINT_URL (another server)
+  azure://CONTAINER/PREFIX  Azure Blob Storage, configured by
+                            AZURE_STORAGE_CONNECTION_STRING
+PREFIX may be empty: the storage is then the whole bucket or container.`
+
+// openLocation returns the backend of a storage URL; tests replace it.
+var openLocation = location.Open
+
+// storageBackend returns the backend of the storage arg names when it is
+// a storage URL, nil when it is a directory (the tools read it as one).
+func storageBackend(arg string) (backend.Backend, error) {
+	if !location.Remote(arg) {
+		return nil, nil
+	}
+	b, err := openLocation(arg)
+	if err != nil {
+		return nil, &exitError{ExitCantRun, err}
+	}
+	return b, nil
+}
 
 // exitError carries a command's exit status with its message.
 type exitError struct {
@@ -88,10 +120,14 @@ func New() *cobra.Command {
 	o := &options{}
 	root := &cobra.Command{
 		Use:   "pwlog",
-		Short: "Inspect, dump, verify and compact pwlog storage directories",
-		Long: `pwlog looks inside the storage directory of a persistent pipeline:
-what it has read, what state it keeps, how big it is, whether it is sound;
-and compacts it. Only compact writes, and it takes the storage's lock.
+		Short: "Inspect, dump, verify and compact pwlog storages",
+		Long: `pwlog looks inside the storage of a persistent pipeline, a directory
+or one kept in an object store: what it has read, what state it keeps,
+how big it is, whether it is sound; and compacts it. Only compact
+writes, and it takes the storage's lock (in an object store, the
+writer's lease).
+
+` + locations + `
 
 ` + exitCodes,
 		SilenceUsage:  true,

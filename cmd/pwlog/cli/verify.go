@@ -10,22 +10,30 @@ import (
 
 func newVerify(o *options) *cobra.Command {
 	return &cobra.Command{
-		Use:   "verify DIR",
+		Use:   "verify STORAGE",
 		Short: "Check every checksum and invariant of a storage",
-		Long: `verify checks the storage directory DIR without changing it: every
+		Long: `verify checks the storage STORAGE without changing it: every
 checksum of the log, the manifests and the checkpoint runs; the
-continuity of the log's frames and segments; that every record decodes
+continuity of the log's frames and segments (in an object store, its
+objects); that every record decodes
 and every batch is consistent; that the live manifest's runs are there,
 whole, sorted and consolidated; that the log follows the checkpoint
-without a gap. It prints each problem with its file and offset. A
-damaged format marker is one: the rest is checked as this build's format.
+without a gap. It prints each problem with its file (in an object
+store, the object's URL) and offset. A damaged format marker is one:
+the rest is checked as this build's format.
+
+` + locations + `
 
 Exit status: 0 when the storage is sound, 1 when it is damaged (it
 prints the problems), 2 when verify could not run (see pwlog --help).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			b, err := storageBackend(args[0])
+			if err != nil {
+				return err
+			}
 			bar := newProgress(cmd.ErrOrStderr(), "verify")
-			rep, err := tool.Verify(cmd.Context(), args[0], &tool.ReadOptions{Progress: bar.update})
+			rep, err := tool.Verify(cmd.Context(), args[0], &tool.ReadOptions{Backend: b, Progress: bar.fn()})
 			bar.done()
 			if err != nil {
 				return fail(err)
