@@ -708,6 +708,11 @@ func (e *engine) close(finished bool) error {
 			err = e.compact(context.Background(), f)
 		}
 		errs = append(errs, err)
+	} else if finished && e.wal != nil && errors.Join(errs...) == nil {
+		// Nothing to fold: drop what the checkpoint already holds, and in
+		// an object store the empty fence objects earlier executions
+		// left (a no-op for a directory's log).
+		errs = append(errs, e.wal.TruncateFront(e.foldedLSN+1))
 	}
 	for _, r := range e.readers {
 		if r != nil {

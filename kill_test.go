@@ -120,7 +120,11 @@ func killUntilDone(t *testing.T, rng *rand.Rand, bin string, args []string, stor
 			}
 			kills++
 			if kills%3 == 0 {
-				if _, err := tool.Compact(t.Context(), storage, &tool.CompactOptions{Logger: quietConfig("").Logger}); err != nil {
+				opts := &tool.CompactOptions{Logger: quietConfig("").Logger}
+				if u := storeOf(storage); u != nil {
+					opts.Backend = u.b
+				}
+				if _, err := tool.Compact(t.Context(), storage, opts); err != nil {
 					t.Fatalf("compact after a kill: %v", err)
 				}
 			}
@@ -136,7 +140,8 @@ type built struct {
 	err  error
 }
 
-// buildExample builds examples/<name> once per test binary.
+// buildExample builds examples/<name>, or the command at a path with a
+// slash (cmd/pwlog), once per test binary.
 func buildExample(t *testing.T, name string) string {
 	t.Helper()
 	v, _ := builds.LoadOrStore(name, &built{})
@@ -148,8 +153,12 @@ func buildExample(t *testing.T, name string) string {
 			return
 		}
 		binDirs.Store(dir, true)
-		b.path = filepath.Join(dir, name)
-		if out, err := exec.Command("go", "build", "-o", b.path, "./examples/"+name).CombinedOutput(); err != nil {
+		pkg := "./examples/" + name
+		if strings.Contains(name, "/") {
+			pkg = "./" + name
+		}
+		b.path = filepath.Join(dir, filepath.Base(name))
+		if out, err := exec.Command("go", "build", "-o", b.path, pkg).CombinedOutput(); err != nil {
 			b.err = fmt.Errorf("build: %v\n%s", err, out)
 		}
 	})

@@ -386,3 +386,87 @@ func TestObjectStoreTwoProcesses(t *testing.T) {
 		}
 	})
 }
+
+// TestObjectStoreRerunsLeaveNoObjects: reruns with nothing new leave the
+// storage's objects as they were, but the newest fence in the log: the
+// log does not grow with restarts.
+func TestObjectStoreRerunsLeaveNoObjects(t *testing.T) {
+	dir := t.TempDir()
+	input, output := filepath.Join(dir, "input"), filepath.Join(dir, "changelog.csv")
+	os.Mkdir(input, 0o755)
+	copyFiles(t, "testdata/tutorial/run1", input)
+	m := backend.NewMem()
+	count := func() (logs, all int) {
+		for name := range m.Objects() {
+			if strings.HasPrefix(name, "wal/") {
+				logs++
+			}
+			all++
+		}
+		return logs, all
+	}
+	var logs, all int
+	for run := 0; run < 10; run++ {
+		if err := runSessionsOn(t, input, output, m, filepath.Join(dir, "cache")); err != nil {
+			t.Fatalf("run %d: %v", run, err)
+		}
+		l, a := count()
+		if run > 0 && (l != logs || a != all) {
+			t.Fatalf("rerun %d with nothing new: %d objects (%d in the log), the run before left %d (%d)", run, a, l, all, logs)
+		}
+		logs, all = l, a
+	}
+	if logs != 1 {
+		t.Fatalf("%d log objects after the reruns, want 1 (the newest fence)", logs)
+	}
+}
+
+// TestCLIOnObjectStores runs the example, then the pwlog commands, as
+// processes on a storage in each real object store, addressed by its URL
+// with the SDKs' environment.
+func TestCLIOnObjectStores(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs binaries")
+	}
+	sessions, cli := buildSessions(t), buildExample(t, "cmd/pwlog")
+	eachRemoteStore(t, func(t *testing.T, s objectStore, loc string, env []string) {
+		dir := t.TempDir()
+		input := filepath.Join(dir, "input")
+		os.Mkdir(input, 0o755)
+		copyFiles(t, "testdata/tutorial/run1", input)
+		run := func(bin string, args ...string) (string, int) {
+			cmd := exec.Command(bin, args...)
+			cmd.Env = append(os.Environ(), env...)
+			cmd.Env = append(cmd.Env, "XDG_CACHE_HOME="+filepath.Join(dir, "cache"))
+			out, err := cmd.CombinedOutput()
+			var exit *exec.ExitError
+			if err != nil && !errors.As(err, &exit) {
+				t.Fatal(err)
+			}
+			return string(out), cmd.ProcessState.ExitCode()
+		}
+		if out, code := run(sessions, "-input", input, "-output", filepath.Join(dir, "out.csv"), "-storage", loc, "-append"); code != 0 {
+			t.Fatalf("sessions: exit %d\n%s", code, out)
+		}
+		for _, c := range []struct {
+			args []string
+			want string
+		}{
+			{[]string{"inspect", loc}, "storage     " + loc + "\n"},
+			{[]string{"inspect", loc}, "lease       free"},
+			{[]string{"verify", loc}, loc + ": sound"},
+			{[]string{"dump", "--checkpoint", loc}, "operator sessions"},
+			{[]string{"compact", loc}, loc + ": "},
+		} {
+			out, code := run(cli, c.args...)
+			if code != 0 || !strings.Contains(out, c.want) {
+				t.Fatalf("pwlog %s: exit %d, want %q in\n%s", strings.Join(c.args, " "), code, c.want, out)
+			}
+		}
+		// A bucket that does not exist: a permanent error naming it.
+		bad := strings.Replace(loc, "://", "://no-such-", 1)
+		if out, code := run(cli, "inspect", bad); code == 0 || !strings.Contains(out, strings.TrimSuffix(bad, "/pipeline")) {
+			t.Fatalf("pwlog inspect %s: exit %d\n%s", bad, code, out)
+		}
+	})
+}

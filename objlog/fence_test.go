@@ -108,8 +108,8 @@ func TestFencedAtWrite(t *testing.T) {
 	c := mustOpen(t, m, opts(0, 6))
 	defer c.Close()
 	n := len(logObjects(m))
-	if err := b.TruncateFront(1); err != nil { // no-op: lsn <= first
-		t.Fatal(err)
+	if err := b.TruncateFront(1); !errors.Is(err, ErrFenced) {
+		t.Fatalf("TruncateFront of a fenced writer: %v, want ErrFenced", err)
 	}
 	if _, err := b.Append(batch("b", 1)); !errors.Is(err, ErrFenced) {
 		t.Fatalf("b's Append after c opened: %v", err)

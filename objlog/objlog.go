@@ -810,7 +810,9 @@ func (l *Log) TruncateFront(lsn uint64) error {
 	l.truncMu.Lock()
 	defer l.truncMu.Unlock()
 	first, last := l.first.Load(), l.last.Load()
-	if lsn <= first {
+	// lsn == first still deletes the empty objects (fences) in front of
+	// the first record, but the newest.
+	if lsn < first {
 		return nil
 	}
 	if lsn > last+1 {

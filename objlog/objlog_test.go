@@ -643,3 +643,48 @@ func keys(m map[uint64][]byte) []uint64 {
 	}
 	return out
 }
+
+// TestTruncateFrontDropsFences: the empty objects each Open leaves in
+// front of the next record are deleted by TruncateFront at the first LSN,
+// but the newest, so a storage restarted often with nothing new does not
+// pile them up.
+func TestTruncateFrontDropsFences(t *testing.T) {
+	m := backend.NewMem()
+	for epoch := uint64(1); epoch <= 5; epoch++ {
+		l := mustOpen(t, m, opts(0, epoch))
+		if epoch == 1 {
+			if _, err := l.Append(batch("a", 3)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := l.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := len(logObjects(m)); n != 6 {
+		t.Fatalf("%d objects, want 6 (a fence each open, one of records)", n)
+	}
+	l := mustOpen(t, m, opts(0, 6))
+	defer l.Close()
+	if err := l.TruncateFront(l.LastLSN() + 1); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(logObjects(m)); n != 1 {
+		t.Fatalf("%d objects after TruncateFront past the last record, want 1 (the newest fence)", n)
+	}
+	if err := l.TruncateFront(l.FirstLSN()); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(logObjects(m)); n != 1 {
+		t.Fatalf("%d objects, want 1", n)
+	}
+	if _, err := l.Append(batch("b", 2)); err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	l = mustOpen(t, m, opts(0, 7))
+	defer l.Close()
+	if l.FirstLSN() != 4 || l.LastLSN() != 5 {
+		t.Fatalf("first %d last %d after reopening, want 4 and 5", l.FirstLSN(), l.LastLSN())
+	}
+}
