@@ -175,3 +175,22 @@ func begin(ctx context.Context, op, name string, checkName bool) error {
 	}
 	return nil
 }
+
+// ValidName reports whether name follows the naming rules of the package
+// doc; backends outside this package check names with it.
+func ValidName(name string) bool { return validName(name) }
+
+// Begin runs the checks every Backend operation starts with: ctx not
+// done, and, for an operation on one object (checkName), a good name.
+// Backends outside this package call it first, so that they refuse what
+// Filesystem and Mem refuse, with the same errors.
+func Begin(ctx context.Context, op, name string, checkName bool) error {
+	return begin(ctx, op, name, checkName)
+}
+
+// BytesObject returns an Object that reads data, for backends that read
+// a whole object into memory when it is opened; name is the object's
+// name in errors. data must not change afterwards.
+func BytesObject(name string, data []byte) Object {
+	return &memObject{name: name, data: data}
+}

@@ -143,10 +143,10 @@ func (m *Mem) Open(ctx context.Context, name string) (Object, error) {
 	return &memObject{m: m, name: name, data: data}, nil
 }
 
-// memObject is an Object of Mem. data is the stored slice, which nothing
-// writes (see Mem.mu.objects).
+// memObject is an Object of Mem (or of BytesObject, without a Mem). data
+// is the stored slice, which nothing writes (see Mem.mu.objects).
 type memObject struct {
-	m      *Mem
+	m      *Mem // nil for BytesObject
 	name   string
 	data   []byte
 	closed atomic.Bool
@@ -159,8 +159,10 @@ func (o *memObject) ReadAt(p []byte, off int64) (int, error) {
 	if o.closed.Load() {
 		return 0, wrap(opRead, o.name, fs.ErrClosed)
 	}
-	if err := o.m.hook(opRead, o.name); err != nil {
-		return 0, err
+	if o.m != nil {
+		if err := o.m.hook(opRead, o.name); err != nil {
+			return 0, err
+		}
 	}
 	switch {
 	case off < 0:

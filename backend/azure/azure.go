@@ -36,11 +36,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
@@ -101,7 +99,7 @@ func New(containerName, prefix string, opts Options) (*Backend, error) {
 	}
 	prefix = strings.Trim(prefix, "/")
 	if prefix != "" {
-		if !validName(prefix) {
+		if !backend.ValidName(prefix) {
 			return nil, fmt.Errorf("azure: bad prefix %q: %w", prefix, backend.ErrBadName)
 		}
 		prefix += "/"
@@ -134,7 +132,7 @@ func (b *Backend) url(name string) string {
 
 // Put uploads data as the blob of name, replacing any; see backend.Backend.
 func (b *Backend) Put(ctx context.Context, name string, data []byte) error {
-	if err := begin(ctx, opPut, name, true); err != nil {
+	if err := backend.Begin(ctx, opPut, name, true); err != nil {
 		return err
 	}
 	return b.upload(ctx, opPut, name, data, nil)
@@ -143,7 +141,7 @@ func (b *Backend) Put(ctx context.Context, name string, data []byte) error {
 // Create uploads data as the blob of name with If-None-Match: *; see
 // backend.Backend.
 func (b *Backend) Create(ctx context.Context, name string, data []byte) error {
-	if err := begin(ctx, opCreate, name, true); err != nil {
+	if err := backend.Begin(ctx, opCreate, name, true); err != nil {
 		return err
 	}
 	cond := &blob.AccessConditions{ModifiedAccessConditions: &blob.ModifiedAccessConditions{
@@ -182,7 +180,7 @@ func refusedCreate(err error) bool {
 
 // Get downloads the blob of name; see backend.Backend.
 func (b *Backend) Get(ctx context.Context, name string) ([]byte, error) {
-	if err := begin(ctx, opGet, name, true); err != nil {
+	if err := backend.Begin(ctx, opGet, name, true); err != nil {
 		return nil, err
 	}
 	return b.download(ctx, opGet, name)
@@ -221,21 +219,21 @@ var errChecksum = errors.New("the bytes read do not match the blob's Content-MD5
 
 // Open downloads the blob of name into memory; see backend.Backend.
 func (b *Backend) Open(ctx context.Context, name string) (backend.Object, error) {
-	if err := begin(ctx, opOpen, name, true); err != nil {
+	if err := backend.Begin(ctx, opOpen, name, true); err != nil {
 		return nil, err
 	}
 	data, err := b.download(ctx, opOpen, name)
 	if err != nil {
 		return nil, err
 	}
-	return &object{name: name, data: data}, nil
+	return backend.BytesObject(name, data), nil
 }
 
 // List lists the blobs under the prefix whose names start with prefix; see
 // backend.Backend. Blobs whose relative names break the naming rules (put
 // there by other programs) are left out.
 func (b *Backend) List(ctx context.Context, prefix string) ([]string, error) {
-	if err := begin(ctx, opList, prefix, false); err != nil {
+	if err := backend.Begin(ctx, opList, prefix, false); err != nil {
 		return nil, err
 	}
 	pager := b.client.NewListBlobsFlatPager(&container.ListBlobsFlatOptions{
@@ -255,7 +253,7 @@ func (b *Backend) List(ctx context.Context, prefix string) ([]string, error) {
 				continue
 			}
 			name, ok := strings.CutPrefix(*item.Name, b.prefix)
-			if ok && strings.HasPrefix(name, prefix) && validName(name) {
+			if ok && strings.HasPrefix(name, prefix) && backend.ValidName(name) {
 				names = append(names, name)
 			}
 		}
@@ -267,7 +265,7 @@ func (b *Backend) List(ctx context.Context, prefix string) ([]string, error) {
 // Delete deletes the blob of name; a missing blob is not an error. See
 // backend.Backend.
 func (b *Backend) Delete(ctx context.Context, name string) error {
-	if err := begin(ctx, opDelete, name, true); err != nil {
+	if err := backend.Begin(ctx, opDelete, name, true); err != nil {
 		return err
 	}
 	_, err := b.client.NewBlobClient(b.prefix+name).Delete(ctx, nil)
@@ -279,7 +277,7 @@ func (b *Backend) Delete(ctx context.Context, name string) error {
 
 // Size returns the blob's Content-Length; see backend.Backend.
 func (b *Backend) Size(ctx context.Context, name string) (int64, error) {
-	if err := begin(ctx, opSize, name, true); err != nil {
+	if err := backend.Begin(ctx, opSize, name, true); err != nil {
 		return 0, err
 	}
 	props, err := b.client.NewBlobClient(b.prefix+name).GetProperties(ctx, nil)
@@ -293,41 +291,4 @@ func (b *Backend) Size(ctx context.Context, name string) (int64, error) {
 		return 0, b.fail(ctx, opSize, name, errors.New("the response has no Content-Length"))
 	}
 	return *props.ContentLength, nil
-}
-
-// object is an open Object: the blob's bytes, downloaded by Open.
-type object struct {
-	name   string
-	data   []byte
-	closed atomic.Bool
-}
-
-// errNegativeOffset fails a ReadAt at an offset below 0, as os.File does.
-var errNegativeOffset = errors.New("negative offset")
-
-func (o *object) ReadAt(p []byte, off int64) (int, error) {
-	switch {
-	case o.closed.Load():
-		return 0, wrap(opRead, o.name, fs.ErrClosed)
-	case off < 0:
-		return 0, wrap(opRead, o.name, errNegativeOffset)
-	case len(p) == 0:
-		return 0, nil
-	case off >= int64(len(o.data)):
-		return 0, io.EOF
-	}
-	n := copy(p, o.data[off:])
-	if n < len(p) {
-		return n, io.EOF
-	}
-	return n, nil
-}
-
-func (o *object) Size() int64 { return int64(len(o.data)) }
-
-func (o *object) Close() error {
-	if o.closed.Swap(true) {
-		return wrap(opClose, o.name, fs.ErrClosed)
-	}
-	return nil
 }

@@ -30,43 +30,6 @@ const (
 	opClose  = "close" // object.Close
 )
 
-// tempPrefix starts the segments no name may start with (the Filesystem's
-// temporary files; see package backend).
-const tempPrefix = ".tmp-"
-
-// validName reports whether name follows package backend's naming rules:
-// slash-separated, no empty, "." or ".." segment, no segment starting with
-// ".tmp-", no backslash or NUL byte.
-func validName(name string) bool {
-	if name == "" || strings.ContainsAny(name, "\\\x00") {
-		return false
-	}
-	for seg := range strings.SplitSeq(name, "/") {
-		if seg == "" || seg == "." || seg == ".." || strings.HasPrefix(seg, tempPrefix) {
-			return false
-		}
-	}
-	return true
-}
-
-// wrap adds the operation and object name to err, as package backend
-// does: "backend: get runs/1.run: ...".
-func wrap(op, name string, err error) error {
-	return fmt.Errorf("backend: %s %s: %w", op, name, err)
-}
-
-// begin runs the checks every operation starts with: ctx not done, and (for
-// operations on one object) a good name.
-func begin(ctx context.Context, op, name string, checkName bool) error {
-	if err := ctx.Err(); err != nil {
-		return wrap(op, name, err)
-	}
-	if checkName && !validName(name) {
-		return fmt.Errorf("backend: %s %q: %w", op, name, backend.ErrBadName)
-	}
-	return nil
-}
-
 // opError is a failed request: permanent, or transient (wrapping
 // backend.ErrTransient).
 type opError struct {
@@ -156,4 +119,10 @@ func describe(re *azcore.ResponseError) string {
 		return code
 	}
 	return code + ": " + msg
+}
+
+// wrap adds the operation and object name to err, as package backend
+// does: "backend: get runs/1.run: ...".
+func wrap(op, name string, err error) error {
+	return fmt.Errorf("backend: %s %s: %w", op, name, err)
 }

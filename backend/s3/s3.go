@@ -27,13 +27,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"net"
 	"net/url"
 	"os"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"syscall"
 
 	"github.com/minio/minio-go/v7"
@@ -106,7 +104,7 @@ func New(bucket, prefix string, opts Options) (*Backend, error) {
 	}
 	prefix = strings.TrimSuffix(prefix, "/")
 	if prefix != "" {
-		if !validName(prefix) {
+		if !backend.ValidName(prefix) {
 			return nil, fmt.Errorf("s3: prefix %q: %w", prefix, backend.ErrBadName)
 		}
 		prefix += "/"
@@ -162,7 +160,7 @@ func (b *Backend) url(name string) string { return "s3://" + b.bucket + "/" + b.
 
 // Put stores data under name with one PutObject request.
 func (b *Backend) Put(ctx context.Context, name string, data []byte) error {
-	if err := begin(ctx, opPut, name, true); err != nil {
+	if err := backend.Begin(ctx, opPut, name, true); err != nil {
 		return err
 	}
 	return b.put(ctx, opPut, name, data, minio.PutObjectOptions{})
@@ -177,7 +175,7 @@ func (b *Backend) Put(ctx context.Context, name string, data []byte) error {
 // though the object is its own. A caller that must tell the two apart
 // reads the object (package objlog does).
 func (b *Backend) Create(ctx context.Context, name string, data []byte) error {
-	if err := begin(ctx, opCreate, name, true); err != nil {
+	if err := backend.Begin(ctx, opCreate, name, true); err != nil {
 		return err
 	}
 	var opts minio.PutObjectOptions
@@ -200,7 +198,7 @@ func (b *Backend) put(ctx context.Context, op, name string, data []byte, opts mi
 
 // Get returns the object's bytes, read with one GetObject request.
 func (b *Backend) Get(ctx context.Context, name string) ([]byte, error) {
-	if err := begin(ctx, opGet, name, true); err != nil {
+	if err := backend.Begin(ctx, opGet, name, true); err != nil {
 		return nil, err
 	}
 	return b.get(ctx, opGet, name)
@@ -235,14 +233,14 @@ func (b *Backend) get(ctx context.Context, op, name string) ([]byte, error) {
 // returned Object reads from there, so it keeps the bytes it was opened
 // with whatever later happens to the name.
 func (b *Backend) Open(ctx context.Context, name string) (backend.Object, error) {
-	if err := begin(ctx, opOpen, name, true); err != nil {
+	if err := backend.Begin(ctx, opOpen, name, true); err != nil {
 		return nil, err
 	}
 	data, err := b.get(ctx, opOpen, name)
 	if err != nil {
 		return nil, err
 	}
-	return &object{name: name, data: data}, nil
+	return backend.BytesObject(name, data), nil
 }
 
 // List lists the keys under the prefix with ListObjectsV2 (recursively,
@@ -250,7 +248,7 @@ func (b *Backend) Open(ctx context.Context, name string) (backend.Object, error)
 // relative to the Backend's prefix. Keys that are not object names (as
 // "dir/", which other tools create) are left out.
 func (b *Backend) List(ctx context.Context, prefix string) ([]string, error) {
-	if err := begin(ctx, opList, prefix, false); err != nil {
+	if err := backend.Begin(ctx, opList, prefix, false); err != nil {
 		return nil, err
 	}
 	names := []string{}
@@ -262,7 +260,7 @@ func (b *Backend) List(ctx context.Context, prefix string) ([]string, error) {
 			return nil, b.fail(ctx, opList, prefix, info.Err)
 		}
 		name, ok := strings.CutPrefix(info.Key, b.prefix)
-		if ok && strings.HasPrefix(name, prefix) && validName(name) {
+		if ok && strings.HasPrefix(name, prefix) && backend.ValidName(name) {
 			names = append(names, name)
 		}
 	}
@@ -273,7 +271,7 @@ func (b *Backend) List(ctx context.Context, prefix string) ([]string, error) {
 // Delete removes the object with one DeleteObject request; S3 answers a
 // delete of a missing key with success.
 func (b *Backend) Delete(ctx context.Context, name string) error {
-	if err := begin(ctx, opDelete, name, true); err != nil {
+	if err := backend.Begin(ctx, opDelete, name, true); err != nil {
 		return err
 	}
 	if err := b.client.RemoveObject(ctx, b.bucket, b.key(name), minio.RemoveObjectOptions{}); err != nil {
@@ -286,7 +284,7 @@ func (b *Backend) Delete(ctx context.Context, name string) error {
 // has no body, so a 404 does not tell a missing object from a missing
 // bucket: on a 404, Size asks whether the bucket exists.
 func (b *Backend) Size(ctx context.Context, name string) (int64, error) {
-	if err := begin(ctx, opSize, name, true); err != nil {
+	if err := backend.Begin(ctx, opSize, name, true); err != nil {
 		return 0, err
 	}
 	info, err := b.client.StatObject(ctx, b.bucket, b.key(name), minio.StatObjectOptions{})
@@ -307,42 +305,6 @@ func (b *Backend) Size(ctx context.Context, name string) (int64, error) {
 	return info.Size, nil
 }
 
-// object is an open object: its bytes, read at Open.
-type object struct {
-	name   string
-	data   []byte // never written after Open
-	closed atomic.Bool
-}
-
-// ReadAt reads from the bytes read at Open.
-func (o *object) ReadAt(p []byte, off int64) (int, error) {
-	if o.closed.Load() {
-		return 0, wrap(opRead, o.name, fs.ErrClosed)
-	}
-	if off < 0 {
-		return 0, wrap(opRead, o.name, errors.New("negative offset"))
-	}
-	if off >= int64(len(o.data)) {
-		return 0, io.EOF
-	}
-	n := copy(p, o.data[off:])
-	if n < len(p) {
-		return n, io.EOF
-	}
-	return n, nil
-}
-
-// Size returns the object's size when it was opened.
-func (o *object) Size() int64 { return int64(len(o.data)) }
-
-// Close closes the Object; a second Close fails with fs.ErrClosed.
-func (o *object) Close() error {
-	if o.closed.Swap(true) {
-		return wrap(opClose, o.name, fs.ErrClosed)
-	}
-	return nil
-}
-
 // Operation names, as package backend's in its error messages.
 const (
 	opPut    = "put"
@@ -355,37 +317,6 @@ const (
 	opRead   = "read"
 	opClose  = "close"
 )
-
-// validName reports whether name follows package backend's naming rules
-// (see its doc).
-func validName(name string) bool {
-	if name == "" || strings.ContainsAny(name, "\\\x00") {
-		return false
-	}
-	for seg := range strings.SplitSeq(name, "/") {
-		if seg == "" || seg == "." || seg == ".." || strings.HasPrefix(seg, ".tmp-") {
-			return false
-		}
-	}
-	return true
-}
-
-// wrap adds the operation and object name to err, as package backend does.
-func wrap(op, name string, err error) error {
-	return fmt.Errorf("backend: %s %s: %w", op, name, err)
-}
-
-// begin runs the checks every operation starts with: ctx not done, and
-// (unless checkName is false) a good name.
-func begin(ctx context.Context, op, name string, checkName bool) error {
-	if err := ctx.Err(); err != nil {
-		return wrap(op, name, err)
-	}
-	if checkName && !validName(name) {
-		return fmt.Errorf("backend: %s %q: %w", op, name, backend.ErrBadName)
-	}
-	return nil
-}
 
 // opError is an operation that failed on the server or on the way to it.
 type opError struct {
