@@ -4,11 +4,9 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"slices"
 	"testing"
 
 	"github.com/pwlog/pwlog/internal/gen"
-	"github.com/pwlog/pwlog/internal/model"
 )
 
 // TestKillLoopOnObjectStores is TestKillLoop with the storage in each
@@ -39,23 +37,6 @@ func TestKillLoopOnObjectStores(t *testing.T) {
 				"-memory-limit", "1", "-block-size", "256"}
 			kills += killUntilDone(t, rng, bin, args, loc)
 		}
-		if kills < 3 {
-			t.Fatalf("only %d runs were killed: the test proved too little", kills)
-		}
-		lines := readSink(t, output)
-		for i := 1; i < len(lines); i++ {
-			if lines[i].time < lines[i-1].time {
-				t.Fatalf("line %d: time %d after %d", i+2, lines[i].time, lines[i-1].time)
-			}
-		}
-		acc, err := model.Accesses(input)
-		if err != nil {
-			t.Fatal(err)
-		}
-		want := model.Strings(model.Sessions(acc, 300))
-		if got := consolidated(t, lines); !slices.Equal(got, want) {
-			t.Fatalf("after %d kills the changelog consolidates to %d rows, want %d", kills, len(got), len(want))
-		}
-		t.Logf("%s: %d kills, %d changelog lines, %d sessions", s.name, kills, len(lines), len(want))
+		checkKilledChangelog(t, kills, output, input)
 	})
 }
