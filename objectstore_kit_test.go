@@ -11,7 +11,6 @@ import (
 
 	"github.com/pwlog/pwlog"
 	"github.com/pwlog/pwlog/backend"
-	"github.com/pwlog/pwlog/internal/testserver"
 	"github.com/pwlog/pwlog/objlog"
 )
 
@@ -32,24 +31,6 @@ var objectStores = []objectStore{
 	{name: "mem", open: func(t *testing.T) (string, []string, backend.Backend) {
 		b := backend.NewMem()
 		return fmt.Sprintf("mem://%p", b), nil, b
-	}},
-	{name: "s3", remote: true, open: func(t *testing.T) (string, []string, backend.Backend) {
-		s := testserver.Versitygw(t)
-		bucket := s.NewBucket(t)
-		b, err := pwlog.S3(bucket, "pipeline", pwlog.S3Options{Endpoint: s.Endpoint, Region: s.Region, AccessKey: s.AccessKey, SecretKey: s.SecretKey})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return "s3://" + bucket + "/pipeline", s.Env(), b
-	}},
-	{name: "azure", remote: true, open: func(t *testing.T) (string, []string, backend.Backend) {
-		a := testserver.Azurite(t)
-		container := a.NewContainer(t)
-		b, err := pwlog.Azure(container, "pipeline", pwlog.AzureOptions{ConnectionString: a.ConnectionString})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return "azure://" + container + "/pipeline", a.Env(), b
 	}},
 }
 

@@ -49,10 +49,12 @@ func runSessionsOn(t *testing.T, input, output string, b backend.Backend, cache 
 }
 
 // TestObjectStoreCrashBetweenRequests crashes the second of three runs of
-// the tutorial, in append mode on an object store, at every request it
-// makes: before the request takes effect, and after (its answer lost).
-// The run after the crash must leave one changelog holding every row
-// exactly once: nothing committed lost, nothing emitted twice.
+// the tutorial, in append mode on an object store, at its requests:
+// before the request takes effect, and after (its answer lost). On Mem it
+// crashes at every request the run makes, on the real servers at a few
+// spread over the run. The run after the crash must leave one changelog
+// holding every row exactly once: nothing committed lost, nothing emitted
+// twice.
 func TestObjectStoreCrashBetweenRequests(t *testing.T) {
 	want := expectedTutorial(t)
 	var all []string
@@ -60,56 +62,66 @@ func TestObjectStoreCrashBetweenRequests(t *testing.T) {
 		all = append(all, want[run]...)
 	}
 	final := consolidated(t, signedLines(all))
-
-	// scenario runs the tutorial's three runs, the second on crash(m),
-	// and returns the second's error.
-	scenario := func(t *testing.T, crash func(m *backend.Mem) backend.Backend) (err2 error) {
-		dir := t.TempDir()
-		input, output, cache := filepath.Join(dir, "input"), filepath.Join(dir, "changelog.csv"), filepath.Join(dir, "cache")
-		os.Mkdir(input, 0o755)
-		m := backend.NewMem()
-		copyFiles(t, "testdata/tutorial/run1", input)
-		if err := runSessionsOn(t, input, output, m, cache); err != nil {
-			t.Fatalf("run 1: %v", err)
-		}
-		copyFiles(t, "testdata/tutorial/run2", input)
-		err2 = runSessionsOn(t, input, output, crash(m), cache)
-		buryLease(t, m)
-		copyFiles(t, "testdata/tutorial/run3", input)
-		if err := runSessionsOn(t, input, output, m, cache); err != nil {
-			t.Fatalf("run 3, after the crash of run 2 (%v): %v", err2, err)
-		}
-		lines := readSink(t, output)
-		for i := 1; i < len(lines); i++ {
-			if lines[i].time < lines[i-1].time {
-				t.Fatalf("line %d: time %d after %d", i+2, lines[i].time, lines[i-1].time)
+	for _, s := range objectStores {
+		t.Run(s.name, func(t *testing.T) {
+			// scenario runs the tutorial's three runs on a new storage,
+			// the second through crash, and returns the second's error.
+			scenario := func(crash func(b backend.Backend) backend.Backend) (err2 error) {
+				_, _, b := s.open(t)
+				dir := t.TempDir()
+				input, output, cache := filepath.Join(dir, "input"), filepath.Join(dir, "changelog.csv"), filepath.Join(dir, "cache")
+				os.Mkdir(input, 0o755)
+				copyFiles(t, "testdata/tutorial/run1", input)
+				if err := runSessionsOn(t, input, output, b, cache); err != nil {
+					t.Fatalf("run 1: %v", err)
+				}
+				copyFiles(t, "testdata/tutorial/run2", input)
+				err2 = runSessionsOn(t, input, output, crash(b), cache)
+				buryLease(t, b)
+				copyFiles(t, "testdata/tutorial/run3", input)
+				if err := runSessionsOn(t, input, output, b, cache); err != nil {
+					t.Fatalf("run 3, after the crash of run 2 (%v): %v", err2, err)
+				}
+				lines := readSink(t, output)
+				for i := 1; i < len(lines); i++ {
+					if lines[i].time < lines[i-1].time {
+						t.Fatalf("line %d: time %d after %d", i+2, lines[i].time, lines[i-1].time)
+					}
+				}
+				if got := consolidated(t, lines); !slices.Equal(got, final) {
+					t.Fatalf("after the crash of run 2 (%v) the changelog consolidates to %v, want %v", err2, got, final)
+				}
+				return err2
 			}
-		}
-		if got := consolidated(t, lines); !slices.Equal(got, final) {
-			t.Fatalf("after the crash of run 2 (%v) the changelog consolidates to %v, want %v", err2, got, final)
-		}
-		return err2
-	}
-	// A clean second run, to count its requests.
-	var counted *backend.Counted
-	scenario(t, func(m *backend.Mem) backend.Backend { counted = backend.Count(m); return counted })
-	total := counted.Counts().Requests()
-	if total < 10 {
-		t.Fatalf("the second run made %d requests: too few to test", total)
-	}
-	crashed := 0
-	for k := int64(1); k <= total; k++ {
-		for _, after := range []bool{false, true} {
-			err := scenario(t, func(m *backend.Mem) backend.Backend { return &crashing{Backend: m, k: k, after: after} })
-			if errors.Is(err, errCrashed) {
-				crashed++
+			// A clean second run, to count its requests.
+			var counted *backend.Counted
+			scenario(func(b backend.Backend) backend.Backend { counted = backend.Count(b); return counted })
+			total := counted.Counts().Requests()
+			if total < 10 {
+				t.Fatalf("the second run made %d requests: too few to test", total)
 			}
-		}
+			points := []int64{}
+			for k := int64(1); k <= total; k++ {
+				points = append(points, k)
+			}
+			if s.remote {
+				points = []int64{1, total / 3, 2 * total / 3, total}
+			}
+			crashed := 0
+			for _, k := range points {
+				for _, after := range []bool{false, true} {
+					err := scenario(func(b backend.Backend) backend.Backend { return &crashing{Backend: b, k: k, after: after} })
+					if errors.Is(err, errCrashed) {
+						crashed++
+					}
+				}
+			}
+			if crashed < len(points) {
+				t.Fatalf("only %d of %d crash points stopped the run", crashed, 2*len(points))
+			}
+			t.Logf("%d requests, %d crash points", total, crashed)
+		})
 	}
-	if crashed < int(total) {
-		t.Fatalf("only %d of %d crash points stopped the run", crashed, 2*total)
-	}
-	t.Logf("%d requests, %d crash points", total, crashed)
 }
 
 // faulty passes requests on to a backend with faults drawn at random:
@@ -171,28 +183,44 @@ func (f *faulty) Delete(ctx context.Context, name string) error {
 // every row exactly once.
 func TestObjectStoreFaults(t *testing.T) {
 	want := expectedTutorial(t)
-	for seed := uint64(1); seed <= 3; seed++ {
-		dir := t.TempDir()
-		input, output, cache := filepath.Join(dir, "input"), filepath.Join(dir, "changelog.csv"), filepath.Join(dir, "cache")
-		os.Mkdir(input, 0o755)
-		f := &faulty{Backend: backend.NewMem(), rng: rand.New(rand.NewPCG(seed, 15))}
-		var all []string
-		for run := 1; run <= 4; run++ {
-			if run < 4 {
-				copyFiles(t, fmt.Sprintf("testdata/tutorial/run%d", run), input)
-			}
-			if err := runSessionsOn(t, input, output, f, cache); err != nil {
-				t.Fatalf("seed %d run %d: %v", seed, run, err)
-			}
-			all = append(all, want[run]...)
-			slices.Sort(all)
-			if got := signed(readSink(t, output)); !slices.Equal(got, all) {
-				t.Fatalf("seed %d: after run %d the changelog holds %v, want %v", seed, run, got, all)
-			}
+	eachObjectStore(t, func(t *testing.T, s objectStore, loc string, env []string) {
+		seeds := uint64(3)
+		if s.remote {
+			seeds = 1
 		}
-		if f.faults < 10 {
-			t.Fatalf("seed %d: only %d faults: the test proved too little", seed, f.faults)
+		b := storeOf(loc).b
+		for seed := uint64(1); seed <= seeds; seed++ {
+			if seed > 1 {
+				_, _, b = s.open(t)
+			}
+			faultyRuns(t, want, seed, b)
 		}
+	})
+}
+
+// faultyRuns runs the tutorial's four runs in append mode on b behind
+// random faults.
+func faultyRuns(t *testing.T, want map[int][]string, seed uint64, b backend.Backend) {
+	dir := t.TempDir()
+	input, output, cache := filepath.Join(dir, "input"), filepath.Join(dir, "changelog.csv"), filepath.Join(dir, "cache")
+	os.Mkdir(input, 0o755)
+	f := &faulty{Backend: b, rng: rand.New(rand.NewPCG(seed, 15))}
+	var all []string
+	for run := 1; run <= 4; run++ {
+		if run < 4 {
+			copyFiles(t, fmt.Sprintf("testdata/tutorial/run%d", run), input)
+		}
+		if err := runSessionsOn(t, input, output, f, cache); err != nil {
+			t.Fatalf("seed %d run %d: %v", seed, run, err)
+		}
+		all = append(all, want[run]...)
+		slices.Sort(all)
+		if got := signed(readSink(t, output)); !slices.Equal(got, all) {
+			t.Fatalf("seed %d: after run %d the changelog holds %v, want %v", seed, run, got, all)
+		}
+	}
+	if f.faults < 10 {
+		t.Fatalf("seed %d: only %d faults: the test proved too little", seed, f.faults)
 	}
 }
 
