@@ -78,17 +78,29 @@ func TestErrorsWrappedOnce(t *testing.T) {
 	checkWrappedOnce(t, "rewritten file", err, []string{`source "accesses"`}, "part_two.csv", "FileOptions{Retract: true}")
 }
 
-// Config.Backend takes any backend.Backend; one that keeps no local
-// directory for the log is refused, saying so, before anything is read.
-func TestBackendWithoutLogRefused(t *testing.T) {
+// Config.Backend takes any backend.Backend: a storage in an object store
+// whose prefix holds objects but no format marker is not a pwlog storage
+// (or one whose marker was lost), and is refused, saying so, before
+// anything is written.
+func TestObjectStoreWithoutMarkerRefused(t *testing.T) {
 	dir := t.TempDir()
 	p := pwlog.New()
 	tutorial.Sessions(p, "testdata/tutorial/run1", 300).WriteCSV("output", filepath.Join(dir, "out.csv"))
 	cfg := quietConfig("")
-	cfg.Backend = backend.NewMem()
+	m := backend.NewMem()
+	if err := m.Put(t.Context(), "someone/else.txt", []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Backend, cfg.CacheDir = m, filepath.Join(dir, "cache")
 	err := p.Run(t.Context(), cfg)
-	checkWrappedOnce(t, "mem backend", err, []string{"*backend.Mem"}, "keeps no log", "pwlog.Filesystem")
+	checkWrappedOnce(t, "mem backend", err, []string{"*backend.Mem"}, "marker")
+	if !errors.Is(err, pwlog.ErrFormat) {
+		t.Errorf("err %v, want ErrFormat", err)
+	}
 	if _, serr := os.Stat(filepath.Join(dir, "out.csv")); serr == nil {
 		t.Error("the refused run wrote its sink")
+	}
+	if got := m.Objects(); len(got) != 1 {
+		t.Errorf("the refused run wrote objects: %d", len(got))
 	}
 }

@@ -247,7 +247,10 @@ func ReadMarkerObject(ctx context.Context, b backend.Backend, where string) (int
 // EnsureMarkerObject does for a storage in an object store what
 // EnsureMarker does for a directory: the marker object PWLOG must say
 // FormatVersion; in a new storage (no object at all under its prefix) it
-// is created, by conditional create. where names the storage in errors.
+// is created, by conditional create. A prefix without the marker that
+// holds a log or checkpoints is a damaged storage (a *MarkerError); one
+// that holds other objects is not a storage (ErrFormat). where names the
+// storage in errors.
 func EnsureMarkerObject(ctx context.Context, b backend.Backend, where string) error {
 	data, err := b.Get(ctx, base.Marker)
 	if errors.Is(err, backend.ErrNotExist) {
@@ -255,8 +258,14 @@ func EnsureMarkerObject(ctx context.Context, b backend.Backend, where string) er
 		if lerr != nil {
 			return fmt.Errorf("pwlog: %s: %w", where, lerr)
 		}
+		for _, n := range names {
+			if strings.HasPrefix(n, base.LogDir+"/") || strings.HasPrefix(n, base.CheckpointDir+"/") {
+				return &MarkerError{Dir: where, Missing: true}
+			}
+		}
 		if len(names) > 0 {
-			return &MarkerError{Dir: where, Missing: true}
+			return fmt.Errorf("%w: %s holds %d objects but no format marker %s: it is not a pwlog storage; give a pipeline a prefix of its own",
+				ErrFormat, where, len(names), base.Marker)
 		}
 		err = b.Create(ctx, base.Marker, markerText(FormatVersion))
 		if errors.Is(err, backend.ErrExist) {
