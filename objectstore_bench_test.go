@@ -58,7 +58,8 @@ func (r *runStats) Handle(_ context.Context, rec slog.Record) error {
 // tutorial-shaped data set (PWLOG_BENCH_ROWS rows, default 200k), persistent,
 // on each storage: rows/s of the whole run; for the object stores the
 // requests and bytes sent per committed time; then a restart with nothing
-// new, from an empty cache directory (as on another machine), in ms.
+// new, from an empty cache directory (as on another machine), and one
+// more with the cache it filled, in ms.
 // Run it with -benchtime 1x.
 func BenchmarkObjectStoreRun(b *testing.B) {
 	input, rows := benchInput(b)
@@ -97,6 +98,14 @@ func BenchmarkObjectStoreRun(b *testing.B) {
 					b.Fatal(err)
 				}
 				b.ReportMetric(float64(time.Since(start).Microseconds())/1000, "restart-empty-cache-ms")
+				// Again, with the cache the restart filled.
+				p = pwlog.New()
+				tutorial.Sessions(p, input, 300).WriteCSV("output", os.DevNull)
+				start = time.Now()
+				if err := p.Run(context.Background(), cfg); err != nil {
+					b.Fatal(err)
+				}
+				b.ReportMetric(float64(time.Since(start).Microseconds())/1000, "restart-warm-cache-ms")
 				b.StartTimer()
 			}
 		})
