@@ -22,12 +22,14 @@ import (
 
 // engine is one execution of a Pipeline.
 type engine struct {
-	p     *Pipeline
-	cfg   Config
-	log   *slog.Logger
-	lock  io.Closer // what holds the storage: its lock file, or its lease
-	wal   commitLog // nil when the execution is not persistent
-	clock uint64    // the last committed logical time
+	p    *Pipeline
+	cfg  Config
+	log  *slog.Logger
+	lock io.Closer // what holds the storage: its lock file, or its lease
+	// objectStore is set when the storage is in an object store.
+	objectStore bool
+	wal         commitLog // nil when the execution is not persistent
+	clock       uint64    // the last committed logical time
 
 	offsets record.Offsets          // source -> file -> state
 	pending [][]differential.Update // by node: retractions for the first batch

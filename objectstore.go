@@ -19,6 +19,7 @@ import (
 // cache directory.
 func (e *engine) takeObjectStore() error {
 	ctx := e.ctx
+	e.objectStore = true
 	where := storageName(e.cfg.Backend)
 	b := backend.Retry(e.cfg.Backend, &backend.RetryOptions{Logger: e.log})
 	if err := storage.EnsureMarkerObject(ctx, b, where); err != nil {

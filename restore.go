@@ -283,6 +283,16 @@ func (e *engine) openCheckpoint(ctx context.Context, b backend.Backend) (*storag
 		return nil, fmt.Errorf("pwlog: %w", err)
 	}
 	e.comp = comp
+	if e.objectStore {
+		// Before this writer writes a run: an earlier writer, fenced from
+		// the log already, can no longer publish a manifest either.
+		if err := comp.Fence(ctx); err != nil {
+			return nil, fmt.Errorf("pwlog: fence the checkpoint: %w", err)
+		}
+		if _, err := comp.Collect(ctx); err != nil {
+			return nil, fmt.Errorf("pwlog: %w", err)
+		}
+	}
 	m := comp.Manifest()
 	st, err := storage.NewState(m)
 	if err != nil {

@@ -19,6 +19,10 @@ type RetryOptions struct {
 	Base time.Duration
 	// Max bounds one backoff. Default 5 s.
 	Max time.Duration
+	// AttemptTimeout bounds one attempt: a request that hangs longer
+	// (a server that stopped answering) is abandoned and retried, as a
+	// transient failure. Default 2 min.
+	AttemptTimeout time.Duration
 	// Logger receives one line per retried failure. Default: none.
 	Logger *slog.Logger
 }
@@ -48,6 +52,9 @@ func Retry(b Backend, opts *RetryOptions) Backend {
 	if r.opts.Max <= 0 {
 		r.opts.Max = 5 * time.Second
 	}
+	if r.opts.AttemptTimeout <= 0 {
+		r.opts.AttemptTimeout = 2 * time.Minute
+	}
 	return r
 }
 
@@ -63,12 +70,19 @@ func (r *retrying) String() string { return fmt.Sprint(r.b) }
 func (r *retrying) Unwrap() Backend { return r.b }
 
 // do runs op until it succeeds, fails permanently or runs out of
-// attempts.
-func (r *retrying) do(ctx context.Context, op, name string, fn func() error) error {
+// attempts. Each attempt gets a context of its own, bounded by
+// AttemptTimeout.
+func (r *retrying) do(ctx context.Context, op, name string, fn func(ctx context.Context) error) error {
 	backoff := r.opts.Base
 	start := time.Now()
 	for attempt := 1; ; attempt++ {
-		err := fn()
+		actx, cancel := context.WithTimeout(ctx, r.opts.AttemptTimeout)
+		err := fn(actx)
+		timedOut := err != nil && actx.Err() != nil && ctx.Err() == nil
+		cancel()
+		if timedOut {
+			err = fmt.Errorf("no answer in %v: %w (%w)", r.opts.AttemptTimeout, ErrTransient, err)
+		}
 		if err == nil || !errors.Is(err, ErrTransient) {
 			return err
 		}
@@ -92,11 +106,11 @@ func (r *retrying) do(ctx context.Context, op, name string, fn func() error) err
 }
 
 func (r *retrying) Put(ctx context.Context, name string, data []byte) error {
-	return r.do(ctx, opPut, name, func() error { return r.b.Put(ctx, name, data) })
+	return r.do(ctx, opPut, name, func(ctx context.Context) error { return r.b.Put(ctx, name, data) })
 }
 
 func (r *retrying) Create(ctx context.Context, name string, data []byte) error {
-	err := r.do(ctx, opCreate, name, func() error { return r.b.Create(ctx, name, data) })
+	err := r.do(ctx, opCreate, name, func(ctx context.Context) error { return r.b.Create(ctx, name, data) })
 	if !errors.Is(err, ErrExist) {
 		return err
 	}
@@ -109,7 +123,7 @@ func (r *retrying) Create(ctx context.Context, name string, data []byte) error {
 
 func (r *retrying) Get(ctx context.Context, name string) ([]byte, error) {
 	var data []byte
-	err := r.do(ctx, opGet, name, func() (err error) {
+	err := r.do(ctx, opGet, name, func(ctx context.Context) (err error) {
 		data, err = r.b.Get(ctx, name)
 		return err
 	})
@@ -118,7 +132,7 @@ func (r *retrying) Get(ctx context.Context, name string) ([]byte, error) {
 
 func (r *retrying) Open(ctx context.Context, name string) (Object, error) {
 	var o Object
-	err := r.do(ctx, opOpen, name, func() (err error) {
+	err := r.do(ctx, opOpen, name, func(ctx context.Context) (err error) {
 		o, err = r.b.Open(ctx, name)
 		return err
 	})
@@ -127,7 +141,7 @@ func (r *retrying) Open(ctx context.Context, name string) (Object, error) {
 
 func (r *retrying) List(ctx context.Context, prefix string) ([]string, error) {
 	var names []string
-	err := r.do(ctx, opList, prefix, func() (err error) {
+	err := r.do(ctx, opList, prefix, func(ctx context.Context) (err error) {
 		names, err = r.b.List(ctx, prefix)
 		return err
 	})
@@ -135,12 +149,12 @@ func (r *retrying) List(ctx context.Context, prefix string) ([]string, error) {
 }
 
 func (r *retrying) Delete(ctx context.Context, name string) error {
-	return r.do(ctx, opDelete, name, func() error { return r.b.Delete(ctx, name) })
+	return r.do(ctx, opDelete, name, func(ctx context.Context) error { return r.b.Delete(ctx, name) })
 }
 
 func (r *retrying) Size(ctx context.Context, name string) (int64, error) {
 	var n int64
-	err := r.do(ctx, opSize, name, func() (err error) {
+	err := r.do(ctx, opSize, name, func(ctx context.Context) (err error) {
 		n, err = r.b.Size(ctx, name)
 		return err
 	})

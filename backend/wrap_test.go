@@ -236,3 +236,36 @@ func TestCountCounts(t *testing.T) {
 		t.Fatalf("counts since %+v", since)
 	}
 }
+
+// hangOnce blocks its first Get until the request's context ends, as a
+// server that stopped answering.
+type hangOnce struct {
+	backend.Backend
+	once sync.Once
+}
+
+func (h *hangOnce) Get(ctx context.Context, name string) ([]byte, error) {
+	hang := false
+	h.once.Do(func() { hang = true })
+	if hang {
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}
+	return h.Backend.Get(ctx, name)
+}
+
+func TestRetryAbandonsAHungRequest(t *testing.T) {
+	m := backend.NewMem()
+	backendtest.MustPut(t, m, "a", []byte("x"))
+	b := backend.Retry(&hangOnce{Backend: m}, &backend.RetryOptions{Base: time.Millisecond, AttemptTimeout: 20 * time.Millisecond})
+	got, err := b.Get(context.Background(), "a")
+	if err != nil || string(got) != "x" {
+		t.Fatalf("Get after a hung attempt: %q, %v", got, err)
+	}
+	// The caller's own deadline is not a transient failure: no retry.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := backend.Retry(&hangOnce{Backend: m}, fastRetry).Get(ctx, "a"); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Get with a cancelled context: %v", err)
+	}
+}

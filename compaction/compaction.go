@@ -335,6 +335,32 @@ func (c *Compactor) publish(ctx context.Context, m *checkpoint.Manifest, st *Sta
 	return nil
 }
 
+// Fence publishes the current manifest again under the next sequence
+// number, so that an earlier writer of the storage, whose next manifest
+// would take that number, can no longer publish one, nor collect after
+// it. A writer of an object store fences the manifests when it takes the
+// storage, before it writes a run (the log is fenced by objlog). A lost
+// race re-reads the latest manifest and fences after it. Without a
+// manifest there is nothing to fence: an earlier writer's first manifest
+// then makes this writer's first publication fail, and the restart
+// after it reads that manifest.
+func (c *Compactor) Fence(ctx context.Context) error {
+	for tries := 0; c.cur != nil; tries++ {
+		m := *c.cur
+		var st Stats
+		err := c.publish(ctx, &m, &st)
+		if !errors.Is(err, backend.ErrExist) || tries == 16 {
+			return err
+		}
+		latest, err := Latest(ctx, c.b)
+		if err != nil {
+			return err
+		}
+		c.cur = latest
+	}
+	return nil
+}
+
 // mergeTail merges the newest run of arrangement k into older ones while
 // they are small enough. Runs are merged as they are read, block by
 // block: a merge holds a block of each input and of the output in memory,
@@ -453,6 +479,13 @@ func (c *Compactor) writeRun(ctx context.Context, meta checkpoint.RunMeta, group
 
 // Collect deletes the runs and manifests the current manifest does not
 // name and returns how many it deleted.
+//
+// When a newer manifest than the current one exists, another writer has
+// taken the storage over (see Fence): Collect deletes nothing, for the
+// runs it does not know may be that writer's. Runs are listed before
+// manifests, so a run listed was written before any manifest the listing
+// of manifests does not show: a newer writer fences the manifests before
+// it writes a run.
 func (c *Compactor) Collect(ctx context.Context) (int, error) {
 	if c.cur == nil {
 		return 0, nil
@@ -469,13 +502,15 @@ func (c *Compactor) Collect(ctx context.Context) (int, error) {
 		}
 		names = append(names, ns...)
 	}
+	for _, name := range names {
+		if seq, ok := checkpoint.ParseManifestName(name); ok && seq > c.cur.Seq {
+			return 0, nil // superseded: not ours to collect
+		}
+	}
 	n := 0
 	for _, name := range names {
 		if keep[name] {
 			continue
-		}
-		if seq, ok := checkpoint.ParseManifestName(name); ok && seq > c.cur.Seq {
-			continue // never delete a newer manifest
 		}
 		if err := c.b.Delete(ctx, name); err != nil {
 			return n, fmt.Errorf("compaction: collect: %w", err)

@@ -325,3 +325,55 @@ func TestPublishWaitsForTheLog(t *testing.T) {
 		t.Fatalf("manifest published at LSN %d while the log is durable only up to %d", lsn, d)
 	}
 }
+
+// TestFenceStopsAnEarlierWriter: once a second compactor of the storage
+// has fenced the manifests, the first can neither publish nor collect,
+// and every run the fence's manifest names stays.
+func TestFenceStopsAnEarlierWriter(t *testing.T) {
+	ctx := context.Background()
+	b := backend.NewMem()
+	rng := rand.New(rand.NewPCG(5, 5))
+	model := map[ArrKey]map[string]int64{}
+	old, _ := Open(ctx, b, nil, nil)
+	for lsn := uint64(1); lsn <= 3; lsn++ {
+		if _, err := old.Apply(ctx, randomFold(rng, lsn, model)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	newer, _ := Open(ctx, b, nil, nil)
+	if err := newer.Fence(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if newer.Manifest().Seq != old.Manifest().Seq+1 {
+		t.Fatalf("fence published manifest %d after %d", newer.Manifest().Seq, old.Manifest().Seq)
+	}
+	// The earlier writer's next compaction is refused at its publication.
+	if _, err := old.Apply(ctx, randomFold(rng, 4, cloneModel(model))); !errors.Is(err, backend.ErrExist) {
+		t.Fatalf("the fenced writer's compaction: %v, want ErrExist", err)
+	}
+	// Its collection deletes nothing: the newer writer's runs, written
+	// after the fence, and the fence's manifest stay.
+	if _, err := newer.Apply(ctx, randomFold(rng, 5, model)); err != nil {
+		t.Fatal(err)
+	}
+	before := len(b.Objects())
+	if n, err := old.Collect(ctx); err != nil || n != 0 {
+		t.Fatalf("the fenced writer's collect deleted %d objects, %v", n, err)
+	}
+	if len(b.Objects()) != before {
+		t.Fatal("the fenced writer's collect deleted objects")
+	}
+	m, state := loadState(t, b)
+	if m.Seq != newer.Manifest().Seq || !equalState(state, model) {
+		t.Fatalf("manifest %d, state %v; want manifest %d, state %v", m.Seq, state, newer.Manifest().Seq, model)
+	}
+	// A fence that loses its race publishes after the winner.
+	third, _ := Open(ctx, b, nil, nil)
+	fourth, _ := Open(ctx, b, nil, nil)
+	if err := third.Fence(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := fourth.Fence(ctx); err != nil || fourth.Manifest().Seq != third.Manifest().Seq+1 {
+		t.Fatalf("the second fence: %v, manifest %d after %d", err, fourth.Manifest().Seq, third.Manifest().Seq)
+	}
+}
