@@ -2,6 +2,7 @@ package pwlog
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -203,24 +204,21 @@ func (e *engine) rebase(m *checkpoint.Manifest, sealed map[compaction.ArrKey]uin
 	arrs := e.arrangements()
 	stacks := map[compaction.ArrKey]checkpoint.Stack{}
 	entries := map[compaction.ArrKey]int64{}
-	open := map[string]openRun{}
 	for _, r := range m.Runs {
-		k := compaction.ArrKey{Operator: r.Operator, Arrangement: r.Arrangement}
-		if arrs[k] == nil {
+		if arrs[compaction.ArrKey{Operator: r.Operator, Arrangement: r.Arrangement}] == nil {
 			return fmt.Errorf("pwlog: manifest %d holds state of %s/%s, which this pipeline does not have", m.Seq, r.Operator, r.Arrangement)
 		}
+	}
+	opened, err := e.openRuns(m.Runs)
+	if err != nil {
+		return err
+	}
+	open := map[string]openRun{}
+	for i, r := range m.Runs {
+		k := compaction.ArrKey{Operator: r.Operator, Arrangement: r.Arrangement}
 		or, ok := e.runs[r.Name]
 		if !ok {
-			run, obj, err := compaction.OpenRun(e.ctx, e.ckpt, r, e.cache)
-			if err != nil {
-				for name, or := range open {
-					if _, was := e.runs[name]; !was {
-						or.close()
-					}
-				}
-				return fmt.Errorf("pwlog: open checkpoint: %w", err)
-			}
-			or = openRun{run: run, obj: obj}
+			or = opened[i]
 		}
 		open[r.Name] = or
 		stacks[k] = append(stacks[k], or.run)
@@ -242,6 +240,45 @@ func (e *engine) rebase(m *checkpoint.Manifest, sealed map[compaction.ArrKey]uin
 	e.log.Debug("The arrangements read the checkpoint in place", slog.Uint64("manifest", m.Seq),
 		slog.Int("runs", len(m.Runs)), slog.Duration("duration", time.Since(start)))
 	return nil
+}
+
+// openRunsAtOnce bounds the runs openRuns opens at once: in an object
+// store each may be a download.
+const openRunsAtOnce = 8
+
+// openRuns opens, concurrently, the runs of runs the arrangements do not
+// read yet (e.runs), at their index in runs. On error it closes what it
+// opened.
+func (e *engine) openRuns(runs []checkpoint.RunMeta) ([]openRun, error) {
+	opened := make([]openRun, len(runs))
+	errs := make([]error, len(runs))
+	sem := make(chan struct{}, openRunsAtOnce)
+	var wg sync.WaitGroup
+	for i, r := range runs {
+		if _, ok := e.runs[r.Name]; ok {
+			continue
+		}
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			run, obj, err := compaction.OpenRun(e.ctx, e.ckpt, r, e.cache)
+			opened[i], errs[i] = openRun{run: run, obj: obj}, err
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		for i, or := range opened {
+			if errs[i] == nil && or.run != nil {
+				or.close()
+			}
+		}
+		for _, err := range errs {
+			if err != nil {
+				return nil, fmt.Errorf("pwlog: open checkpoint: %w", err)
+			}
+		}
+	}
+	return opened, nil
 }
 
 func (or openRun) close() {

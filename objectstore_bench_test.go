@@ -93,11 +93,16 @@ func BenchmarkObjectStoreRun(b *testing.B) {
 				cfg.CacheDir = b.TempDir()
 				p = pwlog.New()
 				tutorial.Sessions(p, input, 300).WriteCSV("output", os.DevNull)
+				before := counted.Counts()
 				start = time.Now()
 				if err := p.Run(context.Background(), cfg); err != nil {
 					b.Fatal(err)
 				}
 				b.ReportMetric(float64(time.Since(start).Microseconds())/1000, "restart-empty-cache-ms")
+				if c := counted.Counts().Sub(before); c.Requests() > 0 {
+					b.ReportMetric(float64(c.Requests()), "restart-requests")
+					b.ReportMetric(float64(c.BytesIn)/(1<<20), "restart-MiB-read")
+				}
 				// Again, with the cache the restart filled.
 				p = pwlog.New()
 				tutorial.Sessions(p, input, 300).WriteCSV("output", os.DevNull)
