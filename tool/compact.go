@@ -12,6 +12,7 @@ import (
 	"github.com/pwlog/pwlog/compaction"
 	"github.com/pwlog/pwlog/differential"
 	"github.com/pwlog/pwlog/internal/base"
+	"github.com/pwlog/pwlog/internal/location"
 	"github.com/pwlog/pwlog/internal/storage"
 	"github.com/pwlog/pwlog/objlog"
 	"github.com/pwlog/pwlog/record"
@@ -99,6 +100,7 @@ type CompactOptions struct {
 // of format 1: a storage of another format than FormatVersion is
 // refused.
 func Compact(ctx context.Context, dir string, opts *CompactOptions) (CompactStats, error) {
+	dir = location.LocalPath(dir)
 	var st CompactStats
 	var o CompactOptions
 	if opts != nil {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/pwlog/pwlog/checkpoint"
 	"github.com/pwlog/pwlog/differential"
+	"github.com/pwlog/pwlog/internal/location"
 	"github.com/pwlog/pwlog/record"
 	"github.com/pwlog/pwlog/wal"
 )
@@ -176,6 +177,7 @@ func (s DumpSummary) Folded() bool { return s.unfolded == 0 && s.Manifest != "" 
 // the records of the names it knows). A record whose body does not
 // decode is delivered with Error set.
 func Dump(ctx context.Context, dir string, opts *DumpOptions, fn func(*DumpEntry) error) (DumpSummary, error) {
+	dir = location.LocalPath(dir)
 	var sum DumpSummary
 	var o DumpOptions
 	if opts != nil {

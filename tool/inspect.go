@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/pwlog/pwlog/compaction"
+	"github.com/pwlog/pwlog/internal/location"
 	"github.com/pwlog/pwlog/internal/storage"
 	"github.com/pwlog/pwlog/record"
 	"github.com/pwlog/pwlog/wal"
@@ -173,6 +174,7 @@ type SinkInfo struct {
 // StorageInfo.Problems. In an object store it reads the writer's lease
 // but does not take it.
 func Inspect(ctx context.Context, dir string, opts *ReadOptions) (*StorageInfo, error) {
+	dir = location.LocalPath(dir)
 	o := opts.withDefaults()
 	v, err := openView(ctx, o, dir, false)
 	if err != nil {

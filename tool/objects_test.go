@@ -38,7 +38,7 @@ type namedBackend struct {
 
 func (n namedBackend) String() string { return n.name }
 
-// errInjected fails the checkpoint writes of an interrupted run.
+// errInjected fails the checkpoint runs an interrupted run writes.
 var errInjected = errors.New("injected checkpoint failure")
 
 // store is a storage in an object store, built by running the tutorial's
@@ -70,11 +70,13 @@ func (f fixture) run(input, output string, cfg pwlog.Config) error {
 	return p.Run(context.Background(), cfg)
 }
 
-// failCheckpoints makes every write of a checkpoint object of mem fail,
-// as build's interrupted runs fail theirs.
+// failCheckpoints makes every write of a checkpoint run of mem fail, as
+// build's interrupted runs fail theirs: the run takes the storage (it
+// republishes the manifest in force) and commits, and its final
+// compaction fails.
 func failCheckpoints(mem *backend.Mem) {
 	mem.SetFail(func(op, name string) error {
-		if strings.HasPrefix(name, base.CheckpointDir+"/") && (op == "put" || op == "create" || op == "delete") {
+		if strings.HasPrefix(name, base.CheckpointDir+"/"+base.RunPrefix) && (op == "put" || op == "create") {
 			return errInjected
 		}
 		return nil
@@ -245,7 +247,9 @@ func TestObjectStoreAgreesWithDirectory(t *testing.T) {
 			if !reflect.DeepEqual(got.Sources, want.Sources) || !reflect.DeepEqual(got.Sinks, want.Sinks) || !reflect.DeepEqual(got.UDFCaches, want.UDFCaches) {
 				t.Errorf("sources, sinks: object store %+v %+v, directory %+v %+v", got.Sources, got.Sinks, want.Sources, want.Sinks)
 			}
-			if g, w := got.Checkpoint, want.Checkpoint; g == nil || w == nil || g.Manifest != w.Manifest || g.Seq != w.Seq || g.LSN != w.LSN ||
+			// The manifests' numbers differ: a writer of an object store
+			// republishes the manifest in force when it takes the storage.
+			if g, w := got.Checkpoint, want.Checkpoint; g == nil || w == nil || g.LSN != w.LSN ||
 				g.Clock != w.Clock || g.Runs != w.Runs || !reflect.DeepEqual(g.Arrangements, w.Arrangements) {
 				t.Errorf("checkpoint: object store %+v, directory %+v", g, w)
 			}

@@ -9,6 +9,7 @@ import (
 	"github.com/pwlog/pwlog/checkpoint"
 	"github.com/pwlog/pwlog/differential"
 	"github.com/pwlog/pwlog/internal/base"
+	"github.com/pwlog/pwlog/internal/location"
 	"github.com/pwlog/pwlog/internal/storage"
 	"github.com/pwlog/pwlog/record"
 	"github.com/pwlog/pwlog/wal"
@@ -70,6 +71,7 @@ func (r *VerifyReport) Sound() bool { return len(r.Problems) == 0 }
 // damaged format marker is a problem, not a failure: the rest is checked
 // as this build's format.
 func Verify(ctx context.Context, dir string, opts *ReadOptions) (*VerifyReport, error) {
+	dir = location.LocalPath(dir)
 	o := opts.withDefaults()
 	v, err := openView(ctx, o, dir, true)
 	if err != nil {

@@ -75,3 +75,12 @@ func split(rest string) (bucket, prefix string) {
 	bucket, prefix, _ = strings.Cut(rest, "/")
 	return bucket, strings.Trim(prefix, "/")
 }
+
+// LocalPath returns the directory of a file://PATH location, and any
+// other location as it is.
+func LocalPath(loc string) string {
+	if rest, ok := strings.CutPrefix(loc, "file://"); ok && rest != "" {
+		return filepath.FromSlash(rest)
+	}
+	return loc
+}

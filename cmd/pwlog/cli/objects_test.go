@@ -58,7 +58,7 @@ func objectStore(t *testing.T) *backend.Mem {
 		}
 		if run == 2 {
 			mem.SetFail(func(op, name string) error {
-				if strings.HasPrefix(name, base.CheckpointDir+"/") && (op == "put" || op == "create" || op == "delete") {
+				if strings.HasPrefix(name, base.CheckpointDir+"/"+base.RunPrefix) && (op == "put" || op == "create") {
 					return errInjected
 				}
 				return nil
@@ -145,7 +145,7 @@ func TestObjectStoreCommands(t *testing.T) {
 	}
 
 	r = run(t, "", "compact", storeURL)
-	if r.code != ExitOK || !strings.HasPrefix(r.out, "s3://bucket/prefix: ") || !strings.Contains(r.out, "\nfolded the log up to LSN 13 into manifest 2: ") {
+	if r.code != ExitOK || !strings.HasPrefix(r.out, "s3://bucket/prefix: ") || !strings.Contains(r.out, "\nfolded the log up to LSN 13 into manifest 3: ") {
 		t.Errorf("compact: exit %d, stderr %q\n%s", r.code, r.err, r.out)
 	}
 	r = run(t, "", "compact", "--json", storeURL)
@@ -155,7 +155,7 @@ func TestObjectStoreCommands(t *testing.T) {
 	}
 	r = run(t, "", "dump", storeURL)
 	if r.code != ExitOK || r.out != "" ||
-		r.err != "pwlog: nothing to print: the log of s3://bucket/prefix is empty, everything up to LSN 13 is folded into its checkpoint (MANIFEST-00000000000000000002); dump --checkpoint prints the checkpoint's state\n" {
+		r.err != "pwlog: nothing to print: the log of s3://bucket/prefix is empty, everything up to LSN 13 is folded into its checkpoint (MANIFEST-00000000000000000003); dump --checkpoint prints the checkpoint's state\n" {
 		t.Errorf("dump after compact: exit %d, stderr %q\n%s", r.code, r.err, r.out)
 	}
 }
