@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 )
 
 // Cached returns b with the objects it opens kept in the local directory
@@ -85,11 +86,17 @@ func (c *Cache) Open(ctx context.Context, name string) (Object, error) {
 	if !errors.Is(err, ErrNotExist) {
 		return o, err
 	}
-	data, err := c.b.Get(ctx, name)
-	if err != nil {
-		return nil, wrap(opOpen, name, err)
+	// Streamed into the local file, not held in memory: a run may be
+	// larger than the memory the execution is given.
+	var getErr error
+	err = c.local.PutFrom(ctx, name, func(w io.Writer) error {
+		_, getErr = CopyTo(ctx, c.b, name, w)
+		return getErr
+	})
+	if getErr != nil {
+		return nil, wrap(opOpen, name, getErr)
 	}
-	if err := c.local.Put(ctx, name, data); err != nil {
+	if err != nil {
 		return nil, fmt.Errorf("backend: cache %s: %w", c.local.Root(), err)
 	}
 	return c.local.Open(ctx, name)

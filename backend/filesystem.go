@@ -116,6 +116,34 @@ func (f *Filesystem) put(name string, data []byte) error {
 	return f.fs.SyncDir(dir)
 }
 
+// PutFrom stores under name the bytes fill writes, as Put does (a
+// temporary file, fsynced, renamed over the name): an object far larger
+// than what a caller would hold in memory. fill's error fails PutFrom
+// and leaves the name as it was.
+func (f *Filesystem) PutFrom(ctx context.Context, name string, fill func(w io.Writer) error) error {
+	if err := begin(ctx, opPut, name, true); err != nil {
+		return err
+	}
+	if err := f.ensureDir(path.Dir(name)); err != nil {
+		return wrap(opPut, name, err)
+	}
+	final := f.path(name)
+	dir := filepath.Dir(final)
+	tmp, err := writeTempFrom(f.fs, dir, path.Base(name), fill)
+	if err == nil {
+		if err = f.fs.Rename(tmp, final); err != nil {
+			_ = f.fs.Remove(tmp)
+		}
+	}
+	if err == nil {
+		err = f.fs.SyncDir(dir)
+	}
+	if err != nil {
+		return wrap(opPut, name, err)
+	}
+	return nil
+}
+
 // Create stores data under name only if no object has that name; see
 // Backend.Create and the Filesystem doc for how.
 func (f *Filesystem) Create(ctx context.Context, name string, data []byte) error {
@@ -420,6 +448,14 @@ const maxTempBase = 64
 // ".tmp-<random>-<base>", fsyncs and closes it, and returns its path. On
 // error no file is left behind (as far as removal succeeds).
 func writeTemp(fsys vfs.FS, dir, base string, data []byte) (string, error) {
+	return writeTempFrom(fsys, dir, base, func(w io.Writer) error {
+		_, err := w.Write(data)
+		return err
+	})
+}
+
+// writeTempFrom is writeTemp with the bytes written by fill.
+func writeTempFrom(fsys vfs.FS, dir, base string, fill func(w io.Writer) error) (string, error) {
 	if len(base) > maxTempBase {
 		base = base[:maxTempBase]
 	}
@@ -432,7 +468,7 @@ func writeTemp(fsys vfs.FS, dir, base string, data []byte) (string, error) {
 			}
 			return "", err
 		}
-		_, err = fh.Write(data)
+		err = fill(fh)
 		if err == nil {
 			err = fh.Sync()
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sync"
@@ -268,4 +269,49 @@ func TestRetryAbandonsAHungRequest(t *testing.T) {
 	if _, err := backend.Retry(&hangOnce{Backend: m}, fastRetry).Get(ctx, "a"); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Get with a cancelled context: %v", err)
 	}
+}
+
+// streamOnly is a Copier whose Get fails: what reads it went the
+// streamed way. Its first copy breaks off half-way, transiently.
+type streamOnly struct {
+	backend.Backend
+	mu    sync.Mutex
+	broke bool
+}
+
+func (s *streamOnly) Get(ctx context.Context, name string) ([]byte, error) {
+	return nil, errors.New("Get called: the copy was not streamed")
+}
+
+func (s *streamOnly) CopyTo(ctx context.Context, name string, w io.Writer) (int64, error) {
+	data, err := s.Backend.Get(ctx, name)
+	if err != nil {
+		return 0, err
+	}
+	s.mu.Lock()
+	broke := s.broke
+	s.broke = true
+	s.mu.Unlock()
+	if !broke {
+		n, _ := w.Write(data[:len(data)/2])
+		return int64(n), fmt.Errorf("connection reset: %w", backend.ErrTransient)
+	}
+	n, err := w.Write(data)
+	return int64(n), err
+}
+
+// TestCacheStreams: the cache downloads an object into its local file as
+// a stream (never through Get), and a copy broken off half-way is
+// retried from the start of the file.
+func TestCacheStreams(t *testing.T) {
+	m := backend.NewMem()
+	data := backendtest.Pattern(1 << 20)
+	c, err := backend.Cached(backend.Sub(backend.Retry(&streamOnly{Backend: m}, fastRetry), "x"), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	backendtest.MustPut(t, m, "x/runs/1.run", data)
+	o := backendtest.MustOpen(t, c, "runs/1.run")
+	defer o.Close()
+	backendtest.MustReadAll(t, o, data)
 }

@@ -188,30 +188,75 @@ func (b *Backend) Get(ctx context.Context, name string) ([]byte, error) {
 
 // download reads the whole blob of name in one request.
 func (b *Backend) download(ctx context.Context, op, name string) ([]byte, error) {
+	var buf bytes.Buffer
+	if _, err := b.copyTo(ctx, op, name, &buf); err != nil {
+		return nil, err
+	}
+	data := buf.Bytes()
+	if data == nil {
+		data = []byte{}
+	}
+	return data, nil
+}
+
+// CopyTo writes the blob's bytes to w as they arrive (one request); see
+// backend.Copier.
+func (b *Backend) CopyTo(ctx context.Context, name string, w io.Writer) (int64, error) {
+	if err := backend.Begin(ctx, opGet, name, true); err != nil {
+		return 0, err
+	}
+	return b.copyTo(ctx, opGet, name, w)
+}
+
+// copyTo streams the blob into w, checking its length and, when the
+// service gives it, its MD5. A failure to write w is w's, not the
+// service's: it is not transient.
+func (b *Backend) copyTo(ctx context.Context, op, name string, w io.Writer) (int64, error) {
 	resp, err := b.client.NewBlobClient(b.prefix+name).DownloadStream(ctx, nil)
 	if err != nil {
 		if bloberror.HasCode(err, bloberror.BlobNotFound) {
-			return nil, wrap(op, name, backend.ErrNotExist)
+			return 0, wrap(op, name, backend.ErrNotExist)
 		}
-		return nil, b.fail(ctx, op, name, err)
+		return 0, b.fail(ctx, op, name, err)
 	}
 	defer resp.Body.Close()
 	if resp.ContentLength == nil || *resp.ContentLength < 0 {
-		return nil, b.fail(ctx, op, name, errors.New("the response has no Content-Length"))
+		return 0, b.fail(ctx, op, name, errors.New("the response has no Content-Length"))
 	}
-	data := make([]byte, *resp.ContentLength)
-	if _, err := io.ReadFull(resp.Body, data); err != nil {
-		if err == io.EOF {
-			err = io.ErrUnexpectedEOF
-		}
-		return nil, b.fail(ctx, op, name, fmt.Errorf("reading the body: %w", err))
+	size := *resp.ContentLength
+	if g, ok := w.(interface{ Grow(int) }); ok && size > 0 {
+		g.Grow(int(size))
 	}
-	if want := resp.ContentMD5; len(want) == md5.Size {
-		if got := md5.Sum(data); !bytes.Equal(got[:], want) {
-			return nil, b.fail(ctx, op, name, errChecksum)
-		}
+	h := md5.New()
+	ew := &errWriter{w: w}
+	n, err := io.Copy(io.MultiWriter(ew, h), resp.Body)
+	if ew.err != nil {
+		return n, fmt.Errorf("backend: %s %s: write the copy: %w", op, name, ew.err)
 	}
-	return data, nil
+	if err == nil && n != size {
+		err = io.ErrUnexpectedEOF
+	}
+	if err != nil {
+		return n, b.fail(ctx, op, name, fmt.Errorf("reading the body: %w", err))
+	}
+	if want := resp.ContentMD5; len(want) == md5.Size && !bytes.Equal(h.Sum(nil), want) {
+		return n, b.fail(ctx, op, name, errChecksum)
+	}
+	return n, nil
+}
+
+// errWriter keeps the error of the writer it passes writes on to.
+type errWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (e *errWriter) Write(p []byte) (int, error) {
+	n, err := e.w.Write(p)
+	if err != nil && e.err == nil {
+		e.err = err
+	}
+	return n, err
 }
 
 // errChecksum is a download whose bytes do not have the blob's MD5.

@@ -42,6 +42,7 @@ func Run(t *testing.T, newBackend func(t *testing.T) backend.Backend) {
 		{"OpenClose", testOpenClose},
 		{"OpenThenDeleteOrPut", testOpenThenDeleteOrPut},
 		{"OpenConcurrentReadAt", testOpenConcurrentReadAt},
+		{"CopyTo", testCopyTo},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.test(t, newBackend(t)) })
 	}
@@ -642,4 +643,26 @@ func NamesOp(err error, op, name string) bool {
 	}
 	re := regexp.MustCompile(`\b` + regexp.QuoteMeta(op) + ` (\S*/)?` + regexp.QuoteMeta(name) + `(\W|$)`)
 	return re.MatchString(err.Error())
+}
+
+// testCopyTo: backend.CopyTo (streamed when the backend is a
+// backend.Copier) writes the object's bytes, and fails on a missing
+// object as Get does.
+func testCopyTo(t *testing.T, b backend.Backend) {
+	ctx := context.Background()
+	data := Pattern(300 << 10)
+	MustPut(t, b, "runs/1.run", data)
+	var buf bytes.Buffer
+	n, err := backend.CopyTo(ctx, b, "runs/1.run", &buf)
+	if err != nil || n != int64(len(data)) || !bytes.Equal(buf.Bytes(), data) {
+		t.Fatalf("CopyTo: %d bytes, %v; want %d", n, err, len(data))
+	}
+	MustPut(t, b, "empty", nil)
+	buf.Reset()
+	if n, err := backend.CopyTo(ctx, b, "empty", &buf); err != nil || n != 0 || buf.Len() != 0 {
+		t.Fatalf("CopyTo of an empty object: %d, %v", n, err)
+	}
+	if _, err := backend.CopyTo(ctx, b, "runs/404.run", &buf); !errors.Is(err, backend.ErrNotExist) {
+		t.Fatalf("CopyTo of a missing object: %v, want ErrNotExist", err)
+	}
 }

@@ -206,27 +206,65 @@ func (b *Backend) Get(ctx context.Context, name string) ([]byte, error) {
 
 // get reads the whole object.
 func (b *Backend) get(ctx context.Context, op, name string) ([]byte, error) {
-	core := minio.Core{Client: b.client}
-	body, info, _, err := core.GetObject(ctx, b.bucket, b.key(name), minio.GetObjectOptions{})
-	if err != nil {
-		return nil, b.fail(ctx, op, name, err)
-	}
-	defer body.Close()
-	size := max(info.Size, 0) // -1: no Content-Length
-	buf := bytes.NewBuffer(make([]byte, 0, size+bytes.MinRead))
-	if _, err := buf.ReadFrom(body); err != nil {
-		return nil, b.fail(ctx, op, name, err)
-	}
-	if info.Size >= 0 && int64(buf.Len()) != info.Size {
-		// The body ended early (or ran on): a dropped connection.
-		return nil, b.fail(ctx, op, name, fmt.Errorf("read %d bytes of a %d-byte object: %w",
-			buf.Len(), info.Size, io.ErrUnexpectedEOF))
+	var buf bytes.Buffer
+	if _, err := b.copyTo(ctx, op, name, &buf); err != nil {
+		return nil, err
 	}
 	data := buf.Bytes()
 	if data == nil {
 		data = []byte{}
 	}
 	return data, nil
+}
+
+// CopyTo writes the object's bytes to w as they arrive (one GetObject
+// request); see backend.Copier.
+func (b *Backend) CopyTo(ctx context.Context, name string, w io.Writer) (int64, error) {
+	if err := backend.Begin(ctx, opGet, name, true); err != nil {
+		return 0, err
+	}
+	return b.copyTo(ctx, opGet, name, w)
+}
+
+// copyTo streams the object into w, checking its length. A failure to
+// write w is w's, not the server's: it is not transient.
+func (b *Backend) copyTo(ctx context.Context, op, name string, w io.Writer) (int64, error) {
+	core := minio.Core{Client: b.client}
+	body, info, _, err := core.GetObject(ctx, b.bucket, b.key(name), minio.GetObjectOptions{})
+	if err != nil {
+		return 0, b.fail(ctx, op, name, err)
+	}
+	defer body.Close()
+	if g, ok := w.(interface{ Grow(int) }); ok && info.Size > 0 {
+		g.Grow(int(info.Size))
+	}
+	ew := &errWriter{w: w}
+	n, err := io.Copy(ew, body)
+	if ew.err != nil {
+		return n, fmt.Errorf("backend: %s %s: write the copy: %w", op, name, ew.err)
+	}
+	if err != nil {
+		return n, b.fail(ctx, op, name, err)
+	}
+	if info.Size >= 0 && n != info.Size {
+		// The body ended early (or ran on): a dropped connection.
+		return n, b.fail(ctx, op, name, fmt.Errorf("read %d bytes of a %d-byte object: %w", n, info.Size, io.ErrUnexpectedEOF))
+	}
+	return n, nil
+}
+
+// errWriter keeps the error of the writer it passes writes on to.
+type errWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (e *errWriter) Write(p []byte) (int, error) {
+	n, err := e.w.Write(p)
+	if err != nil && e.err == nil {
+		e.err = err
+	}
+	return n, err
 }
 
 // Open reads the whole object into memory (one GetObject request); the
