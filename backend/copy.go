@@ -73,3 +73,37 @@ func (c *Counted) CopyTo(ctx context.Context, name string, w io.Writer) (int64, 
 	c.in.Add(n)
 	return n, err
 }
+
+// CopyBody copies the body of a download into w, for a remote backend's
+// CopyTo: it grows w first when w can (a bytes.Buffer) and size is known
+// (>= 0). A failure to write w comes back as writeErr: the writer's, not
+// the server's. readErr is the body's, io.ErrUnexpectedEOF when it ends
+// before size bytes or runs past them (a dropped connection).
+func CopyBody(w io.Writer, body io.Reader, size int64) (n int64, writeErr, readErr error) {
+	if g, ok := w.(interface{ Grow(int) }); ok && size > 0 {
+		g.Grow(int(size))
+	}
+	ew := &errWriter{w: w}
+	n, err := io.Copy(ew, body)
+	if ew.err != nil {
+		return n, ew.err, nil
+	}
+	if err == nil && size >= 0 && n != size {
+		err = fmt.Errorf("read %d bytes of a %d-byte object: %w", n, size, io.ErrUnexpectedEOF)
+	}
+	return n, nil, err
+}
+
+// errWriter keeps the error of the writer it passes writes on to.
+type errWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (e *errWriter) Write(p []byte) (int, error) {
+	n, err := e.w.Write(p)
+	if err != nil && e.err == nil {
+		e.err = err
+	}
+	return n, err
+}

@@ -223,40 +223,18 @@ func (b *Backend) copyTo(ctx context.Context, op, name string, w io.Writer) (int
 	if resp.ContentLength == nil || *resp.ContentLength < 0 {
 		return 0, b.fail(ctx, op, name, errors.New("the response has no Content-Length"))
 	}
-	size := *resp.ContentLength
-	if g, ok := w.(interface{ Grow(int) }); ok && size > 0 {
-		g.Grow(int(size))
-	}
 	h := md5.New()
-	ew := &errWriter{w: w}
-	n, err := io.Copy(io.MultiWriter(ew, h), resp.Body)
-	if ew.err != nil {
-		return n, fmt.Errorf("backend: %s %s: write the copy: %w", op, name, ew.err)
+	n, werr, rerr := backend.CopyBody(w, io.TeeReader(resp.Body, h), *resp.ContentLength)
+	if werr != nil {
+		return n, fmt.Errorf("backend: %s %s: write the copy: %w", op, name, werr)
 	}
-	if err == nil && n != size {
-		err = io.ErrUnexpectedEOF
-	}
-	if err != nil {
-		return n, b.fail(ctx, op, name, fmt.Errorf("reading the body: %w", err))
+	if rerr != nil {
+		return n, b.fail(ctx, op, name, fmt.Errorf("reading the body: %w", rerr))
 	}
 	if want := resp.ContentMD5; len(want) == md5.Size && !bytes.Equal(h.Sum(nil), want) {
 		return n, b.fail(ctx, op, name, errChecksum)
 	}
 	return n, nil
-}
-
-// errWriter keeps the error of the writer it passes writes on to.
-type errWriter struct {
-	w   io.Writer
-	err error
-}
-
-func (e *errWriter) Write(p []byte) (int, error) {
-	n, err := e.w.Write(p)
-	if err != nil && e.err == nil {
-		e.err = err
-	}
-	return n, err
 }
 
 // errChecksum is a download whose bytes do not have the blob's MD5.

@@ -235,36 +235,14 @@ func (b *Backend) copyTo(ctx context.Context, op, name string, w io.Writer) (int
 		return 0, b.fail(ctx, op, name, err)
 	}
 	defer body.Close()
-	if g, ok := w.(interface{ Grow(int) }); ok && info.Size > 0 {
-		g.Grow(int(info.Size))
+	n, werr, rerr := backend.CopyBody(w, body, info.Size)
+	if werr != nil {
+		return n, fmt.Errorf("backend: %s %s: write the copy: %w", op, name, werr)
 	}
-	ew := &errWriter{w: w}
-	n, err := io.Copy(ew, body)
-	if ew.err != nil {
-		return n, fmt.Errorf("backend: %s %s: write the copy: %w", op, name, ew.err)
-	}
-	if err != nil {
-		return n, b.fail(ctx, op, name, err)
-	}
-	if info.Size >= 0 && n != info.Size {
-		// The body ended early (or ran on): a dropped connection.
-		return n, b.fail(ctx, op, name, fmt.Errorf("read %d bytes of a %d-byte object: %w", n, info.Size, io.ErrUnexpectedEOF))
+	if rerr != nil {
+		return n, b.fail(ctx, op, name, rerr)
 	}
 	return n, nil
-}
-
-// errWriter keeps the error of the writer it passes writes on to.
-type errWriter struct {
-	w   io.Writer
-	err error
-}
-
-func (e *errWriter) Write(p []byte) (int, error) {
-	n, err := e.w.Write(p)
-	if err != nil && e.err == nil {
-		e.err = err
-	}
-	return n, err
 }
 
 // Open reads the whole object into memory (one GetObject request); the
