@@ -72,6 +72,11 @@ func (c *Cache) Put(ctx context.Context, name string, data []byte) error {
 }
 
 func (c *Cache) Create(ctx context.Context, name string, data []byte) error {
+	// A copy of an object of the name that was deleted behind the
+	// cache's back must not stand for the new one.
+	if err := c.local.Delete(ctx, name); err != nil {
+		return err
+	}
 	return c.b.Create(ctx, name, data)
 }
 

@@ -209,6 +209,21 @@ func TestCacheReadsOnce(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "runs", "1.run")); !os.IsNotExist(err) {
 		t.Fatalf("the copy of a deleted object survived Prune: %v", err)
 	}
+
+	// A name deleted behind the cache's back and created again through
+	// it reads as the new object, not as the old copy.
+	backendtest.MustPut(t, remote, "runs/1.run", []byte("old"))
+	o = backendtest.MustOpen(t, c, "runs/1.run")
+	o.Close()
+	if err := remote.Delete(ctx, "runs/1.run"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Create(ctx, "runs/1.run", []byte("new")); err != nil {
+		t.Fatal(err)
+	}
+	o = backendtest.MustOpen(t, c, "runs/1.run")
+	backendtest.MustReadAll(t, o, []byte("new"))
+	o.Close()
 }
 
 func TestCountConformance(t *testing.T) {

@@ -3,7 +3,6 @@
 package azure_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/md5"
 	"encoding/base64"
@@ -67,46 +66,6 @@ func TestPrefixIsolation(t *testing.T) {
 	}
 	if _, err := p.Get(ctx, "q"); !errors.Is(err, backend.ErrNotExist) {
 		t.Fatalf("Get of q through the prefix: %v, want backend.ErrNotExist", err)
-	}
-}
-
-// TestCreateRace runs many rounds of concurrent Creates of one name, with
-// objects large enough that the uploads overlap on the server: exactly one
-// wins each round, and the blob holds the winner's bytes.
-func TestCreateRace(t *testing.T) {
-	b := newBackend(t, "")
-	ctx := context.Background()
-	const writers = 6
-	for round := range 20 {
-		name := fmt.Sprintf("writer/epoch-%020d", round)
-		errs := make([]error, writers)
-		data := make([][]byte, writers)
-		var wg sync.WaitGroup
-		start := make(chan struct{})
-		for i := range writers {
-			data[i] = bytes.Repeat([]byte{byte('a' + i)}, 256<<10+i)
-			wg.Go(func() {
-				<-start
-				errs[i] = b.Create(ctx, name, data[i])
-			})
-		}
-		close(start)
-		wg.Wait()
-		winner := -1
-		for i, err := range errs {
-			switch {
-			case err == nil && winner >= 0:
-				t.Fatalf("round %d: writers %d and %d both created %s", round, winner, i, name)
-			case err == nil:
-				winner = i
-			case !errors.Is(err, backend.ErrExist):
-				t.Fatalf("round %d: writer %d: %v", round, i, err)
-			}
-		}
-		if winner < 0 {
-			t.Fatalf("round %d: nobody created %s", round, name)
-		}
-		backendtest.MustGetEqual(t, b, name, data[winner])
 	}
 }
 

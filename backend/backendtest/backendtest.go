@@ -278,17 +278,25 @@ func testCopies(t *testing.T, b backend.Backend) {
 	MustGetEqual(t, b, "put", []byte("original"))
 }
 
+// testConcurrentCreate: of concurrent Creates of one name exactly one
+// wins, and the object holds its bytes. The odd rounds write objects
+// large enough (256 KiB) that a remote server's uploads overlap.
 func testConcurrentCreate(t *testing.T, b backend.Backend) {
 	const writers = 8
-	for round := range 5 {
+	for round := range 6 {
 		name := fmt.Sprintf("runs/MANIFEST-%d", round)
 		errs := make([]error, writers)
+		data := make([][]byte, writers)
 		var wg sync.WaitGroup
 		start := make(chan struct{})
 		for i := range writers {
+			data[i] = []byte(fmt.Sprintf("writer %d", i))
+			if round%2 == 1 {
+				data[i] = bytes.Repeat(data[i], 256<<10/len(data[i]))
+			}
 			wg.Go(func() {
 				<-start
-				errs[i] = b.Create(context.Background(), name, []byte(fmt.Sprintf("writer %d", i)))
+				errs[i] = b.Create(context.Background(), name, data[i])
 			})
 		}
 		close(start)
@@ -307,10 +315,10 @@ func testConcurrentCreate(t *testing.T, b backend.Backend) {
 		if winner < 0 {
 			t.Fatalf("round %d: no writer created %s", round, name)
 		}
-		MustGetEqual(t, b, name, []byte(fmt.Sprintf("writer %d", winner)))
+		MustGetEqual(t, b, name, data[winner])
 	}
 	MustListEqual(t, b, "", []string{
-		"runs/MANIFEST-0", "runs/MANIFEST-1", "runs/MANIFEST-2", "runs/MANIFEST-3", "runs/MANIFEST-4",
+		"runs/MANIFEST-0", "runs/MANIFEST-1", "runs/MANIFEST-2", "runs/MANIFEST-3", "runs/MANIFEST-4", "runs/MANIFEST-5",
 	})
 }
 

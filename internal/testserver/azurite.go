@@ -10,10 +10,8 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -105,8 +103,7 @@ func startAzurite() (*Azure, error) {
 	if err != nil {
 		return nil, err
 	}
-	removeStaleLocations()
-	location, err := os.MkdirTemp("", fmt.Sprintf("pwlog-azurite-%d-", os.Getpid()))
+	location, err := runDir("azurite")
 	if err != nil {
 		return nil, err
 	}
@@ -193,22 +190,4 @@ func installedVersion(dir string) string {
 		return ""
 	}
 	return pkg.Version
-}
-
-// removeStaleLocations removes the data directories of Azurite servers
-// whose test processes have exited (pwlog-azurite-<pid>-* in the temporary
-// directory): a server runs as long as its test process, which cannot
-// remove the directory at exit.
-func removeStaleLocations() {
-	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), "pwlog-azurite-*-*"))
-	for _, dir := range dirs {
-		pidText, _, _ := strings.Cut(strings.TrimPrefix(filepath.Base(dir), "pwlog-azurite-"), "-")
-		pid, err := strconv.Atoi(pidText)
-		if err != nil || pid <= 0 {
-			continue
-		}
-		if syscall.Kill(pid, 0) == syscall.ESRCH {
-			os.RemoveAll(dir)
-		}
-	}
 }

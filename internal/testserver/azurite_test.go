@@ -53,7 +53,8 @@ func TestAzurite(t *testing.T) {
 	}
 }
 
-func TestRemoveStaleLocations(t *testing.T) {
+// TestRunDir: runDir removes the directories of exited processes only.
+func TestRunDir(t *testing.T) {
 	tmp := t.TempDir()
 	t.Setenv("TMPDIR", tmp)
 	live := filepath.Join(tmp, "pwlog-azurite-"+strconv.Itoa(os.Getpid())+"-1")
@@ -64,8 +65,11 @@ func TestRemoveStaleLocations(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	removeStaleLocations()
-	for d, want := range map[string]bool{live: true, dead: false, other: true} {
+	made, err := runDir("azurite")
+	if err != nil || !strings.HasPrefix(filepath.Base(made), "pwlog-azurite-"+strconv.Itoa(os.Getpid())+"-") {
+		t.Fatalf("runDir: %q, %v", made, err)
+	}
+	for d, want := range map[string]bool{live: true, dead: false, other: true, made: true} {
 		_, err := os.Stat(d)
 		if got := err == nil; got != want {
 			t.Errorf("%s exists: %v, want %v", strings.TrimPrefix(d, tmp), got, want)

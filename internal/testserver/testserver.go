@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -158,4 +159,28 @@ func run(ctx context.Context, dir string, env []string, name string, args ...str
 func exists(path string) bool {
 	fi, err := os.Stat(path)
 	return err == nil && !fi.IsDir()
+}
+
+// runDir makes the data directory of this process's server name in the
+// temporary directory: pwlog-<name>-<pid>-<random>. A server runs as
+// long as its test process, which cannot remove the directory at exit,
+// so runDir first removes those of processes that have exited.
+func runDir(name string) (string, error) {
+	prefix := "pwlog-" + name + "-"
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), prefix+"*"))
+	for _, d := range dirs {
+		pidText, _, ok := strings.Cut(strings.TrimPrefix(filepath.Base(d), prefix), "-")
+		pid, err := strconv.Atoi(pidText)
+		if !ok || err != nil || pid <= 0 {
+			continue
+		}
+		if syscall.Kill(pid, 0) == syscall.ESRCH {
+			os.RemoveAll(d)
+		}
+	}
+	dir, err := os.MkdirTemp("", fmt.Sprintf("%s%d-", prefix, os.Getpid()))
+	if err != nil {
+		return "", fmt.Errorf("testserver: %s: %w", name, err)
+	}
+	return dir, nil
 }

@@ -10,8 +10,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -95,26 +93,6 @@ func installVersitygw() (string, error) {
 	return bin, nil
 }
 
-// runDirPrefix starts the names of the directories servers keep their
-// data in, in os.TempDir: runDirPrefix + pid + "-" + random.
-const runDirPrefix = "pwlog-versitygw-"
-
-// removeStaleRunDirs removes the data directories of test processes that
-// have exited.
-func removeStaleRunDirs() {
-	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), runDirPrefix+"*"))
-	for _, d := range dirs {
-		pidStr, _, ok := strings.Cut(strings.TrimPrefix(filepath.Base(d), runDirPrefix), "-")
-		pid, err := strconv.Atoi(pidStr)
-		if !ok || err != nil || pid <= 0 {
-			continue
-		}
-		if syscall.Kill(pid, 0) == syscall.ESRCH {
-			os.RemoveAll(d)
-		}
-	}
-}
-
 // startVersitygw installs versitygw and starts its posix gateway on a
 // fresh directory.
 func startVersitygw() (*S3, error) {
@@ -122,10 +100,9 @@ func startVersitygw() (*S3, error) {
 	if err != nil {
 		return nil, err
 	}
-	removeStaleRunDirs()
-	dir, err := os.MkdirTemp("", fmt.Sprintf("%s%d-", runDirPrefix, os.Getpid()))
+	dir, err := runDir("versitygw")
 	if err != nil {
-		return nil, fmt.Errorf("testserver: versitygw: %w", err)
+		return nil, err
 	}
 	s := &S3{
 		Region:    "us-east-1",
