@@ -107,6 +107,7 @@ import (
 	"time"
 
 	"github.com/pwlog/pwlog/backend"
+	"github.com/pwlog/pwlog/internal/groupcommit"
 	"github.com/pwlog/pwlog/wal"
 )
 
@@ -665,25 +666,7 @@ func (l *Log) writeObject(id uint64, data []byte, h objHeader) error {
 // Append starts a window, it writes it.
 func (l *Log) flusher() {
 	defer close(l.flusherDone)
-	t := time.NewTimer(l.opts.SyncInterval)
-	t.Stop()
-	for {
-		select {
-		case <-l.kick:
-		case <-l.stop:
-			return
-		}
-		t.Reset(l.opts.SyncInterval)
-		select {
-		case <-t.C:
-		case <-l.stop:
-			t.Stop()
-			return
-		}
-		if err := l.flushUpTo(l.last.Load()); err != nil {
-			return
-		}
-	}
+	groupcommit.Window(l.opts.SyncInterval, l.kick, l.stop, func() error { return l.flushUpTo(l.last.Load()) })
 }
 
 // cache records the header of an object.

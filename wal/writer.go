@@ -5,9 +5,9 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"time"
 
 	"github.com/pwlog/pwlog/internal/base"
+	"github.com/pwlog/pwlog/internal/groupcommit"
 	"github.com/pwlog/pwlog/vfs"
 	tidwal "github.com/tidwall/wal"
 )
@@ -211,23 +211,5 @@ func (l *Log) closeSyncFD() {
 // a write finds the log unsynced, it syncs.
 func (l *Log) syncer() {
 	defer close(l.syncerDone)
-	t := time.NewTimer(l.opts.SyncInterval)
-	t.Stop()
-	for {
-		select {
-		case <-l.kick:
-		case <-l.stop:
-			return
-		}
-		t.Reset(l.opts.SyncInterval)
-		select {
-		case <-t.C:
-		case <-l.stop:
-			t.Stop()
-			return
-		}
-		if err := l.syncNow(); err != nil {
-			return
-		}
-	}
+	groupcommit.Window(l.opts.SyncInterval, l.kick, l.stop, l.syncNow)
 }
