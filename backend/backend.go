@@ -132,17 +132,19 @@ var (
 // are bad names.
 const tempPrefix = base.TempPrefix
 
-// Operation names, used in error messages and passed to Mem's failure hook.
+// Operation names, used in error messages (see Begin) and passed to
+// Mem's failure hook; backends outside this package name their
+// operations with them too.
 const (
-	opPut    = "put"
-	opCreate = "create"
-	opGet    = "get"
-	opList   = "list"
-	opDelete = "delete"
-	opSize   = "size"
-	opOpen   = "open"
-	opRead   = "read"  // Object.ReadAt
-	opClose  = "close" // Object.Close
+	OpPut    = "put"
+	OpCreate = "create"
+	OpGet    = "get"
+	OpList   = "list"
+	OpDelete = "delete"
+	OpSize   = "size"
+	OpOpen   = "open"
+	OpRead   = "read"  // Object.ReadAt
+	OpClose  = "close" // Object.Close
 )
 
 // validName reports whether name follows the naming rules.

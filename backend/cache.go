@@ -99,7 +99,7 @@ func (c *Cache) Open(ctx context.Context, name string) (Object, error) {
 		return getErr
 	})
 	if getErr != nil {
-		return nil, wrap(opOpen, name, getErr)
+		return nil, wrap(OpOpen, name, getErr)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("backend: cache %s: %w", c.local.Root(), err)

@@ -48,7 +48,7 @@ func (r *retrying) CopyTo(ctx context.Context, name string, w io.Writer) (int64,
 		return CopyTo(ctx, r.b, name, w)
 	}
 	var n int64
-	err := r.do(ctx, opGet, name, func(ctx context.Context) (err error) {
+	err := r.do(ctx, OpGet, name, func(ctx context.Context) (err error) {
 		if _, err := rw.Seek(0, io.SeekStart); err != nil {
 			return err
 		}

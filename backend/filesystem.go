@@ -83,11 +83,11 @@ func (f *Filesystem) Root() string { return f.root }
 // Put stores data under name, replacing any object of that name; see
 // Backend.Put and the Filesystem doc for how.
 func (f *Filesystem) Put(ctx context.Context, name string, data []byte) error {
-	if err := begin(ctx, opPut, name, true); err != nil {
+	if err := begin(ctx, OpPut, name, true); err != nil {
 		return err
 	}
 	if err := f.put(name, data); err != nil {
-		return wrap(opPut, name, err)
+		return wrap(OpPut, name, err)
 	}
 	return nil
 }
@@ -121,11 +121,11 @@ func (f *Filesystem) put(name string, data []byte) error {
 // than what a caller would hold in memory. fill's error fails PutFrom
 // and leaves the name as it was.
 func (f *Filesystem) PutFrom(ctx context.Context, name string, fill func(w io.Writer) error) error {
-	if err := begin(ctx, opPut, name, true); err != nil {
+	if err := begin(ctx, OpPut, name, true); err != nil {
 		return err
 	}
 	if err := f.ensureDir(path.Dir(name)); err != nil {
-		return wrap(opPut, name, err)
+		return wrap(OpPut, name, err)
 	}
 	final := f.path(name)
 	dir := filepath.Dir(final)
@@ -139,7 +139,7 @@ func (f *Filesystem) PutFrom(ctx context.Context, name string, fill func(w io.Wr
 		err = f.fs.SyncDir(dir)
 	}
 	if err != nil {
-		return wrap(opPut, name, err)
+		return wrap(OpPut, name, err)
 	}
 	return nil
 }
@@ -147,11 +147,11 @@ func (f *Filesystem) PutFrom(ctx context.Context, name string, fill func(w io.Wr
 // Create stores data under name only if no object has that name; see
 // Backend.Create and the Filesystem doc for how.
 func (f *Filesystem) Create(ctx context.Context, name string, data []byte) error {
-	if err := begin(ctx, opCreate, name, true); err != nil {
+	if err := begin(ctx, OpCreate, name, true); err != nil {
 		return err
 	}
 	if err := f.create(name, data); err != nil {
-		return wrap(opCreate, name, err)
+		return wrap(OpCreate, name, err)
 	}
 	return nil
 }
@@ -186,12 +186,12 @@ func (f *Filesystem) create(name string, data []byte) error {
 
 // Get returns the object's bytes in a new slice; see Backend.Get.
 func (f *Filesystem) Get(ctx context.Context, name string) ([]byte, error) {
-	if err := begin(ctx, opGet, name, true); err != nil {
+	if err := begin(ctx, OpGet, name, true); err != nil {
 		return nil, err
 	}
 	data, err := f.get(name)
 	if err != nil {
-		return nil, wrap(opGet, name, err)
+		return nil, wrap(OpGet, name, err)
 	}
 	return data, nil
 }
@@ -238,12 +238,12 @@ func (f *Filesystem) openFile(name string) (vfs.File, int64, error) {
 // The file stays open until the Object is closed, so on Unix the Object
 // reads the bytes it opened even after Delete, or Put, of the name.
 func (f *Filesystem) Open(ctx context.Context, name string) (Object, error) {
-	if err := begin(ctx, opOpen, name, true); err != nil {
+	if err := begin(ctx, OpOpen, name, true); err != nil {
 		return nil, err
 	}
 	fh, size, err := f.openFile(name)
 	if err != nil {
-		return nil, wrap(opOpen, name, err)
+		return nil, wrap(OpOpen, name, err)
 	}
 	return &fileObject{name: name, f: fh, size: size}, nil
 }
@@ -258,7 +258,7 @@ type fileObject struct {
 func (o *fileObject) ReadAt(p []byte, off int64) (int, error) {
 	n, err := o.f.ReadAt(p, off)
 	if err != nil && err != io.EOF {
-		err = wrap(opRead, o.name, err)
+		err = wrap(OpRead, o.name, err)
 	}
 	return n, err
 }
@@ -267,7 +267,7 @@ func (o *fileObject) Size() int64 { return o.size }
 
 func (o *fileObject) Close() error {
 	if err := o.f.Close(); err != nil {
-		return wrap(opClose, o.name, err)
+		return wrap(OpClose, o.name, err)
 	}
 	return nil
 }
@@ -276,7 +276,7 @@ func (o *fileObject) Close() error {
 // prefix; see Backend.List. It walks only the directories that can hold
 // such names.
 func (f *Filesystem) List(ctx context.Context, prefix string) ([]string, error) {
-	if err := begin(ctx, opList, prefix, false); err != nil {
+	if err := begin(ctx, OpList, prefix, false); err != nil {
 		return nil, err
 	}
 	names := []string{}
@@ -308,7 +308,7 @@ func (f *Filesystem) List(ctx context.Context, prefix string) ([]string, error) 
 		return nil
 	})
 	if err != nil {
-		return nil, wrap(opList, prefix, err)
+		return nil, wrap(OpList, prefix, err)
 	}
 	// WalkDir goes by directory: "a/b/c" comes before "a/b.run" although
 	// '.' sorts before '/'.
@@ -318,11 +318,11 @@ func (f *Filesystem) List(ctx context.Context, prefix string) ([]string, error) 
 
 // Delete removes the object; see Backend.Delete.
 func (f *Filesystem) Delete(ctx context.Context, name string) error {
-	if err := begin(ctx, opDelete, name, true); err != nil {
+	if err := begin(ctx, OpDelete, name, true); err != nil {
 		return err
 	}
 	if err := f.delete(name); err != nil {
-		return wrap(opDelete, name, err)
+		return wrap(OpDelete, name, err)
 	}
 	return nil
 }
@@ -347,12 +347,12 @@ func (f *Filesystem) delete(name string) error {
 
 // Size returns the object's size in bytes; see Backend.Size.
 func (f *Filesystem) Size(ctx context.Context, name string) (int64, error) {
-	if err := begin(ctx, opSize, name, true); err != nil {
+	if err := begin(ctx, OpSize, name, true); err != nil {
 		return 0, err
 	}
 	st, err := f.lstatObject(f.path(name))
 	if err != nil {
-		return 0, wrap(opSize, name, err)
+		return 0, wrap(OpSize, name, err)
 	}
 	return st.Size(), nil
 }

@@ -87,7 +87,7 @@ func (m *Mem) hook(op, name string) error {
 
 // Put stores a copy of data under name; see Backend.Put.
 func (m *Mem) Put(ctx context.Context, name string, data []byte) error {
-	if err := m.start(ctx, opPut, name, true); err != nil {
+	if err := m.start(ctx, OpPut, name, true); err != nil {
 		return err
 	}
 	data = clone(data)
@@ -100,14 +100,14 @@ func (m *Mem) Put(ctx context.Context, name string, data []byte) error {
 // Create stores a copy of data under name unless the name is taken; see
 // Backend.Create.
 func (m *Mem) Create(ctx context.Context, name string, data []byte) error {
-	if err := m.start(ctx, opCreate, name, true); err != nil {
+	if err := m.start(ctx, OpCreate, name, true); err != nil {
 		return err
 	}
 	data = clone(data)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if _, ok := m.mu.objects[name]; ok {
-		return wrap(opCreate, name, ErrExist)
+		return wrap(OpCreate, name, ErrExist)
 	}
 	m.mu.objects[name] = data
 	return nil
@@ -115,14 +115,14 @@ func (m *Mem) Create(ctx context.Context, name string, data []byte) error {
 
 // Get returns a copy of the object's bytes; see Backend.Get.
 func (m *Mem) Get(ctx context.Context, name string) ([]byte, error) {
-	if err := m.start(ctx, opGet, name, true); err != nil {
+	if err := m.start(ctx, OpGet, name, true); err != nil {
 		return nil, err
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	data, ok := m.mu.objects[name]
 	if !ok {
-		return nil, wrap(opGet, name, ErrNotExist)
+		return nil, wrap(OpGet, name, ErrNotExist)
 	}
 	return clone(data), nil
 }
@@ -131,14 +131,14 @@ func (m *Mem) Get(ctx context.Context, name string) ([]byte, error) {
 // Backend.Open. A later Put or Delete of the name does not change what it
 // reads.
 func (m *Mem) Open(ctx context.Context, name string) (Object, error) {
-	if err := m.start(ctx, opOpen, name, true); err != nil {
+	if err := m.start(ctx, OpOpen, name, true); err != nil {
 		return nil, err
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	data, ok := m.mu.objects[name]
 	if !ok {
-		return nil, wrap(opOpen, name, ErrNotExist)
+		return nil, wrap(OpOpen, name, ErrNotExist)
 	}
 	return &memObject{m: m, name: name, data: data}, nil
 }
@@ -157,16 +157,16 @@ var errNegativeOffset = errors.New("negative offset")
 
 func (o *memObject) ReadAt(p []byte, off int64) (int, error) {
 	if o.closed.Load() {
-		return 0, wrap(opRead, o.name, fs.ErrClosed)
+		return 0, wrap(OpRead, o.name, fs.ErrClosed)
 	}
 	if o.m != nil {
-		if err := o.m.hook(opRead, o.name); err != nil {
+		if err := o.m.hook(OpRead, o.name); err != nil {
 			return 0, err
 		}
 	}
 	switch {
 	case off < 0:
-		return 0, wrap(opRead, o.name, errNegativeOffset)
+		return 0, wrap(OpRead, o.name, errNegativeOffset)
 	case len(p) == 0:
 		return 0, nil
 	case off >= int64(len(o.data)):
@@ -183,14 +183,14 @@ func (o *memObject) Size() int64 { return int64(len(o.data)) }
 
 func (o *memObject) Close() error {
 	if o.closed.Swap(true) {
-		return wrap(opClose, o.name, fs.ErrClosed)
+		return wrap(OpClose, o.name, fs.ErrClosed)
 	}
 	return nil
 }
 
 // List returns the sorted names starting with prefix; see Backend.List.
 func (m *Mem) List(ctx context.Context, prefix string) ([]string, error) {
-	if err := m.start(ctx, opList, prefix, false); err != nil {
+	if err := m.start(ctx, OpList, prefix, false); err != nil {
 		return nil, err
 	}
 	m.mu.Lock()
@@ -207,7 +207,7 @@ func (m *Mem) List(ctx context.Context, prefix string) ([]string, error) {
 
 // Delete removes the object; see Backend.Delete.
 func (m *Mem) Delete(ctx context.Context, name string) error {
-	if err := m.start(ctx, opDelete, name, true); err != nil {
+	if err := m.start(ctx, OpDelete, name, true); err != nil {
 		return err
 	}
 	m.mu.Lock()
@@ -218,14 +218,14 @@ func (m *Mem) Delete(ctx context.Context, name string) error {
 
 // Size returns the object's size in bytes; see Backend.Size.
 func (m *Mem) Size(ctx context.Context, name string) (int64, error) {
-	if err := m.start(ctx, opSize, name, true); err != nil {
+	if err := m.start(ctx, OpSize, name, true); err != nil {
 		return 0, err
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	data, ok := m.mu.objects[name]
 	if !ok {
-		return 0, wrap(opSize, name, ErrNotExist)
+		return 0, wrap(OpSize, name, ErrNotExist)
 	}
 	return int64(len(data)), nil
 }

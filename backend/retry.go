@@ -106,11 +106,11 @@ func (r *retrying) do(ctx context.Context, op, name string, fn func(ctx context.
 }
 
 func (r *retrying) Put(ctx context.Context, name string, data []byte) error {
-	return r.do(ctx, opPut, name, func(ctx context.Context) error { return r.b.Put(ctx, name, data) })
+	return r.do(ctx, OpPut, name, func(ctx context.Context) error { return r.b.Put(ctx, name, data) })
 }
 
 func (r *retrying) Create(ctx context.Context, name string, data []byte) error {
-	err := r.do(ctx, opCreate, name, func(ctx context.Context) error { return r.b.Create(ctx, name, data) })
+	err := r.do(ctx, OpCreate, name, func(ctx context.Context) error { return r.b.Create(ctx, name, data) })
 	if !errors.Is(err, ErrExist) {
 		return err
 	}
@@ -123,7 +123,7 @@ func (r *retrying) Create(ctx context.Context, name string, data []byte) error {
 
 func (r *retrying) Get(ctx context.Context, name string) ([]byte, error) {
 	var data []byte
-	err := r.do(ctx, opGet, name, func(ctx context.Context) (err error) {
+	err := r.do(ctx, OpGet, name, func(ctx context.Context) (err error) {
 		data, err = r.b.Get(ctx, name)
 		return err
 	})
@@ -132,7 +132,7 @@ func (r *retrying) Get(ctx context.Context, name string) ([]byte, error) {
 
 func (r *retrying) Open(ctx context.Context, name string) (Object, error) {
 	var o Object
-	err := r.do(ctx, opOpen, name, func(ctx context.Context) (err error) {
+	err := r.do(ctx, OpOpen, name, func(ctx context.Context) (err error) {
 		o, err = r.b.Open(ctx, name)
 		return err
 	})
@@ -141,7 +141,7 @@ func (r *retrying) Open(ctx context.Context, name string) (Object, error) {
 
 func (r *retrying) List(ctx context.Context, prefix string) ([]string, error) {
 	var names []string
-	err := r.do(ctx, opList, prefix, func(ctx context.Context) (err error) {
+	err := r.do(ctx, OpList, prefix, func(ctx context.Context) (err error) {
 		names, err = r.b.List(ctx, prefix)
 		return err
 	})
@@ -149,12 +149,12 @@ func (r *retrying) List(ctx context.Context, prefix string) ([]string, error) {
 }
 
 func (r *retrying) Delete(ctx context.Context, name string) error {
-	return r.do(ctx, opDelete, name, func(ctx context.Context) error { return r.b.Delete(ctx, name) })
+	return r.do(ctx, OpDelete, name, func(ctx context.Context) error { return r.b.Delete(ctx, name) })
 }
 
 func (r *retrying) Size(ctx context.Context, name string) (int64, error) {
 	var n int64
-	err := r.do(ctx, opSize, name, func(ctx context.Context) (err error) {
+	err := r.do(ctx, OpSize, name, func(ctx context.Context) (err error) {
 		n, err = r.b.Size(ctx, name)
 		return err
 	})

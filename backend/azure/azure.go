@@ -132,22 +132,22 @@ func (b *Backend) url(name string) string {
 
 // Put uploads data as the blob of name, replacing any; see backend.Backend.
 func (b *Backend) Put(ctx context.Context, name string, data []byte) error {
-	if err := backend.Begin(ctx, opPut, name, true); err != nil {
+	if err := backend.Begin(ctx, backend.OpPut, name, true); err != nil {
 		return err
 	}
-	return b.upload(ctx, opPut, name, data, nil)
+	return b.upload(ctx, backend.OpPut, name, data, nil)
 }
 
 // Create uploads data as the blob of name with If-None-Match: *; see
 // backend.Backend.
 func (b *Backend) Create(ctx context.Context, name string, data []byte) error {
-	if err := backend.Begin(ctx, opCreate, name, true); err != nil {
+	if err := backend.Begin(ctx, backend.OpCreate, name, true); err != nil {
 		return err
 	}
 	cond := &blob.AccessConditions{ModifiedAccessConditions: &blob.ModifiedAccessConditions{
 		IfNoneMatch: to.Ptr(azcore.ETagAny),
 	}}
-	return b.upload(ctx, opCreate, name, data, cond)
+	return b.upload(ctx, backend.OpCreate, name, data, cond)
 }
 
 // upload is Put, or Create with cond.
@@ -180,10 +180,10 @@ func refusedCreate(err error) bool {
 
 // Get downloads the blob of name; see backend.Backend.
 func (b *Backend) Get(ctx context.Context, name string) ([]byte, error) {
-	if err := backend.Begin(ctx, opGet, name, true); err != nil {
+	if err := backend.Begin(ctx, backend.OpGet, name, true); err != nil {
 		return nil, err
 	}
-	return b.download(ctx, opGet, name)
+	return b.download(ctx, backend.OpGet, name)
 }
 
 // download reads the whole blob of name in one request.
@@ -202,10 +202,10 @@ func (b *Backend) download(ctx context.Context, op, name string) ([]byte, error)
 // CopyTo writes the blob's bytes to w as they arrive (one request); see
 // backend.Copier.
 func (b *Backend) CopyTo(ctx context.Context, name string, w io.Writer) (int64, error) {
-	if err := backend.Begin(ctx, opGet, name, true); err != nil {
+	if err := backend.Begin(ctx, backend.OpGet, name, true); err != nil {
 		return 0, err
 	}
-	return b.copyTo(ctx, opGet, name, w)
+	return b.copyTo(ctx, backend.OpGet, name, w)
 }
 
 // copyTo streams the blob into w, checking its length and, when the
@@ -242,10 +242,10 @@ var errChecksum = errors.New("the bytes read do not match the blob's Content-MD5
 
 // Open downloads the blob of name into memory; see backend.Backend.
 func (b *Backend) Open(ctx context.Context, name string) (backend.Object, error) {
-	if err := backend.Begin(ctx, opOpen, name, true); err != nil {
+	if err := backend.Begin(ctx, backend.OpOpen, name, true); err != nil {
 		return nil, err
 	}
-	data, err := b.download(ctx, opOpen, name)
+	data, err := b.download(ctx, backend.OpOpen, name)
 	if err != nil {
 		return nil, err
 	}
@@ -256,7 +256,7 @@ func (b *Backend) Open(ctx context.Context, name string) (backend.Object, error)
 // backend.Backend. Blobs whose relative names break the naming rules (put
 // there by other programs) are left out.
 func (b *Backend) List(ctx context.Context, prefix string) ([]string, error) {
-	if err := backend.Begin(ctx, opList, prefix, false); err != nil {
+	if err := backend.Begin(ctx, backend.OpList, prefix, false); err != nil {
 		return nil, err
 	}
 	pager := b.client.NewListBlobsFlatPager(&container.ListBlobsFlatOptions{
@@ -266,7 +266,7 @@ func (b *Backend) List(ctx context.Context, prefix string) ([]string, error) {
 	for pager.More() {
 		page, err := pager.NextPage(ctx)
 		if err != nil {
-			return nil, b.fail(ctx, opList, prefix, err)
+			return nil, b.fail(ctx, backend.OpList, prefix, err)
 		}
 		if page.Segment == nil {
 			continue
@@ -288,30 +288,30 @@ func (b *Backend) List(ctx context.Context, prefix string) ([]string, error) {
 // Delete deletes the blob of name; a missing blob is not an error. See
 // backend.Backend.
 func (b *Backend) Delete(ctx context.Context, name string) error {
-	if err := backend.Begin(ctx, opDelete, name, true); err != nil {
+	if err := backend.Begin(ctx, backend.OpDelete, name, true); err != nil {
 		return err
 	}
 	_, err := b.client.NewBlobClient(b.prefix+name).Delete(ctx, nil)
 	if err == nil || bloberror.HasCode(err, bloberror.BlobNotFound) {
 		return nil
 	}
-	return b.fail(ctx, opDelete, name, err)
+	return b.fail(ctx, backend.OpDelete, name, err)
 }
 
 // Size returns the blob's Content-Length; see backend.Backend.
 func (b *Backend) Size(ctx context.Context, name string) (int64, error) {
-	if err := backend.Begin(ctx, opSize, name, true); err != nil {
+	if err := backend.Begin(ctx, backend.OpSize, name, true); err != nil {
 		return 0, err
 	}
 	props, err := b.client.NewBlobClient(b.prefix+name).GetProperties(ctx, nil)
 	if err != nil {
 		if bloberror.HasCode(err, bloberror.BlobNotFound) {
-			return 0, wrap(opSize, name, backend.ErrNotExist)
+			return 0, wrap(backend.OpSize, name, backend.ErrNotExist)
 		}
-		return 0, b.fail(ctx, opSize, name, err)
+		return 0, b.fail(ctx, backend.OpSize, name, err)
 	}
 	if props.ContentLength == nil || *props.ContentLength < 0 {
-		return 0, b.fail(ctx, opSize, name, errors.New("the response has no Content-Length"))
+		return 0, b.fail(ctx, backend.OpSize, name, errors.New("the response has no Content-Length"))
 	}
 	return *props.ContentLength, nil
 }

@@ -17,19 +17,6 @@ import (
 	"github.com/pwlog/pwlog/backend"
 )
 
-// Operation names, in error messages; the same as package backend's.
-const (
-	opPut    = "put"
-	opCreate = "create"
-	opGet    = "get"
-	opList   = "list"
-	opDelete = "delete"
-	opSize   = "size"
-	opOpen   = "open"
-	opRead   = "read"  // object.ReadAt
-	opClose  = "close" // object.Close
-)
-
 // opError is a failed request: permanent, or transient (wrapping
 // backend.ErrTransient).
 type opError struct {

@@ -160,10 +160,10 @@ func (b *Backend) url(name string) string { return "s3://" + b.bucket + "/" + b.
 
 // Put stores data under name with one PutObject request.
 func (b *Backend) Put(ctx context.Context, name string, data []byte) error {
-	if err := backend.Begin(ctx, opPut, name, true); err != nil {
+	if err := backend.Begin(ctx, backend.OpPut, name, true); err != nil {
 		return err
 	}
-	return b.put(ctx, opPut, name, data, minio.PutObjectOptions{})
+	return b.put(ctx, backend.OpPut, name, data, minio.PutObjectOptions{})
 }
 
 // Create stores data under name with a PutObject request carrying
@@ -175,12 +175,12 @@ func (b *Backend) Put(ctx context.Context, name string, data []byte) error {
 // though the object is its own. A caller that must tell the two apart
 // reads the object (package objlog does).
 func (b *Backend) Create(ctx context.Context, name string, data []byte) error {
-	if err := backend.Begin(ctx, opCreate, name, true); err != nil {
+	if err := backend.Begin(ctx, backend.OpCreate, name, true); err != nil {
 		return err
 	}
 	var opts minio.PutObjectOptions
 	opts.SetMatchETagExcept("*")
-	return b.put(ctx, opCreate, name, data, opts)
+	return b.put(ctx, backend.OpCreate, name, data, opts)
 }
 
 // put is a single-part PutObject: the data is in memory, and a multipart
@@ -198,10 +198,10 @@ func (b *Backend) put(ctx context.Context, op, name string, data []byte, opts mi
 
 // Get returns the object's bytes, read with one GetObject request.
 func (b *Backend) Get(ctx context.Context, name string) ([]byte, error) {
-	if err := backend.Begin(ctx, opGet, name, true); err != nil {
+	if err := backend.Begin(ctx, backend.OpGet, name, true); err != nil {
 		return nil, err
 	}
-	return b.get(ctx, opGet, name)
+	return b.get(ctx, backend.OpGet, name)
 }
 
 // get reads the whole object.
@@ -220,10 +220,10 @@ func (b *Backend) get(ctx context.Context, op, name string) ([]byte, error) {
 // CopyTo writes the object's bytes to w as they arrive (one GetObject
 // request); see backend.Copier.
 func (b *Backend) CopyTo(ctx context.Context, name string, w io.Writer) (int64, error) {
-	if err := backend.Begin(ctx, opGet, name, true); err != nil {
+	if err := backend.Begin(ctx, backend.OpGet, name, true); err != nil {
 		return 0, err
 	}
-	return b.copyTo(ctx, opGet, name, w)
+	return b.copyTo(ctx, backend.OpGet, name, w)
 }
 
 // copyTo streams the object into w, checking its length. A failure to
@@ -249,10 +249,10 @@ func (b *Backend) copyTo(ctx context.Context, op, name string, w io.Writer) (int
 // returned Object reads from there, so it keeps the bytes it was opened
 // with whatever later happens to the name.
 func (b *Backend) Open(ctx context.Context, name string) (backend.Object, error) {
-	if err := backend.Begin(ctx, opOpen, name, true); err != nil {
+	if err := backend.Begin(ctx, backend.OpOpen, name, true); err != nil {
 		return nil, err
 	}
-	data, err := b.get(ctx, opOpen, name)
+	data, err := b.get(ctx, backend.OpOpen, name)
 	if err != nil {
 		return nil, err
 	}
@@ -264,7 +264,7 @@ func (b *Backend) Open(ctx context.Context, name string) (backend.Object, error)
 // relative to the Backend's prefix. Keys that are not object names (as
 // "dir/", which other tools create) are left out.
 func (b *Backend) List(ctx context.Context, prefix string) ([]string, error) {
-	if err := backend.Begin(ctx, opList, prefix, false); err != nil {
+	if err := backend.Begin(ctx, backend.OpList, prefix, false); err != nil {
 		return nil, err
 	}
 	names := []string{}
@@ -273,7 +273,7 @@ func (b *Backend) List(ctx context.Context, prefix string) ([]string, error) {
 		Recursive: true,
 	}) {
 		if info.Err != nil {
-			return nil, b.fail(ctx, opList, prefix, info.Err)
+			return nil, b.fail(ctx, backend.OpList, prefix, info.Err)
 		}
 		name, ok := strings.CutPrefix(info.Key, b.prefix)
 		if ok && strings.HasPrefix(name, prefix) && backend.ValidName(name) {
@@ -287,11 +287,11 @@ func (b *Backend) List(ctx context.Context, prefix string) ([]string, error) {
 // Delete removes the object with one DeleteObject request; S3 answers a
 // delete of a missing key with success.
 func (b *Backend) Delete(ctx context.Context, name string) error {
-	if err := backend.Begin(ctx, opDelete, name, true); err != nil {
+	if err := backend.Begin(ctx, backend.OpDelete, name, true); err != nil {
 		return err
 	}
 	if err := b.client.RemoveObject(ctx, b.bucket, b.key(name), minio.RemoveObjectOptions{}); err != nil {
-		return b.fail(ctx, opDelete, name, err)
+		return b.fail(ctx, backend.OpDelete, name, err)
 	}
 	return nil
 }
@@ -300,7 +300,7 @@ func (b *Backend) Delete(ctx context.Context, name string) error {
 // has no body, so a 404 does not tell a missing object from a missing
 // bucket: on a 404, Size asks whether the bucket exists.
 func (b *Backend) Size(ctx context.Context, name string) (int64, error) {
-	if err := backend.Begin(ctx, opSize, name, true); err != nil {
+	if err := backend.Begin(ctx, backend.OpSize, name, true); err != nil {
 		return 0, err
 	}
 	info, err := b.client.StatObject(ctx, b.bucket, b.key(name), minio.StatObjectOptions{})
@@ -308,31 +308,18 @@ func (b *Backend) Size(ctx context.Context, name string) (int64, error) {
 		if resp, ok := errorResponse(err); ok && resp.StatusCode == 404 {
 			switch ok, berr := b.client.BucketExists(ctx, b.bucket); {
 			case berr != nil:
-				return 0, b.fail(ctx, opSize, name, berr)
+				return 0, b.fail(ctx, backend.OpSize, name, berr)
 			case !ok:
-				return 0, b.fail(ctx, opSize, name, minio.ErrorResponse{
+				return 0, b.fail(ctx, backend.OpSize, name, minio.ErrorResponse{
 					StatusCode: 404, Code: minio.NoSuchBucket, BucketName: b.bucket,
 					Message: "The specified bucket does not exist",
 				})
 			}
 		}
-		return 0, b.fail(ctx, opSize, name, err)
+		return 0, b.fail(ctx, backend.OpSize, name, err)
 	}
 	return info.Size, nil
 }
-
-// Operation names, as package backend's in its error messages.
-const (
-	opPut    = "put"
-	opCreate = "create"
-	opGet    = "get"
-	opList   = "list"
-	opDelete = "delete"
-	opSize   = "size"
-	opOpen   = "open"
-	opRead   = "read"
-	opClose  = "close"
-)
 
 // opError is an operation that failed on the server or on the way to it.
 type opError struct {
@@ -413,9 +400,9 @@ func classify(ctx context.Context, op string, err error) error {
 		switch {
 		case resp.Code == minio.NoSuchKey:
 			return backend.ErrNotExist
-		case op == opCreate && (resp.StatusCode == 412 || resp.Code == "PreconditionFailed"):
+		case op == backend.OpCreate && (resp.StatusCode == 412 || resp.Code == "PreconditionFailed"):
 			return backend.ErrExist
-		case op == opCreate && resp.Code == "ConditionalRequestConflict":
+		case op == backend.OpCreate && resp.Code == "ConditionalRequestConflict":
 			// AWS: a concurrent conditional write of the key; the
 			// outcome is known only by trying again.
 			return backend.ErrTransient
