@@ -2,6 +2,7 @@ package fuzz
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 
@@ -95,11 +96,22 @@ func (o *joinOp) build(p *pwlog.Pipeline, name string, ins []*pwlog.Table) *pwlo
 // every pair of join columns.
 func (o *joinOp) matches(l, r differential.Row) bool {
 	for _, p := range o.on {
-		if l[p[0]].IsNull() || r[p[1]].IsNull() || l[p[0]] != r[p[1]] {
+		if l[p[0]].IsNull() || r[p[1]].IsNull() || !joinEqual(l[p[0]], r[p[1]]) {
 			return false
 		}
 	}
 	return true
+}
+
+// joinEqual is the equality a join matches by: numbers by value for
+// floats (-0 meets 0), every NaN meeting every NaN; anything else as it
+// is.
+func joinEqual(a, b differential.Value) bool {
+	if a.Kind == differential.KindFloat && b.Kind == differential.KindFloat {
+		x, y := a.AsFloat(), b.AsFloat()
+		return x == y || math.IsNaN(x) && math.IsNaN(y)
+	}
+	return a == b
 }
 
 // row makes an output row of a left row and a right row, either nil for
