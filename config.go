@@ -1,6 +1,7 @@
 package pwlog
 
 import (
+	"fmt"
 	"log/slog"
 	"math"
 	"runtime/debug"
@@ -61,8 +62,147 @@ func Azure(container, prefix string, opts AzureOptions) (*azure.Backend, error) 
 // locations.
 func Storage(location string) (backend.Backend, error) { return loc.Open(location) }
 
+// PersistenceMode says what a persistent execution keeps in its storage
+// (Pathway's persistence_mode).
+type PersistenceMode int
+
+const (
+	// PersistState keeps every operator's state, the sources' offsets and
+	// the sinks' acknowledgements: a restart loads the state and
+	// processes only what is new (Pathway's OPERATOR_PERSISTING). The
+	// default.
+	PersistState PersistenceMode = iota
+	// PersistInputs keeps the consumed input rows and the offsets, not
+	// the operators' state (Pathway's PERSISTING): commits are smaller,
+	// and a restart recomputes the state from the kept inputs before it
+	// reads what is new. The sinks' tables are kept too, so the restart
+	// emits nothing twice.
+	PersistInputs
+	// PersistSelective is PersistInputs for the sources Config.Persist
+	// names (Pathway's SELECTIVE_PERSISTING): every execution reads the
+	// other sources from their start. A sink receives only the
+	// difference to what it holds.
+	PersistSelective
+	// PersistUDFCache keeps only the results of cached user-defined
+	// functions (UDFOptions.Cache) and the sinks' tables (Pathway's
+	// UDF_CACHING): every execution reads its sources from their start
+	// and recomputes, calling a cached function only for arguments it
+	// never saw; a sink receives only the difference to what it holds.
+	PersistUDFCache
+)
+
+func (m PersistenceMode) String() string {
+	switch m {
+	case PersistState:
+		return "state"
+	case PersistInputs:
+		return "inputs"
+	case PersistSelective:
+		return "selective"
+	case PersistUDFCache:
+		return "udf-cache"
+	}
+	return fmt.Sprintf("PersistenceMode(%d)", int(m))
+}
+
+// SnapshotAccess says how an execution uses its storage (Pathway's
+// snapshot_access).
+type SnapshotAccess int
+
+const (
+	// AccessFull reads the storage and writes to it (Pathway's FULL). The
+	// default.
+	AccessFull SnapshotAccess = iota
+	// AccessRecord starts from nothing and writes (Pathway's RECORD):
+	// the execution reads its sources from their start, and its commits
+	// replace what the storage held (state, inputs, offsets) as one
+	// logical time. The sinks start fresh.
+	AccessRecord
+	// AccessReplay reads the storage and writes nothing to it (Pathway's
+	// REPLAY): every sink first receives its table as of the last
+	// committed time, in a file written from its start, then (unless
+	// StopAfterReplay) what the sources hold beyond the stored offsets.
+	// It needs the sinks' tables: KeepInputs, or a mode that keeps
+	// inputs.
+	AccessReplay
+	// AccessOffsetsOnly keeps the sources' offsets and the sinks'
+	// acknowledgements only (Pathway's OFFSETS_ONLY): a restart seeks
+	// every source past what it read and starts the operators from
+	// nothing, so its rows are computed without the earlier ones.
+	AccessOffsetsOnly
+)
+
+func (a SnapshotAccess) String() string {
+	switch a {
+	case AccessFull:
+		return "full"
+	case AccessRecord:
+		return "record"
+	case AccessReplay:
+		return "replay"
+	case AccessOffsetsOnly:
+		return "offsets-only"
+	}
+	return fmt.Sprintf("SnapshotAccess(%d)", int(a))
+}
+
+// ParseSnapshotAccess returns the access a name of String gives.
+func ParseSnapshotAccess(s string) (SnapshotAccess, error) {
+	for a := AccessFull; a <= AccessOffsetsOnly; a++ {
+		if a.String() == s {
+			return a, nil
+		}
+	}
+	return 0, fmt.Errorf("pwlog: snapshot access %q: want full, record, replay or offsets-only", s)
+}
+
+// ParsePersistenceMode returns the mode a name of String gives.
+func ParsePersistenceMode(s string) (PersistenceMode, error) {
+	for m := PersistState; m <= PersistUDFCache; m++ {
+		if m.String() == s {
+			return m, nil
+		}
+	}
+	return 0, fmt.Errorf("pwlog: persistence mode %q: want state, inputs, selective or udf-cache", s)
+}
+
 // Config configures a Run.
 type Config struct {
+	// Mode says what the storage keeps: operator state (the default),
+	// inputs, selected inputs, or UDF results. See PersistenceMode.
+	Mode PersistenceMode
+	// Access says how the execution uses the storage: read and write
+	// (the default), record, replay, or offsets only. See SnapshotAccess.
+	Access SnapshotAccess
+	// KeepInputs keeps, in addition to the operators' state, every input
+	// row consumed (by source and logical time, compacted like state)
+	// and every sink's current table. A pipeline that changes can then
+	// be rebuilt: a changed or new operator is recomputed from the kept
+	// inputs, and every sink receives the exact difference the change
+	// made, at one logical time; a new sink receives its whole table
+	// first. Without kept inputs such a change is refused. Implied by
+	// PersistInputs and PersistSelective.
+	KeepInputs bool
+	// Persist names the sources PersistSelective keeps.
+	Persist []string
+	// StopAfterReplay (Pathway's continue_after_replay=False): the
+	// execution re-derives every sink's table as of the last committed
+	// time from the storage, writes it to the sink as a fresh file, and
+	// returns without reading the sources or writing the storage. It
+	// needs the sinks' tables: KeepInputs, or a mode that keeps inputs.
+	StopAfterReplay bool
+	// SpeedrunReplay (Pathway's SPEEDRUN_REPLAY), for debugging a past
+	// run: the kept inputs are fed again time by time as they were
+	// committed, from nothing, and every sink receives, in a fresh file,
+	// the changelog they give, at their original times. Nothing is read
+	// from the sources or written to the storage. It needs kept inputs.
+	SpeedrunReplay bool
+	// Resnapshot names sinks whose files were deleted or rotated: each
+	// gets its whole current table, at the last committed time, in a new
+	// file, then its deltas as before. `pwlog resnapshot` asks the same
+	// of the next execution through the storage.
+	Resnapshot []string
+
 	// Backend is the persistent storage. Nil: the execution is not
 	// persistent and starts from nothing. Filesystem(path) keeps it in a
 	// local directory (the log as tidwall/wal segments, a lock file).

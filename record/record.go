@@ -103,9 +103,14 @@ func (c *Commit) EncodeMsgpack(enc *msgpack.Encoder) error {
 // SinkAck is a sink's acknowledgement: its file held every time <= Time
 // when it was synced. For an append-mode sink, Offset is the file's size
 // then: recovery scans the changelog from there, not from its start.
+//
+// Resnapshot, set by `pwlog resnapshot`, asks the next execution to
+// write the sink's whole current table into a new file (its file was
+// deleted or rotated) instead of resuming the old one.
 type SinkAck struct {
-	Time   uint64 `msgpack:"t" json:"time"`
-	Offset int64  `msgpack:"o" json:"offset"`
+	Time       uint64 `msgpack:"t" json:"time"`
+	Offset     int64  `msgpack:"o" json:"offset"`
+	Resnapshot bool   `msgpack:"r,omitempty" json:"resnapshot,omitempty"`
 }
 
 // Input holds the rows one source contributed at Time.
@@ -141,6 +146,11 @@ type Pipeline struct {
 	// Catalog names the columns of the pipeline's rows; nil in storages
 	// written before it existed.
 	Catalog *Catalog `msgpack:"c,omitempty" json:"catalog,omitempty"`
+	// Changed is set on the record of an execution that changed the
+	// pipeline (evolution): its fingerprint replaces the stored one, and
+	// the same batch holds the rebuilt state and the difference the
+	// change made to every sink.
+	Changed bool `msgpack:"x,omitempty" json:"changed,omitempty"`
 }
 
 // Columns turns updates into the columns of an Input or Output record.
