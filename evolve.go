@@ -277,7 +277,13 @@ func (e *engine) plan(st *storage.State) error {
 			if s.n.table == nil {
 				return fmt.Errorf("pwlog: sink %q: a fresh file with its whole table (a re-snapshot, a replay, StopAfterReplay) needs the sink's table, which the storage keeps with KeepInputs (-keep-inputs) or a mode that keeps inputs", s.n.name)
 			}
-			e.acts[i] = sinkFull
+			if k.readOnly || k.reset {
+				e.acts[i] = sinkFull
+			} else {
+				// Its table as of the last committed time, written when
+				// the sink opens (engine.open); then as any sink.
+				s.resnap = true
+			}
 		case history && !known && s.n.table != nil:
 			e.acts[i] = sinkDiff
 			snapshot = append(snapshot, s.n.input)

@@ -25,7 +25,7 @@ import (
 func TestCrashDuringChange(t *testing.T) {
 	tmp := t.TempDir()
 	input, done := filepath.Join(tmp, "in"), filepath.Join(tmp, "done")
-	writeInput(t, input, 3, 2, 0, 24)
+	writeInput(t, input, 3, 2, 0, 12)
 	run := func(gap int64) crashkit.Act {
 		return func(root string, fsys vfs.FS) error {
 			p := pwlog.New()
@@ -38,7 +38,7 @@ func TestCrashDuringChange(t *testing.T) {
 	if err := run(300)(done, vfs.Default); err != nil {
 		t.Fatal(err)
 	}
-	writeInput(t, input, 4, 2, 2, 24)
+	writeInput(t, input, 4, 2, 2, 12)
 	acc, err := model.Accesses(input)
 	if err != nil {
 		t.Fatal(err)
