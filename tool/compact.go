@@ -285,23 +285,36 @@ func foldLog(l replayLog, comp *compaction.Compactor, progress func(done, total 
 		f = compaction.Fold{LSN: lsn, Clock: s.Clock, Fingerprint: s.Fingerprint, Deltas: folded, Meta: meta}
 		return nil
 	}
-	from := max(l.FirstLSN(), s.LSN+1)
-	total := int64(l.LastLSN()) - int64(from) + 1
-	err = l.Replay(from, func(r wal.Record) error {
-		if progress != nil && (r.LSN%256 == 0 || r.LSN == l.LastLSN()) {
-			progress(int64(r.LSN-from)+1, total)
-		}
-		err := s.Add(r)
-		if err != nil && err != encErr {
-			// A record that does not decode, or a batch that breaks
-			// the format's rules.
-			err = &damageError{err}
-		}
-		return err
-	})
+	err = replayState(l, s, progress)
+	if encErr != nil {
+		return f, fmt.Errorf("pwlog: read log: %w", encErr)
+	}
 	if err != nil {
-		return f, fmt.Errorf("pwlog: read log: %w", err)
+		return f, err
 	}
 	*sum = s.Summary()
 	return f, nil
+}
+
+// replayState folds the log's records after s's LSN into s, reporting
+// progress (records read, of total) when it is set. An error of s.Add is
+// reported as damage (a record that does not decode, or a batch that
+// breaks the format's rules): a caller whose hooks may fail tells their
+// error apart itself.
+func replayState(l replayLog, s *storage.State, progress func(done, total int64)) error {
+	from := max(l.FirstLSN(), s.LSN+1)
+	total := int64(l.LastLSN()) - int64(from) + 1
+	err := l.Replay(from, func(r wal.Record) error {
+		if progress != nil && (r.LSN%256 == 0 || r.LSN == l.LastLSN()) {
+			progress(int64(r.LSN-from)+1, total)
+		}
+		if err := s.Add(r); err != nil {
+			return &damageError{err}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("pwlog: read log: %w", err)
+	}
+	return nil
 }
