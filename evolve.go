@@ -536,18 +536,11 @@ func (e *engine) firstTime() error {
 		if n.op == nil || !e.rebuild[n] {
 			continue
 		}
-		ins := make([][]differential.Update, len(n.inputs))
-		for i, in := range n.inputs {
-			ins[i] = feed[in.index]
-		}
-		out, err := n.op.Step(t, ins)
-		if err == nil {
-			err = arrangementErr(n)
-		}
+		out, err := step(n, t, feed)
 		if err != nil {
 			return fmt.Errorf("pwlog: rebuild at time %d: %w", t, err)
 		}
-		feed[n.index], fed[n.index] = differential.Consolidate(out), true
+		feed[n.index], fed[n.index] = out, true
 	}
 	w := pendingWrite{time: t, rows: make([][]differential.Update, len(e.sinks))}
 	for i, s := range e.sinks {
@@ -801,21 +794,14 @@ func (e *engine) speedrun() error {
 			case n.src != nil:
 				outputs[n.index] = differential.Consolidate(byTime[t][n.index])
 			case n.op != nil:
-				ins := make([][]differential.Update, len(n.inputs))
-				for i, in := range n.inputs {
-					ins[i] = outputs[in.index]
-				}
-				out, err := n.op.Step(t, ins)
-				if err == nil {
-					err = arrangementErr(n)
-				}
+				out, err := step(n, t, outputs)
 				if err != nil {
 					return fmt.Errorf("pwlog: speedrun replay of time %d: %w", t, err)
 				}
 				for _, a := range n.op.Arrangements() {
 					a.TakeDeltas()
 				}
-				outputs[n.index] = differential.Consolidate(out)
+				outputs[n.index] = out
 			}
 		}
 		w := pendingWrite{time: t, rows: make([][]differential.Update, len(e.sinks))}
