@@ -239,14 +239,7 @@ func TestEvolveNewSinkAndRemovedOperator(t *testing.T) {
 func TestResnapshotOption(t *testing.T) {
 	ts := newTutorialStorage(t)
 	keep := func(c *pwlog.Config) { c.KeepInputs = true }
-	copyFiles(t, tutorialRunDirs[0], ts.input)
-	if err := ts.run(keep); err != nil {
-		t.Fatal(err)
-	}
-	copyFiles(t, tutorialRunDirs[1], ts.input)
-	if err := ts.run(keep); err != nil {
-		t.Fatal(err)
-	}
+	ts.runs(keep, tutorialRunDirs[:2]...)
 	if err := os.Remove(ts.out); err != nil {
 		t.Fatal(err)
 	}
