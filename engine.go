@@ -98,9 +98,10 @@ type sinkState struct {
 	opened sources.Opened   // what its Open found
 	ack    record.SinkAck   // the last acknowledgement found in the log, or recorded
 	replay []*record.Output // committed times to re-emit, in time order
-	// resnap: the sink's file is new and gets its whole table as of the
-	// last committed time first (Config.Resnapshot).
-	resnap bool
+	// fresh: the sink's file is written from its start (a re-snapshot, a
+	// replay, a record); resnap: it gets its stored table as of the last
+	// committed time first (evolve.go).
+	fresh, resnap bool
 }
 
 // pendingWrite is a committed time whose rows wait for the WAL to be

@@ -56,8 +56,8 @@ func (e *engine) open() error {
 	} else if err := e.recover(); err != nil {
 		return err
 	}
-	for i, s := range e.sinks {
-		if e.acts != nil && e.acts[i] == sinkFull || s.resnap {
+	for _, s := range e.sinks {
+		if s.fresh {
 			// A fresh file receives the whole table: nothing to resume or
 			// re-emit.
 			s.ack, s.replay = record.SinkAck{}, nil
