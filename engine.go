@@ -98,6 +98,9 @@ type sinkState struct {
 	opened sources.Opened   // what its Open found
 	ack    record.SinkAck   // the last acknowledgement found in the log, or recorded
 	replay []*record.Output // committed times to re-emit, in time order
+	// resnap: the sink's file is new and gets its whole table as of the
+	// last committed time first (Config.Resnapshot).
+	resnap bool
 }
 
 // pendingWrite is a committed time whose rows wait for the WAL to be
@@ -410,18 +413,11 @@ func (e *engine) loop(ctx context.Context) error {
 			if n.op == nil {
 				continue
 			}
-			ins := make([][]differential.Update, len(n.inputs))
-			for i, in := range n.inputs {
-				ins[i] = outputs[in.index]
-			}
-			out, err := n.op.Step(t, ins)
-			if err == nil {
-				err = arrangementErr(n)
-			}
+			out, err := step(n, t, outputs)
 			if err != nil {
 				return fmt.Errorf("pwlog: time %d: %w", t, err)
 			}
-			outputs[n.index] = differential.Consolidate(out)
+			outputs[n.index] = out
 		}
 		// 3. and 4. One durable WAL batch per time.
 		w := pendingWrite{time: t, rows: make([][]differential.Update, len(e.sinks))}
@@ -472,6 +468,23 @@ func (e *engine) loop(ctx context.Context) error {
 		slog.Int("output_rows", e.stats.outputs), slog.Uint64("last_time", e.clock),
 		slog.Duration("duration", time.Since(start)))
 	return nil
+}
+
+// step steps operator n at time t over its inputs' deltas in outputs (by
+// node) and returns its consolidated output.
+func step(n *node, t uint64, outputs [][]differential.Update) ([]differential.Update, error) {
+	ins := make([][]differential.Update, len(n.inputs))
+	for i, in := range n.inputs {
+		ins[i] = outputs[in.index]
+	}
+	out, err := n.op.Step(t, ins)
+	if err == nil {
+		err = arrangementErr(n)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return differential.Consolidate(out), nil
 }
 
 // pollInterval is how often streaming source n looks again without an

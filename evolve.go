@@ -277,7 +277,13 @@ func (e *engine) plan(st *storage.State) error {
 			if s.n.table == nil {
 				return fmt.Errorf("pwlog: sink %q: a fresh file with its whole table (a re-snapshot, a replay, StopAfterReplay) needs the sink's table, which the storage keeps with KeepInputs (-keep-inputs) or a mode that keeps inputs", s.n.name)
 			}
-			e.acts[i] = sinkFull
+			if k.readOnly || k.reset {
+				e.acts[i] = sinkFull
+			} else {
+				// Its table as of the last committed time, written when
+				// the sink opens (engine.open); then as any sink.
+				s.resnap = true
+			}
 		case history && !known && s.n.table != nil:
 			e.acts[i] = sinkDiff
 			snapshot = append(snapshot, s.n.input)
@@ -530,18 +536,11 @@ func (e *engine) firstTime() error {
 		if n.op == nil || !e.rebuild[n] {
 			continue
 		}
-		ins := make([][]differential.Update, len(n.inputs))
-		for i, in := range n.inputs {
-			ins[i] = feed[in.index]
-		}
-		out, err := n.op.Step(t, ins)
-		if err == nil {
-			err = arrangementErr(n)
-		}
+		out, err := step(n, t, feed)
 		if err != nil {
 			return fmt.Errorf("pwlog: rebuild at time %d: %w", t, err)
 		}
-		feed[n.index], fed[n.index] = differential.Consolidate(out), true
+		feed[n.index], fed[n.index] = out, true
 	}
 	w := pendingWrite{time: t, rows: make([][]differential.Update, len(e.sinks))}
 	for i, s := range e.sinks {
@@ -795,21 +794,14 @@ func (e *engine) speedrun() error {
 			case n.src != nil:
 				outputs[n.index] = differential.Consolidate(byTime[t][n.index])
 			case n.op != nil:
-				ins := make([][]differential.Update, len(n.inputs))
-				for i, in := range n.inputs {
-					ins[i] = outputs[in.index]
-				}
-				out, err := n.op.Step(t, ins)
-				if err == nil {
-					err = arrangementErr(n)
-				}
+				out, err := step(n, t, outputs)
 				if err != nil {
 					return fmt.Errorf("pwlog: speedrun replay of time %d: %w", t, err)
 				}
 				for _, a := range n.op.Arrangements() {
 					a.TakeDeltas()
 				}
-				outputs[n.index] = differential.Consolidate(out)
+				outputs[n.index] = out
 			}
 		}
 		w := pendingWrite{time: t, rows: make([][]differential.Update, len(e.sinks))}

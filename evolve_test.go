@@ -11,6 +11,7 @@ import (
 
 	"github.com/pwlog/pwlog"
 	"github.com/pwlog/pwlog/internal/tutorial"
+	"github.com/pwlog/pwlog/tool"
 )
 
 // scratchSessions returns the sessions table of the tutorial pipeline
@@ -164,5 +165,109 @@ func TestEvolveRefusedWithoutKeptInputs(t *testing.T) {
 	}
 	if got, want := consolidatedSigned(readSink(t, out)), scratchSessions(t, 300, "testdata/tutorial/run1", "testdata/tutorial/run2"); !slices.Equal(got, want) {
 		t.Fatalf("got %v\nwant %v", got, want)
+	}
+}
+
+// A sink added to a storage that keeps inputs receives its whole table
+// at its first time; a removed operator's state leaves the checkpoint.
+func TestEvolveNewSinkAndRemovedOperator(t *testing.T) {
+	dir := t.TempDir()
+	input, storage := filepath.Join(dir, "in"), filepath.Join(dir, "storage")
+	out, second := filepath.Join(dir, "out.csv"), filepath.Join(dir, "second.csv")
+	if err := os.Mkdir(input, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cfg := quietConfig(storage)
+	cfg.KeepInputs = true
+	copyFiles(t, "testdata/tutorial/run1", input)
+	p := pwlog.New()
+	stats := tutorial.Sessions(p, input, 300)
+	stats.WriteCSV("output", out, pwlog.SinkOptions{Append: true})
+	// An operator the next run removes, with its sink.
+	stats.GroupBy("user_id").Reduce("per_user", pwlog.Out("user_id", pwlog.Col("user_id")), pwlog.Out("n", pwlog.Count())).
+		WriteCSV("per_user_out", filepath.Join(dir, "per_user.csv"), pwlog.SinkOptions{Append: true})
+	if err := p.Run(context.Background(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	copyFiles(t, "testdata/tutorial/run2", input)
+	p = pwlog.New()
+	stats = tutorial.Sessions(p, input, 300)
+	stats.WriteCSV("output", out, pwlog.SinkOptions{Append: true})
+	stats.WriteCSV("second", second, pwlog.SinkOptions{Append: true})
+	if err := p.Run(context.Background(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	want := scratchSessions(t, 300, "testdata/tutorial/run1", "testdata/tutorial/run2")
+	for _, f := range []string{out, second} {
+		if got := consolidatedSigned(readSink(t, f)); !slices.Equal(got, want) {
+			t.Fatalf("%s:\n got %v\nwant %v", f, got, want)
+		}
+	}
+	// The new sink's first time holds run 1's table, before run 2's rows.
+	lines := readSink(t, second)
+	first := lines[0].time
+	var atFirst []sinkLine
+	for _, l := range lines {
+		if l.time == first {
+			atFirst = append(atFirst, l)
+		}
+	}
+	if got, want := consolidatedSigned(atFirst), scratchSessions(t, 300, "testdata/tutorial/run1"); !slices.Equal(got, want) {
+		t.Fatalf("the new sink's first time:\n got %v\nwant %v", got, want)
+	}
+	info, err := tool.Inspect(t.Context(), storage, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k := range info.Catalog.Arrangements {
+		if strings.HasPrefix(k, "per_user/") {
+			t.Fatalf("the removed operator's arrangement %s is still catalogued", k)
+		}
+	}
+	if info.Checkpoint == nil {
+		t.Fatal("no checkpoint")
+	}
+	for _, a := range info.Checkpoint.Arrangements {
+		if a.Operator == "per_user" {
+			t.Fatalf("the checkpoint still holds runs of the removed operator: %+v", a)
+		}
+	}
+}
+
+// Config.Resnapshot writes a sink's whole table into a new file when its
+// old one is gone, then goes on with its deltas.
+func TestResnapshotOption(t *testing.T) {
+	ts := newTutorialStorage(t)
+	keep := func(c *pwlog.Config) { c.KeepInputs = true }
+	ts.runs(keep, tutorialRunDirs[:2]...)
+	if err := os.Remove(ts.out); err != nil {
+		t.Fatal(err)
+	}
+	if err := ts.run(keep); err == nil || !strings.Contains(err.Error(), "output") {
+		t.Fatalf("a lost changelog: got %v, want an error naming the sink", err)
+	}
+	copyFiles(t, tutorialRunDirs[2], ts.input)
+	if err := ts.run(func(c *pwlog.Config) { c.KeepInputs, c.Resnapshot = true, []string{"output"} }); err != nil {
+		t.Fatal(err)
+	}
+	lines := readSink(t, ts.out)
+	var snap []sinkLine
+	for _, l := range lines {
+		if l.time == lines[0].time {
+			snap = append(snap, l)
+		}
+	}
+	if got, want := consolidatedSigned(snap), scratchSessions(t, 300, tutorialRunDirs[:2]...); !slices.Equal(got, want) {
+		t.Fatalf("the snapshot:\n got %v\nwant %v", got, want)
+	}
+	if got, want := consolidatedSigned(lines), scratchSessions(t, 300, tutorialRunDirs...); !slices.Equal(got, want) {
+		t.Fatalf("after the snapshot:\n got %v\nwant %v", got, want)
+	}
+	// The next execution resumes the new file.
+	if err := ts.run(keep); err != nil {
+		t.Fatal(err)
+	}
+	if got := readSink(t, ts.out); len(got) != len(lines) {
+		t.Fatalf("a run with nothing new wrote %d lines", len(got)-len(lines))
 	}
 }

@@ -57,9 +57,9 @@ func (e *engine) open() error {
 		return err
 	}
 	for i, s := range e.sinks {
-		if e.acts != nil && e.acts[i] == sinkFull {
-			// A fresh file receives the whole table at the first time:
-			// nothing to resume or re-emit.
+		if e.acts != nil && e.acts[i] == sinkFull || s.resnap {
+			// A fresh file receives the whole table: nothing to resume or
+			// re-emit.
 			s.ack, s.replay = record.SinkAck{}, nil
 			if s.n.fresh != nil {
 				s.n.out = s.n.fresh
@@ -67,6 +67,11 @@ func (e *engine) open() error {
 		}
 		if s.out == nil {
 			if err := e.openSink(s); err != nil {
+				return err
+			}
+		}
+		if s.resnap {
+			if err := e.resnapshot(s); err != nil {
 				return err
 			}
 		}
@@ -166,6 +171,27 @@ func (e *engine) openSink(s *sinkState) error {
 			ErrSinkAhead, s.n.name, what, opened.Last, e.clock)
 	}
 	s.out, s.opened = out, opened
+	return nil
+}
+
+// resnapshot writes a sink's stored table, as of the last committed time,
+// into its fresh file.
+func (e *engine) resnapshot(s *sinkState) error {
+	rows, err := tableRows(s.n)
+	if err != nil || e.clock == 0 {
+		return err
+	}
+	for i := range rows {
+		rows[i].Time = e.clock
+	}
+	if err := s.out.Write(e.clock, rows); err != nil {
+		return fmt.Errorf("pwlog: sink %q: %w", s.n.name, err)
+	}
+	if err := s.out.Flush(); err != nil {
+		return fmt.Errorf("pwlog: sink %q: %w", s.n.name, err)
+	}
+	e.log.Info("Wrote the sink's whole table into a fresh file (a re-snapshot)",
+		slog.String("sink", s.n.name), slog.Int("rows", len(rows)), slog.Uint64("time", e.clock))
 	return nil
 }
 
