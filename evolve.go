@@ -614,7 +614,9 @@ func (e *engine) firstTime() error {
 		}
 		return nil
 	}
+	e.consolidate = true
 	lsn, err := e.commit(t, inputs, w.rows, advanced)
+	e.consolidate = false
 	if err != nil {
 		return err
 	}

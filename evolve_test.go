@@ -71,6 +71,7 @@ func parseInt(s string) (int64, error) {
 // and a new input file: the change is the exact difference, at one
 // logical time, and later runs go on with 600.
 func TestEvolveSessionGap(t *testing.T) {
+	defer pwlog.SetRecordChunk(100)()
 	dir := t.TempDir()
 	input, storage, out := filepath.Join(dir, "in"), filepath.Join(dir, "storage"), filepath.Join(dir, "out.csv")
 	if err := os.Mkdir(input, 0o755); err != nil {
