@@ -31,7 +31,6 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 	"time"
 
@@ -97,10 +96,8 @@ func main() {
 		cfg.Resnapshot = []string{*resnapshot}
 	}
 	if err := run(*input, *output, *storage, *appendMode, *maxGap, *mode == "streaming", cfg); err != nil {
+		// A refused change of the pipeline names -keep-inputs.
 		fmt.Fprintln(os.Stderr, "sessions:", err)
-		if hint := remedy(err, cfg); hint != "" {
-			fmt.Fprintln(os.Stderr, "sessions:", hint)
-		}
 		os.Exit(1)
 	}
 }
@@ -108,18 +105,6 @@ func main() {
 // source is the name of the pipeline's source, which -persistence-mode
 // selective keeps.
 const source = "accesses"
-
-// remedy returns a line to print after err, or "": when the storage
-// refused a changed pipeline and the run kept no inputs, what to do,
-// unless the engine's message already says it.
-func remedy(err error, cfg pwlog.Config) string {
-	kept := cfg.KeepInputs || cfg.Mode == pwlog.PersistInputs || cfg.Mode == pwlog.PersistSelective
-	if !errors.Is(err, pwlog.ErrPipelineChanged) || kept || strings.Contains(err.Error(), "-keep-inputs") {
-		return ""
-	}
-	return "the storage keeps no inputs to rebuild the changed operators from: run with the flags it was written with (the same -max-gap), " +
-		"or start a new -storage with -keep-inputs, which lets later changes be rebuilt"
-}
 
 func run(input, output, storage string, appendMode bool, maxGap int64, streaming bool, cfg pwlog.Config) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
