@@ -72,8 +72,20 @@ func parseInt(s string) (int64, error) {
 // logical time, and later runs go on with 600.
 func TestEvolveSessionGap(t *testing.T) {
 	defer pwlog.SetRecordChunk(100)()
+	evolveSessionGap(t, filepath.Join(t.TempDir(), "storage"))
+}
+
+// The same in every object store, where the run that changes the gap
+// starts from an empty cache, as on another machine.
+func TestEvolveSessionGapObjectStore(t *testing.T) {
+	eachObjectStore(t, func(t *testing.T, _ objectStore, loc string, _ []string) {
+		evolveSessionGap(t, loc)
+	})
+}
+
+func evolveSessionGap(t *testing.T, storage string) {
 	dir := t.TempDir()
-	input, storage, out := filepath.Join(dir, "in"), filepath.Join(dir, "storage"), filepath.Join(dir, "out.csv")
+	input, out := filepath.Join(dir, "in"), filepath.Join(dir, "out.csv")
 	if err := os.Mkdir(input, 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -97,6 +109,9 @@ func TestEvolveSessionGap(t *testing.T) {
 		t.Fatalf("before the change:\n got %v\nwant %v", got, want)
 	}
 	copyFiles(t, "testdata/tutorial/run3", input)
+	if objectStoreConfig(&pwlog.Config{}, storage) {
+		freshCache(t, storage)
+	}
 	if err := run(600, true); err != nil {
 		t.Fatal(err)
 	}
