@@ -58,6 +58,11 @@ func (d *Deltas) Append(o Deltas) {
 	d.Diffs = append(d.Diffs, o.Diffs...)
 }
 
+// makeDeltas returns empty Deltas with room for n entries.
+func makeDeltas(n int) Deltas {
+	return Deltas{Groups: make([]string, 0, n), Keys: make([]Key, 0, n), Rows: make([]string, 0, n), Diffs: make([]int64, 0, n)}
+}
+
 func (d *Deltas) add(group string, key Key, row string, diff int64) {
 	d.Groups = append(d.Groups, group)
 	d.Keys = append(d.Keys, key)
@@ -782,7 +787,7 @@ func (a *Arrangement) Full() (Deltas, error) {
 			}
 		}
 	}
-	var d Deltas
+	d := makeDeltas(max(a.entries, 0))
 	err := a.base.Scan(func(group string, key Key, row string, diff int64) {
 		if _, mem := a.groups[group]; !mem {
 			d.add(group, key, row, diff)
@@ -802,7 +807,7 @@ func (a *Arrangement) Full() (Deltas, error) {
 		}
 		return compareEntry(0, d.Keys[x], d.Rows[x], 0, d.Keys[y], d.Rows[y])
 	})
-	var out Deltas
+	out := makeDeltas(len(idx))
 	for i := 0; i < len(idx); {
 		x := idx[i]
 		sum := d.Diffs[x]
@@ -835,13 +840,7 @@ func (a *Arrangement) Snapshot() Deltas {
 	}
 	slices.Sort(names)
 	// entries is a count, not a bound: changes made blind are not in it.
-	hint := max(a.entries, 0)
-	d := Deltas{
-		Groups: make([]string, 0, hint),
-		Keys:   make([]Key, 0, hint),
-		Rows:   make([]string, 0, hint),
-		Diffs:  make([]int64, 0, hint),
-	}
+	d := makeDeltas(max(a.entries, 0))
 	var idx []int
 	for _, name := range names {
 		g := a.groups[name]
