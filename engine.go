@@ -90,8 +90,10 @@ type engine struct {
 	drop          map[compaction.ArrKey]bool
 	storedOffsets record.Offsets // the offsets the storage held at the start
 	// consolidate is set while the first time commits: its state deltas
-	// are consolidated before they are logged.
+	// are consolidated before they are logged. hold names arrangements
+	// whose changes that commit leaves to the next one.
 	consolidate bool
+	hold        map[*differential.Arrangement]bool
 }
 
 // sinkState is a sink during an execution.
@@ -611,6 +613,9 @@ func (e *engine) commit(t uint64, inputs, sinkRows [][]differential.Update, adva
 		}
 	}
 	state := func(owner string, a *differential.Arrangement) error {
+		if e.hold[a] {
+			return nil
+		}
 		d := a.TakeDeltas()
 		k := compaction.ArrKey{Operator: owner, Arrangement: a.Name()}
 		if d.Len() == 0 || e.arrs[k] != a {

@@ -614,9 +614,18 @@ func (e *engine) firstTime() error {
 		}
 		return nil
 	}
+	// A seek's retractions (a retracting source's changed files) are
+	// committed by the loop's first time, with the files' removal from
+	// the offsets: so are their rows' removal from by_file.
+	e.hold = map[*differential.Arrangement]bool{}
+	for _, n := range e.p.nodes {
+		if n.byFile != nil && !k.fresh[n.name] {
+			e.hold[n.byFile] = true
+		}
+	}
 	e.consolidate = true
 	lsn, err := e.commit(t, inputs, w.rows, advanced)
-	e.consolidate = false
+	e.consolidate, e.hold = false, nil
 	if err != nil {
 		return err
 	}

@@ -82,3 +82,60 @@ func TestCrashDuringChange(t *testing.T) {
 		}
 	}
 }
+
+// TestKillAfterChangeKeepsRetraction kills, at every operation, a run
+// that changes the pipeline (a sink added: a first time is committed)
+// while a retracting source's file was rewritten since the last run: the
+// file's old rows must still be retracted by the recovery. The first
+// time once committed the rows' removal from by_file without the
+// retraction, which the loop's first time commits.
+func TestKillAfterChangeKeepsRetraction(t *testing.T) {
+	dir := t.TempDir()
+	in, base := filepath.Join(dir, "in"), filepath.Join(dir, "base")
+	for _, d := range []string{in, base} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	schema := pwlog.Schema{{Name: "a", Type: pwlog.TypeInt}, {Name: "b", Type: pwlog.TypeInt}}
+	act := func(sinkOnSelect bool) crashkit.Act {
+		return func(root string, fsys vfs.FS) error {
+			p := pwlog.New()
+			sel := p.ReadCSV("s1", in, schema, pwlog.FileOptions{Retract: true}).Select("n3", pwlog.Out("a", pwlog.Col("a")))
+			sel.GroupBy().Reduce("n4", pwlog.Out("t", pwlog.SortedTuple("a"))).
+				WriteCSV("sink_n4", filepath.Join(root, "n4.csv"), pwlog.SinkOptions{Append: true})
+			if sinkOnSelect {
+				sel.WriteCSV("sink_n3", filepath.Join(root, "n3.csv"), pwlog.SinkOptions{Append: true})
+			}
+			cfg := quietConfig(filepath.Join(root, "storage"))
+			cfg.KeepInputs, cfg.BatchRows, cfg.FS = true, 1, fsys
+			return p.Run(context.Background(), cfg)
+		}
+	}
+	write := func(name, body string) {
+		if err := os.WriteFile(filepath.Join(in, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("p0.csv", "a,b\n-2,1\n")
+	write("p1.csv", "a,b\n5,1\n")
+	if err := act(false)(base, vfs.Default); err != nil {
+		t.Fatal(err)
+	}
+	write("p0.csv", "a,b\n4,1\n-2,1\n-3,1\n")
+	change := act(true)
+	n := crashkit.CountOps(t, base, change)
+	for k := int64(0); k <= n; k++ {
+		root := crashkit.CopyTree(t, base)
+		hit, err := crashkit.Kill(root, k, change)
+		if hit == nil && err != nil {
+			t.Fatal(err)
+		}
+		if err := change(root, vfs.Default); err != nil {
+			t.Fatalf("k=%d: the recovery: %v", k, err)
+		}
+		if got := consolidatedSigned(readSink(t, filepath.Join(root, "n4.csv"))); !slices.Equal(got, []string{`"(-3, -2, 4, 5)"=1`}) {
+			t.Fatalf("kill at k=%d (%s), then a run: sink_n4 sums to %v, want (-3, -2, 4, 5)", k, crashkit.DescribeHit(hit), got)
+		}
+	}
+}
