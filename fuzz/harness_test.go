@@ -46,8 +46,13 @@ func drawConfig(t *rapid.T, p *pipeline) runConfig {
 	return c
 }
 
-// crashConfig is drawConfig for executions that crash.
-func crashConfig(t *rapid.T, p *pipeline) runConfig { return drawConfig(t, p) }
+// crashConfig is drawConfig for executions that crash; half the
+// storages keep their inputs, and their pipelines change.
+func crashConfig(t *rapid.T, p *pipeline) runConfig {
+	c := drawConfig(t, p)
+	c.keep = rapid.Bool().Draw(t, "keepInputs")
+	return c
+}
 
 func (c runConfig) config(storage string, fsys vfs.FS) pwlog.Config {
 	cfg := pwlog.Config{
