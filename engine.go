@@ -72,6 +72,23 @@ type engine struct {
 	// acks holds the acknowledgements of AckOnWrite sinks that the next
 	// commit records.
 	acks map[string]record.SinkAck
+
+	// keep is what the execution keeps in its storage, arrs the
+	// arrangements it persists (evolve.go).
+	keep keeping
+	arrs map[compaction.ArrKey]*differential.Arrangement
+	// changed is set when the storage holds another fingerprint: the
+	// first commit logs the new one as a change. first asks for the
+	// first time of evolve.go: rebuild names the operators it rebuilds,
+	// acts says by sink what it receives then. drop holds the stored
+	// arrangements the pipeline no longer keeps: the next compaction
+	// drops them.
+	changed       bool
+	first         bool
+	rebuild       map[*node]bool
+	acts          []sinkAction
+	drop          map[compaction.ArrKey]bool
+	storedOffsets record.Offsets // the offsets the storage held at the start
 }
 
 // sinkState is a sink during an execution.
@@ -81,6 +98,9 @@ type sinkState struct {
 	opened sources.Opened   // what its Open found
 	ack    record.SinkAck   // the last acknowledgement found in the log, or recorded
 	replay []*record.Output // committed times to re-emit, in time order
+	// resnap: the sink's file is new and gets its whole table as of the
+	// last committed time first (Config.Resnapshot).
+	resnap bool
 }
 
 // pendingWrite is a committed time whose rows wait for the WAL to be
@@ -133,9 +153,20 @@ func (p *Pipeline) Run(ctx context.Context, cfg Config) (err error) {
 		// background compaction goes on to its end.
 		e.ctx = context.WithoutCancel(ctx)
 	}
+	if err = e.configure(); err != nil {
+		return err
+	}
+	e.catalog = p.catalog(e.arrs)
 	err = e.open()
-	if err == nil {
-		err = e.loop(ctx)
+	switch {
+	case err != nil:
+	case e.cfg.SpeedrunReplay:
+		err = e.speedrun()
+	default:
+		err = e.firstTime()
+		if err == nil && !e.cfg.StopAfterReplay {
+			err = e.loop(ctx)
+		}
 	}
 	return errors.Join(err, e.close(err == nil))
 }
@@ -144,9 +175,9 @@ func (p *Pipeline) Run(ctx context.Context, cfg Config) (err error) {
 func newEngine(ctx context.Context, p *Pipeline, cfg Config) *engine {
 	e := &engine{p: p, cfg: cfg.withDefaults(), offsets: record.Offsets{},
 		pending: make([][]differential.Update, len(p.nodes)), removed: map[string][]string{},
-		fold: map[compaction.ArrKey][]differential.Deltas{}, foldLen: map[compaction.ArrKey]int{}, ctx: ctx}
+		fold: map[compaction.ArrKey][]differential.Deltas{}, foldLen: map[compaction.ArrKey]int{}, ctx: ctx,
+		drop: map[compaction.ArrKey]bool{}}
 	e.log = e.cfg.Logger
-	e.catalog = p.catalog()
 	return e
 }
 
@@ -400,6 +431,12 @@ func (e *engine) loop(ctx context.Context) error {
 		for i, s := range e.sinks {
 			w.rows[i] = outputs[s.n.input.index]
 			e.stats.outputs += len(w.rows[i])
+			addToTable(s.n.table, w.rows[i])
+		}
+		for _, n := range e.p.nodes {
+			if n.kept != nil && len(outputs[n.index]) > 0 {
+				addKept(n, t, outputs[n.index])
+			}
 		}
 		lsn, err := e.commit(t, outputs, w.rows, advanced)
 		if err != nil {
@@ -528,13 +565,20 @@ func partitions(states []sources.FileState) string {
 	return "partitions " + strings.Join(names, ", ")
 }
 
-// commit appends the batch of time t to the WAL and returns its last LSN.
-// Without storage it only clears the operators' recorded deltas.
-func (e *engine) commit(t uint64, outputs, sinkRows [][]differential.Update, advanced map[string][]sources.FileState) (uint64, error) {
-	if e.wal == nil {
+// commit appends the batch of time t to the WAL and returns its last LSN:
+// the sources' new rows (inputs, by node), the persisted arrangements'
+// deltas, the sinks' rows and the commit. Without storage, or read-only,
+// it only clears the arrangements' recorded deltas.
+func (e *engine) commit(t uint64, inputs, sinkRows [][]differential.Update, advanced map[string][]sources.FileState) (uint64, error) {
+	if e.wal == nil || e.keep.readOnly {
 		for _, n := range e.p.nodes {
 			for _, a := range n.arrangements() {
 				a.TakeDeltas()
+			}
+		}
+		for _, s := range e.sinks {
+			if s.n.table != nil {
+				s.n.table.TakeDeltas()
 			}
 		}
 		e.offsets.Apply(&record.Commit{Sources: advanced, Removed: e.removed})
@@ -548,26 +592,40 @@ func (e *engine) commit(t uint64, outputs, sinkRows [][]differential.Update, adv
 		return err
 	}
 	if !e.fingerprinted || !e.catalogued {
-		if err := add(record.KindPipeline, &record.Pipeline{Lines: e.p.Describe(), Catalog: e.catalog}); err != nil {
+		if err := add(record.KindPipeline, &record.Pipeline{Lines: e.p.Describe(), Catalog: e.catalog, Changed: e.changed && !e.fingerprinted}); err != nil {
 			return 0, err
 		}
 	}
+	state := func(owner string, a *differential.Arrangement) error {
+		d := a.TakeDeltas()
+		k := compaction.ArrKey{Operator: owner, Arrangement: a.Name()}
+		if d.Len() == 0 || e.arrs[k] != a {
+			return nil
+		}
+		if err := add(record.KindState, &record.State{Time: t, Operator: owner, Arrangement: a.Name(), Deltas: d}); err != nil {
+			return err
+		}
+		e.addToFold(k, d, len(recs[len(recs)-1].Data))
+		return nil
+	}
 	for _, n := range e.p.nodes {
-		if n.src != nil && len(outputs[n.index]) > 0 {
-			keys, rows, diffs := record.Columns(outputs[n.index])
+		if n.src != nil && len(inputs[n.index]) > 0 {
+			keys, rows, diffs := record.Columns(inputs[n.index])
 			if err := add(record.KindInput, &record.Input{Time: t, Source: n.name, Keys: keys, Rows: rows, Diffs: diffs}); err != nil {
 				return 0, err
 			}
 		}
 		for _, a := range n.arrangements() {
-			d := a.TakeDeltas()
-			if d.Len() == 0 {
-				continue
-			}
-			if err := add(record.KindState, &record.State{Time: t, Operator: n.name, Arrangement: a.Name(), Deltas: d}); err != nil {
+			if err := state(n.name, a); err != nil {
 				return 0, err
 			}
-			e.addToFold(compaction.ArrKey{Operator: n.name, Arrangement: a.Name()}, d, len(recs[len(recs)-1].Data))
+		}
+	}
+	for _, s := range e.sinks {
+		if s.n.table != nil {
+			if err := state(s.n.name, s.n.table); err != nil {
+				return 0, err
+			}
 		}
 	}
 	for i, s := range e.sinks {
@@ -606,7 +664,7 @@ func (e *engine) drain(final bool) error {
 		return nil
 	}
 	durable := ^uint64(0)
-	if e.wal != nil {
+	if e.wal != nil && !e.keep.readOnly {
 		if final {
 			if err := e.wal.Sync(); err != nil {
 				return fmt.Errorf("pwlog: sync log: %w", err)
@@ -687,7 +745,7 @@ func (e *engine) close(finished bool) error {
 		}
 		err := s.out.Close()
 		errs = append(errs, err)
-		if err == nil && e.wal != nil && (finished || s.opened.Changelog) && e.written > s.ack.Time {
+		if err == nil && e.wal != nil && !e.keep.readOnly && (finished || s.opened.Changelog) && e.written > s.ack.Time {
 			s.ack = record.SinkAck{Time: e.written, Offset: sinkOffset(s.out)}
 			acks[s.n.name] = s.ack
 		}
@@ -695,7 +753,7 @@ func (e *engine) close(finished bool) error {
 	// A catalog the storage lacks (a source's new directory, or the
 	// directories of a storage written before they were recorded) is
 	// logged even when the execution committed nothing.
-	logCatalog := finished && e.wal != nil && e.fingerprinted && !e.catalogued
+	logCatalog := finished && e.wal != nil && !e.keep.readOnly && e.fingerprinted && !e.catalogued
 	if len(acks) > 0 || logCatalog {
 		if err := e.appendCommit(&record.Commit{Time: e.clock, Acks: acks}); err != nil {
 			errs = append(errs, err)
@@ -704,7 +762,9 @@ func (e *engine) close(finished bool) error {
 	}
 	// Fold what this execution committed: the next restart loads it instead of
 	// replaying the log.
-	if finished && e.wal != nil && errors.Join(errs...) == nil && e.wal.LastLSN() > e.foldedLSN {
+	if e.keep.readOnly {
+		// Nothing to write.
+	} else if finished && e.wal != nil && errors.Join(errs...) == nil && e.wal.LastLSN() > e.foldedLSN {
 		f, err := e.takeFold(e.currentAcks(), true)
 		if err == nil {
 			err = e.compact(context.Background(), f)

@@ -10,6 +10,10 @@ import (
 func RunWithoutDirs(p *Pipeline, cfg Config) error {
 	p.started = true
 	e := newEngine(context.Background(), p, cfg)
+	if err := e.configure(); err != nil {
+		return err
+	}
+	e.catalog = p.catalog(e.arrs)
 	e.catalog.Dirs = nil
 	err := e.open()
 	if err == nil {

@@ -11,7 +11,7 @@ import (
 )
 
 // Catalog returns p's catalog: the column names a storage p writes holds.
-func Catalog(p *Pipeline) *record.Catalog { return p.catalog() }
+func Catalog(p *Pipeline) *record.Catalog { return p.catalog(nil) }
 
 // Arrangements returns the names of p's operators, in pipeline order, and
 // each one's arrangements: after a run, the state the run left in them.
@@ -31,6 +31,10 @@ func Arrangements(p *Pipeline) (operators []string, arrs [][]*differential.Arran
 // commit.
 func restore(p *Pipeline, cfg Config) (*engine, error) {
 	e := newEngine(context.Background(), p, cfg)
+	if err := e.configure(); err != nil {
+		return e, err
+	}
+	e.catalog = p.catalog(e.arrs)
 	for _, s := range e.p.sinks {
 		e.sinks = append(e.sinks, &sinkState{n: s})
 	}

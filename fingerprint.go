@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/pwlog/pwlog/compaction"
 	"github.com/pwlog/pwlog/differential"
 	"github.com/pwlog/pwlog/record"
 )
@@ -23,7 +24,7 @@ func (p *Pipeline) Describe() []string {
 				cols = append(cols, c.Name+":"+c.Type.String())
 			}
 			retract := ""
-			if n.byFile != nil {
+			if n.retract {
 				retract = " retract"
 			}
 			lines = append(lines, fmt.Sprintf("source %s: %s(%s)%s", n.name, n.kind, strings.Join(cols, ","), retract))
@@ -42,7 +43,11 @@ func (p *Pipeline) Describe() []string {
 // sources' directories. Neither is part of the fingerprint: a changed
 // catalog is logged again, and a moved source is checked at restart
 // (engine.checkDirs).
-func (p *Pipeline) catalog() *record.Catalog {
+//
+// arrs, when not nil, are the arrangements the storage keeps (an
+// execution's, see engine.configure); nil: every arrangement of the
+// pipeline.
+func (p *Pipeline) catalog(arrs map[compaction.ArrKey]*differential.Arrangement) *record.Catalog {
 	c := &record.Catalog{Tables: map[string][]string{}, Arrangements: map[string]differential.Columns{}, Dirs: map[string]string{}}
 	for _, n := range p.nodes {
 		if n.src != nil {
@@ -51,9 +56,14 @@ func (p *Pipeline) catalog() *record.Catalog {
 				c.Dirs[n.name] = n.dir
 			}
 		}
-		for _, a := range n.arrangements() {
-			c.Arrangements[record.ArrangementKey(n.name, a.Name())] = a.Columns()
+		if arrs == nil {
+			for _, a := range n.arrangements() {
+				c.Arrangements[record.ArrangementKey(n.name, a.Name())] = a.Columns()
+			}
 		}
+	}
+	for k, a := range arrs {
+		c.Arrangements[record.ArrangementKey(k.Operator, k.Arrangement)] = a.Columns()
 	}
 	for _, s := range p.sinks {
 		c.Tables[s.name] = s.input.schema.Names()

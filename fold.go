@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -15,15 +16,9 @@ import (
 	"github.com/pwlog/pwlog/record"
 )
 
-// arrangements indexes the pipeline's arrangements.
+// arrangements indexes the arrangements the execution persists.
 func (e *engine) arrangements() map[compaction.ArrKey]*differential.Arrangement {
-	arrs := map[compaction.ArrKey]*differential.Arrangement{}
-	for _, n := range e.p.nodes {
-		for _, a := range n.arrangements() {
-			arrs[compaction.ArrKey{Operator: n.name, Arrangement: a.Name()}] = a
-		}
-	}
-	return arrs
+	return e.arrs
 }
 
 // addToFold keeps a committed state delta for the next compaction. The
@@ -52,6 +47,14 @@ func (e *engine) takeFold(acks map[string]record.SinkAck, quiet bool) (compactio
 		Deltas: map[compaction.ArrKey]*differential.Deltas{}, Meta: meta}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
+	// State the pipeline no longer keeps goes: an empty base replaces its
+	// runs.
+	for k := range e.drop {
+		if f.Base == nil {
+			f.Base = map[compaction.ArrKey]differential.Deltas{}
+		}
+		f.Base[k] = differential.Deltas{}
+	}
 	e.sealed = map[compaction.ArrKey]uint64{}
 	for k, a := range e.arrangements() {
 		e.sealed[k] = a.Seal()
@@ -135,7 +138,7 @@ func (e *engine) maybeCompact(force bool) error {
 			return nil
 		}
 	}
-	if e.comp == nil || (e.cfg.CompactBytes < 0 && !force) || e.foldBytes == 0 || len(e.queue) > 0 {
+	if e.comp == nil || e.keep.readOnly || (e.cfg.CompactBytes < 0 && !force) || e.foldBytes == 0 || len(e.queue) > 0 {
 		return nil
 	}
 	byTime := e.cfg.CompactInterval > 0 && time.Since(e.lastFold) >= e.cfg.CompactInterval
@@ -204,17 +207,17 @@ func (e *engine) rebase(m *checkpoint.Manifest, sealed map[compaction.ArrKey]uin
 	arrs := e.arrangements()
 	stacks := map[compaction.ArrKey]checkpoint.Stack{}
 	entries := map[compaction.ArrKey]int64{}
-	for _, r := range m.Runs {
-		if arrs[compaction.ArrKey{Operator: r.Operator, Arrangement: r.Arrangement}] == nil {
-			return fmt.Errorf("pwlog: manifest %d holds state of %s/%s, which this pipeline does not have", m.Seq, r.Operator, r.Arrangement)
-		}
-	}
-	opened, err := e.openRuns(m.Runs)
+	// Runs of state the pipeline does not keep are not read: the next
+	// compaction drops them (engine.plan).
+	runs := slices.DeleteFunc(slices.Clone(m.Runs), func(r checkpoint.RunMeta) bool {
+		return arrs[compaction.ArrKey{Operator: r.Operator, Arrangement: r.Arrangement}] == nil
+	})
+	opened, err := e.openRuns(runs)
 	if err != nil {
 		return err
 	}
 	open := map[string]openRun{}
-	for i, r := range m.Runs {
+	for i, r := range runs {
 		k := compaction.ArrKey{Operator: r.Operator, Arrangement: r.Arrangement}
 		or, ok := e.runs[r.Name]
 		if !ok {
@@ -238,7 +241,7 @@ func (e *engine) rebase(m *checkpoint.Manifest, sealed map[compaction.ArrKey]uin
 	}
 	e.runs = open
 	e.log.Debug("The arrangements read the checkpoint in place", slog.Uint64("manifest", m.Seq),
-		slog.Int("runs", len(m.Runs)), slog.Duration("duration", time.Since(start)))
+		slog.Int("runs", len(runs)), slog.Duration("duration", time.Since(start)))
 	return nil
 }
 

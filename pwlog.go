@@ -104,11 +104,16 @@ type node struct {
 	// checked is set for a source whose rows the engine checks against
 	// the schema: a user's connector.
 	checked bool
-	// byFile, for a source that retracts changed files, holds the rows
-	// each file contributed: file path -> rows.
-	byFile *differential.Arrangement
-	op     operators.Operator
-	index  int
+	// byFile, for a source that retracts changed files (retract), holds
+	// the rows each file contributed: file path -> rows.
+	byFile  *differential.Arrangement
+	retract bool
+	// kept, for a source whose inputs the execution keeps
+	// (Config.KeepInputs and the modes that keep inputs), holds every
+	// row it committed: commit time -> rows (evolve.go).
+	kept  *differential.Arrangement
+	op    operators.Operator
+	index int
 	// srcDir is a directory source's directory as given; dir is the
 	// same, absolute, its symbolic links resolved. ext is the file name
 	// suffix it reads (".csv"). All empty for other sources.
@@ -144,6 +149,12 @@ type sinkNode struct {
 	// file is a device (/dev/null), which several sinks may share.
 	entry, file string
 	device      bool
+	// fresh, for a file sink, returns its connector writing a fresh
+	// file, whatever its mode: for a re-snapshot or a replay.
+	fresh func(fsys vfs.FS) sources.Sink
+	// table, when the execution keeps sink tables, holds the sink's
+	// current table (evolve.go).
+	table *differential.Arrangement
 }
 
 // Table is a stream of updates produced by a source or an operator.
@@ -597,6 +608,7 @@ func (t *Table) writeFile(name, path string, opts []SinkOptions, out func(cols [
 	}
 	cols := t.node.schema.Names()
 	s.out = func(fsys vfs.FS) sources.Sink { return out(cols, s.append, fsys) }
+	s.fresh = func(fsys vfs.FS) sources.Sink { return out(cols, false, fsys) }
 	t.p.sinks = append(t.p.sinks, s)
 	if path == "" {
 		t.p.fail(fmt.Errorf("pwlog: sink %q: empty path", name))
@@ -785,18 +797,23 @@ func splitLast(path string) (dir, base string) {
 // keepByPartition makes a source keep the rows each partition (file)
 // contributed, to retract them when it goes or changes.
 func (n *node) keepByPartition() {
+	n.retract = true
 	n.byFile = differential.NewArrangement("by_file", nil)
 	n.byFile.SetColumns(differential.Columns{Row: n.schema.Names()})
 }
 
 // arrangements returns the node's state: an operator's arrangements, or a
-// retracting source's rows by file.
+// source's rows by file (when it retracts) and its kept inputs.
 func (n *node) arrangements() []*differential.Arrangement {
-	switch {
-	case n.op != nil:
+	if n.op != nil {
 		return n.op.Arrangements()
-	case n.byFile != nil:
-		return []*differential.Arrangement{n.byFile}
 	}
-	return nil
+	var arrs []*differential.Arrangement
+	if n.byFile != nil {
+		arrs = append(arrs, n.byFile)
+	}
+	if n.kept != nil {
+		arrs = append(arrs, n.kept)
+	}
+	return arrs
 }

@@ -56,9 +56,22 @@ func (e *engine) open() error {
 	} else if err := e.recover(); err != nil {
 		return err
 	}
-	for _, s := range e.sinks {
+	for i, s := range e.sinks {
+		if e.acts != nil && e.acts[i] == sinkFull || s.resnap {
+			// A fresh file receives the whole table: nothing to resume or
+			// re-emit.
+			s.ack, s.replay = record.SinkAck{}, nil
+			if s.n.fresh != nil {
+				s.n.out = s.n.fresh
+			}
+		}
 		if s.out == nil {
 			if err := e.openSink(s); err != nil {
+				return err
+			}
+		}
+		if s.resnap {
+			if err := e.resnapshot(s); err != nil {
 				return err
 			}
 		}
@@ -100,7 +113,7 @@ func (e *engine) open() error {
 func (e *engine) seek(n *node) error {
 	r, changed, err := e.openSource(n, e.offsets[n.name])
 	var ce *sources.ChangedFileError
-	if errors.As(err, &ce) && n.byFile == nil {
+	if errors.As(err, &ce) && !n.retract {
 		return fmt.Errorf("pwlog: source %q: %w; with FileOptions{Retract: true} the source retracts the rows a changed or deleted file gave and reads it again", n.name, err)
 	}
 	if err != nil {
@@ -113,11 +126,11 @@ func (e *engine) seek(n *node) error {
 	var deleted []string
 	if pr, ok := r.(sources.Partitioned); ok {
 		deleted = pr.Deleted()
-	} else if n.byFile != nil {
+	} else if n.retract {
 		r.Close()
 		return fmt.Errorf("pwlog: source %q: Retract needs a connector whose Reader is a sources.Partitioned", n.name)
 	}
-	if n.byFile != nil {
+	if n.retract {
 		return e.retract(n, append(changed, deleted...))
 	}
 	for _, name := range deleted {
@@ -158,6 +171,27 @@ func (e *engine) openSink(s *sinkState) error {
 			ErrSinkAhead, s.n.name, what, opened.Last, e.clock)
 	}
 	s.out, s.opened = out, opened
+	return nil
+}
+
+// resnapshot writes a sink's stored table, as of the last committed time,
+// into its fresh file.
+func (e *engine) resnapshot(s *sinkState) error {
+	rows, err := tableRows(s.n)
+	if err != nil || e.clock == 0 {
+		return err
+	}
+	for i := range rows {
+		rows[i].Time = e.clock
+	}
+	if err := s.out.Write(e.clock, rows); err != nil {
+		return fmt.Errorf("pwlog: sink %q: %w", s.n.name, err)
+	}
+	if err := s.out.Flush(); err != nil {
+		return fmt.Errorf("pwlog: sink %q: %w", s.n.name, err)
+	}
+	e.log.Info("Wrote the sink's whole table into a fresh file (a re-snapshot)",
+		slog.String("sink", s.n.name), slog.Int("rows", len(rows)), slog.Uint64("time", e.clock))
 	return nil
 }
 
@@ -301,9 +335,6 @@ func (e *engine) openCheckpoint(ctx context.Context, b backend.Backend) (*storag
 	if m == nil {
 		return st, nil
 	}
-	if err := e.checkFingerprint(m.Fingerprint); err != nil {
-		return nil, err
-	}
 	if last := e.wal.LastLSN(); last < m.LSN {
 		return nil, fmt.Errorf("pwlog: the log ends at LSN %d but checkpoint %d covers up to LSN %d: the log was removed or replaced; new commits would be lost", last, m.Seq, m.LSN)
 	}
@@ -327,19 +358,13 @@ func (e *engine) openCheckpoint(ctx context.Context, b backend.Backend) (*storag
 func (e *engine) replay(st *storage.State) error {
 	start := time.Now()
 	arrs := e.arrangements()
-	// The hooks' errors are the engine's own, returned as they are; the
-	// log's and the decoder's are wrapped with the phase.
-	var refused error
-	st.OnPipeline = func(_ uint64, r *record.Pipeline) error {
-		refused = e.checkFingerprint(r.Lines)
-		return refused
-	}
 	st.OnState = func(lsn uint64, r *record.State, size int) error {
 		k := compaction.ArrKey{Operator: r.Operator, Arrangement: r.Arrangement}
 		a := arrs[k]
 		if a == nil {
-			refused = fmt.Errorf("%w: the storage holds state of operator %q (arrangement %q) at LSN %d that this pipeline does not have", ErrPipelineChanged, r.Operator, r.Arrangement, lsn)
-			return refused
+			// State the pipeline does not keep (a removed operator, or
+			// another mode): plan drops it.
+			return nil
 		}
 		if err := a.Apply(r.Deltas); err != nil {
 			return err
@@ -357,9 +382,6 @@ func (e *engine) replay(st *storage.State) error {
 		// unless the log is damaged.
 		err = fmt.Errorf("%d records after the last commit", st.Pending())
 	}
-	if err != nil && err == refused {
-		return err
-	}
 	if err != nil {
 		return fmt.Errorf("pwlog: replay: %w", err)
 	}
@@ -367,17 +389,27 @@ func (e *engine) replay(st *storage.State) error {
 		return err
 	}
 	e.restored = st.Summary()
+	e.storedOffsets = st.Offsets.Clone()
 	e.offsets, e.clock, e.foldedLSN = st.Offsets, st.Clock, 0
 	if m := st.Manifest; m != nil {
 		e.foldedLSN = m.LSN
 	}
 	// The first commit logs the pipeline record when the storage lacks
-	// the fingerprint or holds another catalog (a sink was added).
-	e.fingerprinted = st.Fingerprint != nil
+	// the fingerprint (or holds another: plan) or holds another catalog
+	// (a sink was added).
 	e.catalogued = st.Catalog.Equal(e.catalog)
 	for _, s := range e.sinks {
 		s.ack = st.Acks[s.n.name]
 		s.replay = st.Unacked[s.n.name]
+	}
+	if err := e.plan(st); err != nil {
+		return err
+	}
+	// A source read from its start opens without offsets.
+	for name, fresh := range e.keep.fresh {
+		if fresh {
+			e.offsets[name] = map[string]sources.FileState{}
+		}
 	}
 	e.log.Info("Reached the end of the snapshot",
 		slog.Int("entries", records), slog.Int("times", st.Log.Times), slog.Int64("state_deltas", st.Log.StateDeltas),
@@ -407,14 +439,6 @@ func (e *engine) checkDirs(stored *record.Catalog) error {
 	return nil
 }
 
-// checkFingerprint compares the stored fingerprint with the pipeline's.
-func (e *engine) checkFingerprint(stored []string) error {
-	if diff := storage.FingerprintDiff(stored, e.p.Describe()); diff != "" {
-		return fmt.Errorf("%w: %s; use a new storage directory for the changed pipeline", ErrPipelineChanged, diff)
-	}
-	return nil
-}
-
 // openSource opens a source's reader at its offsets. For a source that
 // retracts, a file changed since it was read is left out of the offsets
 // it opens with, so that it is read again from its start, and returned
@@ -424,7 +448,7 @@ func (e *engine) openSource(n *node, prev map[string]sources.FileState) (sources
 	for {
 		r, err := n.src.Open(prev)
 		var ce *sources.ChangedFileError
-		if n.byFile == nil || !errors.As(err, &ce) {
+		if !n.retract || !errors.As(err, &ce) {
 			return r, changed, err
 		}
 		if _, known := prev[ce.Path]; !known || slices.Contains(changed, ce.Path) {

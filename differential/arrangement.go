@@ -435,6 +435,9 @@ func (a *Arrangement) fail(err error) {
 	}
 }
 
+// HasDeltas tells whether changes wait for TakeDeltas.
+func (a *Arrangement) HasDeltas() bool { return a.pending.Len() > 0 }
+
 // TakeDeltas returns the changes recorded since the last call and resets
 // the record. The caller owns the returned Deltas.
 func (a *Arrangement) TakeDeltas() Deltas {

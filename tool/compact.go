@@ -2,10 +2,8 @@ package tool
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/pwlog/pwlog/backend"
@@ -14,7 +12,6 @@ import (
 	"github.com/pwlog/pwlog/internal/base"
 	"github.com/pwlog/pwlog/internal/location"
 	"github.com/pwlog/pwlog/internal/storage"
-	"github.com/pwlog/pwlog/objlog"
 	"github.com/pwlog/pwlog/record"
 	"github.com/pwlog/pwlog/vfs"
 	"github.com/pwlog/pwlog/wal"
@@ -112,41 +109,21 @@ func Compact(ctx context.Context, dir string, opts *CompactOptions) (CompactStat
 	if o.FS == nil {
 		o.FS = vfs.Default
 	}
-	ob, err := objectStore(dir, o.Backend, o.Logger)
+	t, err := takeStorage(ctx, dir, o.Backend, o.FS, o.Logger)
 	if err != nil {
 		return st, err
 	}
-	if ob != nil {
-		return compactObjects(ctx, dir, ob, &o)
+	defer t.close()
+	if t.b != nil {
+		return compactObjects(ctx, t, &o)
 	}
-	if _, err := storage.Check(o.FS, dir); err != nil {
-		return st, err
-	}
-	lock, err := storage.TakeLock(o.FS, dir)
-	if err != nil {
-		return st, err
-	}
-	defer lock.Close()
-	// The marker again, under the lock.
-	format, err := storage.Check(o.FS, dir)
-	if err != nil {
-		return st, err
-	}
+	format := t.format
 	st.FormatBefore = format
 	st.BytesBefore = storage.Bytes(o.FS, dir)
-	l, err := wal.Open(storage.LogDir(dir), &wal.Options{Logger: o.Logger, FS: o.FS})
-	if err != nil {
-		return st, fmt.Errorf("pwlog: open log: %w", err)
+	if err := t.open(ctx); err != nil {
+		return st, err
 	}
-	defer l.Close()
-	b, err := backend.NewFilesystemFS(o.FS, storage.CheckpointDir(dir))
-	if err != nil {
-		return st, fmt.Errorf("pwlog: checkpoint storage: %w", err)
-	}
-	comp, err := compaction.Open(ctx, b, l, nil)
-	if err != nil {
-		return st, fmt.Errorf("pwlog: %w", err)
-	}
+	comp := t.comp
 	upgradeDeleted := 0
 	if format < storage.FormatVersion {
 		// Format 1 differs from format 2 in its runs only. They are
@@ -163,7 +140,7 @@ func Compact(ctx context.Context, dir string, opts *CompactOptions) (CompactStat
 				slog.Int("runs_upgraded", n), slog.Int("runs_written", us.RunsWritten), slog.Duration("duration", time.Since(start)))
 		}
 	}
-	if err := fold(ctx, l, comp, &o, &st); err != nil {
+	if err := fold(ctx, t.log, comp, &o, &st); err != nil {
 		return st, err
 	}
 	st.ObjectsDeleted += upgradeDeleted
@@ -175,65 +152,28 @@ func Compact(ctx context.Context, dir string, opts *CompactOptions) (CompactStat
 		st.Upgraded = true
 		o.Logger.Info("Upgraded the storage", slog.Int("from_format", format), slog.Int("to_format", storage.FormatVersion))
 	}
-	if err := l.Close(); err != nil {
+	if err := t.closeLog(); err != nil {
 		return st, err
 	}
 	st.BytesAfter = storage.Bytes(o.FS, dir)
-	return st, nil
+	return st, t.close()
 }
 
-// compactObjects is Compact for a storage in an object store whose root is
-// b: it takes the writer's lease (refused, wrapping ErrLocked, while a
-// pipeline holds it), opens the log with the lease's epoch (fencing any
-// older writer), folds it into the checkpoint and lets the lease go. No
-// storage in an object store was ever of format 1: one of another format
-// than FormatVersion is refused.
-func compactObjects(ctx context.Context, dir string, b backend.Backend, o *CompactOptions) (CompactStats, error) {
-	var st CompactStats
-	check := func() error {
-		format, _, err := checkMarkerObject(ctx, b, dir)
-		if err == nil && format != storage.FormatVersion {
-			err = fmt.Errorf("%w: %s has format %d: a storage in an object store is of format %d only, and compact upgrades none",
-				ErrFormat, dir, format, storage.FormatVersion)
-		}
-		st.FormatBefore = format
-		return err
-	}
-	if err := check(); err != nil {
-		return st, err
-	}
-	lease, err := objlog.AcquireLease(ctx, b, &objlog.LeaseOptions{Logger: o.Logger})
-	if errors.Is(err, objlog.ErrLeaseHeld) {
-		return st, fmt.Errorf("%w: %s is in use: %w", ErrLocked, dir, err)
-	}
-	if err != nil {
-		return st, fmt.Errorf("pwlog: %s: %w", dir, err)
-	}
-	defer lease.Close()
-	// The marker again, under the lease.
-	if err := check(); err != nil {
-		return st, err
-	}
+// compactObjects is Compact for a storage in an object store, taken
+// under the writer's lease: it opens the log with the lease's epoch
+// (fencing any older writer), folds it into the checkpoint and lets the
+// lease go. No storage in an object store was ever of format 1
+// (takeStorage refuses one that says so).
+func compactObjects(ctx context.Context, t *taken, o *CompactOptions) (CompactStats, error) {
+	st := CompactStats{FormatBefore: t.format}
+	b := t.b
 	st.BytesBefore = listBytes(ctx, b, nil)
-	// Name a damaged log object by its URL.
-	logDamage := func(err error) error {
-		var we *wal.CorruptError
-		if errors.As(err, &we) && we.File != "" && !strings.HasPrefix(we.File, objectURL(dir, "")) {
-			we.File = objectURL(dir, base.LogDir+"/"+we.File)
-		}
-		return err
+	if err := t.open(ctx); err != nil {
+		return st, err
 	}
-	l, err := objlog.Open(ctx, backend.Sub(b, base.LogDir), &objlog.Options{Epoch: lease.Epoch(), Logger: o.Logger})
-	if err != nil {
-		return st, fmt.Errorf("pwlog: open log: %w", logDamage(err))
-	}
-	defer l.Close()
-	comp, err := compaction.Open(ctx, backend.Sub(b, base.CheckpointDir), l, nil)
-	if err != nil {
-		return st, fmt.Errorf("pwlog: %w", err)
-	}
+	l, comp := t.log, t.comp
 	if err := fold(ctx, l, comp, o, &st); err != nil {
-		return st, logDamage(err)
+		return st, t.damage(err)
 	}
 	if m := comp.Manifest(); m != nil && !st.Compacted {
 		// Open placed a fence object after the log's last: the log's
@@ -243,13 +183,8 @@ func compactObjects(ctx context.Context, dir string, b backend.Backend, o *Compa
 			return st, fmt.Errorf("pwlog: truncate the log: %w", err)
 		}
 	}
-	if err := l.Close(); err != nil {
+	if err := t.closeLog(); err != nil {
 		return st, err
-	}
-	if err := lease.Err(); err != nil {
-		// Another writer took the storage over meanwhile: what was
-		// done is fenced or done again by it.
-		return st, fmt.Errorf("pwlog: %s: %w", dir, err)
 	}
 	known := map[string]int64{}
 	if m := comp.Manifest(); m != nil {
@@ -258,10 +193,7 @@ func compactObjects(ctx context.Context, dir string, b backend.Backend, o *Compa
 		}
 	}
 	st.BytesAfter = listBytes(ctx, b, known)
-	if err := lease.Close(); err != nil {
-		return st, fmt.Errorf("pwlog: %s: %w", dir, err)
-	}
-	return st, nil
+	return st, t.close()
 }
 
 // fold folds the log into comp's checkpoint (foldLog, then Apply), or
@@ -353,23 +285,36 @@ func foldLog(l replayLog, comp *compaction.Compactor, progress func(done, total 
 		f = compaction.Fold{LSN: lsn, Clock: s.Clock, Fingerprint: s.Fingerprint, Deltas: folded, Meta: meta}
 		return nil
 	}
-	from := max(l.FirstLSN(), s.LSN+1)
-	total := int64(l.LastLSN()) - int64(from) + 1
-	err = l.Replay(from, func(r wal.Record) error {
-		if progress != nil && (r.LSN%256 == 0 || r.LSN == l.LastLSN()) {
-			progress(int64(r.LSN-from)+1, total)
-		}
-		err := s.Add(r)
-		if err != nil && err != encErr {
-			// A record that does not decode, or a batch that breaks
-			// the format's rules.
-			err = &damageError{err}
-		}
-		return err
-	})
+	err = replayState(l, s, progress)
+	if encErr != nil {
+		return f, fmt.Errorf("pwlog: read log: %w", encErr)
+	}
 	if err != nil {
-		return f, fmt.Errorf("pwlog: read log: %w", err)
+		return f, err
 	}
 	*sum = s.Summary()
 	return f, nil
+}
+
+// replayState folds the log's records after s's LSN into s, reporting
+// progress (records read, of total) when it is set. An error of s.Add is
+// reported as damage (a record that does not decode, or a batch that
+// breaks the format's rules): a caller whose hooks may fail tells their
+// error apart itself.
+func replayState(l replayLog, s *storage.State, progress func(done, total int64)) error {
+	from := max(l.FirstLSN(), s.LSN+1)
+	total := int64(l.LastLSN()) - int64(from) + 1
+	err := l.Replay(from, func(r wal.Record) error {
+		if progress != nil && (r.LSN%256 == 0 || r.LSN == l.LastLSN()) {
+			progress(int64(r.LSN-from)+1, total)
+		}
+		if err := s.Add(r); err != nil {
+			return &damageError{err}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("pwlog: read log: %w", err)
+	}
+	return nil
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/pwlog/pwlog/checkpoint"
 	"github.com/pwlog/pwlog/differential"
 	"github.com/pwlog/pwlog/internal/location"
+	"github.com/pwlog/pwlog/internal/storage"
 	"github.com/pwlog/pwlog/record"
 	"github.com/pwlog/pwlog/wal"
 )
@@ -195,7 +196,7 @@ func Dump(ctx context.Context, dir string, opts *DumpOptions, fn func(*DumpEntry
 		sum.Delivered++
 		return fn(d)
 	}
-	known := newKnownNames(v)
+	known := newKnownNames(v.state)
 	cat := v.state.Catalog
 	if o.Checkpoint {
 		if err := o.dumpRuns(ctx, v, cat, deliver); err != nil {
@@ -259,9 +260,10 @@ type knownNames struct {
 	catalog bool
 }
 
-func newKnownNames(v *view) *knownNames {
+// newKnownNames returns the names st knows: its manifest's runs, its
+// fingerprint and catalog, its offsets and acknowledgements.
+func newKnownNames(st *storage.State) *knownNames {
 	k := &knownNames{sources: map[string]bool{}, operators: map[string]bool{}, sinks: map[string]bool{}, tables: map[string]bool{}}
-	st := v.state
 	k.addPipeline(&record.Pipeline{Lines: st.Fingerprint, Catalog: st.Catalog})
 	for name := range st.Offsets {
 		k.sources[name] = true
@@ -269,8 +271,8 @@ func newKnownNames(v *view) *knownNames {
 	for name := range st.Acks {
 		k.sinks[name] = true
 	}
-	if v.manifest != nil {
-		for _, r := range v.manifest.Runs {
+	if st.Manifest != nil {
+		for _, r := range st.Manifest.Runs {
 			k.operators[r.Operator] = true
 		}
 	}
@@ -339,13 +341,7 @@ func (k *knownNames) check(dir string, o *DumpOptions) error {
 	if !k.catalog {
 		return nil
 	}
-	// A catalog's table is a source's or a sink's: a sink when no
-	// fingerprint, offset or record says it is a source.
-	for name := range k.tables {
-		if !k.sources[name] {
-			k.sinks[name] = true
-		}
-	}
+	k.tablesAsSinks()
 	for _, c := range []struct {
 		what  string
 		asked []string
@@ -362,6 +358,17 @@ func (k *knownNames) check(dir string, o *DumpOptions) error {
 		}
 	}
 	return nil
+}
+
+// tablesAsSinks adds to the sinks the catalog's tables that are not
+// sources: a catalog's table is a source's or a sink's, a sink's when no
+// fingerprint, offset or record says it is a source.
+func (k *knownNames) tablesAsSinks() {
+	for name := range k.tables {
+		if !k.sources[name] {
+			k.sinks[name] = true
+		}
+	}
 }
 
 // keep applies the options' filters to a decoded entry.

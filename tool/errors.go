@@ -23,7 +23,7 @@ var (
 	ErrMarkerDamaged = storage.ErrMarkerDamaged
 	// ErrLocked reports that another process holds the storage (its
 	// lock, or in an object store the writer's lease, which the error
-	// wraps too: objlog.ErrLeaseHeld): Compact refuses to run.
+	// wraps too: objlog.ErrLeaseHeld): Compact and Resnapshot refuse to run.
 	ErrLocked = storage.ErrLocked
 )
 
@@ -33,8 +33,8 @@ var (
 type MarkerError = storage.MarkerError
 
 // UnknownNameError reports a source, operator or sink that Dump was asked
-// to select and the storage does not know: no catalog, offset,
-// acknowledgement or record names it.
+// to select, or a sink Resnapshot was asked for, and the storage does not
+// know: no catalog, offset, acknowledgement or record names it.
 type UnknownNameError struct {
 	Dir string
 	// What is "source", "operator" or "sink".

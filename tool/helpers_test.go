@@ -36,6 +36,9 @@ type fixture struct {
 	interrupted bool
 	// retract makes the source a retracting one: it keeps state.
 	retract bool
+	// keepInputs runs the pipeline with pwlog.Config.KeepInputs: the
+	// storage keeps the source's rows and the sink's table.
+	keepInputs bool
 }
 
 // build runs the tutorial's pipeline as f says and returns the storage
@@ -51,7 +54,7 @@ func (f fixture) build(t *testing.T) string {
 		if err := os.CopyFS(input, os.DirFS(filepath.Join(tutorialData, fmt.Sprintf("run%d", run)))); err != nil {
 			t.Fatal(err)
 		}
-		cfg := pwlog.Config{Backend: pwlog.Filesystem(storage), Logger: quiet}
+		cfg := f.config(pwlog.Config{Backend: pwlog.Filesystem(storage), Logger: quiet})
 		last := run == f.runs
 		if last && f.interrupted {
 			cfg.FS = errorfs.Wrap(vfs.Default, errorfs.NewRandom(1, 1, syscall.EIO,

@@ -47,6 +47,12 @@ type StorageInfo struct {
 	// "udf_cache:<function>"), by operator and function; none when no
 	// operator caches a function.
 	UDFCaches []UDFCacheInfo `json:"udf_caches,omitempty"`
+	// KeptInputs lists, per source, the input rows a pipeline that keeps
+	// its inputs keeps (arrangement "inputs"), and SinkTables, per sink,
+	// the sink's current table such a pipeline keeps (arrangement
+	// "table"); none when the pipeline keeps none.
+	KeptInputs []KeptInfo `json:"kept_inputs,omitempty"`
+	SinkTables []KeptInfo `json:"sink_tables,omitempty"`
 	// Problems lists damage met on the way, each naming its file; Verify
 	// checks everything and tells more.
 	Problems []string `json:"problems,omitempty"`
@@ -96,6 +102,16 @@ type UDFCacheInfo struct {
 	// Bytes is what the cache takes in the checkpoint's runs and in the
 	// log's state records after it.
 	Bytes int64 `json:"bytes"`
+}
+
+// KeptInfo describes the kept inputs of a source or the table of a sink.
+type KeptInfo struct {
+	// Name is the source's or the sink's.
+	Name string `json:"name"`
+	// Entries and Bytes count as UDFCacheInfo's do: the checkpoint's
+	// entries and runs, and the log's state records after it.
+	Entries int64 `json:"entries"`
+	Bytes   int64 `json:"bytes"`
 }
 
 // WALInfo describes the log.
@@ -166,6 +182,10 @@ type SinkInfo struct {
 	// Pending counts the committed times after AckTime whose rows the log
 	// holds.
 	Pending int `json:"pending"`
+	// Resnapshot is set when a re-snapshot of the sink is pending
+	// (pwlog resnapshot): the next execution writes its whole table, as
+	// of the last committed time, into a new file.
+	Resnapshot bool `json:"resnapshot,omitempty"`
 }
 
 // Inspect describes the storage in dir (a directory or a storage URL, see
@@ -200,13 +220,11 @@ func Inspect(ctx context.Context, dir string, opts *ReadOptions) (*StorageInfo, 
 		e := at[be.LSN]
 		info.Problems = append(info.Problems, fmt.Sprintf("%s offset %d (LSN %d): %s record: %s", e.File, e.Offset, be.LSN, record.KindName(be.Kind), be.Reason))
 	}
-	// cacheLog sums the bytes of the UDF caches' records in the log.
-	cacheLog := map[compaction.ArrKey]int64{}
+	// logBytes sums the bytes of each arrangement's records in the log.
+	logBytes := map[compaction.ArrKey]int64{}
 	onState := st.OnState
 	st.OnState = func(lsn uint64, r *record.State, size int) error {
-		if strings.HasPrefix(r.Arrangement, udfCachePrefix) {
-			cacheLog[compaction.ArrKey{Operator: r.Operator, Arrangement: r.Arrangement}] += int64(size)
-		}
+		logBytes[compaction.ArrKey{Operator: r.Operator, Arrangement: r.Arrangement}] += int64(size)
 		if onState != nil {
 			return onState(lsn, r, size)
 		}
@@ -258,7 +276,7 @@ func Inspect(ctx context.Context, dir string, opts *ReadOptions) (*StorageInfo, 
 	info.Sinks = []SinkInfo{}
 	for _, name := range names {
 		ack := st.Acks[name]
-		s := SinkInfo{Name: name, AckTime: ack.Time, AckOffset: ack.Offset, LastTime: st.LastOutput[name]}
+		s := SinkInfo{Name: name, AckTime: ack.Time, AckOffset: ack.Offset, LastTime: st.LastOutput[name], Resnapshot: ack.Resnapshot}
 		seen := map[uint64]bool{}
 		for _, r := range st.Unacked[name] {
 			if !seen[r.Time] {
@@ -268,41 +286,51 @@ func Inspect(ctx context.Context, dir string, opts *ReadOptions) (*StorageInfo, 
 		}
 		info.Sinks = append(info.Sinks, s)
 	}
-	info.UDFCaches = udfCaches(st.Entries, cacheLog, info.Checkpoint)
+	for _, a := range sumArrangements(st.Entries, logBytes, info.Checkpoint) {
+		switch {
+		case strings.HasPrefix(a.Arrangement, udfCachePrefix):
+			info.UDFCaches = append(info.UDFCaches, UDFCacheInfo{Operator: a.Operator,
+				Function: strings.TrimPrefix(a.Arrangement, udfCachePrefix), Entries: a.Entries, Bytes: a.Bytes})
+		case a.Arrangement == keptInputsArrangement:
+			info.KeptInputs = append(info.KeptInputs, KeptInfo{Name: a.Operator, Entries: a.Entries, Bytes: a.Bytes})
+		case a.Arrangement == sinkTableArrangement:
+			info.SinkTables = append(info.SinkTables, KeptInfo{Name: a.Operator, Entries: a.Entries, Bytes: a.Bytes})
+		}
+	}
 	return info, nil
 }
 
-// udfCaches describes the UDF caches from the entries of every
-// arrangement, the bytes of the caches' log records and the checkpoint.
-func udfCaches(entries, logBytes map[compaction.ArrKey]int64, cp *CheckpointInfo) []UDFCacheInfo {
-	var out []UDFCacheInfo
-	idx := map[compaction.ArrKey]int{}
-	add := func(k compaction.ArrKey) *UDFCacheInfo {
-		i, ok := idx[k]
-		if !ok {
-			i = len(out)
-			idx[k] = i
-			out = append(out, UDFCacheInfo{Operator: k.Operator, Function: strings.TrimPrefix(k.Arrangement, udfCachePrefix)})
+// sumArrangements sums, per arrangement, its entries (the checkpoint's
+// and the log's: entries), and its bytes: those of its records in the log
+// (logBytes) and of its runs in the checkpoint cp. It returns them sorted
+// by operator and arrangement; Runs is not set.
+func sumArrangements(entries, logBytes map[compaction.ArrKey]int64, cp *CheckpointInfo) []ArrangementInfo {
+	sums := map[compaction.ArrKey]*ArrangementInfo{}
+	get := func(k compaction.ArrKey) *ArrangementInfo {
+		a := sums[k]
+		if a == nil {
+			a = &ArrangementInfo{Operator: k.Operator, Arrangement: k.Arrangement}
+			sums[k] = a
 		}
-		return &out[i]
+		return a
 	}
 	for k, n := range entries {
-		if strings.HasPrefix(k.Arrangement, udfCachePrefix) {
-			add(k).Entries += n
-		}
+		get(k).Entries += n
 	}
 	for k, n := range logBytes {
-		add(k).Bytes += n
+		get(k).Bytes += n
 	}
 	if cp != nil {
 		for _, a := range cp.Arrangements {
-			if strings.HasPrefix(a.Arrangement, udfCachePrefix) {
-				add(compaction.ArrKey{Operator: a.Operator, Arrangement: a.Arrangement}).Bytes += a.Bytes
-			}
+			get(compaction.ArrKey{Operator: a.Operator, Arrangement: a.Arrangement}).Bytes += a.Bytes
 		}
 	}
-	slices.SortFunc(out, func(a, b UDFCacheInfo) int {
-		return cmp.Or(cmp.Compare(a.Operator, b.Operator), cmp.Compare(a.Function, b.Function))
+	out := make([]ArrangementInfo, 0, len(sums))
+	for _, a := range sums {
+		out = append(out, *a)
+	}
+	slices.SortFunc(out, func(a, b ArrangementInfo) int {
+		return cmp.Or(cmp.Compare(a.Operator, b.Operator), cmp.Compare(a.Arrangement, b.Arrangement))
 	})
 	return out
 }

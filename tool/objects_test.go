@@ -58,6 +58,13 @@ func (s *store) config() pwlog.Config {
 	return pwlog.Config{Backend: namedBackend{s.mem, storeURL}, Logger: quiet}
 }
 
+// config returns the configuration of a run of f on a storage: cfg with
+// what f asks for.
+func (f fixture) config(cfg pwlog.Config) pwlog.Config {
+	cfg.KeepInputs = f.keepInputs
+	return cfg
+}
+
 // run runs the tutorial's pipeline on input with cfg, its sink writing
 // to output.
 func (f fixture) run(input, output string, cfg pwlog.Config) error {
@@ -143,12 +150,12 @@ func (f fixture) buildBoth(t *testing.T, directory bool) (string, *store) {
 				cfg.FS = errorfs.Wrap(vfs.Default, errorfs.NewRandom(1, 1, syscall.EIO,
 					errorfs.And(errorfs.Mutating, errorfs.PathContains("checkpoints"))))
 			}
-			check("directory", f.run(s.input, filepath.Join(tmp, "sessions-dir.csv"), cfg))
+			check("directory", f.run(s.input, filepath.Join(tmp, "sessions-dir.csv"), f.config(cfg)))
 		}
 		if interrupted {
 			failCheckpoints(s.mem)
 		}
-		err = f.run(s.input, s.output, s.config())
+		err = f.run(s.input, s.output, f.config(s.config()))
 		s.mem.SetFail(nil)
 		check("object store", err)
 	}

@@ -294,7 +294,7 @@ func (s *State) pipeline(lsn uint64, r *record.Pipeline) error {
 			return err
 		}
 	}
-	if s.Fingerprint != nil {
+	if s.Fingerprint != nil && !r.Changed {
 		if d := FingerprintDiff(s.Fingerprint, r.Lines); d != "" {
 			if err := s.problem(lsn, record.KindPipeline, "a second, different pipeline fingerprint in one storage: %s", d); err != nil {
 				return err

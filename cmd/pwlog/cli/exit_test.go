@@ -150,7 +150,7 @@ func TestHelpExitCodes(t *testing.T) {
 	if r.code != ExitOK || !strings.Contains(r.out, exitCodes) {
 		t.Errorf("pwlog --help: exit %d, no exit status table:\n%s", r.code, r.out)
 	}
-	for _, cmd := range []string{"inspect", "dump", "verify", "compact"} {
+	for _, cmd := range []string{"inspect", "dump", "verify", "compact", "resnapshot"} {
 		r := run(t, "", cmd, "--help")
 		if r.code != ExitOK || !strings.Contains(r.out, "Exit status: 0 when") {
 			t.Errorf("pwlog %s --help: exit %d, no exit status:\n%s", cmd, r.code, r.out)

@@ -18,9 +18,11 @@ func newInspect(o *options) *cobra.Command {
 format version; the live checkpoint (LSN, logical time, runs per
 arrangement with entries and bytes); the log (LSN range, segments, bytes,
 committed times after the checkpoint, an uncommitted tail); every source
-with the files, bytes and rows it has read; every sink and its position;
-the caches of user-defined functions (entries and bytes, per operator and
-function); the logical clock; and whether a process holds the storage's lock
+with the files, bytes and rows it has read; every sink and its position,
+and a re-snapshot pending for it (pwlog resnapshot); the caches of
+user-defined functions (entries and bytes, per operator and function);
+the kept inputs and sink tables of a pipeline that keeps its inputs
+(entries and bytes, per source and sink); the logical clock; and whether a process holds the storage's lock
 (in an object store, the writer's lease: its holder's host, pid and
 epoch; inspect does not take it). It lists the damage it meets on the
 way; pwlog verify checks everything.
@@ -172,6 +174,11 @@ func printInspect(p *printer, s *tool.StorageInfo) {
 			t.add(k.Name, fmt.Sprint(k.AckTime), count(k.AckOffset), last, count(k.Pending))
 		}
 		p.table(t)
+		for _, k := range s.Sinks {
+			if k.Resnapshot {
+				p.linef("  %s: re-snapshot pending: the next execution writes its whole table as of time %d into a new file", k.Name, s.Clock)
+			}
+		}
 	}
 
 	if len(s.UDFCaches) > 0 {
@@ -180,6 +187,22 @@ func printInspect(p *printer, s *tool.StorageInfo) {
 		t := &table{indent: "  ", header: []string{"OPERATOR", "FUNCTION", ">ENTRIES", ">BYTES"}}
 		for _, c := range s.UDFCaches {
 			t.add(c.Operator, c.Function, count(c.Entries), size(c.Bytes))
+		}
+		p.table(t)
+	}
+
+	for _, k := range []struct {
+		title, what string
+		kept        []tool.KeptInfo
+	}{{"kept inputs (the rows each source committed, by time)", "SOURCE", s.KeptInputs}, {"sink tables (each sink's current table)", "SINK", s.SinkTables}} {
+		if len(k.kept) == 0 {
+			continue
+		}
+		p.linef("")
+		p.linef("%s", k.title)
+		t := &table{indent: "  ", header: []string{k.what, ">ENTRIES", ">BYTES"}}
+		for _, c := range k.kept {
+			t.add(c.Name, count(c.Entries), size(c.Bytes))
 		}
 		p.table(t)
 	}

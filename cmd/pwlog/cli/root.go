@@ -1,6 +1,6 @@
 // Package cli is the pwlog command: inspect, dump, verify and compact a
 // storage, a directory or one kept in an object store (s3://BUCKET/PREFIX,
-// azure://CONTAINER/PREFIX). Run executes it; New returns the command tree
+// azure://CONTAINER/PREFIX), and ask for a sink's re-snapshot. Run executes it; New returns the command tree
 // for embedding in another program.
 //
 // Exit status, the same for every command (exitCodes, printed by
@@ -14,8 +14,8 @@
 //	   directory or storage URL that is missing or not a pwlog storage,
 //	   a format this build does not read, an I/O error, interrupted
 //	3  locked: another process (a running pipeline) holds the storage;
-//	   only compact takes the lock (in an object store, the writer's
-//	   lease)
+//	   only compact and resnapshot take the lock (in an object store,
+//	   the writer's lease)
 package cli
 
 import (
@@ -49,8 +49,8 @@ const exitCodes = `Exit status, the same for every command:
      directory or storage URL that is missing or not a pwlog storage,
      a format this build does not read, an I/O error, interrupted
   3  locked: another process (a running pipeline) holds the storage;
-     only compact takes the lock (in an object store, the writer's
-     lease)`
+     only compact and resnapshot take the lock (in an object store,
+     the writer's lease)`
 
 // locations says what a STORAGE argument may be, for the help texts.
 const locations = `STORAGE is a storage directory, or the URL of a storage kept in an
@@ -123,9 +123,10 @@ func New() *cobra.Command {
 		Short: "Inspect, dump, verify and compact pwlog storages",
 		Long: `pwlog looks inside the storage of a persistent pipeline, a directory
 or one kept in an object store: what it has read, what state it keeps,
-how big it is, whether it is sound; and compacts it. Only compact
-writes, and it takes the storage's lock (in an object store, the
-writer's lease).
+how big it is, whether it is sound; it compacts it, and asks the next
+execution to write a sink's whole table into a new file (resnapshot).
+Only compact and resnapshot write, and they take the storage's lock (in
+an object store, the writer's lease).
 
 ` + locations + `
 
@@ -134,7 +135,7 @@ writer's lease).
 		SilenceErrors: true,
 	}
 	root.PersistentFlags().BoolVar(&o.json, "json", false, "print JSON (dump: one object per line) instead of text")
-	root.AddCommand(newInspect(o), newDump(o), newVerify(o), newCompact(o))
+	root.AddCommand(newInspect(o), newDump(o), newVerify(o), newCompact(o), newResnapshot(o))
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		return &exitError{ExitCantRun, err}
 	})
