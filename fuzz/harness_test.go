@@ -188,7 +188,7 @@ func (h *harness) checkRun(t *rapid.T, root, what string) {
 			first = fresh[s][0].time
 		}
 		// A change takes a time of its own.
-		if max := 1 + btoi(pc != nil); h.cfg.batch == oneTime && len(times) > max && !h.p.anyRetract() {
+		if most := 1 + btoi(pc != nil); h.cfg.batch == oneTime && len(times) > most && !h.p.anyRetract() {
 			t.Fatalf("%s: sink %s: an execution of one batch emitted %d times", what, name, len(times))
 		}
 		if got, exp := consolidate(fresh[s]), want[s].minus(h.prev[s]); len(got.minus(exp)) != 0 {
