@@ -31,6 +31,17 @@ func newTutorialStorage(t *testing.T) *tutorialStorage {
 	return ts
 }
 
+// runs runs the pipeline once after copying each of dirs into the input.
+func (ts *tutorialStorage) runs(set func(*pwlog.Config), dirs ...string) {
+	ts.t.Helper()
+	for _, d := range dirs {
+		copyFiles(ts.t, d, ts.input)
+		if err := ts.run(set); err != nil {
+			ts.t.Fatal(err)
+		}
+	}
+}
+
 func (ts *tutorialStorage) run(set func(*pwlog.Config)) error {
 	p := pwlog.New()
 	tutorial.Sessions(p, ts.input, 300).WriteCSV("output", ts.out, pwlog.SinkOptions{Append: true})
@@ -96,14 +107,7 @@ func TestModesAcrossRuns(t *testing.T) {
 func TestStopAfterReplay(t *testing.T) {
 	ts := newTutorialStorage(t)
 	keep := func(c *pwlog.Config) { c.KeepInputs = true }
-	copyFiles(t, tutorialRunDirs[0], ts.input)
-	if err := ts.run(keep); err != nil {
-		t.Fatal(err)
-	}
-	copyFiles(t, tutorialRunDirs[1], ts.input)
-	if err := ts.run(keep); err != nil {
-		t.Fatal(err)
-	}
+	ts.runs(keep, tutorialRunDirs[:2]...)
 	before := readSink(t, ts.out)
 	wal := walBytes(t, ts.storage)
 	copyFiles(t, tutorialRunDirs[2], ts.input)

@@ -89,6 +89,9 @@ type engine struct {
 	acts          []sinkAction
 	drop          map[compaction.ArrKey]bool
 	storedOffsets record.Offsets // the offsets the storage held at the start
+	// consolidate is set while the first time commits: its state deltas
+	// are consolidated before they are logged.
+	consolidate bool
 }
 
 // sinkState is a sink during an execution.
@@ -98,9 +101,10 @@ type sinkState struct {
 	opened sources.Opened   // what its Open found
 	ack    record.SinkAck   // the last acknowledgement found in the log, or recorded
 	replay []*record.Output // committed times to re-emit, in time order
-	// resnap: the sink's file is new and gets its whole table as of the
-	// last committed time first (Config.Resnapshot).
-	resnap bool
+	// fresh: the sink's file is written from its start (a re-snapshot, a
+	// replay, a record); resnap: it gets its stored table as of the last
+	// committed time first (evolve.go).
+	fresh, resnap bool
 }
 
 // pendingWrite is a committed time whose rows wait for the WAL to be
@@ -413,18 +417,11 @@ func (e *engine) loop(ctx context.Context) error {
 			if n.op == nil {
 				continue
 			}
-			ins := make([][]differential.Update, len(n.inputs))
-			for i, in := range n.inputs {
-				ins[i] = outputs[in.index]
-			}
-			out, err := n.op.Step(t, ins)
-			if err == nil {
-				err = arrangementErr(n)
-			}
+			out, err := step(n, t, outputs)
 			if err != nil {
 				return fmt.Errorf("pwlog: time %d: %w", t, err)
 			}
-			outputs[n.index] = differential.Consolidate(out)
+			outputs[n.index] = out
 		}
 		// 3. and 4. One durable WAL batch per time.
 		w := pendingWrite{time: t, rows: make([][]differential.Update, len(e.sinks))}
@@ -475,6 +472,23 @@ func (e *engine) loop(ctx context.Context) error {
 		slog.Int("output_rows", e.stats.outputs), slog.Uint64("last_time", e.clock),
 		slog.Duration("duration", time.Since(start)))
 	return nil
+}
+
+// step steps operator n at time t over its inputs' deltas in outputs (by
+// node) and returns its consolidated output.
+func step(n *node, t uint64, outputs [][]differential.Update) ([]differential.Update, error) {
+	ins := make([][]differential.Update, len(n.inputs))
+	for i, in := range n.inputs {
+		ins[i] = outputs[in.index]
+	}
+	out, err := n.op.Step(t, ins)
+	if err == nil {
+		err = arrangementErr(n)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return differential.Consolidate(out), nil
 }
 
 // pollInterval is how often streaming source n looks again without an
@@ -602,16 +616,41 @@ func (e *engine) commit(t uint64, inputs, sinkRows [][]differential.Update, adva
 		if d.Len() == 0 || e.arrs[k] != a {
 			return nil
 		}
-		if err := add(record.KindState, &record.State{Time: t, Operator: owner, Arrangement: a.Name(), Deltas: d}); err != nil {
-			return err
+		if e.consolidate {
+			// A rebuild retracts an arrangement whole and fills it again:
+			// log what changed.
+			d = checkpoint.SortDeltas(d)
 		}
-		e.addToFold(k, d, len(recs[len(recs)-1].Data))
+		for lo := 0; lo < d.Len(); {
+			hi := chunkEnd(lo, d.Len(), func(i int) int { return len(d.Groups[i]) + len(d.Rows[i]) })
+			part := differential.Deltas{Groups: d.Groups[lo:hi], Keys: d.Keys[lo:hi], Rows: d.Rows[lo:hi], Diffs: d.Diffs[lo:hi]}
+			if err := add(record.KindState, &record.State{Time: t, Operator: owner, Arrangement: a.Name(), Deltas: part}); err != nil {
+				return err
+			}
+			e.addToFold(k, part, len(recs[len(recs)-1].Data))
+			lo = hi
+		}
+		return nil
+	}
+	// rows adds the records of one source's or sink's rows, each of at
+	// most recordChunk bytes of rows.
+	rows := func(us []differential.Update, rec func(keys []differential.Key, rows []string, diffs []int64) (wal.Kind, any)) error {
+		keys, encs, diffs := record.Columns(us)
+		for lo := 0; lo < len(keys); {
+			hi := chunkEnd(lo, len(keys), func(i int) int { return len(encs[i]) })
+			if err := add(rec(keys[lo:hi], encs[lo:hi], diffs[lo:hi])); err != nil {
+				return err
+			}
+			lo = hi
+		}
 		return nil
 	}
 	for _, n := range e.p.nodes {
 		if n.src != nil && len(inputs[n.index]) > 0 {
-			keys, rows, diffs := record.Columns(inputs[n.index])
-			if err := add(record.KindInput, &record.Input{Time: t, Source: n.name, Keys: keys, Rows: rows, Diffs: diffs}); err != nil {
+			err := rows(inputs[n.index], func(keys []differential.Key, rows []string, diffs []int64) (wal.Kind, any) {
+				return record.KindInput, &record.Input{Time: t, Source: n.name, Keys: keys, Rows: rows, Diffs: diffs}
+			})
+			if err != nil {
 				return 0, err
 			}
 		}
@@ -632,8 +671,10 @@ func (e *engine) commit(t uint64, inputs, sinkRows [][]differential.Update, adva
 		if len(sinkRows[i]) == 0 {
 			continue
 		}
-		keys, rows, diffs := record.Columns(sinkRows[i])
-		if err := add(record.KindOutput, &record.Output{Time: t, Sink: s.n.name, Keys: keys, Rows: rows, Diffs: diffs}); err != nil {
+		err := rows(sinkRows[i], func(keys []differential.Key, rows []string, diffs []int64) (wal.Kind, any) {
+			return record.KindOutput, &record.Output{Time: t, Sink: s.n.name, Keys: keys, Rows: rows, Diffs: diffs}
+		})
+		if err != nil {
 			return 0, err
 		}
 	}
@@ -655,6 +696,25 @@ func (e *engine) commit(t uint64, inputs, sinkRows [][]differential.Update, adva
 	e.offsets.Apply(c)
 	e.removed = map[string][]string{}
 	return lsn, nil
+}
+
+// recordChunk bounds the bytes of rows one input, state or output record
+// carries, well below wal.MaxRecordSize: a time that carries more (a
+// rebuild, a source read whole) spreads them over several records of the
+// same kind, which readers apply in order.
+var recordChunk = 8 << 20
+
+// chunkEnd returns the end of the chunk of entries starting at lo: at
+// least one entry, and entries until their sizes (size(i), plus a key's
+// and a diff's bytes) pass recordChunk.
+func chunkEnd(lo, n int, size func(i int) int) int {
+	bytes := 0
+	hi := lo
+	for hi < n && (hi == lo || bytes+size(hi)+16 <= recordChunk) {
+		bytes += size(hi) + 16
+		hi++
+	}
+	return hi
 }
 
 // drain writes queued times whose batch is durable; all of them, after a

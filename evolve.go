@@ -52,9 +52,9 @@ type keeping struct {
 type sinkAction int
 
 const (
-	sinkResumes sinkAction = iota // its file resumes; nothing at the first time
+	sinkResumes sinkAction = iota // nothing at the first time
 	sinkDiff                      // the difference between its new table and its stored one
-	sinkFull                      // a fresh file with its whole table
+	sinkFull                      // its whole new table (a record: the file is fresh)
 )
 
 // configure checks the modes of cfg against the pipeline and sets what
@@ -129,8 +129,9 @@ func (e *engine) configure() error {
 		}
 		persisted := c.Mode == PersistInputs || c.Mode == PersistState && c.KeepInputs ||
 			c.Mode == PersistSelective && slices.Contains(c.Persist, n.name)
-		// A read-only execution seeks every source to its stored offsets.
-		k.fresh[n.name] = !k.readOnly && (k.reset || c.Mode == PersistUDFCache || c.Mode == PersistSelective && !persisted)
+		// A replay that stops or a speedrun reads no source.
+		k.fresh[n.name] = !c.StopAfterReplay && !c.SpeedrunReplay &&
+			(k.reset || c.Mode == PersistUDFCache || c.Mode == PersistSelective && !persisted)
 		k.inputs[n.name] = persisted && !offsetsOnly
 		if k.inputs[n.name] {
 			n.kept = differential.NewArrangement(keptArrangement, nil)
@@ -183,7 +184,13 @@ func (e *engine) persists(n *node, a *differential.Arrangement) bool {
 	case k.opState:
 		return true
 	}
-	return e.cfg.Mode == PersistUDFCache && strings.HasPrefix(a.Name(), operators.UDFCachePrefix)
+	// The results of cached UDFs are kept in every mode.
+	return isUDFCache(a)
+}
+
+// isUDFCache tells whether an arrangement is the cache of a cached UDF.
+func isUDFCache(a *differential.Arrangement) bool {
+	return strings.HasPrefix(a.Name(), operators.UDFCachePrefix)
 }
 
 // allArrangements indexes every arrangement of the pipeline.
@@ -273,17 +280,18 @@ func (e *engine) plan(st *storage.State) error {
 	for i, s := range e.sinks {
 		known := storedTable(st, s.n.name)
 		switch {
-		case k.readOnly || k.reset || slices.Contains(e.cfg.Resnapshot, s.n.name) || st.Acks[s.n.name].Resnapshot:
+		case k.reset:
+			// Recorded from nothing into a fresh file.
+			e.acts[i], s.fresh = sinkFull, true
+		case e.cfg.SpeedrunReplay:
+			s.fresh = true
+		case k.readOnly || slices.Contains(e.cfg.Resnapshot, s.n.name) || st.Acks[s.n.name].Resnapshot:
 			if s.n.table == nil {
 				return fmt.Errorf("pwlog: sink %q: a fresh file with its whole table (a re-snapshot, a replay, StopAfterReplay) needs the sink's table, which the storage keeps with KeepInputs (-keep-inputs) or a mode that keeps inputs", s.n.name)
 			}
-			if k.readOnly || k.reset {
-				e.acts[i] = sinkFull
-			} else {
-				// Its table as of the last committed time, written when
-				// the sink opens (engine.open); then as any sink.
-				s.resnap = true
-			}
+			// Its table as of the last committed time, written when the
+			// sink opens (engine.open); then as any sink.
+			s.fresh, s.resnap = true, true
 		case history && !known && s.n.table != nil:
 			e.acts[i] = sinkDiff
 			snapshot = append(snapshot, s.n.input)
@@ -310,10 +318,7 @@ func (e *engine) plan(st *storage.State) error {
 		for _, n := range snapshot {
 			e.upstream(n)
 		}
-		// A replay that stops re-derives the sinks from their tables: it
-		// rebuilds only what changed.
-		stopping := k.readOnly && e.cfg.StopAfterReplay
-		if (k.recompute || k.reset) && !stopping {
+		if k.recompute || k.reset {
 			for _, n := range e.p.nodes {
 				if n.op != nil {
 					e.rebuild[n] = true
@@ -321,8 +326,9 @@ func (e *engine) plan(st *storage.State) error {
 			}
 		}
 	}
-	if !k.opState && !k.recompute && !k.reset {
-		// Offsets only: the operators start from nothing.
+	if !k.opState && !k.recompute && !k.reset || e.cfg.StopAfterReplay {
+		// Offsets only: the operators start from nothing. A replay that
+		// stops writes the stored tables and runs nothing.
 		e.rebuild = map[*node]bool{}
 	}
 	// A rebuild reads every row its sources gave: kept, read again now
@@ -363,9 +369,9 @@ func (e *engine) plan(st *storage.State) error {
 			}
 		}
 	}
-	e.first = e.changed || k.reset || len(e.rebuild) > 0 || slices.ContainsFunc(e.acts, func(a sinkAction) bool { return a != sinkResumes })
-	if k.readOnly {
-		e.first = !e.cfg.SpeedrunReplay && st.Clock > 0
+	e.first = e.changed && !k.readOnly || k.reset || len(e.rebuild) > 0 || slices.ContainsFunc(e.acts, func(a sinkAction) bool { return a != sinkResumes })
+	if e.cfg.StopAfterReplay || e.cfg.SpeedrunReplay {
+		e.first = false
 	}
 	if e.changed && !k.readOnly {
 		e.log.Info("The pipeline changed; the operators it affects are rebuilt from the storage",
@@ -468,15 +474,15 @@ func (e *engine) firstTime() error {
 	}
 	k := e.keep
 	t := e.nextTime()
-	if k.readOnly {
-		t = e.clock
-	}
 	// The seek's retractions belong to the loop's first time.
 	seekRemoved := e.removed
 	e.removed = map[string][]string{}
 	defer func() { e.removed = seekRemoved }()
 	if k.reset {
 		for _, a := range e.arrs {
+			if isUDFCache(a) {
+				continue
+			}
 			if err := clearArrangement(a); err != nil {
 				return err
 			}
@@ -487,6 +493,10 @@ func (e *engine) firstTime() error {
 	} else {
 		for n := range e.rebuild {
 			for _, a := range n.op.Arrangements() {
+				if isUDFCache(a) {
+					// A cache, not state: its results still hold.
+					continue
+				}
 				if err := clearArrangement(a); err != nil {
 					return err
 				}
@@ -511,7 +521,7 @@ func (e *engine) firstTime() error {
 	for _, n := range e.p.nodes {
 		switch {
 		case n.src == nil:
-		case k.fresh[n.name] && !k.readOnly:
+		case k.fresh[n.name]:
 			rows, states, err := e.readAll(n)
 			if err != nil {
 				return err
@@ -536,32 +546,23 @@ func (e *engine) firstTime() error {
 		if n.op == nil || !e.rebuild[n] {
 			continue
 		}
-		ins := make([][]differential.Update, len(n.inputs))
-		for i, in := range n.inputs {
-			ins[i] = feed[in.index]
-		}
-		out, err := n.op.Step(t, ins)
-		if err == nil {
-			err = arrangementErr(n)
-		}
+		out, err := step(n, t, feed)
 		if err != nil {
 			return fmt.Errorf("pwlog: rebuild at time %d: %w", t, err)
 		}
-		feed[n.index], fed[n.index] = differential.Consolidate(out), true
+		feed[n.index], fed[n.index] = out, true
 	}
 	w := pendingWrite{time: t, rows: make([][]differential.Update, len(e.sinks))}
 	for i, s := range e.sinks {
 		if e.acts[i] == sinkResumes {
 			continue
 		}
+		if !fed[s.n.input.index] {
+			return fmt.Errorf("pwlog: sink %q: its input %q was not rebuilt", s.n.name, s.n.input.name)
+		}
 		old, err := tableRows(s.n)
 		if err != nil {
 			return err
-		}
-		if !fed[s.n.input.index] {
-			// Not rebuilt: the stored table stands.
-			w.rows[i] = old
-			continue
 		}
 		now := feed[s.n.input.index]
 		diff := make([]differential.Update, 0, len(now)+len(old))
@@ -588,8 +589,8 @@ func (e *engine) firstTime() error {
 		}
 	}
 	if k.readOnly {
-		w.lsn = 0
 		e.queue = append(e.queue, w)
+		e.clock = t
 		return e.drain(true)
 	}
 	for _, n := range e.p.nodes {
@@ -613,7 +614,9 @@ func (e *engine) firstTime() error {
 		}
 		return nil
 	}
+	e.consolidate = true
 	lsn, err := e.commit(t, inputs, w.rows, advanced)
+	e.consolidate = false
 	if err != nil {
 		return err
 	}
@@ -801,21 +804,14 @@ func (e *engine) speedrun() error {
 			case n.src != nil:
 				outputs[n.index] = differential.Consolidate(byTime[t][n.index])
 			case n.op != nil:
-				ins := make([][]differential.Update, len(n.inputs))
-				for i, in := range n.inputs {
-					ins[i] = outputs[in.index]
-				}
-				out, err := n.op.Step(t, ins)
-				if err == nil {
-					err = arrangementErr(n)
-				}
+				out, err := step(n, t, outputs)
 				if err != nil {
 					return fmt.Errorf("pwlog: speedrun replay of time %d: %w", t, err)
 				}
 				for _, a := range n.op.Arrangements() {
 					a.TakeDeltas()
 				}
-				outputs[n.index] = differential.Consolidate(out)
+				outputs[n.index] = out
 			}
 		}
 		w := pendingWrite{time: t, rows: make([][]differential.Update, len(e.sinks))}

@@ -71,8 +71,21 @@ func parseInt(s string) (int64, error) {
 // and a new input file: the change is the exact difference, at one
 // logical time, and later runs go on with 600.
 func TestEvolveSessionGap(t *testing.T) {
+	defer pwlog.SetRecordChunk(100)()
+	evolveSessionGap(t, filepath.Join(t.TempDir(), "storage"))
+}
+
+// The same in every object store, where the run that changes the gap
+// starts from an empty cache, as on another machine.
+func TestEvolveSessionGapObjectStore(t *testing.T) {
+	eachObjectStore(t, func(t *testing.T, _ objectStore, loc string, _ []string) {
+		evolveSessionGap(t, loc)
+	})
+}
+
+func evolveSessionGap(t *testing.T, storage string) {
 	dir := t.TempDir()
-	input, storage, out := filepath.Join(dir, "in"), filepath.Join(dir, "storage"), filepath.Join(dir, "out.csv")
+	input, out := filepath.Join(dir, "in"), filepath.Join(dir, "out.csv")
 	if err := os.Mkdir(input, 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -96,6 +109,9 @@ func TestEvolveSessionGap(t *testing.T) {
 		t.Fatalf("before the change:\n got %v\nwant %v", got, want)
 	}
 	copyFiles(t, "testdata/tutorial/run3", input)
+	if objectStoreConfig(&pwlog.Config{}, storage) {
+		freshCache(t, storage)
+	}
 	if err := run(600, true); err != nil {
 		t.Fatal(err)
 	}
@@ -239,14 +255,7 @@ func TestEvolveNewSinkAndRemovedOperator(t *testing.T) {
 func TestResnapshotOption(t *testing.T) {
 	ts := newTutorialStorage(t)
 	keep := func(c *pwlog.Config) { c.KeepInputs = true }
-	copyFiles(t, tutorialRunDirs[0], ts.input)
-	if err := ts.run(keep); err != nil {
-		t.Fatal(err)
-	}
-	copyFiles(t, tutorialRunDirs[1], ts.input)
-	if err := ts.run(keep); err != nil {
-		t.Fatal(err)
-	}
+	ts.runs(keep, tutorialRunDirs[:2]...)
 	if err := os.Remove(ts.out); err != nil {
 		t.Fatal(err)
 	}

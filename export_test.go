@@ -59,3 +59,11 @@ func Restore(p *Pipeline, cfg Config) (record.Summary, error) {
 	e, err := restore(p, cfg)
 	return e.restored, err
 }
+
+// SetRecordChunk sets the most bytes of rows a record carries, and
+// returns a function that sets it back. Not for parallel tests.
+func SetRecordChunk(n int) (restore func()) {
+	old := recordChunk
+	recordChunk = n
+	return func() { recordChunk = old }
+}

@@ -37,6 +37,7 @@ import (
 //	membound_test.go      a state many times Config.MemoryLimit: right output, memory bounded
 //	upgrade_test.go       a storage of format 1 refused, upgraded by Compact, crash-safe
 //	agree_test.go         the four readers of a storage agree on what it commits
+//	modes_test.go         every persistence mode and snapshot access against a model, across runs and crashes
 //
 // config_test.go (package pwlog) checks Config's defaults. Tests marked
 // tiny (helpers_test.go tinyState) run with checkpoint blocks of a few

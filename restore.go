@@ -56,8 +56,8 @@ func (e *engine) open() error {
 	} else if err := e.recover(); err != nil {
 		return err
 	}
-	for i, s := range e.sinks {
-		if e.acts != nil && e.acts[i] == sinkFull || s.resnap {
+	for _, s := range e.sinks {
+		if s.fresh {
 			// A fresh file receives the whole table: nothing to resume or
 			// re-emit.
 			s.ack, s.replay = record.SinkAck{}, nil
@@ -198,15 +198,21 @@ func (e *engine) resnapshot(s *sinkState) error {
 // reemit writes the committed times a sink has not got yet.
 func (e *engine) reemit(s *sinkState) error {
 	rows := 0
-	for _, r := range s.replay {
-		if r.Time < s.opened.Resume {
+	for i := 0; i < len(s.replay); {
+		// A time's rows may span several records: one Write per time.
+		t := s.replay[i].Time
+		var us []differential.Update
+		for ; i < len(s.replay) && s.replay[i].Time == t; i++ {
+			more, err := s.replay[i].Updates()
+			if err != nil {
+				return err
+			}
+			us = append(us, more...)
+		}
+		if t < s.opened.Resume {
 			continue
 		}
-		us, err := r.Updates()
-		if err != nil {
-			return err
-		}
-		if err := s.out.Write(r.Time, us); err != nil {
+		if err := s.out.Write(t, us); err != nil {
 			return fmt.Errorf("pwlog: sink %q: %w", s.n.name, err)
 		}
 		rows += len(us)

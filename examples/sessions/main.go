@@ -12,6 +12,15 @@
 // arrives at most every -autocommit-duration, until SIGINT or SIGTERM:
 // it then finishes the current time, syncs and acknowledges the output,
 // logs what it committed and exits 0.
+//
+// With -keep-inputs the storage also keeps the consumed input rows and
+// the sink's table, so the pipeline may change between runs: a run with
+// another -max-gap rebuilds the session window from the kept inputs and
+// emits, at one logical time, exactly the difference the change makes to
+// the sessions. Without them such a run is refused. -persistence-mode,
+// -snapshot-access, -continue-after-replay, -speedrun-replay and
+// -resnapshot set the Config fields of the same names (README,
+// "Persistence modes, replay and a changing pipeline").
 package main
 
 import (
@@ -39,6 +48,12 @@ func main() {
 	autocommit := flag.Duration("autocommit-duration", 100*time.Millisecond, "streaming: the shortest time between two commits of arriving rows")
 	memoryLimit := flag.Int64("memory-limit", 0, "bytes of state kept in memory; the rest is read from the checkpoint (0: 64 MiB, or a quarter of GOMEMLIMIT)")
 	blockSize := flag.Int("block-size", 0, "bytes of a checkpoint block before compression (0: 8 KiB)")
+	keepInputs := flag.Bool("keep-inputs", false, "keep the consumed input rows and the sink's table in the storage, in addition to state, so that a changed pipeline (another -max-gap) is rebuilt instead of refused")
+	access := flag.String("snapshot-access", "full", "how the run uses the storage: full (read and write), record (start from nothing, replace what it holds), replay (read, write nothing) or offsets-only (keep offsets only)")
+	continueAfterReplay := flag.Bool("continue-after-replay", true, "false: write the sink's table as of the last committed time to -output and stop, reading no input and writing nothing to the storage")
+	persistence := flag.String("persistence-mode", "state", "what the storage keeps: state (operator state), inputs (the input rows; state recomputed at restart), selective (the input rows of the source accesses only) or udf-cache (no state; the input is read from its start every run)")
+	speedrun := flag.Bool("speedrun-replay", false, "feed the kept inputs again time by time and write the changelog they give, at their original times, to -output; reads no input, writes nothing to the storage")
+	resnapshot := flag.String("resnapshot", "", "the name of a sink (this program's is \"output\") whose file was deleted or rotated: it gets its whole table, then its deltas")
 	flag.Parse()
 	if *mode != "static" && *mode != "streaming" {
 		fmt.Fprintf(os.Stderr, "sessions: -mode is static or streaming, not %q\n", *mode)
@@ -50,25 +65,53 @@ func main() {
 		flag.Usage()
 		os.Exit(2)
 	}
+	acc, err := pwlog.ParseSnapshotAccess(*access)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "sessions: -snapshot-access:", err)
+		flag.Usage()
+		os.Exit(2)
+	}
+	pm, err := pwlog.ParsePersistenceMode(*persistence)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "sessions: -persistence-mode:", err)
+		flag.Usage()
+		os.Exit(2)
+	}
 	cfg := pwlog.Config{
+		Mode:               pm,
+		Access:             acc,
+		KeepInputs:         *keepInputs,
+		StopAfterReplay:    !*continueAfterReplay,
+		SpeedrunReplay:     *speedrun,
 		SnapshotInterval:   *interval,
 		AutocommitDuration: *autocommit,
 		MemoryLimit:        *memoryLimit,
 		BlockSize:          *blockSize,
 		Logger:             slog.New(slog.NewTextHandler(os.Stderr, nil)),
 	}
+	if pm == pwlog.PersistSelective {
+		cfg.Persist = []string{source}
+	}
+	if *resnapshot != "" {
+		cfg.Resnapshot = []string{*resnapshot}
+	}
 	if err := run(*input, *output, *storage, *appendMode, *maxGap, *mode == "streaming", cfg); err != nil {
+		// A refused change of the pipeline names -keep-inputs.
 		fmt.Fprintln(os.Stderr, "sessions:", err)
 		os.Exit(1)
 	}
 }
+
+// source is the name of the pipeline's source, which -persistence-mode
+// selective keeps.
+const source = "accesses"
 
 func run(input, output, storage string, appendMode bool, maxGap int64, streaming bool, cfg pwlog.Config) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
 	p := pwlog.New()
-	events := p.ReadCSV("accesses", input, pwlog.Schema{
+	events := p.ReadCSV(source, input, pwlog.Schema{
 		{Name: "user_id", Type: pwlog.TypeStr},
 		{Name: "access_time", Type: pwlog.TypeInt},
 	}, pwlog.FileOptions{Streaming: streaming})
