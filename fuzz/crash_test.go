@@ -38,11 +38,29 @@ type crashMachine struct {
 	// offsets are the source offsets committed after the last action.
 	offsets record.Offsets
 	crashes int
+	changes int // changes of the pipeline
 }
 
 func (m *crashMachine) change(rt *rapid.T) {
 	mutate(rt, m.p)
 	m.upToDate = false
+}
+
+// evolve changes the pipeline (evolve_test.go) from the next execution
+// on, which may crash too: the restarts run the changed pipeline. Only
+// with kept inputs.
+func (m *crashMachine) evolve(rt *rapid.T) {
+	q, what := evolve(rt, m.p, changeKinds)
+	if q == nil {
+		return
+	}
+	if _, err := q.build(filepath.Join(os.TempDir(), "pwlog-fuzz-schema-check")); err != nil {
+		rt.Fatalf("%s: %v\npipeline:\n%s", what, err, q)
+	}
+	m.h.change(q, what, m.upToDate)
+	m.p = q
+	m.upToDate = false
+	m.changes++
 }
 
 // finished follows an execution that finished.
@@ -57,6 +75,8 @@ func (m *crashMachine) finished(rt *rapid.T, run int) {
 	} else {
 		// The changelog as a whole is the model's; the next execution's
 		// emitted diffs are checked from here on.
+		m.h.renew()
+		m.h.pending = nil
 		m.h.prev = m.h.p.results()
 		for _, s := range m.p.sinks {
 			cs, b := m.h.changelog(rt, m.root, s)
@@ -130,6 +150,11 @@ func (m *crashMachine) stopRun(rt *rapid.T, crash bool) {
 	}
 	m.crashes++
 	m.clean, m.upToDate = false, false
+	if m.h.pending != nil {
+		// The stopped execution may have committed the change: the
+		// recovery checks the whole changelogs only.
+		m.h.pending.mid = nil
+	}
 	m.arrivals(rt, run)
 	if os.Getenv("FUZZ_DEBUG") != "" {
 		for _, s := range m.p.sinks {
@@ -289,14 +314,18 @@ func (m *crashMachine) check(rt *rapid.T) {
 // change the input files, run to completion, run and crash at a random
 // filesystem operation (a crash image keeping what was synced and a
 // random part of the rest), run and kill at one (everything written
-// kept), compact, compact and crash. After every step: each changelog's
-// complete times are in order with no negative count; a finished
-// execution emits exactly its difference of the model's results (after
-// a crash: the changelog as a whole equals the model's result); the
-// committed offsets never go back. RAPID_CHECKS sets the number of
-// sequences.
+// kept), compact, compact and crash; and, when the storage keeps its
+// inputs (half the sequences), change the pipeline (evolve_test.go),
+// from the next execution on, which may crash and restart with the
+// changed pipeline. After every step: each changelog's complete times
+// are in order with no negative count; a finished execution emits
+// exactly its difference of the model's results (the old pipeline's
+// before, and after a change that came with the last execution up to
+// date, the change at its first time; after a crash: the changelog as
+// a whole equals the model's result); the committed offsets never go
+// back. RAPID_CHECKS sets the number of sequences.
 func TestCrashStateMachine(t *testing.T) {
-	crashes, sequences := 0, 0
+	crashes, changes, sequences := 0, 0, 0
 	rapid.Check(t, func(rt *rapid.T) {
 		sequences++
 		tmp := t.TempDir()
@@ -306,7 +335,7 @@ func TestCrashStateMachine(t *testing.T) {
 		if err := os.MkdirAll(m.root, 0o755); err != nil {
 			t.Fatal(err)
 		}
-		rt.Repeat(map[string]func(*rapid.T){
+		actions := map[string]func(*rapid.T){
 			"":             m.check,
 			"change":       m.change,
 			"run":          m.run,
@@ -314,11 +343,16 @@ func TestCrashStateMachine(t *testing.T) {
 			"killRun":      m.killRun,
 			"compact":      m.compact,
 			"crashCompact": m.crashCompact,
-		})
+		}
+		if m.h.cfg.keep {
+			actions["evolve"] = m.evolve
+		}
+		rt.Repeat(actions)
 		crashes += m.crashes
+		changes += m.changes
 	})
 	logDrawn(t, sequences, 1<<30)
-	t.Logf("%d crashes and kills over %d sequences", crashes, sequences)
+	t.Logf("%d crashes and kills, %d changes of the pipeline over %d sequences", crashes, changes, sequences)
 	if crashes == 0 {
 		t.Error("no sequence crashed: the machine tests nothing of recovery")
 	}

@@ -6,7 +6,12 @@
 // from-scratch recomputation by a plain Go model of the same pipeline.
 // Every execution's emitted diffs must equal the difference of the
 // model's results before and after it, and the append-mode changelog
-// must be exactly once.
+// must be exactly once. With the inputs kept (Config.KeepInputs), the
+// pipeline changes between executions too (evolve_test.go: reducers,
+// windows and filters changed, operators and sinks added, operators
+// removed), and every execution's output is the difference of the
+// model's results of the old pipeline and the new one, the change at
+// the execution's first logical time.
 //
 // The generator and the model are organized by operator family: a family
 // is one generator function (gen*, which draws an operator over the

@@ -24,6 +24,9 @@ type runConfig struct {
 	// tiny: checkpoint blocks of a few entries and a memory bound of a
 	// byte, so state is read from checkpoint runs all the time.
 	tiny bool
+	// keep: Config.KeepInputs, so that the pipeline may change between
+	// executions (evolve_test.go).
+	keep bool
 }
 
 // oneTime is the batch size that makes every execution one logical time.
@@ -43,8 +46,13 @@ func drawConfig(t *rapid.T, p *pipeline) runConfig {
 	return c
 }
 
-// crashConfig is drawConfig for executions that crash.
-func crashConfig(t *rapid.T, p *pipeline) runConfig { return drawConfig(t, p) }
+// crashConfig is drawConfig for executions that crash; half the
+// storages keep their inputs, and their pipelines change.
+func crashConfig(t *rapid.T, p *pipeline) runConfig {
+	c := drawConfig(t, p)
+	c.keep = rapid.Bool().Draw(t, "keepInputs")
+	return c
+}
 
 func (c runConfig) config(storage string, fsys vfs.FS) pwlog.Config {
 	cfg := pwlog.Config{
@@ -53,6 +61,7 @@ func (c runConfig) config(storage string, fsys vfs.FS) pwlog.Config {
 		FS:           fsys,
 		BatchRows:    c.batch,
 		CompactBytes: c.compactBytes,
+		KeepInputs:   c.keep,
 	}
 	if c.interval {
 		cfg.SnapshotInterval = 200_000 // 0.2 ms
@@ -75,7 +84,36 @@ type harness struct {
 	prev map[int]multiset
 	seen map[int]int
 	last map[int]uint64
-	runs int // executions started, crashed ones included
+	// ids are the sinks' names as last checked: a sink a change renewed
+	// under another name is a new sink (renew).
+	ids map[int]string
+	// pending is the change of the pipeline the next execution makes,
+	// nil when it makes none (evolve_test.go).
+	pending *pendingChange
+	runs    int // executions started, crashed ones included
+}
+
+// pendingChange is a change of the pipeline that the next execution
+// makes. mid, when known, is the model's result of the changed pipeline
+// over the input that the storage holds (the last execution's, which
+// finished): the execution's first logical time must bring every sink
+// there, before it reads anything new.
+type pendingChange struct {
+	what string
+	mid  map[int]multiset
+}
+
+// renew forgets what was checked of sinks that a change renewed under
+// another name or added: each is a new sink, its changelog a new file.
+func (h *harness) renew() {
+	for _, s := range h.p.sinks {
+		if id := h.p.sinkID(s); h.ids[s] != id {
+			delete(h.prev, s)
+			delete(h.seen, s)
+			delete(h.last, s)
+			h.ids[s] = id
+		}
+	}
 }
 
 func newHarness(t *rapid.T, p *pipeline, cfg runConfig) *harness {
@@ -83,7 +121,7 @@ func newHarness(t *rapid.T, p *pipeline, cfg runConfig) *harness {
 	if _, err := p.build(filepath.Join(os.TempDir(), "pwlog-fuzz-schema-check")); err != nil {
 		t.Fatalf("%v\npipeline:\n%s", err, p)
 	}
-	return &harness{p: p, cfg: cfg, prev: map[int]multiset{}, seen: map[int]int{}, last: map[int]uint64{}}
+	return &harness{p: p, cfg: cfg, prev: map[int]multiset{}, seen: map[int]int{}, last: map[int]uint64{}, ids: map[int]string{}}
 }
 
 // run runs the pipeline once with its storage and sinks under root,
@@ -114,40 +152,107 @@ func (h *harness) changelog(t *rapid.T, root string, s int) ([]change, []byte) {
 // exactly the model's result after its input less the result before,
 // at times after every earlier one (one time, when the execution is
 // one), and the whole changelog consolidates to the model's result.
+//
+// After a change of the pipeline (h.pending) the model's result before
+// is the old pipeline's, and the change may take a logical time of its
+// own, the execution's first; when the change's difference is known
+// (pendingChange.mid) and shows in some sink, that first time must
+// bring each sink exactly to the changed pipeline's result over the
+// input the storage held, and the later times the rest. A sink added or
+// renewed by the change starts from nothing.
 func (h *harness) checkRun(t *rapid.T, root, what string) {
+	h.renew()
+	pc := h.pending
+	h.pending = nil
 	want := h.p.results()
+	fresh := map[int][]change{}
+	var first uint64 // the execution's first time, over every sink
 	for _, s := range h.p.sinks {
 		name := h.p.nodes[s].name
 		cs, b := h.changelog(t, root, s)
 		if len(cs) < h.seen[s] {
 			t.Fatalf("%s: sink %s: the changelog has %d lines, %d before", what, name, len(cs), h.seen[s])
 		}
-		fresh := cs[h.seen[s]:]
+		fresh[s] = cs[h.seen[s]:]
 		times := map[uint64]bool{}
-		for i, c := range fresh {
+		for i, c := range fresh[s] {
 			if c.time <= h.last[s] && h.seen[s]+i > 0 {
 				t.Fatalf("%s: sink %s: time %d after time %d: a time emitted twice or out of order", what, name, c.time, h.last[s])
 			}
-			if i > 0 && c.time < fresh[i-1].time {
-				t.Fatalf("%s: sink %s: time %d after time %d", what, name, c.time, fresh[i-1].time)
+			if i > 0 && c.time < fresh[s][i-1].time {
+				t.Fatalf("%s: sink %s: time %d after time %d", what, name, c.time, fresh[s][i-1].time)
 			}
 			times[c.time] = true
 		}
-		if h.cfg.batch == oneTime && len(times) > 1 && !h.p.anyRetract() {
+		if len(fresh[s]) > 0 && (first == 0 || fresh[s][0].time < first) {
+			first = fresh[s][0].time
+		}
+		// A change takes a time of its own.
+		if most := 1 + btoi(pc != nil); h.cfg.batch == oneTime && len(times) > most && !h.p.anyRetract() {
 			t.Fatalf("%s: sink %s: an execution of one batch emitted %d times", what, name, len(times))
 		}
-		if got, exp := consolidate(fresh), want[s].minus(h.prev[s]); len(got.minus(exp)) != 0 {
+		if got, exp := consolidate(fresh[s]), want[s].minus(h.prev[s]); len(got.minus(exp)) != 0 {
 			t.Fatalf("%s: sink %s emitted (+ too many, - missing):\n%s\npipeline:\n%s\nchangelog:\n%s", what, name, got.diff(exp), h.p, tail(b))
 		}
 		if got := consolidate(cs); len(got.minus(want[s])) != 0 {
 			t.Fatalf("%s: sink %s: the changelog consolidates to (+ too many, - missing):\n%s\npipeline:\n%s", what, name, got.diff(want[s]), h.p)
 		}
-		h.seen[s] = len(cs)
-		if len(cs) > 0 {
-			h.last[s] = cs[len(cs)-1].time
+	}
+	if pc != nil && pc.mid != nil {
+		h.checkChange(t, what, pc, fresh, first, want)
+	}
+	for _, s := range h.p.sinks {
+		h.seen[s] += len(fresh[s])
+		if len(fresh[s]) > 0 {
+			h.last[s] = fresh[s][len(fresh[s])-1].time
 		}
 	}
 	h.prev = want
+}
+
+// checkChange checks the execution that made change: when the change
+// shows in some sink, the execution's first time, first, brings every
+// sink from the old pipeline's result (h.prev) to the changed one's over
+// the stored input (pc.mid), and the later times bring it to want.
+func (h *harness) checkChange(t *rapid.T, what string, pc *pendingChange, fresh map[int][]change, first uint64, want map[int]multiset) {
+	shows := false
+	for _, s := range h.p.sinks {
+		shows = shows || len(pc.mid[s].minus(h.prev[s])) > 0
+	}
+	if !shows {
+		return
+	}
+	changesChecked++
+	for _, s := range h.p.sinks {
+		var at, after []change
+		for _, c := range fresh[s] {
+			if c.time == first {
+				at = append(at, c)
+			} else {
+				after = append(after, c)
+			}
+		}
+		name := h.p.nodes[s].name
+		if got, exp := consolidate(at), pc.mid[s].minus(h.prev[s]); len(got.minus(exp)) != 0 {
+			t.Fatalf("%s: sink %s: the change (%s) emitted at time %d, the execution's first (+ too many, - missing):\n%s\npipeline:\n%s",
+				what, name, pc.what, first, got.diff(exp), h.p)
+		}
+		if got, exp := consolidate(after), want[s].minus(pc.mid[s]); len(got.minus(exp)) != 0 {
+			t.Fatalf("%s: sink %s: after the change's time %d, the new input emitted (+ too many, - missing):\n%s\npipeline:\n%s",
+				what, name, first, got.diff(exp), h.p)
+		}
+	}
+}
+
+// changesChecked counts the changes whose first time checkChange
+// checked, for the tests' logs.
+var changesChecked int
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // anyRetract reports whether a source retracts changed files.

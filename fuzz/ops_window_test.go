@@ -27,12 +27,16 @@ type window struct {
 
 // windowOp is a window (assign) and the reduce of its windows.
 type windowOp struct {
-	what   string // for String
-	w      pwlog.Window
-	time   int // the time column
-	inst   []colExpr
-	outs   []output
-	assign func(rows []mrow) []window // the rows of one instance into windows
+	what string // for String
+	w    pwlog.Window
+	time int // the time column
+	inst []colExpr
+	outs []output
+	// The window's parameters: a session's gap, a fixed window's
+	// duration, hop (the duration for a tumbling one) and origin.
+	session               bool
+	gap, dur, hop, origin int64
+	assign                func(rows []mrow) []window // the rows of one instance into windows
 }
 
 // genWindowReduce draws the instance columns (not the time column) and
@@ -105,7 +109,15 @@ func genSession(g *gen, name string, ins []*tinfo) (op, *tinfo) {
 	noArrival := *in
 	noArrival.arrival = false
 	inst, outs, info := genWindowReduce(g, name, &noArrival, time)
-	o := &windowOp{time: time, inst: inst, outs: outs}
+	o := &windowOp{time: time, inst: inst, outs: outs, session: true}
+	o.setSession(in, gap)
+	return o, info
+}
+
+// setSession makes o a session window over in with gap gap.
+func (o *windowOp) setSession(in *tinfo, gap int64) {
+	time := o.time
+	o.gap = gap
 	o.w = pwlog.Session{Time: in.cols[time].name, Instance: o.instNames(), MaxGap: gap}
 	o.what = fmt.Sprintf("session(time=%s, max_gap=%d)", in.cols[time].name, gap)
 	o.assign = func(rows []mrow) []window {
@@ -125,7 +137,6 @@ func genSession(g *gen, name string, ins []*tinfo) (op, *tinfo) {
 		}
 		return out
 	}
-	return o, info
 }
 
 // genFixed draws the time column (an int, nulls dropping the row) and
@@ -139,6 +150,15 @@ func genFixed(g *gen, name string, in *tinfo, duration, hop int64, what string) 
 	origin := rapid.Int64Range(-3, 3).Draw(g.t, "origin")
 	inst, outs, info := genWindowReduce(g, name, in, time)
 	o := &windowOp{time: time, inst: inst, outs: outs}
+	o.setFixed(in, duration, hop, origin)
+	return o, info
+}
+
+// setFixed makes o a tumbling (hop == duration) or sliding window over
+// in.
+func (o *windowOp) setFixed(in *tinfo, duration, hop, origin int64) {
+	time := o.time
+	o.dur, o.hop, o.origin = duration, hop, origin
 	tc := in.cols[time].name
 	if hop == duration {
 		o.w = pwlog.Tumbling{Time: tc, Duration: duration, Origin: origin, Instance: o.instNames()}
@@ -173,7 +193,6 @@ func genFixed(g *gen, name string, in *tinfo, duration, hop int64, what string) 
 		}
 		return out
 	}
-	return o, info
 }
 
 // genTumbling draws a tumbling window: start = origin +

@@ -144,6 +144,9 @@ type pnode struct {
 	op   op
 	ins  []int
 	info *tinfo
+	// removed: the node was taken out of the pipeline by a change
+	// (evolve_test.go); it stays in nodes so that indexes hold.
+	removed bool
 }
 
 // pipeline is a generated pipeline: its sources (with their input files),
@@ -152,6 +155,11 @@ type pipeline struct {
 	sources []*source
 	nodes   []*pnode
 	sinks   []int
+	// sinkIDs names the sinks a change added or renewed (evolve_test.go):
+	// the sink of node n is sink_ID writing out_ID.csv, ID the node's
+	// name when sinkIDs has none.
+	sinkIDs map[int]string
+	changes int // changes made (evolve_test.go), for new names
 	// arrival: some operator reads arrival order.
 	arrival bool
 }
@@ -164,43 +172,9 @@ func genPipeline(t *rapid.T, dir string, o genOptions) *pipeline {
 		p.sources = append(p.sources, s)
 		p.nodes = append(p.nodes, &pnode{name: s.name, src: s, info: s.info()})
 	}
-	names := make([]string, len(families))
-	for i, f := range families {
-		names[i] = f.name
-	}
 	g := &gen{t: t, o: o}
 	for range rapid.IntRange(1, o.maxOps).Draw(t, "ops") {
-		f := families[slices.Index(names, rapid.SampledFrom(names).Draw(t, "family"))]
-		var fit []int
-		for i, n := range p.nodes {
-			if f.accepts == nil || f.accepts(n.info) {
-				fit = append(fit, i)
-			}
-		}
-		if len(fit) == 0 {
-			continue
-		}
-		ins := make([]int, f.inputs)
-		infos := make([]*tinfo, f.inputs)
-		for i := range ins {
-			// Half the time the last node that fits: chains of
-			// operators.
-			ins[i] = fit[len(fit)-1]
-			if rapid.Bool().Draw(t, "anyInput") {
-				ins[i] = rapid.SampledFrom(fit).Draw(t, "input")
-			}
-			infos[i] = p.nodes[ins[i]].info
-		}
-		name := fmt.Sprintf("n%d", len(p.nodes))
-		o, info := f.gen(g, name, infos)
-		if o == nil {
-			continue
-		}
-		if a, ok := o.(arrivalOp); ok && a.arrivalOrder() {
-			p.arrival = true
-		}
-		drawn[f.name]++
-		p.nodes = append(p.nodes, &pnode{name: name, op: o, ins: ins, info: info})
+		p.addOp(g, nil)
 	}
 	// A sink on every operator nothing reads (a source if none), and on
 	// some others.
@@ -221,9 +195,54 @@ func genPipeline(t *rapid.T, dir string, o genOptions) *pipeline {
 	return p
 }
 
+// addOp draws an operator of a drawn family over the nodes that fit it
+// (and ok, when set) and appends it, named after its index; it returns
+// the node's index, -1 when none was drawn.
+func (p *pipeline) addOp(g *gen, ok func(int) bool) int {
+	t := g.t
+	names := make([]string, len(families))
+	for i, f := range families {
+		names[i] = f.name
+	}
+	f := families[slices.Index(names, rapid.SampledFrom(names).Draw(t, "family"))]
+	var fit []int
+	for i, n := range p.nodes {
+		if !n.removed && (f.accepts == nil || f.accepts(n.info)) && (ok == nil || ok(i)) {
+			fit = append(fit, i)
+		}
+	}
+	if len(fit) == 0 {
+		return -1
+	}
+	ins := make([]int, f.inputs)
+	infos := make([]*tinfo, f.inputs)
+	for i := range ins {
+		// Half the time the last node that fits: chains of operators.
+		ins[i] = fit[len(fit)-1]
+		if rapid.Bool().Draw(t, "anyInput") {
+			ins[i] = rapid.SampledFrom(fit).Draw(t, "input")
+		}
+		infos[i] = p.nodes[ins[i]].info
+	}
+	name := fmt.Sprintf("n%d", len(p.nodes))
+	o, info := f.gen(g, name, infos)
+	if o == nil {
+		return -1
+	}
+	if a, ok := o.(arrivalOp); ok && a.arrivalOrder() {
+		p.arrival = true
+	}
+	drawn[f.name]++
+	p.nodes = append(p.nodes, &pnode{name: name, op: o, ins: ins, info: info})
+	return len(p.nodes) - 1
+}
+
 func (p *pipeline) String() string {
 	var b strings.Builder
 	for _, n := range p.nodes {
+		if n.removed {
+			continue
+		}
 		if n.src != nil {
 			fmt.Fprintf(&b, "%s = %s\n", n.name, n.src)
 			continue
@@ -235,7 +254,11 @@ func (p *pipeline) String() string {
 		fmt.Fprintf(&b, "%s = %s(%s) -> %s\n", n.name, n.op, strings.Join(ins, ", "), colNames(n.info.cols))
 	}
 	for _, s := range p.sinks {
-		fmt.Fprintf(&b, "sink %s\n", p.nodes[s].name)
+		if id := p.sinkID(s); id != p.nodes[s].name {
+			fmt.Fprintf(&b, "sink %s (as %s)\n", p.nodes[s].name, id)
+		} else {
+			fmt.Fprintf(&b, "sink %s\n", id)
+		}
 	}
 	return b.String()
 }
@@ -255,9 +278,17 @@ func colNames(cs []colInfo) string {
 	return "[" + strings.Join(out, " ") + "]"
 }
 
+// sinkID is the name of the sink of node n, without its prefix.
+func (p *pipeline) sinkID(n int) string {
+	if id, ok := p.sinkIDs[n]; ok {
+		return id
+	}
+	return p.nodes[n].name
+}
+
 // sinkPath is where the sink of node n writes, under root.
 func (p *pipeline) sinkPath(root string, n int) string {
-	return filepath.Join(root, "out_"+p.nodes[n].name+".csv")
+	return filepath.Join(root, "out_"+p.sinkID(n)+".csv")
 }
 
 // build builds the pipeline with its sinks (append mode) under root. It
@@ -267,6 +298,9 @@ func (p *pipeline) build(root string) (*pwlog.Pipeline, error) {
 	pp := pwlog.New()
 	tables := make([]*pwlog.Table, len(p.nodes))
 	for i, n := range p.nodes {
+		if n.removed {
+			continue
+		}
 		if n.src != nil {
 			tables[i] = n.src.build(pp)
 			continue
@@ -286,7 +320,7 @@ func (p *pipeline) build(root string) (*pwlog.Pipeline, error) {
 		}
 	}
 	for _, s := range p.sinks {
-		tables[s].WriteCSV("sink_"+p.nodes[s].name, p.sinkPath(root, s), pwlog.SinkOptions{Append: true})
+		tables[s].WriteCSV("sink_"+p.sinkID(s), p.sinkPath(root, s), pwlog.SinkOptions{Append: true})
 	}
 	return pp, nil
 }
@@ -295,6 +329,9 @@ func (p *pipeline) build(root string) (*pwlog.Pipeline, error) {
 func (p *pipeline) model() [][]mrow {
 	out := make([][]mrow, len(p.nodes))
 	for i, n := range p.nodes {
+		if n.removed {
+			continue
+		}
 		if n.src != nil {
 			out[i] = n.src.rows()
 			continue
