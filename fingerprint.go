@@ -10,10 +10,12 @@ import (
 )
 
 // Describe returns the pipeline's fingerprint: one line per source and
-// operator, naming it, its configuration and its input. Two pipelines with
-// equal fingerprints can share a storage; a restart with a different one is
-// refused, naming what changed. Sinks are not part of it: they keep no
-// state, and a sink added later receives the deltas from then on.
+// operator, naming it, its configuration and its input. A restart compares
+// it with the stored one line by line, by node name: with kept inputs
+// (Config.KeepInputs) a changed or new operator is rebuilt, else the
+// change is refused, naming it (evolve.go). Sinks are not part of it; a
+// sink added later receives its whole table first when the storage keeps
+// inputs, else the deltas from then on.
 func (p *Pipeline) Describe() []string {
 	var lines []string
 	for _, n := range p.nodes {
