@@ -8,6 +8,7 @@ import (
 	randv2 "math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"syscall"
 	"testing"
 
@@ -229,4 +230,47 @@ func TestFinishTruncateCrashImages(t *testing.T) {
 			})
 		}
 	}
+}
+
+// TestRepairRenameLeftBothNames: a tail repair renames a segment after
+// the last commit to <segment>.broken; a crash before the directory fsync
+// can keep both names as two links of one file, and the next Open's
+// rename of one onto the other does nothing (rename(2)). The segment must
+// still go.
+func TestRepairRenameLeftBothNames(t *testing.T) {
+	dir := t.TempDir()
+	o, _ := harnessOpts(false)
+	o.SegmentSize = 256
+	l := mustOpen(t, dir, o)
+	g := &batchGen{rng: rand.New(rand.NewSource(23))}
+	var want []Record
+	for len(segNames(t, dir)) < 2 {
+		recs := g.batch(3, 60)
+		mustAppend(t, l, recs)
+		want = append(want, cloneRecs(recs)...)
+	}
+	// Uncommitted records that fill whole segments.
+	for i := 0; len(segNames(t, dir)) < 5; i++ {
+		mustAppend(t, l, []Record{{Kind: 2, Data: fmt.Appendf(nil, "uncommitted %d", i)}})
+	}
+	segs := segNames(t, dir)
+	mustClose(t, l)
+	// The last segment that holds some of them (tidwall may have started
+	// an empty one after it).
+	last := segs[len(segs)-1]
+	if fi, err := os.Stat(filepath.Join(dir, last)); err != nil || fi.Size() == 0 {
+		last = segs[len(segs)-2]
+	}
+	if err := os.Link(filepath.Join(dir, last), filepath.Join(dir, last+base.BrokenSuffix)); err != nil {
+		t.Fatal(err)
+	}
+	l = mustOpen(t, dir, o)
+	defer mustClose(t, l)
+	if l.LastLSN() != uint64(len(want)) {
+		t.Fatalf("LastLSN %d, want %d", l.LastLSN(), len(want))
+	}
+	if got := segNames(t, dir); slices.Contains(got, last) {
+		t.Fatalf("segments after Open %v still hold %s", got, last)
+	}
+	checkRecords(t, replayAll(t, l, 0), want)
 }

@@ -232,6 +232,23 @@ func moveDurably(o *Options, dir, from, to string) error {
 	return o.FS.Remove(src)
 }
 
+// renameAway renames from to to (a .broken copy) and makes sure from is
+// gone: rename(2) does nothing when both names are links to one file,
+// which a crash leaves when it kept both names of an earlier rename that
+// was not yet fsynced. A crash may lose both names; the content is a copy
+// kept for inspection only.
+func renameAway(fsys vfs.FS, from, to string) error {
+	if err := fsys.Rename(from, to); err != nil {
+		return err
+	}
+	if _, err := fsys.Lstat(from); err == nil {
+		return fsys.Remove(from)
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return nil
+}
+
 // repair checks the segments of dir and cuts the tail after the last valid
 // commit frame: checkSealed, then findCut and applyCut. Sealed segments
 // (all but the last) must hold exactly the LSNs up to the next segment's
@@ -360,7 +377,7 @@ func applyCut(dir string, o *Options, c logCut, data []byte) error {
 		p := c.segs[k].path
 		var err error
 		if c.scans[k].size > 0 {
-			err = o.FS.Rename(p, p+base.BrokenSuffix)
+			err = renameAway(o.FS, p, p+base.BrokenSuffix)
 			removed = append(removed, filepath.Base(p)+" -> "+filepath.Base(p)+base.BrokenSuffix)
 		} else {
 			err = o.FS.Remove(p)
