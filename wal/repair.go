@@ -3,6 +3,7 @@ package wal
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
@@ -52,8 +53,9 @@ type truncPlan struct {
 	segs []segment
 }
 
-// truncStep removes the files named in remove, then renames from (a
-// .START, .END or .KEEP file) to the segment name it starts with.
+// truncStep removes the files named in remove, then moves from (a
+// .START, .END or .KEEP file) to the segment name it starts with
+// (moveDurably: link, directory fsync, removal of from).
 type truncStep struct {
 	from   string
 	remove []string
@@ -161,7 +163,8 @@ func planTruncate(dir string, des []fs.DirEntry) (truncPlan, *CorruptError) {
 }
 
 // finishTruncate applies the plan of planTruncate to dir and fsyncs the
-// directory if it changed anything.
+// directory if it changed anything: no .KEEP file is left, durably, when
+// it returns, so none outlives the truncation it served.
 func finishTruncate(dir string, o *Options) error {
 	des, err := o.FS.ReadDir(dir)
 	if err != nil {
@@ -184,7 +187,7 @@ func finishTruncate(dir string, o *Options) error {
 				return fmt.Errorf("wal: open %s: finish truncation: %w", dir, err)
 			}
 		}
-		if err := o.FS.Rename(filepath.Join(dir, st.from), filepath.Join(dir, st.from[:base.SegmentDigits])); err != nil {
+		if err := moveDurably(o, dir, st.from, st.from[:base.SegmentDigits]); err != nil {
 			return fmt.Errorf("wal: open %s: finish truncation: %w", dir, err)
 		}
 		o.Logger.Warn("wal: finished an interrupted truncation",
@@ -195,6 +198,53 @@ func finishTruncate(dir string, o *Options) error {
 		if err := o.FS.SyncDir(dir); err != nil {
 			return fmt.Errorf("wal: open %s: fsync: %w", dir, err)
 		}
+	}
+	return nil
+}
+
+// moveDurably gives the content of file from in dir the name to (a
+// segment), replacing what to named, and removes the name from; from
+// keeps its name until to names its content durably, so a crash at any
+// point leaves from in place for the next Open to redo the move.
+//
+// It does not rename. A rename that a crash interrupts before the
+// directory is fsynced may leave the old name, the new one, both or
+// neither (vfs.Recorder's crash images): neither loses the content, and
+// both leave two names of one file, on which rename(2) does nothing and
+// succeeds, so the .KEEP file outlived the truncation it served and a
+// later Open applied it again, over segments written since
+// (TestFinishTruncateAfterCrashedRename). Instead: remove to, link from
+// to it, fsync the directory, remove from. Removing to when it is
+// already a name of from's file is harmless: from still names it.
+func moveDurably(o *Options, dir, from, to string) error {
+	src, dst := filepath.Join(dir, from), filepath.Join(dir, to)
+	if err := o.FS.Remove(dst); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	if err := o.FS.Link(src, dst); err != nil {
+		return err
+	}
+	if !o.NoSync {
+		if err := o.FS.SyncDir(dir); err != nil {
+			return err
+		}
+	}
+	return o.FS.Remove(src)
+}
+
+// renameAway renames from to to (a .broken copy) and makes sure from is
+// gone: rename(2) does nothing when both names are links to one file,
+// which a crash leaves when it kept both names of an earlier rename that
+// was not yet fsynced. A crash may lose both names; the content is a copy
+// kept for inspection only.
+func renameAway(fsys vfs.FS, from, to string) error {
+	if err := fsys.Rename(from, to); err != nil {
+		return err
+	}
+	if _, err := fsys.Lstat(from); err == nil {
+		return fsys.Remove(from)
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return err
 	}
 	return nil
 }
@@ -327,7 +377,7 @@ func applyCut(dir string, o *Options, c logCut, data []byte) error {
 		p := c.segs[k].path
 		var err error
 		if c.scans[k].size > 0 {
-			err = o.FS.Rename(p, p+base.BrokenSuffix)
+			err = renameAway(o.FS, p, p+base.BrokenSuffix)
 			removed = append(removed, filepath.Base(p)+" -> "+filepath.Base(p)+base.BrokenSuffix)
 		} else {
 			err = o.FS.Remove(p)
