@@ -71,12 +71,23 @@ func TestModesAcrossRuns(t *testing.T) {
 			ts := newTutorialStorage(t)
 			var prev []string
 			emitted := 0
+			var clock uint64
 			for i, d := range tutorialRunDirs {
 				copyFiles(t, d, ts.input)
-				for range 2 { // the second run of each finds nothing new
+				for again := range 2 { // the second run of each finds nothing new
 					if err := ts.run(tc.set); err != nil {
 						t.Fatal(err)
 					}
+					info, err := tool.Inspect(t.Context(), ts.storage, nil)
+					if err != nil {
+						t.Fatal(err)
+					}
+					// It commits nothing either, not even in the modes that
+					// recompute at every restart.
+					if again == 1 && info.Clock != clock {
+						t.Fatalf("run %d again: the clock went from %d to %d", i+1, clock, info.Clock)
+					}
+					clock = info.Clock
 					lines := readSink(t, ts.out)
 					table := scratchSessions(t, 300, tutorialRunDirs[:i+1]...)
 					if got := consolidatedSigned(lines); !slices.Equal(got, table) {

@@ -530,7 +530,12 @@ func (e *engine) firstTime() error {
 				rows[i].Time = t
 			}
 			rows = differential.Consolidate(rows)
-			inputs[n.index], feed[n.index], fed[n.index] = rows, rows, true
+			feed[n.index], fed[n.index] = rows, true
+			if k.reset {
+				// New input of the recording. Otherwise rows read again:
+				// not logged twice.
+				inputs[n.index] = rows
+			}
 			if len(states) > 0 {
 				advanced[n.name] = states
 			}
@@ -598,22 +603,6 @@ func (e *engine) firstTime() error {
 			addKept(n, t, inputs[n.index])
 		}
 	}
-	if !e.changed && !k.reset && len(advanced) == 0 && !slices.ContainsFunc(w.rows, func(r []differential.Update) bool { return len(r) > 0 }) &&
-		!slices.ContainsFunc(slices.Collect(maps.Values(e.arrs)), (*differential.Arrangement).HasDeltas) {
-		// Rebuilt as it was (a restart of a mode that recomputes): nothing
-		// to commit; the operators' changes are not kept.
-		for _, n := range e.p.nodes {
-			for _, a := range n.arrangements() {
-				a.TakeDeltas()
-			}
-		}
-		for _, s := range e.sinks {
-			if s.n.table != nil {
-				s.n.table.TakeDeltas()
-			}
-		}
-		return nil
-	}
 	// A seek's retractions (a retracting source's changed files) are
 	// committed by the loop's first time, with the files' removal from
 	// the offsets: so are their rows' removal from by_file.
@@ -622,6 +611,28 @@ func (e *engine) firstTime() error {
 		if n.byFile != nil && !k.fresh[n.name] {
 			e.hold[n.byFile] = true
 		}
+	}
+	changes := func(a *differential.Arrangement) bool { return !e.hold[a] && a.HasDeltas() }
+	if !e.changed && !k.reset && !slices.ContainsFunc(w.rows, func(r []differential.Update) bool { return len(r) > 0 }) &&
+		!slices.ContainsFunc(slices.Collect(maps.Values(e.arrs)), changes) {
+		// Rebuilt as it was (a restart of a mode that recomputes): nothing
+		// to commit. The operators' changes are not kept; the positions
+		// of the sources read again are the execution's.
+		e.offsets.Apply(&record.Commit{Sources: advanced})
+		for _, n := range e.p.nodes {
+			for _, a := range n.arrangements() {
+				if !e.hold[a] {
+					a.TakeDeltas()
+				}
+			}
+		}
+		for _, s := range e.sinks {
+			if s.n.table != nil {
+				s.n.table.TakeDeltas()
+			}
+		}
+		e.hold = nil
+		return nil
 	}
 	e.consolidate = true
 	lsn, err := e.commit(t, inputs, w.rows, advanced)
