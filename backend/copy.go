@@ -1,6 +1,7 @@
 package backend
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -31,6 +32,20 @@ func CopyTo(ctx context.Context, b Backend, name string, w io.Writer) (int64, er
 		return int64(n), fmt.Errorf("backend: copy %s: %w", name, err)
 	}
 	return int64(n), nil
+}
+
+// ReadAll returns the bytes a download writes (copy, a remote backend's
+// own CopyTo), for its Get and Open: never nil, so that an empty object
+// is empty, not missing.
+func ReadAll(copy func(w io.Writer) (int64, error)) ([]byte, error) {
+	var buf bytes.Buffer
+	if _, err := copy(&buf); err != nil {
+		return nil, err
+	}
+	if buf.Len() == 0 {
+		return []byte{}, nil
+	}
+	return buf.Bytes(), nil
 }
 
 // rewinder is a writer an attempt of a copy can start over: a file.

@@ -183,20 +183,7 @@ func (b *Backend) Get(ctx context.Context, name string) ([]byte, error) {
 	if err := backend.Begin(ctx, backend.OpGet, name, true); err != nil {
 		return nil, err
 	}
-	return b.download(ctx, backend.OpGet, name)
-}
-
-// download reads the whole blob of name in one request.
-func (b *Backend) download(ctx context.Context, op, name string) ([]byte, error) {
-	var buf bytes.Buffer
-	if _, err := b.copyTo(ctx, op, name, &buf); err != nil {
-		return nil, err
-	}
-	data := buf.Bytes()
-	if data == nil {
-		data = []byte{}
-	}
-	return data, nil
+	return backend.ReadAll(func(w io.Writer) (int64, error) { return b.copyTo(ctx, backend.OpGet, name, w) })
 }
 
 // CopyTo writes the blob's bytes to w as they arrive (one request); see
@@ -245,7 +232,7 @@ func (b *Backend) Open(ctx context.Context, name string) (backend.Object, error)
 	if err := backend.Begin(ctx, backend.OpOpen, name, true); err != nil {
 		return nil, err
 	}
-	data, err := b.download(ctx, backend.OpOpen, name)
+	data, err := backend.ReadAll(func(w io.Writer) (int64, error) { return b.copyTo(ctx, backend.OpOpen, name, w) })
 	if err != nil {
 		return nil, err
 	}

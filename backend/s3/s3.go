@@ -201,20 +201,7 @@ func (b *Backend) Get(ctx context.Context, name string) ([]byte, error) {
 	if err := backend.Begin(ctx, backend.OpGet, name, true); err != nil {
 		return nil, err
 	}
-	return b.get(ctx, backend.OpGet, name)
-}
-
-// get reads the whole object.
-func (b *Backend) get(ctx context.Context, op, name string) ([]byte, error) {
-	var buf bytes.Buffer
-	if _, err := b.copyTo(ctx, op, name, &buf); err != nil {
-		return nil, err
-	}
-	data := buf.Bytes()
-	if data == nil {
-		data = []byte{}
-	}
-	return data, nil
+	return backend.ReadAll(func(w io.Writer) (int64, error) { return b.copyTo(ctx, backend.OpGet, name, w) })
 }
 
 // CopyTo writes the object's bytes to w as they arrive (one GetObject
@@ -252,7 +239,7 @@ func (b *Backend) Open(ctx context.Context, name string) (backend.Object, error)
 	if err := backend.Begin(ctx, backend.OpOpen, name, true); err != nil {
 		return nil, err
 	}
-	data, err := b.get(ctx, backend.OpOpen, name)
+	data, err := backend.ReadAll(func(w io.Writer) (int64, error) { return b.copyTo(ctx, backend.OpOpen, name, w) })
 	if err != nil {
 		return nil, err
 	}
