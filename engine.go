@@ -430,12 +430,6 @@ func (e *engine) loop(ctx context.Context) error {
 		for i, s := range e.sinks {
 			w.rows[i] = outputs[s.n.input.index]
 			e.stats.outputs += len(w.rows[i])
-			addToTable(s.n.table, w.rows[i])
-		}
-		for _, n := range e.p.nodes {
-			if n.kept != nil && len(outputs[n.index]) > 0 {
-				addKept(n, t, outputs[n.index])
-			}
 		}
 		lsn, err := e.commit(t, outputs, w.rows, advanced)
 		if err != nil {
@@ -637,10 +631,9 @@ func (e *engine) commit(t uint64, inputs, sinkRows [][]differential.Update, adva
 		}
 		return nil
 	}
-	// rows adds the records of one source's or sink's rows, each of at
-	// most recordChunk bytes of rows.
-	rows := func(us []differential.Update, rec func(keys []differential.Key, rows []string, diffs []int64) (wal.Kind, any)) error {
-		keys, encs, diffs := record.Columns(us)
+	// rows adds the records of one source's or sink's rows (encoded by
+	// record.Columns), each of at most recordChunk bytes of rows.
+	rows := func(keys []differential.Key, encs []string, diffs []int64, rec func(keys []differential.Key, rows []string, diffs []int64) (wal.Kind, any)) error {
 		for lo := 0; lo < len(keys); {
 			hi := chunkEnd(lo, len(keys), func(i int) int { return len(encs[i]) })
 			if err := add(rec(keys[lo:hi], encs[lo:hi], diffs[lo:hi])); err != nil {
@@ -652,7 +645,11 @@ func (e *engine) commit(t uint64, inputs, sinkRows [][]differential.Update, adva
 	}
 	for _, n := range e.p.nodes {
 		if n.src != nil && len(inputs[n.index]) > 0 {
-			err := rows(inputs[n.index], func(keys []differential.Key, rows []string, diffs []int64) (wal.Kind, any) {
+			keys, encs, diffs := record.Columns(inputs[n.index])
+			if n.kept != nil {
+				n.kept.UpdateMany(keptGroup(t), keys, encs, diffs)
+			}
+			err := rows(keys, encs, diffs, func(keys []differential.Key, rows []string, diffs []int64) (wal.Kind, any) {
 				return record.KindInput, &record.Input{Time: t, Source: n.name, Keys: keys, Rows: rows, Diffs: diffs}
 			})
 			if err != nil {
@@ -665,7 +662,19 @@ func (e *engine) commit(t uint64, inputs, sinkRows [][]differential.Update, adva
 			}
 		}
 	}
-	for _, s := range e.sinks {
+	// A sink's rows change its table: encoded once for both.
+	type cols struct {
+		keys  []differential.Key
+		encs  []string
+		diffs []int64
+	}
+	out := make([]cols, len(e.sinks))
+	for i, s := range e.sinks {
+		if len(sinkRows[i]) > 0 {
+			c := &out[i]
+			c.keys, c.encs, c.diffs = record.Columns(sinkRows[i])
+			addToTable(s.n.table, c.keys, c.encs, c.diffs)
+		}
 		if s.n.table != nil {
 			if err := state(s.n.name, s.n.table); err != nil {
 				return 0, err
@@ -676,7 +685,7 @@ func (e *engine) commit(t uint64, inputs, sinkRows [][]differential.Update, adva
 		if len(sinkRows[i]) == 0 {
 			continue
 		}
-		err := rows(sinkRows[i], func(keys []differential.Key, rows []string, diffs []int64) (wal.Kind, any) {
+		err := rows(out[i].keys, out[i].encs, out[i].diffs, func(keys []differential.Key, rows []string, diffs []int64) (wal.Kind, any) {
 			return record.KindOutput, &record.Output{Time: t, Sink: s.n.name, Keys: keys, Rows: rows, Diffs: diffs}
 		})
 		if err != nil {

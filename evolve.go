@@ -580,9 +580,8 @@ func (e *engine) firstTime() error {
 			diff = append(diff, u)
 		}
 		diff = differential.Consolidate(diff)
-		if !k.readOnly {
-			addToTable(s.n.table, diff)
-		}
+		// The commit applies the rows to the sink's table: the difference,
+		// or after a record's clearing the whole new table.
 		w.rows[i] = diff
 		if e.acts[i] == sinkFull {
 			w.rows[i] = now
@@ -597,11 +596,6 @@ func (e *engine) firstTime() error {
 		e.queue = append(e.queue, w)
 		e.clock = t
 		return e.drain(true)
-	}
-	for _, n := range e.p.nodes {
-		if n.kept != nil && len(inputs[n.index]) > 0 {
-			addKept(n, t, inputs[n.index])
-		}
 	}
 	// A seek's retractions (a retracting source's changed files) are
 	// committed by the loop's first time, with the files' removal from
@@ -704,12 +698,6 @@ func keptGroup(t uint64) string {
 	return string(differential.EncodeRow(differential.Row{differential.Int(int64(t))}))
 }
 
-// addKept keeps a source's rows of time t.
-func addKept(n *node, t uint64, rows []differential.Update) {
-	keys, encs, diffs := record.Columns(rows)
-	n.kept.UpdateMany(keptGroup(t), keys, encs, diffs)
-}
-
 // keptTable returns a source's kept rows, consolidated: its table.
 func keptTable(n *node) ([]differential.Update, error) {
 	d, err := n.kept.Full()
@@ -752,19 +740,23 @@ func tableGroup(k differential.Key) string {
 	return string(differential.EncodeRow(differential.Row{differential.Int(int64(uint64(k) >> 48))}))
 }
 
-// addToTable applies a sink's rows to its table.
-func addToTable(a *differential.Arrangement, rows []differential.Update) {
-	if a == nil || len(rows) == 0 {
+// addToTable applies a sink's rows, encoded, to its table.
+func addToTable(a *differential.Arrangement, keys []differential.Key, encs []string, diffs []int64) {
+	if a == nil || len(keys) == 0 {
 		return
 	}
-	byGroup := map[string][]differential.Update{}
-	for _, u := range rows {
-		g := tableGroup(u.Key)
-		byGroup[g] = append(byGroup[g], u)
+	byGroup := map[string][]int{}
+	for i, k := range keys {
+		g := tableGroup(k)
+		byGroup[g] = append(byGroup[g], i)
 	}
 	for _, g := range slices.Sorted(maps.Keys(byGroup)) {
-		keys, encs, diffs := record.Columns(byGroup[g])
-		a.UpdateMany(g, keys, encs, diffs)
+		idx := byGroup[g]
+		ks, es, ds := make([]differential.Key, len(idx)), make([]string, len(idx)), make([]int64, len(idx))
+		for j, i := range idx {
+			ks[j], es[j], ds[j] = keys[i], encs[i], diffs[i]
+		}
+		a.UpdateMany(g, ks, es, ds)
 	}
 }
 
