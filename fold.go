@@ -16,11 +16,6 @@ import (
 	"github.com/pwlog/pwlog/record"
 )
 
-// arrangements indexes the arrangements the execution persists.
-func (e *engine) arrangements() map[compaction.ArrKey]*differential.Arrangement {
-	return e.arrs
-}
-
 // addToFold keeps a committed state delta for the next compaction. The
 // fold is a list of chunks, joined only if a compaction needs them: the
 // final compaction of a long execution often checkpoints from snapshots instead.
@@ -56,7 +51,7 @@ func (e *engine) takeFold(acks map[string]record.SinkAck, quiet bool) (compactio
 		f.Base[k] = differential.Deltas{}
 	}
 	e.sealed = map[compaction.ArrKey]uint64{}
-	for k, a := range e.arrangements() {
+	for k, a := range e.arrs {
 		e.sealed[k] = a.Seal()
 		chunks := e.fold[k]
 		if len(chunks) == 0 {
@@ -204,7 +199,7 @@ func (e *engine) rebase(m *checkpoint.Manifest, sealed map[compaction.ArrKey]uin
 		return nil
 	}
 	start := time.Now()
-	arrs := e.arrangements()
+	arrs := e.arrs
 	stacks := map[compaction.ArrKey]checkpoint.Stack{}
 	entries := map[compaction.ArrKey]int64{}
 	// Runs of state the pipeline does not keep are not read: the next
@@ -319,7 +314,7 @@ func (e *engine) bound() error {
 		return nil
 	}
 	limit := e.cfg.MemoryLimit - e.cache.Stats().Capacity
-	arrs := e.arrangements()
+	arrs := e.arrs
 	used := func() int64 {
 		n := e.foldMemBytes()
 		for _, a := range arrs {

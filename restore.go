@@ -272,7 +272,7 @@ func (e *engine) recover() error {
 	e.cache = checkpoint.NewCache(e.cfg.MemoryLimit / 4)
 	// A changed group may leave memory before a checkpoint holds it: its
 	// changes stay (the memory bound).
-	for _, a := range e.arrangements() {
+	for _, a := range e.arrs {
 		a.Track()
 	}
 	st, err := e.openCheckpoint(e.ctx, e.ckpt)
@@ -363,7 +363,7 @@ func (e *engine) openCheckpoint(ctx context.Context, b backend.Backend) (*storag
 // rows sinks may lack are the engine's.
 func (e *engine) replay(st *storage.State) error {
 	start := time.Now()
-	arrs := e.arrangements()
+	arrs := e.arrs
 	st.OnState = func(lsn uint64, r *record.State, size int) error {
 		k := compaction.ArrKey{Operator: r.Operator, Arrangement: r.Arrangement}
 		a := arrs[k]
