@@ -67,6 +67,20 @@ func addInput(t *testing.T, from, input string) {
 	}
 }
 
+// exampleDirs builds the sessions example and returns it with an empty
+// input directory, and the paths of a storage and a changelog.
+func exampleDirs(t *testing.T) (bin, input, storage, output string) {
+	t.Helper()
+	bin = buildSessions(t)
+	dir := t.TempDir()
+	input, storage = filepath.Join(dir, "input"), filepath.Join(dir, "storage")
+	output = filepath.Join(dir, "changelog.csv")
+	if err := os.Mkdir(input, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return bin, input, storage, output
+}
+
 // byTime splits lines into runs of one time each, in order.
 func byTime(lines []sinkLine) [][]sinkLine {
 	var out [][]sinkLine
@@ -100,13 +114,7 @@ func TestEvolveExample(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs a binary")
 	}
-	bin := buildSessions(t)
-	dir := t.TempDir()
-	input, storage := filepath.Join(dir, "input"), filepath.Join(dir, "storage")
-	output := filepath.Join(dir, "changelog.csv")
-	if err := os.Mkdir(input, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	bin, input, storage, output := exampleDirs(t)
 	runs := []evolveRun{
 		{"testdata/tutorial/run1", 300},
 		{"testdata/tutorial/run2", 300},
@@ -188,13 +196,7 @@ func TestEvolveExampleRefused(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs a binary")
 	}
-	bin := buildSessions(t)
-	dir := t.TempDir()
-	input, storage := filepath.Join(dir, "input"), filepath.Join(dir, "storage")
-	output := filepath.Join(dir, "changelog.csv")
-	if err := os.Mkdir(input, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	bin, input, storage, output := exampleDirs(t)
 	args := func(gap string) []string {
 		return []string{"-input", input, "-output", output, "-storage", storage, "-append", "-max-gap", gap}
 	}
